@@ -1,0 +1,91 @@
+// Box (mean) filter, scipy `uniform_filter(mode='reflect')` semantics.
+// Twin: src/cpu/box_blur.rs. Host side: src/gpu/box_blur.rs (keep `Params` in sync).
+//
+// Running sums make the cost per output independent of the window size: each thread
+// owns a segment of `seg_len` outputs along one line, sums its first window directly
+// (`size` reads, amortised over seg_len >= size outputs) and then slides, adding the
+// sample entering and subtracting the one leaving. Sums are Kahan-compensated so a long
+// slide in f32 does not drift (the CPU twin slides in f64).
+
+struct Params {
+    width: u32,
+    height: u32,
+    lo: u32,       // samples before the centre: size / 2
+    hi: u32,       // samples after the centre: (size - 1) / 2
+    seg_len: u32,  // outputs per thread
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+
+fn reflect(i: i32, n: i32) -> i32 {
+    let period = 2 * n;
+    var m = i % period;
+    if m < 0 {
+        m += period;
+    }
+    if m >= n {
+        m = period - 1 - m;
+    }
+    return m;
+}
+
+struct Kahan {
+    sum: f32,
+    comp: f32,
+}
+
+fn kahan_add(k: ptr<function, Kahan>, v: f32) {
+    let y = v - (*k).comp;
+    let t = (*k).sum + y;
+    (*k).comp = (t - (*k).sum) - y;
+    (*k).sum = t;
+}
+
+// Slides along a line of `n` samples at `first + i * stride`, writing outputs
+// [start, end).
+fn slide(first: u32, stride: u32, n: u32, start: u32, end: u32) {
+    let lo = i32(params.lo);
+    let hi = i32(params.hi);
+    let size = f32(params.lo + params.hi + 1u);
+    let ni = i32(n);
+    var k = Kahan(0.0, 0.0);
+    for (var i = i32(start) - lo; i <= i32(start) + hi; i++) {
+        kahan_add(&k, src[first + u32(reflect(i, ni)) * stride]);
+    }
+    for (var o = start; o < end; o++) {
+        dst[first + o * stride] = k.sum / size;
+        let enter = src[first + u32(reflect(i32(o) + hi + 1, ni)) * stride];
+        let leave = src[first + u32(reflect(i32(o) - lo, ni)) * stride];
+        kahan_add(&k, enter);
+        kahan_add(&k, -leave);
+    }
+}
+
+// Along columns: neighbouring threads own neighbouring columns, so reads coalesce.
+@compute @workgroup_size(64)
+fn vertical(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let x = gid.x;
+    let start = gid.y * params.seg_len;
+    if x >= params.width || start >= params.height {
+        return;
+    }
+    let first = gid.z * params.width * params.height + x;
+    slide(first, params.width, params.height, start, min(start + params.seg_len, params.height));
+}
+
+// Along rows: one thread per (row, segment).
+@compute @workgroup_size(64)
+fn horizontal(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let y = gid.x;
+    let start = gid.y * params.seg_len;
+    if y >= params.height || start >= params.width {
+        return;
+    }
+    let first = (gid.z * params.height + y) * params.width;
+    slide(first, 1u, params.width, start, min(start + params.seg_len, params.width));
+}

@@ -1,0 +1,74 @@
+//! CPU twins of the WGSL kernels: one file per shader, same name, same semantics.
+//!
+//! They are the oracle for GPU tests, the baseline in benches, and [`crate::Backend::Cpu`].
+//! Data is f32 planes (one per channel), the same layout the GPU kernels use, so each twin
+//! reads like its kernel.
+
+pub mod box_blur;
+pub mod convert;
+pub mod gaussian;
+pub mod threshold;
+
+use crate::image::{SampleType, Shape};
+
+/// An image as f32 planes, channel-major (`plane c` is `data[c*w*h..(c+1)*w*h]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planes {
+    /// Width, height, channels.
+    pub shape: Shape,
+    /// The planar samples.
+    pub data: Vec<f32>,
+    /// What the values are: `U8`/`U16` while they are still integer levels of that type
+    /// (an untouched source, or a 0/255 mask), `F32` once a filter has made them real
+    /// numbers. Otsu bins by this.
+    pub value_type: SampleType,
+}
+
+impl Planes {
+    /// Iterates over the planes.
+    pub fn planes(&self) -> impl Iterator<Item = &[f32]> {
+        self.data.chunks_exact(self.shape.plane_len())
+    }
+
+    /// Builds new planes of the same shape by mapping each plane.
+    pub(crate) fn map_planes(
+        &self,
+        value_type: SampleType,
+        f: impl Fn(&[f32], &mut [f32]) + Sync,
+    ) -> Planes {
+        let n = self.shape.plane_len();
+        let mut data = vec![0.0f32; self.data.len()];
+        for (src, dst) in self.data.chunks_exact(n).zip(data.chunks_exact_mut(n)) {
+            f(src, dst);
+        }
+        Planes {
+            shape: self.shape,
+            data,
+            value_type,
+        }
+    }
+}
+
+/// scipy's `mode='reflect'` (`d c b a | a b c d | d c b a`), repeated for any distance
+/// from the image, so kernels longer than the image are well defined.
+#[inline]
+pub(crate) fn reflect(i: i64, n: i64) -> usize {
+    let period = 2 * n;
+    let mut m = i.rem_euclid(period);
+    if m >= n {
+        m = period - 1 - m;
+    }
+    m as usize
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reflect_repeats_like_scipy() {
+        let n = 3;
+        let got: Vec<usize> = (-7..10).map(|i| super::reflect(i, n)).collect();
+        // scipy reflect of [a b c] extended: ... c b a | a b c | c b a | a b c ...
+        assert_eq!(got, [0, 0, 1, 2, 2, 1, 0, 0, 1, 2, 2, 1, 0, 0, 1, 2, 2]);
+        assert!((-5..5).all(|i| super::reflect(i, 1) == 0));
+    }
+}

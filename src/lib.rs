@@ -1,0 +1,11 @@
+//! imflow: image transforms as WGSL compute kernels on the GPU (wgpu), each with a CPU
+//! twin of equal numerics.
+pub mod cpu;
+pub mod error;
+pub mod image;
+pub mod ops;
+pub mod shaders;
+
+pub use error::{Error, Result};
+pub use image::{Image, SampleType, Samples, Shape};
+pub use ops::{BoxBlur, Gaussian, Op, Threshold};

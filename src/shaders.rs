@@ -1,0 +1,56 @@
+//! Every WGSL source imflow runs, in one place. One kernel family per file.
+
+/// A WGSL shader family in `shaders/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shader {
+    /// `shaders/convert.wgsl`: u8/u16/f32 samples <-> f32 planes.
+    Convert,
+    /// `shaders/gaussian.wgsl`: separable gaussian.
+    Gaussian,
+    /// `shaders/box_blur.wgsl`: box (mean) filter by running sums.
+    BoxBlur,
+    /// `shaders/threshold.wgsl`: fixed threshold and Otsu.
+    Threshold,
+}
+
+impl Shader {
+    /// Every shader family.
+    pub const ALL: [Shader; 4] = [
+        Shader::Convert,
+        Shader::Gaussian,
+        Shader::BoxBlur,
+        Shader::Threshold,
+    ];
+
+    /// The file's source as committed.
+    pub fn source(self) -> &'static str {
+        match self {
+            Shader::Convert => include_str!("../shaders/convert.wgsl"),
+            Shader::Gaussian => include_str!("../shaders/gaussian.wgsl"),
+            Shader::BoxBlur => include_str!("../shaders/box_blur.wgsl"),
+            Shader::Threshold => include_str!("../shaders/threshold.wgsl"),
+        }
+    }
+
+    /// The file name, for labels and messages.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Shader::Convert => "convert.wgsl",
+            Shader::Gaussian => "gaussian.wgsl",
+            Shader::BoxBlur => "box_blur.wgsl",
+            Shader::Threshold => "threshold.wgsl",
+        }
+    }
+
+    /// The source as compiled: `threshold.wgsl` gets its `real` type (f64 where the
+    /// adapter has SHADER_F64, for skimage's f64 class means; f32 elsewhere).
+    pub fn compiled_source(self, f64_available: bool) -> std::borrow::Cow<'static, str> {
+        match self {
+            Shader::Threshold => {
+                let real = if f64_available { "f64" } else { "f32" };
+                format!("alias real = {real};\n{}", self.source()).into()
+            }
+            _ => self.source().into(),
+        }
+    }
+}
