@@ -1,0 +1,80 @@
+//! Host side of `shaders/box_blur.wgsl`. Twin: `src/cpu/box_blur.rs`.
+
+use super::pipelines::Kernel;
+use super::{GpuContext, GpuImage};
+use crate::image::SampleType;
+use crate::ops::BoxBlur;
+use crate::Result;
+use bytemuck::{Pod, Zeroable};
+
+/// Keep in sync with `Params` in shaders/box_blur.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+struct Params {
+    width: u32,
+    height: u32,
+    lo: u32,
+    hi: u32,
+    seg_len: u32,
+    _pad: [u32; 3],
+}
+
+/// Threads per workgroup (keep in sync with `@workgroup_size(64)`).
+const GROUP: u64 = 64;
+/// Outputs per thread, at least the window so the first sum is amortised.
+const MIN_SEGMENT: u32 = 64;
+
+impl GpuContext {
+    /// Box filter, axis 0 then axis 1, in one submit.
+    pub fn box_blur(&self, src: &GpuImage, b: &BoxBlur) -> Result<GpuImage> {
+        b.validate()?;
+        let s = src.shape();
+        let out = self.new_planes("box", s, SampleType::F32)?;
+        let mut batch = self.batch("imflow.box");
+        if b.size == 1 {
+            batch.encoder.copy_buffer_to_buffer(
+                src.buffer(),
+                0,
+                out.buffer(),
+                0,
+                s.samples_u64() * 4,
+            );
+            batch.submit()?;
+            return Ok(out);
+        }
+        let tmp = self.new_planes("box.tmp", s, SampleType::F32)?;
+        let (lo, hi) = b.window();
+        let seg_len = b.size.max(MIN_SEGMENT);
+        let params = Params {
+            width: s.width,
+            height: s.height,
+            lo,
+            hi,
+            seg_len,
+            _pad: [0; 3],
+        };
+        let (w, h, c, seg) = (
+            u64::from(s.width),
+            u64::from(s.height),
+            u64::from(s.channels),
+            u64::from(seg_len),
+        );
+        let v = self.check_groups("box", [w.div_ceil(GROUP), h.div_ceil(seg), c])?;
+        batch.dispatch(
+            Kernel::BoxVertical,
+            &params,
+            &[(1, src.buffer()), (2, tmp.buffer())],
+            v,
+        )?;
+        let hz = self.check_groups("box", [h.div_ceil(GROUP), w.div_ceil(seg), c])?;
+        batch.dispatch(
+            Kernel::BoxHorizontal,
+            &params,
+            &[(1, tmp.buffer()), (2, out.buffer())],
+            hz,
+        )?;
+        batch.retire(tmp.into_buffer());
+        batch.submit()?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,487 @@
+//! Device acquisition, kept apart from kernel execution so callers (and tests) can bring
+//! their own device ([`GpuContext::from_device`]).
+
+use super::pipelines::{Kernel, Pipelines};
+use super::pool::{BufferPool, Counters, GpuStats, PooledBuffer};
+use crate::{Error, Result};
+use serde::Serialize;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+use wgpu::util::DeviceExt;
+
+/// How long a readback waits for the GPU. Generous, for software rasterisers on loaded
+/// machines; a real hang still ends in an error rather than forever.
+const POLL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Threads per workgroup of the 1-D kernels (keep in sync with `@workgroup_size(256)`).
+pub(crate) const WORKGROUP: u32 = 256;
+
+/// How to pick an adapter.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Use the first adapter whose name contains this (case-insensitive). Defaults to
+    /// the `WGPU_ADAPTER_NAME` environment variable.
+    pub adapter_name: Option<String>,
+    /// Backends to search. Defaults to `WGPU_BACKEND`, else Vulkan, Metal and DX12.
+    pub backends: Option<wgpu::Backends>,
+    /// Do not use f64 in shaders even where the adapter has it (tests the f32 path).
+    pub disable_f64: bool,
+}
+
+impl GpuOptions {
+    /// Options from `WGPU_ADAPTER_NAME` and `WGPU_BACKEND`.
+    pub fn from_env() -> Self {
+        GpuOptions {
+            adapter_name: std::env::var("WGPU_ADAPTER_NAME")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            backends: wgpu::Backends::from_env(),
+            disable_f64: false,
+        }
+    }
+}
+
+/// What `imflow info` and run reports say about an adapter.
+#[derive(Clone, Debug, Serialize)]
+pub struct AdapterSummary {
+    /// Adapter name, e.g. `NVIDIA H100 80GB HBM3` or `llvmpipe (LLVM 15.0.6, 256 bits)`.
+    pub name: String,
+    /// `DiscreteGpu`, `IntegratedGpu`, `VirtualGpu`, `Cpu` or `Other`.
+    pub device_type: String,
+    /// `Vulkan`, `Metal`, `Dx12`, `Gl`.
+    pub backend: String,
+    /// Driver name and version.
+    pub driver: String,
+    /// Largest storage buffer binding, bytes: bounds the image size per dispatch.
+    pub max_storage_buffer_binding_size: u64,
+    /// Largest buffer, bytes.
+    pub max_buffer_size: u64,
+    /// Workgroup memory, bytes.
+    pub max_compute_workgroup_storage_size: u32,
+    /// Whether shaders can use f64 (exact Otsu class means).
+    pub shader_f64: bool,
+    /// Whether kernels can be timed with timestamp queries.
+    pub timestamp_query: bool,
+}
+
+impl AdapterSummary {
+    fn new(info: &wgpu::AdapterInfo, limits: &wgpu::Limits, features: wgpu::Features) -> Self {
+        AdapterSummary {
+            name: info.name.clone(),
+            device_type: format!("{:?}", info.device_type),
+            backend: format!("{:?}", info.backend),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
+            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+            max_buffer_size: limits.max_buffer_size,
+            max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
+            shader_f64: features.contains(wgpu::Features::SHADER_F64),
+            timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+        }
+    }
+}
+
+fn rank(t: wgpu::DeviceType) -> u8 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    }
+}
+
+fn instance(options: &GpuOptions) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    // GL is left out unless asked for: it would list the same software device twice and
+    // lacks the compute features imflow uses.
+    desc.backends = options.backends.unwrap_or(wgpu::Backends::PRIMARY);
+    wgpu::Instance::new(desc)
+}
+
+/// Every adapter the backends expose, best first.
+pub fn adapters(options: &GpuOptions) -> Vec<AdapterSummary> {
+    let instance = instance(options);
+    let backends = options.backends.unwrap_or(wgpu::Backends::PRIMARY);
+    let mut list = pollster::block_on(instance.enumerate_adapters(backends));
+    list.sort_by_key(|a| rank(a.get_info().device_type));
+    list.iter()
+        .map(|a| AdapterSummary::new(&a.get_info(), &a.limits(), a.features()))
+        .collect()
+}
+
+pub(crate) struct Inner {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub summary: AdapterSummary,
+    pub limits: wgpu::Limits,
+    pub f64: bool,
+    pub pool: Arc<BufferPool>,
+    pub pipelines: Pipelines,
+    pub counters: Arc<Counters>,
+}
+
+/// A GPU device with imflow's pipelines, buffer pool and counters. Cheap to clone;
+/// clones share everything. Create one per process and keep it: device creation costs
+/// far more than any kernel.
+#[derive(Clone)]
+pub struct GpuContext {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuContext")
+            .field("adapter", &self.inner.summary.name)
+            .finish()
+    }
+}
+
+impl GpuContext {
+    /// The best adapter (discrete > integrated > virtual > software), honouring
+    /// `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`.
+    pub fn new() -> Result<Self> {
+        Self::with_options(&GpuOptions::from_env())
+    }
+
+    /// An adapter chosen by `options`.
+    pub fn with_options(options: &GpuOptions) -> Result<Self> {
+        let instance = instance(options);
+        let backends = options.backends.unwrap_or(wgpu::Backends::PRIMARY);
+        let mut list = pollster::block_on(instance.enumerate_adapters(backends));
+        list.sort_by_key(|a| rank(a.get_info().device_type));
+        let adapter = match &options.adapter_name {
+            Some(want) => {
+                let want_lc = want.to_lowercase();
+                let names: Vec<String> = list.iter().map(|a| a.get_info().name).collect();
+                list.into_iter()
+                    .find(|a| a.get_info().name.to_lowercase().contains(&want_lc))
+                    .ok_or_else(|| Error::NoAdapter {
+                        detail: format!(
+                            " whose name contains `{want}` (WGPU_ADAPTER_NAME); adapters seen: [{}]",
+                            names.join(", ")
+                        ),
+                    })?
+            }
+            None => list.into_iter().next().ok_or_else(|| Error::NoAdapter {
+                detail: format!(" on backends {backends:?}"),
+            })?,
+        };
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let mut features = wgpu::Features::empty();
+        for f in [wgpu::Features::SHADER_F64, wgpu::Features::TIMESTAMP_QUERY] {
+            if adapter.features().contains(f)
+                && !(options.disable_f64 && f == wgpu::Features::SHADER_F64)
+            {
+                features |= f;
+            }
+        }
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("imflow"),
+            required_features: features,
+            // The adapter's real limits: the defaults cap storage bindings at 128 MiB.
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Device {
+            adapter: info.name.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self::from_device(&info, device, queue))
+    }
+
+    /// Wraps a device the caller created. imflow uses SHADER_F64 when the device has it.
+    pub fn from_device(info: &wgpu::AdapterInfo, device: wgpu::Device, queue: wgpu::Queue) -> Self {
+        // wgpu's default handler panics; errors inside imflow's scopes become `Error`s,
+        // and anything else is logged rather than taking the process down.
+        device.on_uncaptured_error(Arc::new(|e| {
+            log::error!("imflow: uncaptured GPU error: {e}")
+        }));
+        device.set_device_lost_callback(|reason, msg| {
+            log::error!("imflow: GPU device lost ({reason:?}): {msg}");
+        });
+        let limits = device.limits();
+        let features = device.features();
+        let counters = Arc::new(Counters::default());
+        let pool = Arc::new(BufferPool::new(device.clone(), Arc::clone(&counters)));
+        GpuContext {
+            inner: Arc::new(Inner {
+                summary: AdapterSummary::new(info, &limits, features),
+                f64: features.contains(wgpu::Features::SHADER_F64),
+                limits,
+                device,
+                queue,
+                pool,
+                pipelines: Pipelines::default(),
+                counters,
+            }),
+        }
+    }
+
+    /// The adapter in use.
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.inner.summary
+    }
+
+    /// The device's limits.
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.inner.limits
+    }
+
+    /// The wgpu device, for callers that record their own work.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.inner.device
+    }
+
+    /// Transfer and memory counters since creation.
+    pub fn stats(&self) -> GpuStats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Restarts the peak-memory counter from the current use.
+    pub fn reset_peak(&self) {
+        self.inner.counters.reset_peak()
+    }
+
+    /// Releases the pool's free buffers.
+    pub fn trim(&self) {
+        self.inner.pool.trim()
+    }
+
+    /// Checks that a storage buffer of `bytes` fits the adapter.
+    pub(crate) fn check_binding(&self, what: &str, bytes: u64) -> Result<()> {
+        let l = &self.inner.limits;
+        for (limit, allowed) in [
+            (
+                "max_storage_buffer_binding_size",
+                l.max_storage_buffer_binding_size,
+            ),
+            ("max_buffer_size", l.max_buffer_size),
+        ] {
+            if bytes > allowed {
+                return Err(Error::TooLarge {
+                    what: what.to_string(),
+                    limit,
+                    needed: bytes,
+                    allowed,
+                    adapter: self.inner.summary.name.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A storage buffer of the pool, after checking it fits.
+    pub(crate) fn storage_buffer(
+        &self,
+        what: &str,
+        bytes: u64,
+        usage: wgpu::BufferUsages,
+    ) -> Result<PooledBuffer> {
+        self.check_binding(what, bytes)?;
+        let max = self
+            .inner
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.inner.limits.max_buffer_size);
+        Ok(self
+            .inner
+            .pool
+            .get(&format!("imflow.{what}"), bytes, max, usage))
+    }
+
+    /// Workgroup counts for `threads` threads in groups of `WORKGROUP`, folded into two
+    /// dimensions when one would exceed the per-dimension limit. Returns the counts and
+    /// the row pitch (threads per grid row) the kernels use to flatten their index.
+    pub(crate) fn grid_1d(&self, what: &str, threads: u64) -> Result<([u32; 3], u32)> {
+        let max = u64::from(self.inner.limits.max_compute_workgroups_per_dimension);
+        let groups = threads.div_ceil(u64::from(WORKGROUP)).max(1);
+        let (x, y) = if groups <= max {
+            (groups, 1)
+        } else {
+            (max, groups.div_ceil(max))
+        };
+        self.check_groups(what, [x, y, 1])?;
+        Ok(([x as u32, y as u32, 1], (x * u64::from(WORKGROUP)) as u32))
+    }
+
+    /// Checks workgroup counts against the per-dimension limit.
+    pub(crate) fn check_groups(&self, what: &str, groups: [u64; 3]) -> Result<[u32; 3]> {
+        let max = self.inner.limits.max_compute_workgroups_per_dimension;
+        for g in groups {
+            if g > u64::from(max) {
+                return Err(Error::TooLarge {
+                    what: format!("{what} dispatch"),
+                    limit: "max_compute_workgroups_per_dimension",
+                    needed: g,
+                    allowed: u64::from(max),
+                    adapter: self.inner.summary.name.clone(),
+                });
+            }
+        }
+        Ok(groups.map(|g| g as u32))
+    }
+
+    /// Starts recording one submit's worth of commands.
+    pub(crate) fn batch(&self, label: &str) -> Batch<'_> {
+        let scopes = [
+            self.inner
+                .device
+                .push_error_scope(wgpu::ErrorFilter::Validation),
+            self.inner
+                .device
+                .push_error_scope(wgpu::ErrorFilter::OutOfMemory),
+            self.inner
+                .device
+                .push_error_scope(wgpu::ErrorFilter::Internal),
+        ];
+        let encoder = self
+            .inner
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        Batch {
+            ctx: self,
+            label: label.to_string(),
+            encoder,
+            retired: Vec::new(),
+            scopes,
+        }
+    }
+
+    /// Copies the first `bytes` of `src` back to the host (one submit and a wait).
+    pub(crate) fn read_back(&self, label: &str, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+        let staging = self.inner.pool.get(
+            "imflow.staging",
+            bytes,
+            u64::MAX,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
+        let copy_len = bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+        let mut batch = self.batch(label);
+        batch
+            .encoder
+            .copy_buffer_to_buffer(src, 0, &staging, 0, copy_len);
+        let index = batch.submit()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging
+            .slice(..copy_len)
+            .map_async(wgpu::MapMode::Read, move |r| {
+                let _ = tx.send(r);
+            });
+        let gpu_err = |message: String| Error::Gpu {
+            label: label.to_string(),
+            message,
+        };
+        self.inner
+            .device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: Some(POLL_TIMEOUT),
+            })
+            .map_err(|e| gpu_err(format!("waiting for the GPU: {e}")))?;
+        rx.recv_timeout(POLL_TIMEOUT)
+            .map_err(|_| gpu_err("buffer mapping never completed".into()))?
+            .map_err(|e| gpu_err(format!("mapping the readback buffer: {e}")))?;
+        let out = {
+            let view = staging
+                .slice(..copy_len)
+                .get_mapped_range()
+                .map_err(|e| gpu_err(format!("reading the mapped buffer: {e}")))?;
+            view[..bytes as usize].to_vec()
+        };
+        staging.unmap();
+        let c = &self.inner.counters;
+        c.bytes_downloaded.fetch_add(bytes, Relaxed);
+        c.downloads.fetch_add(1, Relaxed);
+        Ok(out)
+    }
+}
+
+/// The commands of one submit. Scratch buffers given to [`Batch::retire`] go back to the
+/// pool only after the submit, and every wgpu error raised while recording or submitting
+/// comes back from [`Batch::submit`] as an [`Error::Gpu`] naming the batch.
+pub(crate) struct Batch<'a> {
+    ctx: &'a GpuContext,
+    label: String,
+    pub encoder: wgpu::CommandEncoder,
+    retired: Vec<PooledBuffer>,
+    scopes: [wgpu::ErrorScopeGuard; 3],
+}
+
+impl Batch<'_> {
+    /// Records one dispatch. `params` is the kernel's uniform struct; `buffers` pairs
+    /// binding numbers with buffers, in the kernel's order.
+    pub fn dispatch<P: bytemuck::Pod>(
+        &mut self,
+        kernel: Kernel,
+        params: &P,
+        buffers: &[(u32, &wgpu::Buffer)],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        let inner = &self.ctx.inner;
+        let pipeline = inner.pipelines.get(&inner.device, inner.f64, kernel)?;
+        let label = kernel.label();
+        let uniform = inner
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&label),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: uniform.as_entire_binding(),
+        }];
+        entries.extend(buffers.iter().map(|&(binding, b)| wgpu::BindGroupEntry {
+            binding,
+            resource: b.as_entire_binding(),
+        }));
+        let bind_group = inner.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&label),
+            layout: &pipeline.layout,
+            entries: &entries,
+        });
+        let mut pass = self
+            .encoder
+            .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(&label),
+                timestamp_writes: None,
+            });
+        pass.set_pipeline(&pipeline.pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        inner.counters.dispatches.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// Keeps a scratch buffer alive until this batch is submitted.
+    pub fn retire(&mut self, buffer: PooledBuffer) {
+        self.retired.push(buffer);
+    }
+
+    /// Submits, then returns the retired buffers to the pool.
+    pub fn submit(self) -> Result<wgpu::SubmissionIndex> {
+        let Batch {
+            ctx,
+            label,
+            encoder,
+            retired,
+            scopes,
+        } = self;
+        let index = ctx.inner.queue.submit([encoder.finish()]);
+        // Scopes pop innermost first.
+        let [validation, oom, internal] = scopes;
+        let errors = [internal.pop(), oom.pop(), validation.pop()].map(pollster::block_on);
+        drop(retired);
+        match errors.into_iter().flatten().next() {
+            Some(e) => Err(Error::Gpu {
+                label,
+                message: e.to_string(),
+            }),
+            None => Ok(index),
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Compute pipelines, built once per context with explicit bind-group layouts and cached
+//! by kernel. Binding 0 of every kernel is its uniform `Params`; the storage bindings
+//! are listed here, in sync with the `@binding` declarations of each shader.
+
+use crate::shaders::Shader;
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Whether a kernel only reads a storage binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    Read,
+    ReadWrite,
+}
+use Access::{Read, ReadWrite};
+
+/// One entry point of one shader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Kernel {
+    Unpack,
+    Pack,
+    GaussHorizontalTiled,
+    GaussVerticalTiled,
+    GaussHorizontalDirect,
+    GaussVerticalDirect,
+    BoxVertical,
+    BoxHorizontal,
+    ThresholdApply,
+    MinMax,
+    HistogramShared,
+    HistogramGlobal,
+    OtsuScanInteger,
+    OtsuScanFloat,
+}
+
+impl Kernel {
+    pub fn shader(self) -> Shader {
+        use Kernel::*;
+        match self {
+            Unpack | Pack => Shader::Convert,
+            GaussHorizontalTiled
+            | GaussVerticalTiled
+            | GaussHorizontalDirect
+            | GaussVerticalDirect => Shader::Gaussian,
+            BoxVertical | BoxHorizontal => Shader::BoxBlur,
+            ThresholdApply | MinMax | HistogramShared | HistogramGlobal | OtsuScanInteger
+            | OtsuScanFloat => Shader::Threshold,
+        }
+    }
+
+    pub fn entry_point(self) -> &'static str {
+        use Kernel::*;
+        match self {
+            Unpack => "unpack",
+            Pack => "pack",
+            GaussHorizontalTiled => "horizontal_tiled",
+            GaussVerticalTiled => "vertical_tiled",
+            GaussHorizontalDirect => "horizontal_direct",
+            GaussVerticalDirect => "vertical_direct",
+            BoxVertical => "vertical",
+            BoxHorizontal => "horizontal",
+            ThresholdApply => "apply",
+            MinMax => "min_max",
+            HistogramShared => "histogram_shared",
+            HistogramGlobal => "histogram_global",
+            OtsuScanInteger => "otsu_scan_integer",
+            OtsuScanFloat => "otsu_scan_float",
+        }
+    }
+
+    /// Storage bindings, by binding number.
+    pub fn storage(self) -> &'static [(u32, Access)] {
+        use Kernel::*;
+        match self {
+            Unpack | Pack | BoxVertical | BoxHorizontal => &[(1, Read), (2, ReadWrite)],
+            GaussHorizontalTiled
+            | GaussVerticalTiled
+            | GaussHorizontalDirect
+            | GaussVerticalDirect => &[(1, Read), (2, ReadWrite), (3, Read)],
+            ThresholdApply => &[(1, Read), (2, ReadWrite), (3, ReadWrite)],
+            MinMax => &[(1, Read), (3, ReadWrite)],
+            HistogramShared | HistogramGlobal => &[(1, Read), (3, ReadWrite), (4, ReadWrite)],
+            OtsuScanInteger | OtsuScanFloat => &[(3, ReadWrite), (4, ReadWrite)],
+        }
+    }
+
+    /// `imflow.<shader>.<entry>`, the label of the pipeline and its errors.
+    pub fn label(self) -> String {
+        format!(
+            "imflow.{}.{}",
+            self.shader().file_name().trim_end_matches(".wgsl"),
+            self.entry_point()
+        )
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Pipeline {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+#[derive(Default)]
+pub(crate) struct Pipelines {
+    modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<Kernel, Pipeline>>,
+}
+
+impl Pipelines {
+    /// The pipeline for `kernel`, built on first use. Shader compilation and pipeline
+    /// creation run inside an error scope, so a driver's refusal is an error, not a panic.
+    pub fn get(
+        &self,
+        device: &wgpu::Device,
+        f64_available: bool,
+        kernel: Kernel,
+    ) -> Result<Pipeline> {
+        if let Some(p) = self
+            .pipelines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&kernel)
+        {
+            return Ok(p.clone());
+        }
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = {
+            let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+            let shader = kernel.shader();
+            modules
+                .entry(shader)
+                .or_insert_with(|| {
+                    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(&format!("imflow.{}", shader.file_name())),
+                        source: wgpu::ShaderSource::Wgsl(shader.compiled_source(f64_available)),
+                    })
+                })
+                .clone()
+        };
+        let label = kernel.label();
+        let mut entries = vec![wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        }];
+        entries.extend(kernel.storage().iter().map(|&(binding, access)| {
+            wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage {
+                        read_only: access == Access::Read,
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            }
+        }));
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(&label),
+            entries: &entries,
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(&label),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&label),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(kernel.entry_point()),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu {
+                label,
+                message: e.to_string(),
+            });
+        }
+        let p = Pipeline { pipeline, layout };
+        self.pipelines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(kernel, p.clone());
+        Ok(p)
+    }
+}

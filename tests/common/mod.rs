@@ -1,0 +1,141 @@
+//! Shared test helpers: the GPU (or a loud skip), and the golden data.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use imflow::{GpuContext, Image, SampleType, Samples};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// A fresh GPU context for one test. With no adapter: a test failure when
+/// `IMFLOW_REQUIRE_GPU=1` (CI), else `None` and a SKIPPED line written straight to the
+/// terminal (past the test harness's output capture, so it shows on passing runs).
+pub fn gpu(test: &str) -> Option<GpuContext> {
+    match GpuContext::new() {
+        Ok(ctx) => Some(ctx),
+        Err(e) if std::env::var("IMFLOW_REQUIRE_GPU").as_deref() == Ok("1") => {
+            panic!("IMFLOW_REQUIRE_GPU=1 but no GPU for {test}: {e}")
+        }
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "\n*** SKIPPED GPU test `{test}`: {e}\n*** set IMFLOW_REQUIRE_GPU=1 to make this a failure\n"
+            );
+            None
+        }
+    }
+}
+
+pub fn goldens_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/goldens")
+}
+
+#[derive(Deserialize)]
+pub struct Manifest {
+    pub inputs: HashMap<String, InputMeta>,
+    pub cases: Vec<Case>,
+    pub apply: ApplyCase,
+}
+
+#[derive(Deserialize)]
+pub struct InputMeta {
+    pub file: String,
+    pub width: u32,
+    pub height: u32,
+    pub channels: u32,
+    pub dtype: String,
+}
+
+#[derive(Deserialize, Clone)]
+pub struct Case {
+    pub input: String,
+    pub op: String,
+    pub then: Option<String>,
+    pub output: Option<String>,
+    pub threshold: Option<f64>,
+}
+
+#[derive(Deserialize)]
+pub struct ApplyCase {
+    pub file: String,
+    pub ops: Vec<String>,
+    pub threshold: f64,
+    pub mask: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+pub fn manifest() -> Manifest {
+    let text = std::fs::read_to_string(goldens_dir().join("manifest.json")).expect("manifest");
+    serde_json::from_str(&text).expect("manifest parses")
+}
+
+pub fn read_bin(file: &str) -> Vec<u8> {
+    std::fs::read(goldens_dir().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+pub fn read_f32(file: &str) -> Vec<f32> {
+    bytemuck::pod_collect_to_vec(&read_bin(file))
+}
+
+pub fn load_input(m: &Manifest, id: &str) -> Image {
+    let meta = &m.inputs[id];
+    let raw = read_bin(&meta.file);
+    let samples = match meta.dtype.as_str() {
+        "u8" => Samples::U8(raw),
+        "u16" => Samples::U16(bytemuck::pod_collect_to_vec(&raw)),
+        "f32" => Samples::F32(bytemuck::pod_collect_to_vec(&raw)),
+        d => panic!("dtype {d}"),
+    };
+    Image::new(meta.width, meta.height, meta.channels, samples).unwrap()
+}
+
+pub fn f32_samples(image: &Image) -> Vec<f32> {
+    match image.samples() {
+        Samples::F32(v) => v.clone(),
+        _ => image.to_f32_vec(),
+    }
+}
+
+/// The data's range, max - min: DESIGN.md's tolerances are fractions of it. A constant
+/// image (a 1x1 one, say) has none, so its magnitude stands in.
+pub fn range(v: &[f32]) -> f32 {
+    let (lo, hi) = v
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    if hi > lo {
+        hi - lo
+    } else {
+        hi.abs().max(1.0)
+    }
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Deterministic pseudo-random image (xorshift), for parity tests beyond the goldens.
+pub fn random_image(width: u32, height: u32, channels: u32, t: SampleType, seed: u64) -> Image {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let n = (width * height * channels) as usize;
+    let samples = match t {
+        SampleType::U8 => Samples::U8((0..n).map(|_| (next() >> 56) as u8).collect()),
+        SampleType::U16 => Samples::U16((0..n).map(|_| (next() >> 48) as u16).collect()),
+        SampleType::F32 => Samples::F32(
+            (0..n)
+                .map(|_| (next() >> 40) as f32 / (1u64 << 24) as f32 * 1000.0 - 100.0)
+                .collect(),
+        ),
+    };
+    Image::new(width, height, channels, samples).unwrap()
+}
