@@ -351,8 +351,15 @@ impl GpuContext {
         }
     }
 
-    /// Copies the first `bytes` of `src` back to the host (one submit and a wait).
-    pub(crate) fn read_back(&self, label: &str, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    /// Copies `bytes` of `src`, from `offset` (a multiple of 4), back to the host (one
+    /// submit and a wait).
+    pub(crate) fn read_back(
+        &self,
+        label: &str,
+        src: &wgpu::Buffer,
+        offset: u64,
+        bytes: u64,
+    ) -> Result<Vec<u8>> {
         let staging = self.inner.pool.get(
             "imflow.staging",
             bytes,
@@ -363,7 +370,7 @@ impl GpuContext {
         let mut batch = self.batch(label);
         batch
             .encoder
-            .copy_buffer_to_buffer(src, 0, &staging, 0, copy_len);
+            .copy_buffer_to_buffer(src, offset, &staging, 0, copy_len);
         let index = batch.submit()?;
         let (tx, rx) = std::sync::mpsc::channel();
         staging

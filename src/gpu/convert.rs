@@ -103,7 +103,7 @@ impl GpuContext {
             groups,
         )?;
         batch.submit()?;
-        let raw = self.read_back("imflow.download", &packed, bytes)?;
+        let raw = self.read_back("imflow.download", &packed, 0, bytes)?;
         let samples = match to {
             SampleType::U8 => Samples::U8(raw),
             SampleType::U16 => Samples::U16(bytemuck::pod_collect_to_vec::<u8, u16>(&raw)),

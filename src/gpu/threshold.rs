@@ -53,9 +53,10 @@ impl GpuThreshold {
         match &self.kind {
             Kind::Fixed(t) => Ok(*t),
             Kind::Otsu { stats, ctx } => {
-                let raw = ctx.read_back("imflow.threshold.value", stats, 12)?;
+                // stats[2] holds the threshold's f32 bits.
+                let raw = ctx.read_back("imflow.threshold.value", stats, 8, 4)?;
                 Ok(f64::from(f32::from_le_bytes([
-                    raw[8], raw[9], raw[10], raw[11],
+                    raw[0], raw[1], raw[2], raw[3],
                 ])))
             }
         }
