@@ -5,6 +5,7 @@ pub mod cpu;
 pub mod error;
 pub mod gpu;
 pub mod image;
+pub mod io;
 pub mod ops;
 pub mod shaders;
 

@@ -1,0 +1,295 @@
+//! Reading and writing image files: TIFF (u8/u16/f32; gray, RGB, RGBA) through `tiff`,
+//! PNG (8/16-bit), JPEG and GIF through `image`.
+//!
+//! Formats are recognised by their bytes, not their names, so a mislabelled file still
+//! loads and a text file named `.tif` gets a clear error. Writes are atomic: a temporary
+//! file in the destination folder, flushed to disk, then renamed over the target, so a
+//! reader never sees half an image.
+
+use crate::image::{Image, SampleType, Samples};
+use crate::{Error, Result};
+use std::io::{Cursor, Write};
+use std::path::Path;
+
+/// An image file format imflow writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// TIFF: every sample type and channel count imflow has.
+    Tiff,
+    /// PNG: u8 and u16.
+    Png,
+    /// JPEG: u8 gray or RGB.
+    Jpeg,
+}
+
+impl Format {
+    /// The format's usual name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Tiff => "TIFF",
+            Format::Png => "PNG",
+            Format::Jpeg => "JPEG",
+        }
+    }
+
+    /// The format an output path asks for, by its extension.
+    pub fn from_path(path: &Path) -> Result<Format> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        match ext.as_str() {
+            "tif" | "tiff" => Ok(Format::Tiff),
+            "png" => Ok(Format::Png),
+            "jpg" | "jpeg" => Ok(Format::Jpeg),
+            _ => Err(Error::Encode {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "unknown output extension `{ext}` (use .tif/.tiff, .png or .jpg/.jpeg)"
+                ),
+            }),
+        }
+    }
+}
+
+/// Loads the first image of a file (the first page of a multi-page TIFF, the first
+/// frame of a GIF).
+pub fn load(path: impl AsRef<Path>) -> Result<Image> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode(&bytes, path)
+}
+
+/// Decodes image bytes; `path` names the source in errors.
+pub fn decode(bytes: &[u8], path: &Path) -> Result<Image> {
+    let fail = |reason: String| Error::Decode {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if bytes.is_empty() {
+        return Err(fail("empty file (0 bytes)".into()));
+    }
+    if bytes.starts_with(b"II*\0")
+        || bytes.starts_with(b"MM\0*")
+        || bytes.starts_with(b"II+\0")
+        || bytes.starts_with(b"MM\0+")
+    {
+        return decode_tiff(bytes, path);
+    }
+    let format = image::guess_format(bytes)
+        .map_err(|_| fail("not a recognised image format (TIFF, PNG, JPEG or GIF)".into()))?;
+    let dynamic =
+        image::load_from_memory_with_format(bytes, format).map_err(|e| fail(e.to_string()))?;
+    from_dynamic(dynamic, path)
+}
+
+fn from_dynamic(img: image::DynamicImage, path: &Path) -> Result<Image> {
+    use image::DynamicImage as D;
+    let (w, h) = (img.width(), img.height());
+    let (c, samples) = match img {
+        D::ImageLuma8(b) => (1, Samples::U8(b.into_raw())),
+        D::ImageRgb8(b) => (3, Samples::U8(b.into_raw())),
+        D::ImageRgba8(b) => (4, Samples::U8(b.into_raw())),
+        // Gray + alpha becomes RGBA: imflow filters 1, 3 or 4 channels.
+        D::ImageLumaA8(_) => (4, Samples::U8(img.to_rgba8().into_raw())),
+        D::ImageLuma16(b) => (1, Samples::U16(b.into_raw())),
+        D::ImageRgb16(b) => (3, Samples::U16(b.into_raw())),
+        D::ImageRgba16(b) => (4, Samples::U16(b.into_raw())),
+        D::ImageLumaA16(_) => (4, Samples::U16(img.to_rgba16().into_raw())),
+        D::ImageRgb32F(b) => (3, Samples::F32(b.into_raw())),
+        D::ImageRgba32F(b) => (4, Samples::F32(b.into_raw())),
+        other => {
+            return Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                reason: format!("pixel layout {:?}", other.color()),
+            })
+        }
+    };
+    Image::new(w, h, c, samples).map_err(|e| with_path(e, path))
+}
+
+fn with_path(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Shape {
+            reason,
+            width,
+            height,
+            channels,
+        } => Error::Decode {
+            path: path.to_path_buf(),
+            reason: format!("image {width}x{height}x{channels}: {reason}"),
+        },
+        e => e,
+    }
+}
+
+fn decode_tiff(bytes: &[u8], path: &Path) -> Result<Image> {
+    use tiff::decoder::{Decoder, DecodingResult, Limits};
+    use tiff::ColorType;
+    let fail = |e: tiff::TiffError| Error::Decode {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let unsupported = |reason: String| Error::Unsupported {
+        path: path.to_path_buf(),
+        reason,
+    };
+    // The default limits stop at 256 MiB of pixels; allow large microscopy frames while
+    // keeping a bound, so a forged header cannot demand any allocation it likes.
+    let mut limits = Limits::default();
+    limits.decoding_buffer_size = 4 << 30;
+    let mut dec = Decoder::new(Cursor::new(bytes))
+        .map_err(fail)?
+        .with_limits(limits);
+    let (w, h) = dec.dimensions().map_err(fail)?;
+    let color = dec.colortype().map_err(fail)?;
+    let c = match color {
+        ColorType::Gray(_) => 1,
+        ColorType::RGB(_) => 3,
+        ColorType::RGBA(_) => 4,
+        other => {
+            return Err(unsupported(format!(
+                "TIFF colour type {other:?} (imflow reads gray, RGB and RGBA)"
+            )))
+        }
+    };
+    if dec.more_images() {
+        log::warn!(
+            "{}: multi-page TIFF, only the first page is read",
+            path.display()
+        );
+    }
+    let samples = match dec.read_image().map_err(fail)? {
+        DecodingResult::U8(v)
+            if matches!(
+                color,
+                ColorType::Gray(8) | ColorType::RGB(8) | ColorType::RGBA(8)
+            ) =>
+        {
+            Samples::U8(v)
+        }
+        DecodingResult::U16(v) => Samples::U16(v),
+        DecodingResult::F32(v) => Samples::F32(v),
+        other => {
+            let what = match other {
+                DecodingResult::U8(_) => "sub-byte (1/2/4-bit) samples",
+                DecodingResult::U32(_) => "u32 samples",
+                DecodingResult::U64(_) => "u64 samples",
+                DecodingResult::F16(_) => "f16 samples",
+                DecodingResult::F64(_) => "f64 samples",
+                DecodingResult::I8(_) => "i8 samples",
+                DecodingResult::I16(_) => "i16 samples",
+                DecodingResult::I32(_) => "i32 samples",
+                DecodingResult::I64(_) => "i64 samples",
+                _ => "this sample type",
+            };
+            return Err(unsupported(format!(
+                "TIFF with {what}; imflow reads u8, u16 and f32"
+            )));
+        }
+    };
+    Image::new(w, h, c, samples).map_err(|e| with_path(e, path))
+}
+
+/// Encodes an image in `format`.
+pub fn encode(image: &Image, format: Format, path: &Path) -> Result<Vec<u8>> {
+    let fail = |reason: String| Error::Encode {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let (w, h, c) = (image.width(), image.height(), image.channels());
+    match format {
+        Format::Tiff => {
+            use tiff::encoder::{colortype as ct, TiffEncoder};
+            let mut out = Cursor::new(Vec::new());
+            let mut enc = TiffEncoder::new(&mut out).map_err(|e| fail(e.to_string()))?;
+            let r = match (image.samples(), c) {
+                (Samples::U8(v), 1) => enc.write_image::<ct::Gray8>(w, h, v),
+                (Samples::U8(v), 3) => enc.write_image::<ct::RGB8>(w, h, v),
+                (Samples::U8(v), _) => enc.write_image::<ct::RGBA8>(w, h, v),
+                (Samples::U16(v), 1) => enc.write_image::<ct::Gray16>(w, h, v),
+                (Samples::U16(v), 3) => enc.write_image::<ct::RGB16>(w, h, v),
+                (Samples::U16(v), _) => enc.write_image::<ct::RGBA16>(w, h, v),
+                (Samples::F32(v), 1) => enc.write_image::<ct::Gray32Float>(w, h, v),
+                (Samples::F32(v), 3) => enc.write_image::<ct::RGB32Float>(w, h, v),
+                (Samples::F32(v), _) => enc.write_image::<ct::RGBA32Float>(w, h, v),
+            };
+            r.map_err(|e| fail(e.to_string()))?;
+            Ok(out.into_inner())
+        }
+        Format::Png | Format::Jpeg => {
+            use image::ExtendedColorType as E;
+            let color = match (image.samples(), c) {
+                (Samples::U8(_), 1) => E::L8,
+                (Samples::U8(_), 3) => E::Rgb8,
+                (Samples::U8(_), _) => E::Rgba8,
+                (Samples::U16(_), 1) => E::L16,
+                (Samples::U16(_), 3) => E::Rgb16,
+                (Samples::U16(_), _) => E::Rgba16,
+                (Samples::F32(_), _) => {
+                    return Err(fail(format!(
+                        "{} cannot hold f32 samples; write a .tif, or narrow with --dtype u8/u16",
+                        format.name()
+                    )))
+                }
+            };
+            if format == Format::Jpeg && (image.sample_type() != SampleType::U8 || c == 4) {
+                return Err(fail(
+                    "JPEG holds only 8-bit gray or RGB; write a .tif or .png".into(),
+                ));
+            }
+            // `image` takes 16-bit samples in native byte order (it writes PNG's
+            // big-endian itself).
+            let native: &[u8] = match image.samples() {
+                Samples::U8(v) => v,
+                Samples::U16(v) => bytemuck::cast_slice(v),
+                Samples::F32(_) => unreachable!("rejected above"),
+            };
+            let mut out = Cursor::new(Vec::new());
+            let r = match format {
+                Format::Png => image::ImageEncoder::write_image(
+                    image::codecs::png::PngEncoder::new(&mut out),
+                    native,
+                    w,
+                    h,
+                    color,
+                ),
+                _ => image::ImageEncoder::write_image(
+                    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95),
+                    native,
+                    w,
+                    h,
+                    color,
+                ),
+            };
+            r.map_err(|e| fail(e.to_string()))?;
+            Ok(out.into_inner())
+        }
+    }
+}
+
+/// Writes an image in the format its extension names, atomically.
+pub fn save(image: &Image, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let bytes = encode(image, Format::from_path(path)?, path)?;
+    write_atomic(path, &bytes)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder: write, fsync,
+/// rename. Readers see the old file or the new one, never a part.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let io = |e: std::io::Error| Error::io(path, e);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".imflow-tmp-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! The `imflow` binary, driven as a user would.
+
+mod common;
+use common::*;
+use imflow::{io, SampleType, Samples};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn imflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_imflow"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Acceptance: gaussian(sigma=2) then Otsu on a u16 TIFF writes the mask scipy's
+/// gaussian_filter + skimage's threshold_otsu give (tests/goldens/generate.py).
+fn apply_matches_scipy_skimage(backend: &str, ext: &str) {
+    let m = manifest();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(format!("mask.{ext}"));
+    let input = goldens_dir().join(&m.apply.file);
+    let mut args = vec![
+        "apply",
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--backend",
+        backend,
+    ];
+    for op in &m.apply.ops {
+        args.extend(["--op", op]);
+    }
+    let o = imflow(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mask = io::load(&out).unwrap();
+    assert_eq!(
+        (mask.width(), mask.height(), mask.sample_type()),
+        (m.apply.width, m.apply.height, SampleType::U8)
+    );
+    let Samples::U8(got) = mask.samples() else {
+        unreachable!()
+    };
+    let gold = read_bin(&m.apply.mask);
+    let differ = got.iter().zip(&gold).filter(|(a, b)| a != b).count();
+    assert_eq!(
+        differ, 0,
+        "{backend} {ext}: {differ} pixels differ from scipy+skimage"
+    );
+    assert!(
+        stderr(&o).contains(&format!("threshold {}", m.apply.threshold)),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn apply_gaussian_otsu_matches_scipy_skimage_on_cpu() {
+    apply_matches_scipy_skimage("cpu", "tif");
+    apply_matches_scipy_skimage("cpu", "png");
+}
+
+#[test]
+fn apply_gaussian_otsu_matches_scipy_skimage_on_gpu() {
+    if gpu("apply_gaussian_otsu_matches_scipy_skimage_on_gpu").is_none() {
+        return;
+    }
+    apply_matches_scipy_skimage("gpu", "tif");
+    apply_matches_scipy_skimage("gpu", "png");
+}
+
+#[test]
+fn f32_results_write_as_f32_tiff() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g.tif");
+    let input = goldens_dir().join("nuclei_u16.tif");
+    let o = imflow(&[
+        "apply",
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--op",
+        "gaussian:sigma=1.5",
+        "--dtype",
+        "f32",
+        "--backend",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = io::load(&out).unwrap();
+    assert_eq!(img.sample_type(), SampleType::F32);
+    // Fractional values survive: this is not a u16 result stored as float.
+    assert!(img.to_f32_vec().iter().any(|v| v.fract() != 0.0));
+}
+
+fn expect_failure(args: &[&str], code: i32, needles: &[&str]) {
+    let o = imflow(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: `{err}` lacks `{n}`");
+    }
+}
+
+#[test]
+fn bad_parameters_are_usage_errors_naming_the_problem() {
+    let input = goldens_dir().join("nuclei_u16.tif");
+    let i = input.to_str().unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        ("gaussian:sigma=0", &["gaussian", "sigma", "got 0"]),
+        ("gaussian:sigma=-2", &["sigma", "-2"]),
+        ("gaussian:sigma=nan", &["sigma", "NaN"]),
+        ("box:size=0", &["box", "size"]),
+        ("median:size=3", &["unknown op `median`"]),
+        ("threshold:method=magic", &["unknown method `magic`"]),
+    ];
+    for (spec, needles) in cases {
+        expect_failure(
+            &["apply", i, "/tmp/never-written.tif", "--op", spec],
+            2,
+            needles,
+        );
+    }
+    assert!(!Path::new("/tmp/never-written.tif").exists());
+    expect_failure(
+        &["apply", i, "/tmp/x.bmp", "--op", "box:size=3"],
+        2,
+        &["unknown output extension `bmp`"],
+    );
+    expect_failure(
+        &[
+            "apply",
+            i,
+            "/tmp/x.tif",
+            "--op",
+            "box:size=3",
+            "--dtype",
+            "u32",
+        ],
+        2,
+        &["u32"],
+    );
+}
+
+#[test]
+fn bad_files_are_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = std::fs::read(goldens_dir().join("nuclei_u16.tif")).unwrap();
+    std::fs::write(d.join("truncated.tif"), &good[..good.len() / 3]).unwrap();
+    std::fs::write(d.join("notes.tif"), "this is not an image\n").unwrap();
+    std::fs::write(d.join("empty.png"), b"").unwrap();
+    let png = io::encode(
+        &random_image(4, 4, 3, SampleType::U8, 1),
+        io::Format::Png,
+        Path::new("x.png"),
+    )
+    .unwrap();
+    std::fs::write(d.join("truncated.png"), &png[..png.len() / 2]).unwrap();
+    let out = d.join("out.tif");
+    let o = out.to_str().unwrap();
+    for (name, needle) in [
+        ("truncated.tif", "truncated.tif"),
+        ("notes.tif", "not a recognised image format"),
+        ("empty.png", "empty file (0 bytes)"),
+        ("truncated.png", "truncated.png"),
+        ("missing.tif", "No such file"),
+    ] {
+        let p = d.join(name);
+        expect_failure(
+            &[
+                "apply",
+                p.to_str().unwrap(),
+                o,
+                "--op",
+                "box:size=3",
+                "--backend",
+                "cpu",
+            ],
+            1,
+            &[name, needle],
+        );
+    }
+    assert!(!out.exists(), "no output for a failed input");
+}
+
+#[test]
+fn info_lists_adapters_or_says_how_to_get_one() {
+    let o = imflow(&["info", "--json"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let list = v.as_array().unwrap();
+    if gpu("info_lists_adapters_or_says_how_to_get_one").is_some() {
+        assert!(!list.is_empty());
+        assert!(list[0]["max_storage_buffer_binding_size"].as_u64().unwrap() > 0);
+    }
+    let o = imflow(&["info"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("CPU backend"));
+    assert!(list.is_empty() == text.contains("mesa-vulkan-drivers"));
+}
