@@ -1,5 +1,36 @@
-//! imflow: image transforms as WGSL compute kernels on the GPU (wgpu), each with a CPU
-//! twin of equal numerics.
+//! imflow: image transforms as WGSL compute kernels on the GPU (through wgpu), each with
+//! a CPU twin of equal numerics.
+//!
+//! Semantics are scipy's and scikit-image's: [`Gaussian`] is
+//! `scipy.ndimage.gaussian_filter(mode='reflect')`, [`BoxBlur`] is `uniform_filter`,
+//! [`Threshold::Otsu`] is `skimage.filters.threshold_otsu` followed by `x > t`.
+//!
+//! # Getting started
+//!
+//! ```
+//! use imflow::{Backend, Image, Op, OutputType, Processor, SampleType, Samples};
+//!
+//! # fn main() -> imflow::Result<()> {
+//! // A 16-bit image: a bright square on a dim background.
+//! let (w, h) = (64, 48);
+//! let pixels = (0..w * h).map(|i| if (i % w) > 20 && (i / w) > 10 { 3000 } else { 400 }).collect();
+//! let image = Image::gray(w, h, Samples::U16(pixels))?;
+//!
+//! // Denoise, then segment with Otsu's threshold. On the GPU the image is uploaded once
+//! // as u16, both ops run on resident buffers, and the mask comes back as u8.
+//! let ops = [Op::parse("gaussian:sigma=2")?, Op::parse("threshold:method=otsu")?];
+//! let processor = Processor::new(Backend::Auto)?; // the GPU if there is one, else the CPU
+//! let out = processor.run(&image, &ops, OutputType::Same)?;
+//!
+//! assert_eq!(out.image.sample_type(), SampleType::U8);
+//! assert!(out.thresholds[0] > 400.0 && out.thresholds[0] < 3000.0);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Files: [`io::load`] and [`io::save`] (TIFF, PNG, JPEG; GIF in). The GPU side:
+//! [`GpuContext`] with [`GpuContext::upload`], the ops, and [`GpuContext::download`].
+
 pub mod backend;
 pub mod cpu;
 pub mod error;

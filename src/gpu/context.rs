@@ -246,6 +246,17 @@ impl GpuContext {
         self.inner.counters.reset_peak()
     }
 
+    /// Blocks until every submitted command has finished (for timing, and before
+    /// measuring memory).
+    pub fn wait(&self) {
+        if let Err(e) = self.inner.device.poll(wgpu::PollType::Wait {
+            submission_index: None,
+            timeout: Some(POLL_TIMEOUT),
+        }) {
+            log::error!("imflow: waiting for the GPU: {e}");
+        }
+    }
+
     /// Releases the pool's free buffers.
     pub fn trim(&self) {
         self.inner.pool.trim()

@@ -1,0 +1,103 @@
+//! Parameters that skip the parser (struct literals, deserialised flows) are checked
+//! again where they run: typed errors on both backends, never a panic.
+
+mod common;
+use common::*;
+use imflow::{BoxBlur, Error, Gaussian, Op, OutputType, Processor, SampleType, Threshold};
+
+fn bad_ops() -> Vec<Op> {
+    vec![
+        Op::Gaussian(Gaussian {
+            sigma_x: f64::NAN,
+            sigma_y: 1.0,
+            truncate: 4.0,
+        }),
+        Op::Gaussian(Gaussian {
+            sigma_x: 0.0,
+            sigma_y: 0.0,
+            truncate: 4.0,
+        }),
+        Op::Gaussian(Gaussian {
+            sigma_x: 1.0,
+            sigma_y: -1.0,
+            truncate: 4.0,
+        }),
+        Op::Gaussian(Gaussian {
+            sigma_x: 1.0,
+            sigma_y: 1.0,
+            truncate: f64::INFINITY,
+        }),
+        Op::Box(BoxBlur { size: 0 }),
+        Op::Threshold(Threshold::Value { value: f64::NAN }),
+    ]
+}
+
+fn check(p: &Processor) {
+    let image = random_image(8, 8, 1, SampleType::U16, 1);
+    for op in bad_ops() {
+        let err = p
+            .run(&image, std::slice::from_ref(&op), OutputType::Same)
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidParam { .. }), "{op:?}: {err}");
+    }
+}
+
+#[test]
+fn cpu_rejects_bad_params() {
+    check(&Processor::cpu());
+}
+
+#[test]
+fn gpu_rejects_bad_params() {
+    let Some(ctx) = gpu("gpu_rejects_bad_params") else {
+        return;
+    };
+    check(&Processor::gpu(ctx.clone()));
+    let image = ctx
+        .upload(&random_image(8, 8, 1, SampleType::U8, 1))
+        .unwrap();
+    assert!(ctx
+        .gaussian(
+            &image,
+            &Gaussian {
+                sigma_x: -1.0,
+                sigma_y: 1.0,
+                truncate: 4.0
+            }
+        )
+        .is_err());
+    assert!(ctx.box_blur(&image, &BoxBlur { size: 0 }).is_err());
+}
+
+#[test]
+fn constant_and_tiny_images_are_fine() {
+    let gpu_p = gpu("constant_and_tiny_images_are_fine").map(Processor::gpu);
+    let cpu_p = Processor::cpu();
+    for p in std::iter::once(&cpu_p).chain(gpu_p.as_ref()) {
+        for (w, h) in [(1, 1), (2, 1), (1, 2)] {
+            let flat = imflow::Image::gray(w, h, imflow::Samples::U16(vec![700; (w * h) as usize]))
+                .unwrap();
+            let out = p
+                .run(
+                    &flat,
+                    &[Op::parse("threshold:method=otsu").unwrap()],
+                    OutputType::Same,
+                )
+                .unwrap();
+            // skimage returns the single value; nothing is strictly above it.
+            assert_eq!(out.thresholds, vec![700.0]);
+            assert!(out.image.to_f32_vec().iter().all(|&v| v == 0.0));
+            let out = p
+                .run(
+                    &flat,
+                    &[
+                        Op::parse("gaussian:sigma=3").unwrap(),
+                        Op::parse("box:size=7").unwrap(),
+                    ],
+                    OutputType::Same,
+                )
+                .unwrap();
+            assert!(out.image.to_f32_vec().iter().all(|&v| v == 700.0));
+        }
+    }
+}
