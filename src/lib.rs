@@ -34,14 +34,21 @@
 pub mod backend;
 pub mod cpu;
 pub mod error;
+pub mod executor;
+pub mod flow;
 pub mod gpu;
 pub mod image;
 pub mod io;
+pub mod key;
 pub mod ops;
 pub mod shaders;
+pub mod store;
 
 pub use backend::{Backend, OutputType, Processed, Processor};
 pub use error::{Error, Result};
+pub use executor::{Executor, RunOptions, RunReport, Status};
+pub use flow::{Flow, NodeId};
 pub use gpu::{GpuContext, GpuImage};
 pub use image::{Image, SampleType, Samples, Shape};
 pub use ops::{BoxBlur, Gaussian, Op, Threshold};
+pub use store::Store;

@@ -73,6 +73,11 @@ impl GpuContext {
 }
 
 impl GpuImage {
+    /// Declares what the values are (for values loaded from a file that holds results).
+    pub(crate) fn set_value_type(&mut self, value_type: SampleType) {
+        self.value_type = value_type;
+    }
+
     /// Gives up the buffer (to retire it into a batch).
     pub(crate) fn into_buffer(self) -> PooledBuffer {
         self.buffer

@@ -1,0 +1,198 @@
+//! Content keys (blake3) for sources, tasks and stored outputs.
+//!
+//! A task's key covers everything its result depends on: the op, the op's version (the
+//! WGSL sources it runs, plus a version of its CPU twin), its canonical parameters and
+//! its inputs' keys. Sources are keyed by their bytes, never their path, so an edited
+//! file is a new source and a moved one is the same. Both backends produce the same
+//! keys: a result computed on one is a hit for the other.
+
+use crate::image::Image;
+use crate::ops::Op;
+use crate::shaders::Shader;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Version of the key derivation itself; bump to invalidate every stored result.
+const SCHEME: &[u8] = b"imflow.key.v1";
+
+/// Versions of the CPU twins. Bump one when its numerics change; the shader side is
+/// covered by hashing the WGSL source.
+const CPU_TWIN_VERSIONS: [(&str, u32); 4] = [
+    ("convert", 1),
+    ("gaussian", 1),
+    ("box", 1),
+    ("threshold", 1),
+];
+
+/// A 32-byte blake3 key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key([u8; 32]);
+
+impl Key {
+    /// All 64 hex digits.
+    pub fn hex(&self) -> String {
+        blake3::Hash::from_bytes(self.0).to_hex().to_string()
+    }
+
+    /// The first 16 hex digits, as used in file names.
+    pub fn short(&self) -> String {
+        self.hex()[..16].to_string()
+    }
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(s: &str) -> Option<Key> {
+        blake3::Hash::from_hex(s).ok().map(|h| Key(*h.as_bytes()))
+    }
+
+    /// blake3 of some bytes.
+    pub fn of_bytes(bytes: &[u8]) -> Key {
+        Key(*blake3::hash(bytes).as_bytes())
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Key({})", self.short())
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
+impl Serialize for Key {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Key::from_hex(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a 64-digit hex key: {s}")))
+    }
+}
+
+/// Hashes length-prefixed fields, so no two different field lists hash alike.
+struct Hasher(blake3::Hasher);
+
+impl Hasher {
+    fn new(domain: &str) -> Self {
+        let mut h = Hasher(blake3::Hasher::new());
+        h.field(SCHEME).field(domain.as_bytes());
+        h
+    }
+    fn field(&mut self, bytes: &[u8]) -> &mut Self {
+        self.0.update(&(bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+        self
+    }
+    fn finish(&self) -> Key {
+        Key(*self.0.finalize().as_bytes())
+    }
+}
+
+/// Key of a file source, from the blake3 of its bytes.
+pub fn file_source(content: &Key) -> Key {
+    Hasher::new("source.file").field(&content.0).finish()
+}
+
+/// Key of an in-memory source: sample type, shape and samples.
+pub fn image_source(image: &Image) -> Key {
+    let s = image.shape();
+    Hasher::new("source.image")
+        .field(image.sample_type().name().as_bytes())
+        .field(
+            &[s.width, s.height, s.channels]
+                .map(u32::to_le_bytes)
+                .concat(),
+        )
+        .field(&image.samples().as_le_bytes())
+        .finish()
+}
+
+/// The version of an op: its shader family's WGSL, the conversion shader every GPU
+/// chain runs, and the CPU twins' versions.
+pub fn op_version(op: &Op) -> Key {
+    let (family, shader) = match op {
+        Op::Gaussian(_) => ("gaussian", Shader::Gaussian),
+        Op::Box(_) => ("box", Shader::BoxBlur),
+        Op::Threshold(_) => ("threshold", Shader::Threshold),
+    };
+    let twin = |name: &str| {
+        CPU_TWIN_VERSIONS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, v)| *v)
+    };
+    Hasher::new("op.version")
+        .field(family.as_bytes())
+        .field(shader.source().as_bytes())
+        .field(Shader::Convert.source().as_bytes())
+        .field(&twin(family).to_le_bytes())
+        .field(&twin("convert").to_le_bytes())
+        .finish()
+}
+
+/// Key of a task: op, op version, canonical parameters, input keys.
+pub fn task(op: &Op, inputs: &[Key]) -> Key {
+    let params = serde_json::to_vec(op).expect("ops serialise");
+    let mut h = Hasher::new("task");
+    h.field(op.name().as_bytes())
+        .field(&op_version(op).0)
+        .field(&params);
+    for k in inputs {
+        h.field(&k.0);
+    }
+    h.finish()
+}
+
+/// Key of a stored output: the task, plus how it is written (name, sample type, format).
+pub fn output(task: &Key, name: &str, sample_type: &str, format: &str) -> Key {
+    Hasher::new("output")
+        .field(&task.0)
+        .field(name.as_bytes())
+        .field(sample_type.as_bytes())
+        .field(format.as_bytes())
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::Samples;
+
+    #[test]
+    fn keys_change_with_exactly_what_they_cover() {
+        let src = file_source(&Key::of_bytes(b"pixels"));
+        let g2 = Op::parse("gaussian:sigma=2").unwrap();
+        let g3 = Op::parse("gaussian:sigma=3").unwrap();
+        let a = task(&g2, &[src]);
+        assert_eq!(
+            a,
+            task(&Op::parse("gaussian:sigma=2,truncate=4").unwrap(), &[src])
+        );
+        assert_ne!(a, task(&g3, &[src]));
+        assert_ne!(a, task(&g2, &[file_source(&Key::of_bytes(b"pixelz"))]));
+        assert_ne!(a, task(&Op::parse("box:size=2").unwrap(), &[src]));
+        assert_ne!(output(&a, "x", "u8", "tif"), output(&a, "x", "u16", "tif"));
+        assert_eq!(Key::from_hex(&a.hex()), Some(a));
+    }
+
+    #[test]
+    fn image_keys_cover_shape_type_and_pixels() {
+        let img = |w, h, s| Image::new(w, h, 1, s).unwrap();
+        let a = image_source(&img(2, 3, Samples::U8(vec![1; 6])));
+        assert_ne!(a, image_source(&img(3, 2, Samples::U8(vec![1; 6]))));
+        assert_ne!(
+            a,
+            image_source(&img(2, 3, Samples::U8(vec![1, 1, 1, 1, 1, 2])))
+        );
+        assert_ne!(
+            image_source(&img(1, 1, Samples::U16(vec![1]))),
+            image_source(&img(2, 1, Samples::U8(vec![1, 0])))
+        );
+    }
+}
