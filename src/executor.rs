@@ -20,7 +20,7 @@ use crate::cpu::{self, Planes};
 use crate::flow::{Flow, Materialize, NodeId, NodeKind};
 use crate::gpu::{GpuContext, GpuImage, GpuThreshold};
 use crate::image::{Image, SampleType};
-use crate::io::{self, Format};
+use crate::io::{self, Animation, Format, Stack};
 use crate::key::{self, Key};
 use crate::ops::Op;
 use crate::store::{Hit, LineageStep, Lookup, Record, Store, RECORD_VERSION};
@@ -28,7 +28,8 @@ use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Default budget of the resident cache. wgpu does not report an adapter's memory size,
@@ -42,6 +43,10 @@ pub struct RunOptions {
     pub refresh: bool,
     /// Treat stored outputs older than this as missing.
     pub max_age: Option<Duration>,
+    /// Threads that decode sources ahead of the GPU and encode outputs behind it (each
+    /// pool this size; 0 = one per core). Also bounds how many decoded sources and
+    /// encoded outputs wait in memory.
+    pub jobs: usize,
 }
 
 /// What happened to a node or an output.
@@ -77,9 +82,9 @@ pub struct NodeReport {
     pub bytes_uploaded: u64,
     /// Bytes downloaded for this node (its output, when materialized).
     pub bytes_downloaded: u64,
-    /// For threshold ops: the threshold used.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub threshold: Option<f64>,
+    /// For threshold ops: the threshold used, one per frame.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<f64>,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -106,7 +111,7 @@ pub struct OutputReport {
     pub source: Option<PathBuf>,
     /// The result, for outputs with `persist: false`.
     #[serde(skip)]
-    pub image: Option<Image>,
+    pub image: Option<Stack>,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -163,29 +168,37 @@ impl RunReport {
     }
 }
 
-/// A node's value during a run.
+/// One frame's data on one backend.
 #[derive(Clone)]
 enum Data {
     Gpu(Arc<GpuImage>),
     Cpu(Arc<Planes>),
 }
 
+/// A node's value during a run: its frames (one for a plain image, the pages of a
+/// multi-page TIFF, the frames of a GIF), and where they came from.
 #[derive(Clone)]
 struct Value {
-    data: Data,
-    /// The sample type of the source it came from (for `OutputType::Same`).
+    frames: Vec<Data>,
+    /// The source's sample type (for `OutputType::Same`).
     source_type: SampleType,
+    /// The source's format (a GIF stays a GIF by default) and animation timing.
+    source_format: Option<Format>,
+    animation: Option<Arc<Animation>>,
 }
 
 impl Value {
     fn bytes(&self) -> u64 {
-        match &self.data {
-            Data::Gpu(g) => g.gpu_bytes(),
-            Data::Cpu(p) => p.data.len() as u64 * 4,
-        }
+        self.frames
+            .iter()
+            .map(|d| match d {
+                Data::Gpu(g) => g.gpu_bytes(),
+                Data::Cpu(p) => p.data.len() as u64 * 4,
+            })
+            .sum()
     }
     fn value_type(&self) -> SampleType {
-        match &self.data {
+        match &self.frames[0] {
             Data::Gpu(g) => g.value_type(),
             Data::Cpu(p) => p.value_type,
         }
@@ -325,7 +338,19 @@ impl Executor {
     /// next to the outputs that did complete. `Err` means the run could not happen at
     /// all (no GPU for `Backend::Gpu`, an unwritable store).
     pub fn run(&self, flow: &Flow, store: &Store, options: &RunOptions) -> Result<RunReport> {
-        Run::new(self, flow, store, options).execute()
+        self.run_with_progress(flow, store, options, &mut |_| {})
+    }
+
+    /// [`Executor::run`], calling `progress` once per output as it completes (a hit,
+    /// written, or failed), in completion order.
+    pub fn run_with_progress(
+        &self,
+        flow: &Flow,
+        store: &Store,
+        options: &RunOptions,
+        progress: &mut dyn FnMut(&OutputReport),
+    ) -> Result<RunReport> {
+        Run::new(self, flow, store, options).execute(progress)
     }
 }
 
@@ -346,6 +371,112 @@ enum Plan {
     Load,
 }
 
+/// Sources decoded ahead of the GPU by worker threads, at most `lookahead` beyond the
+/// one the run is waiting for, so memory stays bounded however many files a flow has.
+struct Prefetch {
+    order: Vec<(usize, PathBuf, Key)>,
+    lookahead: usize,
+    state: Mutex<PrefetchState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct PrefetchState {
+    next: usize,
+    taken: usize,
+    stop: bool,
+    done: HashMap<usize, Result<Stack>>,
+}
+
+impl Prefetch {
+    fn worker(&self) {
+        loop {
+            let (node, path, key) = {
+                let mut st = lock(&self.state);
+                while !st.stop && st.next < self.order.len() && st.next >= st.taken + self.lookahead
+                {
+                    st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+                if st.stop || st.next >= self.order.len() {
+                    return;
+                }
+                st.next += 1;
+                self.order[st.next - 1].clone()
+            };
+            let decode = || {
+                let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                // The key was made from the bytes read when the run began.
+                if key::file_source(&Key::of_bytes(&bytes)) != key {
+                    return Err(Error::Decode {
+                        path: path.clone(),
+                        reason: "the file changed during the run".into(),
+                    });
+                }
+                io::decode_stack(&bytes, &path)
+            };
+            // A decoder that panics on a malformed file fails that file, not the run.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode))
+                .unwrap_or_else(|_| {
+                    Err(Error::Decode {
+                        path: path.clone(),
+                        reason: "the decoder crashed on this file".into(),
+                    })
+                });
+            lock(&self.state).done.insert(node, result);
+            self.ready.notify_all();
+        }
+    }
+
+    /// The decoded source of `node`, waiting for a worker if need be.
+    fn take(&self, node: usize) -> Option<Result<Stack>> {
+        let position = self.order.iter().position(|(n, ..)| *n == node)?;
+        let mut st = lock(&self.state);
+        loop {
+            if let Some(r) = st.done.remove(&node) {
+                // By position, so a source never asked for cannot hold the others back.
+                st.taken = st.taken.max(position + 1);
+                self.ready.notify_all();
+                return Some(r);
+            }
+            st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn stop(&self) {
+        lock(&self.state).stop = true;
+        self.ready.notify_all();
+    }
+}
+
+/// An output to encode and commit off the GPU thread.
+struct EncodeJob {
+    node: usize,
+    stack: Stack,
+    format: Format,
+    record: Record,
+}
+
+fn encode_worker(
+    store: &Store,
+    jobs: &Mutex<Receiver<EncodeJob>>,
+    done: Sender<(usize, Result<Hit>)>,
+) {
+    loop {
+        let job = match lock(jobs).recv() {
+            Ok(j) => j,
+            Err(_) => return, // the run has sent everything
+        };
+        let path = store
+            .out_dir()
+            .join(format!("{}.{}", job.record.name, job.format.extension()));
+        let result = io::encode_stack(&job.stack, job.format, &path)
+            .and_then(|bytes| store.commit(job.record, &bytes, job.format.extension()));
+        if done.send((job.node, result)).is_err() {
+            return;
+        }
+    }
+}
+
 struct Run<'a> {
     exec: &'a Executor,
     flow: &'a Flow,
@@ -360,8 +491,8 @@ struct Run<'a> {
     values: HashMap<usize, Value>,
     /// Resident-cache values planned for use, held so later insertions cannot evict them.
     pinned: HashMap<usize, Value>,
-    thresholds: HashMap<usize, GpuThreshold>,
-    threshold_values: HashMap<usize, f64>,
+    thresholds: HashMap<usize, Vec<GpuThreshold>>,
+    threshold_values: HashMap<usize, Vec<f64>>,
     nodes: Vec<NodeReport>,
     failures: Vec<Failure>,
     warnings: Vec<String>,
@@ -369,6 +500,8 @@ struct Run<'a> {
     /// Transfer counters when this run acquired its engine: the run's totals start here.
     base: (u64, u64),
     touched: Vec<Key>,
+    prefetch: Option<Arc<Prefetch>>,
+    encode: Option<SyncSender<EncodeJob>>,
 }
 
 impl<'a> Run<'a> {
@@ -401,7 +534,7 @@ impl<'a> Run<'a> {
                     wall_ms: 0.0,
                     bytes_uploaded: 0,
                     bytes_downloaded: 0,
-                    threshold: None,
+                    thresholds: Vec::new(),
                     error: None,
                 })
                 .collect(),
@@ -410,6 +543,8 @@ impl<'a> Run<'a> {
             engine: None,
             base: (0, 0),
             touched: Vec::new(),
+            prefetch: None,
+            encode: None,
         }
     }
 
@@ -437,9 +572,9 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn execute(mut self) -> Result<RunReport> {
+    fn execute(mut self, progress: &mut dyn FnMut(&OutputReport)) -> Result<RunReport> {
         let n = self.flow.nodes.len();
-        // 1. Key every node some output depends on.
+        // 1. Key every node some output depends on (sources hashed in parallel).
         let mut needed = vec![false; n];
         for (node, _) in self.flow.outputs() {
             let mut i = Some(node.0);
@@ -448,8 +583,11 @@ impl<'a> Run<'a> {
                 i = self.input_of(j);
             }
         }
+        self.key_sources(&needed);
         for i in (0..n).filter(|&i| needed[i]) {
-            self.keys[i] = self.key_of(i);
+            if !matches!(self.flow.nodes[i].kind, NodeKind::File(_)) {
+                self.keys[i] = self.key_of(i);
+            }
             match &self.keys[i] {
                 Ok(k) => self.nodes[i].key = Some(*k),
                 Err(e) => {
@@ -493,33 +631,94 @@ impl<'a> Run<'a> {
             self.consumers[o] += 1; // the write
         }
 
-        // 4. Evaluate depth first, output by output, and write.
-        let mut reports = Vec::new();
-        for (i, m) in &outputs {
-            let report = if let Some(hit) = self.hits.get(i) {
-                self.touched.push(hit.record.key);
-                let r = &mut self.nodes[*i];
-                r.status = Status::StoreHit;
-                OutputReport {
-                    node: *i,
-                    name: m.name.clone(),
-                    status: Status::StoreHit,
-                    key: Some(hit.record.key),
-                    task: Some(hit.record.task),
-                    path: Some(hit.path.clone()),
-                    file_blake3: Some(hit.record.file_blake3),
-                    source: self.source_path(*i),
-                    image: None,
-                    error: None,
+        // 4. Evaluate depth first, output by output, with sources decoded ahead by one
+        //    pool of threads and outputs encoded and written behind by another.
+        let jobs = match self.options.jobs {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            j => j,
+        };
+        let order = self.decode_order(&todo);
+        let prefetch = Arc::new(Prefetch {
+            order,
+            lookahead: jobs + 1,
+            state: Mutex::default(),
+            ready: Condvar::new(),
+        });
+        let (job_tx, job_rx) = sync_channel::<EncodeJob>(jobs);
+        let job_rx = Mutex::new(job_rx);
+        let (done_tx, done_rx) = channel();
+        self.prefetch = Some(Arc::clone(&prefetch));
+        self.encode = Some(job_tx);
+        let store = self.store;
+        let mut reports: Vec<Option<OutputReport>> = vec![None; outputs.len()];
+        let slot_of: HashMap<usize, usize> = outputs
+            .iter()
+            .enumerate()
+            .map(|(k, (i, _))| (*i, k))
+            .collect();
+        let outcome = std::thread::scope(|s| -> Result<()> {
+            for _ in 0..jobs.min(prefetch.order.len()) {
+                let p = Arc::clone(&prefetch);
+                s.spawn(move || p.worker());
+            }
+            for _ in 0..jobs {
+                let (rx, tx) = (&job_rx, done_tx.clone());
+                s.spawn(move || encode_worker(store, rx, tx));
+            }
+            drop(done_tx);
+            let result = (|| -> Result<()> {
+                for (k, (i, m)) in outputs.iter().enumerate() {
+                    if let Some(hit) = self.hits.get(i) {
+                        self.touched.push(hit.record.key);
+                        self.nodes[*i].status = Status::StoreHit;
+                        let r = OutputReport {
+                            node: *i,
+                            name: m.name.clone(),
+                            status: Status::StoreHit,
+                            key: Some(hit.record.key),
+                            task: Some(hit.record.task),
+                            path: Some(hit.path.clone()),
+                            file_blake3: Some(hit.record.file_blake3),
+                            source: self.source_path(*i),
+                            image: None,
+                            error: None,
+                        };
+                        progress(&r);
+                        reports[k] = Some(r);
+                        continue;
+                    }
+                    if self.keys[*i].is_err() {
+                        let r = self.failed_output(*i, m);
+                        progress(&r);
+                        reports[k] = Some(r);
+                        continue;
+                    }
+                    self.evaluate(*i)?;
+                    if let Some(r) = self.materialize(*i, m) {
+                        progress(&r);
+                        reports[k] = Some(r);
+                    }
+                    self.release(*i);
+                    // Pick up whatever the encoders have finished meanwhile.
+                    while let Ok((node, result)) = done_rx.try_recv() {
+                        let r = self.finish_output(node, &outputs[slot_of[&node]].1, result);
+                        progress(&r);
+                        reports[slot_of[&node]] = Some(r);
+                    }
                 }
-            } else {
-                self.evaluate(*i)?;
-                let r = self.materialize(*i, m);
-                self.release(*i);
-                r
-            };
-            reports.push(report);
+                Ok(())
+            })();
+            // Let the pools drain and end, whatever happened above.
+            prefetch.stop();
+            self.encode = None;
+            result
+        });
+        for (node, result) in done_rx.iter() {
+            let r = self.finish_output(node, &outputs[slot_of[&node]].1, result);
+            progress(&r);
+            reports[slot_of[&node]] = Some(r);
         }
+        outcome?;
         self.store.log_run(&self.run_id, &self.touched)?;
         let end = self.counters();
         self.failures.sort_by_key(|f| f.node);
@@ -530,13 +729,61 @@ impl<'a> Run<'a> {
                 Engine::Cpu => "cpu".into(),
             }),
             nodes: self.nodes,
-            outputs: reports,
+            outputs: reports
+                .into_iter()
+                .map(|r| r.expect("every output reported"))
+                .collect(),
             failures: self.failures,
             warnings: self.warnings,
             wall_ms: self.started.elapsed().as_secs_f64() * 1e3,
             bytes_uploaded: end.0 - self.base.0,
             bytes_downloaded: end.1 - self.base.1,
         })
+    }
+
+    /// Hashes the needed file sources, several at a time.
+    fn key_sources(&mut self, needed: &[bool]) {
+        use rayon::prelude::*;
+        let files: Vec<(usize, PathBuf)> = (0..needed.len())
+            .filter(|&i| needed[i])
+            .filter_map(|i| match &self.flow.nodes[i].kind {
+                NodeKind::File(p) => Some((i, p.clone())),
+                _ => None,
+            })
+            .collect();
+        let keys: Vec<(usize, std::result::Result<Key, String>)> = files
+            .par_iter()
+            .map(|(i, path)| {
+                let k = std::fs::read(path)
+                    .map(|bytes| key::file_source(&Key::of_bytes(&bytes)))
+                    .map_err(|e| Error::io(path, e).to_string());
+                (*i, k)
+            })
+            .collect();
+        for (i, k) in keys {
+            self.keys[i] = k;
+        }
+    }
+
+    /// The file sources to decode, in the order evaluation will want them.
+    fn decode_order(&self, todo: &[usize]) -> Vec<(usize, PathBuf, Key)> {
+        let mut seen = vec![false; self.flow.nodes.len()];
+        let mut order = Vec::new();
+        for &o in todo {
+            let mut chain = Vec::new();
+            let mut i = Some(o);
+            while let Some(j) = i.filter(|&j| !seen[j] && self.plan[j] == Plan::Compute) {
+                seen[j] = true;
+                chain.push(j);
+                i = self.input_of(j);
+            }
+            for j in chain.into_iter().rev() {
+                if let (NodeKind::File(p), Ok(k)) = (&self.flow.nodes[j].kind, &self.keys[j]) {
+                    order.push((j, p.clone(), *k));
+                }
+            }
+        }
+        order
     }
 
     fn key_of(&self, i: usize) -> std::result::Result<Key, String> {
@@ -613,11 +860,11 @@ impl<'a> Run<'a> {
 
     /// Makes node `i`'s value available (or marks it failed).
     fn evaluate(&mut self, i: usize) -> Result<()> {
-        if self.values.contains_key(&i) || self.nodes[i].status == Status::Failed {
+        if self.values.contains_key(&i)
+            || self.nodes[i].status == Status::Failed
+            || self.keys[i].is_err()
+        {
             return Ok(());
-        }
-        if self.keys[i].is_err() {
-            return Ok(()); // failed while keying
         }
         if let Some(j) = self.input_of(i).filter(|_| self.plan[i] == Plan::Compute) {
             self.evaluate(j)?;
@@ -638,8 +885,8 @@ impl<'a> Run<'a> {
             )),
             Plan::Load => {
                 let hit = self.hits[&i].clone();
-                io::load(&hit.path).and_then(|img| {
-                    let v = self.value_from_image(&engine, &img, hit.record.value_type)?;
+                io::load_stack(&hit.path).and_then(|stack| {
+                    let v = self.value_from_stack(&engine, stack, hit.record.value_type)?;
                     self.touched.push(hit.record.key);
                     Ok((v, Status::StoreHit))
                 })
@@ -678,86 +925,106 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn value_from_image(
+    fn value_from_stack(
         &self,
         engine: &Engine,
-        image: &Image,
+        stack: Stack,
         value_type: SampleType,
     ) -> Result<Value> {
-        let data = match engine {
-            Engine::Gpu(ctx) => {
-                let mut g = ctx.upload(image)?;
-                g.set_value_type(value_type);
-                Data::Gpu(Arc::new(g))
-            }
-            Engine::Cpu => {
-                let mut p = cpu::convert::to_planes(image);
-                p.value_type = value_type;
-                Data::Cpu(Arc::new(p))
-            }
-        };
+        let source_type = stack.frames[0].sample_type();
+        let frames = stack
+            .frames
+            .iter()
+            .map(|image| {
+                Ok(match engine {
+                    Engine::Gpu(ctx) => {
+                        let mut g = ctx.upload(image)?;
+                        g.set_value_type(value_type);
+                        Data::Gpu(Arc::new(g))
+                    }
+                    Engine::Cpu => {
+                        let mut p = cpu::convert::to_planes(image);
+                        p.value_type = value_type;
+                        Data::Cpu(Arc::new(p))
+                    }
+                })
+            })
+            .collect::<Result<_>>()?;
         Ok(Value {
-            data,
-            source_type: image.sample_type(),
+            frames,
+            source_type,
+            source_format: stack.format,
+            animation: stack.animation.map(Arc::new),
         })
     }
 
     fn compute(&mut self, engine: &Engine, i: usize) -> Result<Value> {
         match &self.flow.nodes[i].kind {
             NodeKind::File(path) => {
-                let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-                // The key was made from the bytes read earlier in this run.
-                if Ok(key::file_source(&Key::of_bytes(&bytes))) != self.keys[i] {
-                    return Err(Error::Decode {
-                        path: path.clone(),
-                        reason: "the file changed during the run".into(),
-                    });
-                }
-                let image = io::decode(&bytes, path)?;
-                self.value_from_image(engine, &image, image.sample_type())
+                let stack = match self.prefetch.as_ref().and_then(|p| p.take(i)) {
+                    Some(r) => r?,
+                    None => io::load_stack(path)?,
+                };
+                let t = stack.frames[0].sample_type();
+                self.value_from_stack(engine, stack, t)
             }
-            NodeKind::Image { image, .. } => {
-                self.value_from_image(engine, image, image.sample_type())
-            }
+            NodeKind::Image { image, .. } => self.value_from_stack(
+                engine,
+                Stack::single(Image::clone(image)),
+                image.sample_type(),
+            ),
             NodeKind::Op { op, input } => {
                 let src = self.values[&input.0].clone();
-                let data = match (&src.data, op, engine) {
-                    (Data::Gpu(g), op, Engine::Gpu(ctx)) => Data::Gpu(Arc::new(match op {
-                        Op::Gaussian(p) => ctx.gaussian(g, p)?,
-                        Op::Box(p) => ctx.box_blur(g, p)?,
-                        Op::Threshold(t) => {
-                            let (mask, value) = ctx.threshold(g, t)?;
-                            self.thresholds.insert(i, value);
-                            mask
-                        }
-                    })),
-                    (Data::Cpu(p), op, _) => Data::Cpu(Arc::new(match op {
-                        Op::Gaussian(g) => cpu::gaussian::gaussian(p, g),
-                        Op::Box(b) => cpu::box_blur::box_blur(p, b),
-                        Op::Threshold(t) => {
-                            let (mask, value) = cpu::threshold::threshold(p, t);
-                            self.threshold_values.insert(i, value);
-                            mask
-                        }
-                    })),
-                    (Data::Gpu(_), _, Engine::Cpu) => unreachable!("one engine per executor"),
-                };
-                Ok(Value {
-                    data,
-                    source_type: src.source_type,
-                })
+                let mut frames = Vec::with_capacity(src.frames.len());
+                let (mut gpu_t, mut cpu_t) = (Vec::new(), Vec::new());
+                for data in &src.frames {
+                    frames.push(match (data, engine) {
+                        (Data::Gpu(g), Engine::Gpu(ctx)) => Data::Gpu(Arc::new(match op {
+                            Op::Gaussian(p) => ctx.gaussian(g, p)?,
+                            Op::Box(p) => ctx.box_blur(g, p)?,
+                            Op::Threshold(t) => {
+                                let (mask, value) = ctx.threshold(g, t)?;
+                                gpu_t.push(value);
+                                mask
+                            }
+                        })),
+                        (Data::Cpu(p), _) => Data::Cpu(Arc::new(match op {
+                            Op::Gaussian(g) => cpu::gaussian::gaussian(p, g),
+                            Op::Box(b) => cpu::box_blur::box_blur(p, b),
+                            Op::Threshold(t) => {
+                                let (mask, value) = cpu::threshold::threshold(p, t);
+                                cpu_t.push(value);
+                                mask
+                            }
+                        })),
+                        (Data::Gpu(_), Engine::Cpu) => unreachable!("one engine per executor"),
+                    });
+                }
+                if !gpu_t.is_empty() {
+                    self.thresholds.insert(i, gpu_t);
+                }
+                if !cpu_t.is_empty() {
+                    self.nodes[i].thresholds = cpu_t.clone();
+                    self.threshold_values.insert(i, cpu_t);
+                }
+                Ok(Value { frames, ..src })
             }
         }
     }
 
-    fn threshold(&mut self, i: usize) -> Option<f64> {
+    /// A threshold node's values, reading Otsu's back from the GPU (4 bytes a frame)
+    /// the first time they are asked for.
+    fn threshold(&mut self, i: usize) -> Vec<f64> {
         if let Some(t) = self.threshold_values.get(&i) {
-            return Some(*t);
+            return t.clone();
         }
-        let t = self.thresholds.get(&i)?.value().ok()?;
-        self.threshold_values.insert(i, t);
-        self.nodes[i].threshold = Some(t);
-        Some(t)
+        let Some(pending) = self.thresholds.get(&i) else {
+            return Vec::new();
+        };
+        let t: Vec<f64> = pending.iter().filter_map(|p| p.value().ok()).collect();
+        self.threshold_values.insert(i, t.clone());
+        self.nodes[i].thresholds = t.clone();
+        t
     }
 
     fn source_path(&self, mut i: usize) -> Option<PathBuf> {
@@ -775,41 +1042,33 @@ impl<'a> Run<'a> {
         let mut i = Some(node);
         while let Some(j) = i {
             let key = self.keys[j].clone().expect("lineage of a keyed node");
-            let step = match &self.flow.nodes[j].kind {
-                NodeKind::Op { op, .. } => LineageStep {
-                    key,
-                    op: Some(op.to_string()),
-                    threshold: if matches!(op, Op::Threshold(_)) {
-                        self.threshold(j)
-                    } else {
-                        None
-                    },
-                    source_path: None,
-                    source: None,
-                },
-                NodeKind::File(p) => LineageStep {
-                    key,
-                    op: None,
-                    threshold: None,
-                    source_path: Some(std::path::absolute(p).unwrap_or_else(|_| p.clone())),
-                    source: None,
-                },
-                NodeKind::Image { name, .. } => LineageStep {
-                    key,
-                    op: None,
-                    threshold: None,
-                    source_path: None,
-                    source: Some(name.clone()),
-                },
+            let mut step = LineageStep {
+                key,
+                op: None,
+                thresholds: Vec::new(),
+                source_path: None,
+                source: None,
             };
+            match &self.flow.nodes[j].kind {
+                NodeKind::Op { op, .. } => {
+                    step.op = Some(op.to_string());
+                    if matches!(op, Op::Threshold(_)) {
+                        step.thresholds = self.threshold(j);
+                    }
+                }
+                NodeKind::File(p) => {
+                    step.source_path = Some(std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+                }
+                NodeKind::Image { name, .. } => step.source = Some(name.clone()),
+            }
             steps.push(step);
             i = self.input_of(j);
         }
         steps
     }
 
-    fn materialize(&mut self, i: usize, m: &Materialize) -> OutputReport {
-        let mut report = OutputReport {
+    fn failed_output(&self, i: usize, m: &Materialize) -> OutputReport {
+        OutputReport {
             node: i,
             name: m.name.clone(),
             status: Status::Failed,
@@ -819,34 +1078,44 @@ impl<'a> Run<'a> {
             file_blake3: None,
             source: self.source_path(i),
             image: None,
-            error: None,
-        };
-        let Some(value) = self.values.get(&i).cloned() else {
-            report.error = self.nodes[i]
+            error: self.nodes[i]
                 .error
                 .clone()
-                .or_else(|| Some(format!("input failed: {}", self.root_error(i))));
-            return report;
+                .or_else(|| Some(format!("input failed: {}", self.root_error(i)))),
+        }
+    }
+
+    /// Downloads output `i` and hands it to the encoders; returns a report now only for
+    /// outputs that are finished here (failed, or kept in memory).
+    fn materialize(&mut self, i: usize, m: &Materialize) -> Option<OutputReport> {
+        let Some(value) = self.values.get(&i).cloned() else {
+            return Some(self.failed_output(i, m));
         };
-        let result = (|| -> Result<(Image, Option<Hit>)> {
+        let result = (|| -> Result<Option<Stack>> {
             let to = m.dtype.resolve(value.source_type, value.value_type());
             let before = self.counters();
-            let image = match &value.data {
-                Data::Gpu(g) => match &self.engine {
-                    Some(Engine::Gpu(ctx)) => ctx.download(g, to)?,
-                    _ => unreachable!("GPU values come from a GPU engine"),
-                },
-                Data::Cpu(p) => cpu::convert::to_image(p, to),
-            };
+            let frames = value
+                .frames
+                .iter()
+                .map(|d| match (d, &self.engine) {
+                    (Data::Gpu(g), Some(Engine::Gpu(ctx))) => ctx.download(g, to),
+                    (Data::Cpu(p), _) => Ok(cpu::convert::to_image(p, to)),
+                    (Data::Gpu(_), _) => unreachable!("GPU values come from a GPU engine"),
+                })
+                .collect::<Result<Vec<_>>>()?;
             let after = self.counters();
             self.nodes[i].bytes_downloaded += after.1 - before.1;
+            let stack = Stack {
+                frames,
+                animation: value.animation.as_deref().cloned(),
+                format: value.source_format,
+            };
             if !m.persist {
-                return Ok((image, None));
+                return Ok(Some(stack));
             }
-            let format = m.format.unwrap_or_else(|| default_format(&image));
-            let file_name = std::path::PathBuf::from(format!("{}.{}", m.name, extension(format)));
-            let bytes = io::encode(&image, format, &self.store.out_dir().join(file_name))?;
+            let format = m.format.unwrap_or_else(|| default_format(&stack));
             let task = self.keys[i].clone().expect("computed nodes are keyed");
+            let first = &stack.frames[0];
             let record = Record {
                 version: RECORD_VERSION,
                 key: output_key(&task, m),
@@ -861,9 +1130,10 @@ impl<'a> Run<'a> {
                 file: String::new(),
                 file_blake3: task,
                 file_bytes: 0,
-                sample_type: image.sample_type(),
+                sample_type: first.sample_type(),
                 value_type: value.value_type(),
-                shape: image.shape(),
+                shape: first.shape(),
+                frames: stack.frames.len(),
                 format: format.name().into(),
                 device: match &self.engine {
                     Some(Engine::Gpu(c)) => c.adapter().name.clone(),
@@ -872,27 +1142,60 @@ impl<'a> Run<'a> {
                 crate_version: env!("CARGO_PKG_VERSION").into(),
                 created_unix: 0,
             };
-            let hit = self.store.commit(record, &bytes, extension(format))?;
-            Ok((image, Some(hit)))
+            let job = EncodeJob {
+                node: i,
+                stack,
+                format,
+                record,
+            };
+            let sent = self.encode.as_ref().map(|tx| tx.send(job));
+            match sent {
+                Some(Ok(())) => Ok(None),
+                _ => Err(Error::Encode {
+                    path: self.store.out_dir().to_path_buf(),
+                    reason: "the encoder threads stopped".into(),
+                }),
+            }
         })();
         match result {
-            Ok((image, hit)) => {
-                report.status = Status::Computed;
-                if let Some(hit) = hit {
-                    self.touched.push(hit.record.key);
-                    report.key = Some(hit.record.key);
-                    report.path = Some(hit.path);
-                    report.file_blake3 = Some(hit.record.file_blake3);
-                } else {
-                    report.image = Some(image);
+            Ok(None) => None,
+            Ok(Some(stack)) => {
+                let mut r = self.failed_output(i, m);
+                r.status = Status::Computed;
+                r.error = None;
+                r.image = Some(stack);
+                Some(r)
+            }
+            Err(e) => {
+                self.fail(i, e.to_string(), true);
+                Some(self.failed_output(i, m))
+            }
+        }
+    }
+
+    /// Completes the report of an output the encoders have written (or failed to).
+    fn finish_output(&mut self, i: usize, m: &Materialize, result: Result<Hit>) -> OutputReport {
+        match result {
+            Ok(hit) => {
+                self.touched.push(hit.record.key);
+                OutputReport {
+                    node: i,
+                    name: m.name.clone(),
+                    status: Status::Computed,
+                    key: Some(hit.record.key),
+                    task: Some(hit.record.task),
+                    path: Some(hit.path),
+                    file_blake3: Some(hit.record.file_blake3),
+                    source: self.source_path(i),
+                    image: None,
+                    error: None,
                 }
             }
             Err(e) => {
-                report.error = Some(e.to_string());
                 self.fail(i, e.to_string(), true);
+                self.failed_output(i, m)
             }
         }
-        report
     }
 }
 
@@ -907,19 +1210,16 @@ fn output_key(task: &Key, m: &Materialize) -> Key {
     key::output(task, &m.name, dtype, format)
 }
 
-/// TIFF for everything but 8-bit colour, which is PNG.
-pub fn default_format(image: &Image) -> Format {
-    if image.sample_type() == SampleType::U8 && image.channels() > 1 {
-        Format::Png
-    } else {
-        Format::Tiff
-    }
-}
-
-fn extension(f: Format) -> &'static str {
-    match f {
-        Format::Tiff => "tif",
-        Format::Png => "png",
-        Format::Jpeg => "jpg",
+/// The default output format: a GIF source stays a GIF (when the result is 8-bit);
+/// other stacks of several frames are multi-page TIFF; single 8-bit colour images PNG;
+/// everything else (16-bit, float, masks) TIFF.
+pub fn default_format(stack: &Stack) -> Format {
+    let first = &stack.frames[0];
+    let u8 = first.sample_type() == SampleType::U8;
+    match stack.format {
+        Some(Format::Gif) if u8 => Format::Gif,
+        _ if stack.frames.len() > 1 => Format::Tiff,
+        _ if u8 && first.channels() > 1 => Format::Png,
+        _ => Format::Tiff,
     }
 }

@@ -20,6 +20,8 @@ pub enum Format {
     Png,
     /// JPEG: u8 gray or RGB.
     Jpeg,
+    /// GIF: u8, every frame quantised to a 256-colour palette; keeps animation timing.
+    Gif,
 }
 
 impl Format {
@@ -29,6 +31,17 @@ impl Format {
             Format::Tiff => "TIFF",
             Format::Png => "PNG",
             Format::Jpeg => "JPEG",
+            Format::Gif => "GIF",
+        }
+    }
+
+    /// The usual file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Tiff => "tif",
+            Format::Png => "png",
+            Format::Jpeg => "jpg",
+            Format::Gif => "gif",
         }
     }
 
@@ -43,14 +56,226 @@ impl Format {
             "tif" | "tiff" => Ok(Format::Tiff),
             "png" => Ok(Format::Png),
             "jpg" | "jpeg" => Ok(Format::Jpeg),
+            "gif" => Ok(Format::Gif),
             _ => Err(Error::Encode {
                 path: path.to_path_buf(),
                 reason: format!(
-                    "unknown output extension `{ext}` (use .tif/.tiff, .png or .jpg/.jpeg)"
+                    "unknown output extension `{ext}` (use .tif/.tiff, .png, .jpg/.jpeg or .gif)"
                 ),
             }),
         }
     }
+}
+
+/// Timing of an animated GIF, kept so an output animates like its source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Animation {
+    /// Each frame's delay, in milliseconds as a fraction (numerator, denominator).
+    pub delays: Vec<(u32, u32)>,
+    /// How often the animation plays: `None` forever, `Some(n)` n more times.
+    pub repeat: Option<u16>,
+}
+
+/// The frames of a file: the pages of a multi-page TIFF, the frames of an animated GIF,
+/// or one image. Every frame has the same shape and sample type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stack {
+    /// The frames, in file order.
+    pub frames: Vec<Image>,
+    /// For GIFs: frame delays and loop count.
+    pub animation: Option<Animation>,
+    /// The format the frames were read from.
+    pub format: Option<Format>,
+}
+
+impl Stack {
+    /// A stack of one image.
+    pub fn single(image: Image) -> Self {
+        Stack {
+            frames: vec![image],
+            animation: None,
+            format: None,
+        }
+    }
+}
+
+/// Loads every frame of a file.
+pub fn load_stack(path: impl AsRef<Path>) -> Result<Stack> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_stack(&bytes, path)
+}
+
+fn is_tiff(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"II*\0")
+        || bytes.starts_with(b"MM\0*")
+        || bytes.starts_with(b"II+\0")
+        || bytes.starts_with(b"MM\0+")
+}
+
+/// Decodes every frame: all TIFF pages, all GIF frames (composited, with timing), or the
+/// one image of other formats.
+pub fn decode_stack(bytes: &[u8], path: &Path) -> Result<Stack> {
+    if bytes.is_empty() {
+        return Err(Error::Decode {
+            path: path.to_path_buf(),
+            reason: "empty file (0 bytes)".into(),
+        });
+    }
+    let stack = if is_tiff(bytes) {
+        Stack {
+            frames: decode_tiff_pages(bytes, path, usize::MAX)?,
+            animation: None,
+            format: Some(Format::Tiff),
+        }
+    } else if image::guess_format(bytes).ok() == Some(image::ImageFormat::Gif) {
+        decode_gif(bytes, path)?
+    } else {
+        let image = decode(bytes, path)?;
+        let format = match image::guess_format(bytes).ok() {
+            Some(image::ImageFormat::Png) => Some(Format::Png),
+            Some(image::ImageFormat::Jpeg) => Some(Format::Jpeg),
+            _ => None,
+        };
+        Stack {
+            frames: vec![image],
+            animation: None,
+            format,
+        }
+    };
+    let first = &stack.frames[0];
+    if let Some((k, f)) = stack
+        .frames
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.shape() != first.shape() || f.sample_type() != first.sample_type())
+    {
+        return Err(Error::Unsupported {
+            path: path.to_path_buf(),
+            reason: format!(
+                "frame {k} is {} {} but frame 0 is {} {}: every page must match",
+                f.shape(),
+                f.sample_type(),
+                first.shape(),
+                first.sample_type()
+            ),
+        });
+    }
+    Ok(stack)
+}
+
+fn decode_gif(bytes: &[u8], path: &Path) -> Result<Stack> {
+    use image::AnimationDecoder;
+    let fail = |reason: String| Error::Decode {
+        path: path.to_path_buf(),
+        reason,
+    };
+    // The loop count lives in the NETSCAPE2.0 extension ahead of the first frame; the
+    // `gif` crate reads it, `image` composites the frames.
+    let repeat = {
+        let mut opts = gif::DecodeOptions::new();
+        opts.set_color_output(gif::ColorOutput::Indexed);
+        let mut d = opts
+            .read_info(Cursor::new(bytes))
+            .map_err(|e| fail(e.to_string()))?;
+        d.next_frame_info().map_err(|e| fail(e.to_string()))?;
+        match d.repeat() {
+            gif::Repeat::Infinite => None,
+            gif::Repeat::Finite(n) => Some(n),
+        }
+    };
+    let decoder =
+        image::codecs::gif::GifDecoder::new(Cursor::new(bytes)).map_err(|e| fail(e.to_string()))?;
+    let mut frames = Vec::new();
+    let mut delays = Vec::new();
+    for frame in decoder.into_frames() {
+        let frame = frame.map_err(|e| fail(e.to_string()))?;
+        delays.push(frame.delay().numer_denom_ms());
+        let buf = frame.into_buffer();
+        let (w, h) = buf.dimensions();
+        frames.push(
+            Image::new(w, h, 4, Samples::U8(buf.into_raw())).map_err(|e| with_path(e, path))?,
+        );
+    }
+    if frames.is_empty() {
+        return Err(fail("GIF without frames".into()));
+    }
+    Ok(Stack {
+        frames,
+        animation: Some(Animation { delays, repeat }),
+        format: Some(Format::Gif),
+    })
+}
+
+/// Encodes every frame: a multi-page TIFF, an animated GIF (with the stack's timing),
+/// or, for PNG and JPEG, a single frame.
+pub fn encode_stack(stack: &Stack, format: Format, path: &Path) -> Result<Vec<u8>> {
+    let fail = |reason: String| Error::Encode {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match (format, stack.frames.as_slice()) {
+        (_, []) => Err(fail("no frames".into())),
+        (Format::Gif, frames) => encode_gif(frames, stack.animation.as_ref(), path),
+        (Format::Tiff, frames) => {
+            let mut out = Cursor::new(Vec::new());
+            let mut enc =
+                tiff::encoder::TiffEncoder::new(&mut out).map_err(|e| fail(e.to_string()))?;
+            for f in frames {
+                write_tiff_page(&mut enc, f).map_err(|e| fail(e.to_string()))?;
+            }
+            Ok(out.into_inner())
+        }
+        (_, [one]) => encode(one, format, path),
+        (_, many) => Err(fail(format!(
+            "{} frames, but {} holds one image; write a .tif (pages) or .gif (frames)",
+            many.len(),
+            format.name()
+        ))),
+    }
+}
+
+fn encode_gif(frames: &[Image], animation: Option<&Animation>, path: &Path) -> Result<Vec<u8>> {
+    let fail = |reason: String| Error::Encode {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut out = Vec::new();
+    {
+        let mut enc = image::codecs::gif::GifEncoder::new_with_speed(&mut out, 10);
+        let repeat = match animation.and_then(|a| a.repeat) {
+            None => image::codecs::gif::Repeat::Infinite,
+            Some(n) => image::codecs::gif::Repeat::Finite(n),
+        };
+        if animation.is_some() {
+            enc.set_repeat(repeat).map_err(|e| fail(e.to_string()))?;
+        }
+        for (k, f) in frames.iter().enumerate() {
+            let Samples::U8(v) = f.samples() else {
+                return Err(fail(format!(
+                    "GIF holds only 8-bit samples, not {}; narrow with --dtype u8",
+                    f.sample_type()
+                )));
+            };
+            let rgba: Vec<u8> = match f.channels() {
+                4 => v.clone(),
+                3 => v
+                    .chunks_exact(3)
+                    .flat_map(|p| [p[0], p[1], p[2], 255])
+                    .collect(),
+                _ => v.iter().flat_map(|&g| [g, g, g, 255]).collect(),
+            };
+            let buf = image::RgbaImage::from_raw(f.width(), f.height(), rgba).expect("sized above");
+            let delay = animation
+                .and_then(|a| a.delays.get(k))
+                .map_or(image::Delay::from_numer_denom_ms(0, 1), |&(n, d)| {
+                    image::Delay::from_numer_denom_ms(n, d)
+                });
+            enc.encode_frame(image::Frame::from_parts(buf, 0, 0, delay))
+                .map_err(|e| fail(e.to_string()))?;
+        }
+    }
+    Ok(out)
 }
 
 /// Loads the first image of a file (the first page of a multi-page TIFF, the first
@@ -70,12 +295,8 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Image> {
     if bytes.is_empty() {
         return Err(fail("empty file (0 bytes)".into()));
     }
-    if bytes.starts_with(b"II*\0")
-        || bytes.starts_with(b"MM\0*")
-        || bytes.starts_with(b"II+\0")
-        || bytes.starts_with(b"MM\0+")
-    {
-        return decode_tiff(bytes, path);
+    if is_tiff(bytes) {
+        return Ok(decode_tiff_pages(bytes, path, 1)?.remove(0));
     }
     let format = image::guess_format(bytes)
         .map_err(|_| fail("not a recognised image format (TIFF, PNG, JPEG or GIF)".into()))?;
@@ -124,8 +345,31 @@ fn with_path(e: Error, path: &Path) -> Error {
     }
 }
 
-fn decode_tiff(bytes: &[u8], path: &Path) -> Result<Image> {
-    use tiff::decoder::{Decoder, DecodingResult, Limits};
+/// Decodes up to `max_pages` pages.
+fn decode_tiff_pages(bytes: &[u8], path: &Path, max_pages: usize) -> Result<Vec<Image>> {
+    let fail = |e: tiff::TiffError| Error::Decode {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    // The default limits stop at 256 MiB of pixels; allow large microscopy frames while
+    // keeping a bound, so a forged header cannot demand any allocation it likes.
+    let mut limits = tiff::decoder::Limits::default();
+    limits.decoding_buffer_size = 4 << 30;
+    let mut dec = tiff::decoder::Decoder::new(Cursor::new(bytes))
+        .map_err(fail)?
+        .with_limits(limits);
+    let mut pages = Vec::new();
+    loop {
+        pages.push(read_tiff_page(&mut dec, path)?);
+        if pages.len() >= max_pages || !dec.more_images() {
+            return Ok(pages);
+        }
+        dec.next_image().map_err(fail)?;
+    }
+}
+
+fn read_tiff_page(dec: &mut tiff::decoder::Decoder<Cursor<&[u8]>>, path: &Path) -> Result<Image> {
+    use tiff::decoder::DecodingResult;
     use tiff::ColorType;
     let fail = |e: tiff::TiffError| Error::Decode {
         path: path.to_path_buf(),
@@ -135,13 +379,6 @@ fn decode_tiff(bytes: &[u8], path: &Path) -> Result<Image> {
         path: path.to_path_buf(),
         reason,
     };
-    // The default limits stop at 256 MiB of pixels; allow large microscopy frames while
-    // keeping a bound, so a forged header cannot demand any allocation it likes.
-    let mut limits = Limits::default();
-    limits.decoding_buffer_size = 4 << 30;
-    let mut dec = Decoder::new(Cursor::new(bytes))
-        .map_err(fail)?
-        .with_limits(limits);
     let (w, h) = dec.dimensions().map_err(fail)?;
     let color = dec.colortype().map_err(fail)?;
     let c = match color {
@@ -201,23 +438,13 @@ pub fn encode(image: &Image, format: Format, path: &Path) -> Result<Vec<u8>> {
     let (w, h, c) = (image.width(), image.height(), image.channels());
     match format {
         Format::Tiff => {
-            use tiff::encoder::{colortype as ct, TiffEncoder};
             let mut out = Cursor::new(Vec::new());
-            let mut enc = TiffEncoder::new(&mut out).map_err(|e| fail(e.to_string()))?;
-            let r = match (image.samples(), c) {
-                (Samples::U8(v), 1) => enc.write_image::<ct::Gray8>(w, h, v),
-                (Samples::U8(v), 3) => enc.write_image::<ct::RGB8>(w, h, v),
-                (Samples::U8(v), _) => enc.write_image::<ct::RGBA8>(w, h, v),
-                (Samples::U16(v), 1) => enc.write_image::<ct::Gray16>(w, h, v),
-                (Samples::U16(v), 3) => enc.write_image::<ct::RGB16>(w, h, v),
-                (Samples::U16(v), _) => enc.write_image::<ct::RGBA16>(w, h, v),
-                (Samples::F32(v), 1) => enc.write_image::<ct::Gray32Float>(w, h, v),
-                (Samples::F32(v), 3) => enc.write_image::<ct::RGB32Float>(w, h, v),
-                (Samples::F32(v), _) => enc.write_image::<ct::RGBA32Float>(w, h, v),
-            };
-            r.map_err(|e| fail(e.to_string()))?;
+            let mut enc =
+                tiff::encoder::TiffEncoder::new(&mut out).map_err(|e| fail(e.to_string()))?;
+            write_tiff_page(&mut enc, image).map_err(|e| fail(e.to_string()))?;
             Ok(out.into_inner())
         }
+        Format::Gif => encode_gif(std::slice::from_ref(image), None, path),
         Format::Png | Format::Jpeg => {
             use image::ExtendedColorType as E;
             let color = match (image.samples(), c) {
@@ -266,6 +493,25 @@ pub fn encode(image: &Image, format: Format, path: &Path) -> Result<Vec<u8>> {
             r.map_err(|e| fail(e.to_string()))?;
             Ok(out.into_inner())
         }
+    }
+}
+
+fn write_tiff_page<W: std::io::Write + std::io::Seek>(
+    enc: &mut tiff::encoder::TiffEncoder<W>,
+    image: &Image,
+) -> tiff::TiffResult<()> {
+    use tiff::encoder::colortype as ct;
+    let (w, h, c) = (image.width(), image.height(), image.channels());
+    match (image.samples(), c) {
+        (Samples::U8(v), 1) => enc.write_image::<ct::Gray8>(w, h, v),
+        (Samples::U8(v), 3) => enc.write_image::<ct::RGB8>(w, h, v),
+        (Samples::U8(v), _) => enc.write_image::<ct::RGBA8>(w, h, v),
+        (Samples::U16(v), 1) => enc.write_image::<ct::Gray16>(w, h, v),
+        (Samples::U16(v), 3) => enc.write_image::<ct::RGB16>(w, h, v),
+        (Samples::U16(v), _) => enc.write_image::<ct::RGBA16>(w, h, v),
+        (Samples::F32(v), 1) => enc.write_image::<ct::Gray32Float>(w, h, v),
+        (Samples::F32(v), 3) => enc.write_image::<ct::RGB32Float>(w, h, v),
+        (Samples::F32(v), _) => enc.write_image::<ct::RGBA32Float>(w, h, v),
     }
 }
 

@@ -36,9 +36,9 @@ pub struct LineageStep {
     /// The op's canonical spec, for op steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op: Option<String>,
-    /// The threshold a threshold op used (Otsu's computed value).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub threshold: Option<f64>,
+    /// The threshold a threshold op used (Otsu's computed value), one per frame.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<f64>,
     /// For a file source: its path when the output was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_path: Option<PathBuf>,
@@ -73,9 +73,11 @@ pub struct Record {
     /// What the values were before writing; equal to `sample_type` when the file holds
     /// them exactly (so it can stand in for the computation).
     pub value_type: SampleType,
-    /// Width, height, channels.
+    /// Width, height, channels (of each frame).
     pub shape: Shape,
-    /// `TIFF`, `PNG` or `JPEG`.
+    /// Frames (pages of a TIFF, frames of a GIF).
+    pub frames: usize,
+    /// `TIFF`, `PNG`, `JPEG` or `GIF`.
     pub format: String,
     /// The device that computed it (`cpu` or the adapter name).
     pub device: String,

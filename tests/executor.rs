@@ -467,7 +467,7 @@ fn refresh_recomputes_and_in_memory_outputs_come_back() {
     let r = exec.run(&flow, &store, &RunOptions::default()).unwrap();
     let boxed = r.output("boxed").unwrap();
     assert!(boxed.path.is_none());
-    assert_eq!(boxed.image.as_ref().unwrap().width(), 32);
+    assert_eq!(boxed.image.as_ref().unwrap().frames[0].width(), 32);
 }
 
 // ---- crash and concurrency: child processes -----------------------------------------
