@@ -1148,10 +1148,10 @@ impl<'a> Run<'a> {
                 format,
                 record,
             };
-            let sent = self.encode.as_ref().map(|tx| tx.send(job));
+            let sent = self.encode.as_ref().is_some_and(|tx| tx.send(job).is_ok());
             match sent {
-                Some(Ok(())) => Ok(None),
-                _ => Err(Error::Encode {
+                true => Ok(None),
+                false => Err(Error::Encode {
                     path: self.store.out_dir().to_path_buf(),
                     reason: "the encoder threads stopped".into(),
                 }),
