@@ -109,6 +109,10 @@ pub struct OutputReport {
     pub file_blake3: Option<Key>,
     /// The file source this output comes from, if any.
     pub source: Option<PathBuf>,
+    /// blake3 of that source file's bytes (as `b3sum` prints it).
+    pub source_blake3: Option<Key>,
+    /// Size of the written file.
+    pub file_bytes: Option<u64>,
     /// The result, for outputs with `persist: false`.
     #[serde(skip)]
     pub image: Option<Stack>,
@@ -486,6 +490,8 @@ struct Run<'a> {
     run_id: String,
     keys: Vec<std::result::Result<Key, String>>,
     hits: HashMap<usize, Hit>,
+    /// blake3 of each file source's bytes.
+    source_hash: HashMap<usize, Key>,
     plan: Vec<Plan>,
     consumers: Vec<usize>,
     values: HashMap<usize, Value>,
@@ -519,6 +525,7 @@ impl<'a> Run<'a> {
             run_id: format!("{nanos:024}-{}", std::process::id()),
             keys: vec![Err("not needed".into()); n],
             hits: HashMap::new(),
+            source_hash: HashMap::new(),
             plan: vec![Plan::None; n],
             consumers: vec![0; n],
             values: HashMap::new(),
@@ -680,6 +687,8 @@ impl<'a> Run<'a> {
                             path: Some(hit.path.clone()),
                             file_blake3: Some(hit.record.file_blake3),
                             source: self.source_path(*i),
+                            source_blake3: self.source_blake3(*i),
+                            file_bytes: Some(hit.record.file_bytes),
                             image: None,
                             error: None,
                         };
@@ -751,17 +760,20 @@ impl<'a> Run<'a> {
                 _ => None,
             })
             .collect();
-        let keys: Vec<(usize, std::result::Result<Key, String>)> = files
+        let hashes: Vec<(usize, std::result::Result<Key, String>)> = files
             .par_iter()
             .map(|(i, path)| {
-                let k = std::fs::read(path)
-                    .map(|bytes| key::file_source(&Key::of_bytes(&bytes)))
+                let h = std::fs::read(path)
+                    .map(|bytes| Key::of_bytes(&bytes))
                     .map_err(|e| Error::io(path, e).to_string());
-                (*i, k)
+                (*i, h)
             })
             .collect();
-        for (i, k) in keys {
-            self.keys[i] = k;
+        for (i, h) in hashes {
+            if let Ok(h) = &h {
+                self.source_hash.insert(i, *h);
+            }
+            self.keys[i] = h.map(|h| key::file_source(&h));
         }
     }
 
@@ -874,10 +886,11 @@ impl<'a> Run<'a> {
                 return Ok(());
             }
         }
-        let engine = self.engine()?;
         let before = self.counters();
         let t0 = Instant::now();
         let key = self.keys[i].clone().expect("checked");
+        // The engine (and so the GPU device) is acquired only once there is data to
+        // put on it: a run whose misses all fail to decode never creates a device.
         let outcome: Result<(Value, Status)> = match self.plan[i] {
             Plan::Resident => Ok((
                 self.pinned.remove(&i).expect("pinned when planned"),
@@ -886,12 +899,13 @@ impl<'a> Run<'a> {
             Plan::Load => {
                 let hit = self.hits[&i].clone();
                 io::load_stack(&hit.path).and_then(|stack| {
+                    let engine = self.engine()?;
                     let v = self.value_from_stack(&engine, stack, hit.record.value_type)?;
                     self.touched.push(hit.record.key);
                     Ok((v, Status::StoreHit))
                 })
             }
-            Plan::Compute | Plan::None => self.compute(&engine, i).map(|v| (v, Status::Computed)),
+            Plan::Compute | Plan::None => self.compute(i).map(|v| (v, Status::Computed)),
         };
         let after = self.counters();
         let r = &mut self.nodes[i];
@@ -958,7 +972,7 @@ impl<'a> Run<'a> {
         })
     }
 
-    fn compute(&mut self, engine: &Engine, i: usize) -> Result<Value> {
+    fn compute(&mut self, i: usize) -> Result<Value> {
         match &self.flow.nodes[i].kind {
             NodeKind::File(path) => {
                 let stack = match self.prefetch.as_ref().and_then(|p| p.take(i)) {
@@ -966,14 +980,19 @@ impl<'a> Run<'a> {
                     None => io::load_stack(path)?,
                 };
                 let t = stack.frames[0].sample_type();
-                self.value_from_stack(engine, stack, t)
+                let engine = self.engine()?;
+                self.value_from_stack(&engine, stack, t)
             }
-            NodeKind::Image { image, .. } => self.value_from_stack(
-                engine,
-                Stack::single(Image::clone(image)),
-                image.sample_type(),
-            ),
+            NodeKind::Image { image, .. } => {
+                let engine = self.engine()?;
+                self.value_from_stack(
+                    &engine,
+                    Stack::single(Image::clone(image)),
+                    image.sample_type(),
+                )
+            }
             NodeKind::Op { op, input } => {
+                let engine = &self.engine()?;
                 let src = self.values[&input.0].clone();
                 let mut frames = Vec::with_capacity(src.frames.len());
                 let (mut gpu_t, mut cpu_t) = (Vec::new(), Vec::new());
@@ -1027,14 +1046,22 @@ impl<'a> Run<'a> {
         t
     }
 
-    fn source_path(&self, mut i: usize) -> Option<PathBuf> {
+    fn root(&self, mut i: usize) -> usize {
         while let Some(j) = self.input_of(i) {
             i = j;
         }
-        match &self.flow.nodes[i].kind {
+        i
+    }
+
+    fn source_path(&self, i: usize) -> Option<PathBuf> {
+        match &self.flow.nodes[self.root(i)].kind {
             NodeKind::File(p) => Some(p.clone()),
             _ => None,
         }
+    }
+
+    fn source_blake3(&self, i: usize) -> Option<Key> {
+        self.source_hash.get(&self.root(i)).copied()
     }
 
     fn lineage(&mut self, node: usize) -> Vec<LineageStep> {
@@ -1077,6 +1104,8 @@ impl<'a> Run<'a> {
             path: None,
             file_blake3: None,
             source: self.source_path(i),
+            source_blake3: self.source_blake3(i),
+            file_bytes: None,
             image: None,
             error: self.nodes[i]
                 .error
@@ -1187,6 +1216,8 @@ impl<'a> Run<'a> {
                     path: Some(hit.path),
                     file_blake3: Some(hit.record.file_blake3),
                     source: self.source_path(i),
+                    source_blake3: self.source_blake3(i),
+                    file_bytes: Some(hit.record.file_bytes),
                     image: None,
                     error: None,
                 }

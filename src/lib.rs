@@ -36,6 +36,7 @@ pub mod cpu;
 pub mod error;
 pub mod executor;
 pub mod flow;
+pub mod flowfile;
 pub mod gpu;
 pub mod image;
 pub mod io;

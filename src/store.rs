@@ -181,8 +181,10 @@ impl Store {
     /// Opens (creating as needed) a store writing outputs to `out`, records under
     /// `store_dir` (default `<out>/.imflow`).
     pub fn open(out: impl AsRef<Path>, store_dir: Option<&Path>) -> Result<Self> {
-        let out = out.as_ref().to_path_buf();
-        let dir = store_dir.map_or_else(|| out.join(".imflow"), Path::to_path_buf);
+        // Absolute, so paths in records and reports stay valid wherever they are read.
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let out = absolute(out.as_ref());
+        let dir = store_dir.map_or_else(|| out.join(".imflow"), absolute);
         for d in [out.clone(), dir.join("records"), dir.join("runs")] {
             std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
         }
