@@ -245,6 +245,15 @@ impl Image {
         self.samples
     }
 
+    /// The same image with alpha set to opaque (RGBA u8 only; others unchanged). GIF
+    /// holds only on/off transparency, so tests and examples that round-trip GIFs use it.
+    pub fn into_opaque(mut self) -> Self {
+        if let (Samples::U8(v), 4) = (&mut self.samples, self.shape.channels) {
+            v.chunks_exact_mut(4).for_each(|p| p[3] = 255);
+        }
+        self
+    }
+
     /// Every sample widened to f32, interleaved.
     pub fn to_f32_vec(&self) -> Vec<f32> {
         match &self.samples {
