@@ -1,18 +1,29 @@
-//! The microscopy flow: denoise 16-bit images with a gaussian (sigma 2), then segment them
-//! with Otsu's threshold into u8 masks.
+//! The microscopy flow: denoise 16-bit images with a gaussian (sigma 2), then segment
+//! them into u8 masks with Otsu's threshold (or a fixed one), cached and verified.
 //!
-//!     cargo run --release --example nuclei_segmentation [INPUT_DIR] [OUTPUT_DIR]
+//!     cargo run --release --example nuclei_segmentation [-- [--fixed T] [INPUT_DIR [OUT_DIR]]]
 //!
 //! With no input folder it first writes a deterministic synthetic set: 16 images of
-//! 1024x1024 u16, bright nuclei-like blobs on a dim background with Poisson-like noise.
+//! 1024x1024 u16, bright nuclei-like blobs on a dim background with Poisson-like noise,
+//! into target/nuclei_example/input. The flow then runs twice; the second run finds
+//! every mask in the store and computes nothing (it does not even open the GPU).
 
-use imflow::{io, Backend, Op, OutputType, Processor, Samples};
+use imflow::executor::Status;
+use imflow::io;
+use imflow::{Backend, Executor, Flow, Image, Op, RunOptions, RunReport, Samples, Store};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let threshold = match args.iter().position(|a| a == "--fixed") {
+        Some(i) if i + 1 < args.len() => {
+            let t = args.remove(i + 1);
+            args.remove(i);
+            format!("threshold:value={t}")
+        }
+        _ => "threshold:method=otsu".to_string(),
+    };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/nuclei_example");
     let input = match args.first() {
         Some(dir) => PathBuf::from(dir),
@@ -22,71 +33,90 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             dir
         }
     };
-    let output = args
+    let out = args
         .get(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("masks"));
-    std::fs::create_dir_all(&output)?;
 
-    let processor = Processor::new(Backend::Auto)?;
-    match processor.notice() {
-        Some(n) => println!("backend: CPU ({n})"),
-        None => println!("backend: GPU, {}", processor.device_name()),
-    }
-    let ops = [
-        Op::parse("gaussian:sigma=2")?,
-        Op::parse("threshold:method=otsu")?,
-    ];
     let mut files: Vec<PathBuf> = std::fs::read_dir(&input)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "tif" || e == "tiff"))
         .collect();
     files.sort();
-    let (mut done, mut failed) = (0, Vec::new());
-    let start = Instant::now();
-    for path in &files {
-        let result = io::load(path).and_then(|image| {
-            let out = processor.run(&image, &ops, OutputType::Same)?;
-            let mask = output.join(path.file_name().expect("a file"));
-            io::save(&out.image, &mask)?;
-            Ok((out, mask))
-        });
-        match result {
-            Ok((out, mask)) => {
-                let Samples::U8(m) = out.image.samples() else {
-                    unreachable!("masks are u8")
-                };
-                let fg = m.iter().filter(|&&v| v == 255).count() as f64 / m.len() as f64;
-                println!(
-                    "{} -> {}  otsu={:.1}  foreground={:.1}%",
-                    path.display(),
-                    mask.display(),
-                    out.thresholds[0],
-                    100.0 * fg
-                );
-                done += 1;
-            }
-            Err(e) => failed.push(e.to_string()),
+    let ops = [Op::parse("gaussian:sigma=2")?, Op::parse(&threshold)?];
+    let mut flow = Flow::new();
+    for f in &files {
+        let src = flow.file(f);
+        let mask = flow.chain(src, &ops)?;
+        let stem = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        flow.materialize(mask, format!("{stem}_mask"))?;
+    }
+    let store = Store::open(&out, None)?;
+    println!(
+        "{} images from {}, masks to {}",
+        files.len(),
+        input.display(),
+        out.display()
+    );
+    println!(
+        "flow per image: {}",
+        ops.iter()
+            .map(|o| o.to_string())
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    );
+
+    for (label, exec) in [
+        ("first run", Executor::new(Backend::Auto)),
+        ("second run", Executor::new(Backend::Auto)),
+    ] {
+        let report = exec.run(&flow, &store, &RunOptions::default())?;
+        if let Some(n) = exec.notice() {
+            println!("  (backend: CPU; {n})");
+        }
+        summarize(label, &report);
+        if !report.ok() {
+            return Err(format!("{} files failed", report.failures.len()).into());
         }
     }
-    let secs = start.elapsed().as_secs_f64();
+    let verified = store.verify()?;
     println!(
-        "{done} masks in {secs:.2} s ({:.1} images/s), {} failed",
-        done as f64 / secs.max(1e-9),
-        failed.len()
+        "store: {} records, {} verified, {} problems",
+        verified.records,
+        verified.ok,
+        verified.problems.len()
     );
-    for f in &failed {
-        println!("  failed: {f}");
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("{} of {} files failed", failed.len(), files.len()).into())
+    Ok(())
+}
+
+fn summarize(label: &str, r: &RunReport) {
+    let count = |s: Status| r.outputs.iter().filter(|o| o.status == s).count();
+    println!(
+        "{label}: {} computed, {} cached, {} failed in {:.2} s on {}; {:.1} MB up, {:.1} MB down",
+        count(Status::Computed),
+        count(Status::StoreHit),
+        count(Status::Failed),
+        r.wall_ms / 1e3,
+        r.device
+            .as_deref()
+            .unwrap_or("no device (everything cached)"),
+        r.bytes_uploaded as f64 / 1e6,
+        r.bytes_downloaded as f64 / 1e6,
+    );
+    if let Some(o) = r.outputs.first() {
+        println!(
+            "  e.g. {} -> {}",
+            o.source.as_deref().unwrap_or(Path::new("?")).display(),
+            o.path.as_deref().unwrap_or(Path::new("?")).display()
+        );
     }
 }
 
 /// Writes `n` synthetic nuclei images unless they are already there (same seed, same
-/// bytes, so a re-run finds identical inputs).
+/// bytes, so a re-run finds identical inputs and reuses every mask).
 fn synthesize(dir: &Path, n: usize, side: u32) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
     for k in 0..n {
@@ -116,10 +146,7 @@ fn synthesize(dir: &Path, n: usize, side: u32) -> Result<(), Box<dyn std::error:
             .iter()
             .map(|&m| (m + m.sqrt() * rng.normal()).clamp(0.0, 65535.0) as u16)
             .collect();
-        io::save(
-            &imflow::Image::gray(side, side, Samples::U16(pixels))?,
-            &path,
-        )?;
+        io::save(&Image::gray(side, side, Samples::U16(pixels))?, &path)?;
     }
     Ok(())
 }
