@@ -592,9 +592,7 @@ impl<'a> Run<'a> {
         }
         self.key_sources(&needed);
         for i in (0..n).filter(|&i| needed[i]) {
-            if !matches!(self.flow.nodes[i].kind, NodeKind::File(_)) {
-                self.keys[i] = self.key_of(i);
-            }
+            self.keys[i] = self.key_of(i);
             match &self.keys[i] {
                 Ok(k) => self.nodes[i].key = Some(*k),
                 Err(e) => {
@@ -610,19 +608,30 @@ impl<'a> Run<'a> {
             .outputs()
             .map(|(id, m)| (id.0, m.clone()))
             .collect();
+        // Each look-up re-hashes its file, so they run in parallel.
+        let lookups: Vec<Option<Lookup>> = {
+            use rayon::prelude::*;
+            let (keys, store, options) = (&self.keys, self.store, self.options);
+            outputs
+                .par_iter()
+                .map(|(i, m)| match keys[*i] {
+                    Ok(task) if m.persist && !options.refresh => {
+                        Some(store.lookup(&output_key(&task, m), options.max_age))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
         let mut todo = Vec::new();
-        for (i, m) in &outputs {
-            let Ok(task) = self.keys[*i] else { continue };
-            if !m.persist {
-                todo.push(*i);
+        for ((i, m), lookup) in outputs.iter().zip(lookups) {
+            if self.keys[*i].is_err() {
                 continue;
             }
-            let out_key = output_key(&task, m);
-            match self.store.lookup(&out_key, self.options.max_age) {
-                Lookup::Hit(hit) if !self.options.refresh => {
+            match lookup {
+                Some(Lookup::Hit(hit)) => {
                     self.hits.insert(*i, *hit);
                 }
-                Lookup::Broken(reason) => {
+                Some(Lookup::Broken(reason)) => {
                     let w = format!("output `{}`: recomputing: {reason}", m.name);
                     log::warn!("{w}");
                     self.warnings.push(w);
@@ -798,11 +807,11 @@ impl<'a> Run<'a> {
         order
     }
 
+    /// The key of an in-memory source or an op (file sources are keyed by
+    /// `key_sources`, in parallel).
     fn key_of(&self, i: usize) -> std::result::Result<Key, String> {
         match &self.flow.nodes[i].kind {
-            NodeKind::File(path) => std::fs::read(path)
-                .map(|bytes| key::file_source(&Key::of_bytes(&bytes)))
-                .map_err(|e| Error::io(path, e).to_string()),
+            NodeKind::File(_) => self.keys[i].clone(),
             NodeKind::Image { image, .. } => Ok(key::image_source(image)),
             NodeKind::Op { op, input } => match &self.keys[input.0] {
                 Ok(k) => Ok(key::task(op, &[*k])),
