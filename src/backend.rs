@@ -87,7 +87,7 @@ impl Processor {
                 Ok(ctx) => Ok(Self::gpu(ctx)),
                 Err(e @ (Error::NoAdapter { .. } | Error::Device { .. })) => {
                     let notice = format!("no usable GPU ({e}); running on the CPU");
-                    log::warn!("{notice}");
+                    log::info!("{notice}");
                     Ok(Processor {
                         engine: Engine::Cpu,
                         notice: Some(notice),

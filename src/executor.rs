@@ -325,8 +325,10 @@ impl Executor {
             Backend::Auto => match GpuContext::new() {
                 Ok(ctx) => Engine::Gpu(ctx),
                 Err(e @ (Error::NoAdapter { .. } | Error::Device { .. })) => {
+                    // Said once, by whoever shows the user things (`notice()`); logged
+                    // for library users who only watch the log.
                     let notice = format!("no usable GPU ({e}); running on the CPU");
-                    log::warn!("{notice}");
+                    log::info!("{notice}");
                     *lock(&self.notice) = Some(notice);
                     Engine::Cpu
                 }
@@ -508,6 +510,9 @@ struct Run<'a> {
     touched: Vec<Key>,
     prefetch: Option<Arc<Prefetch>>,
     encode: Option<SyncSender<EncodeJob>>,
+    /// Set when the backend itself could not be had: that ends the run, it is not one
+    /// node's failure.
+    engine_failed: bool,
 }
 
 impl<'a> Run<'a> {
@@ -552,6 +557,7 @@ impl<'a> Run<'a> {
             touched: Vec::new(),
             prefetch: None,
             encode: None,
+            engine_failed: false,
         }
     }
 
@@ -873,7 +879,11 @@ impl<'a> Run<'a> {
 
     fn engine(&mut self) -> Result<Engine> {
         if self.engine.is_none() {
-            self.engine = Some(self.exec.engine()?);
+            let engine = self
+                .exec
+                .engine()
+                .inspect_err(|_| self.engine_failed = true)?;
+            self.engine = Some(engine);
             self.base = self.counters();
         }
         Ok(self.engine.clone().expect("set"))
@@ -916,6 +926,9 @@ impl<'a> Run<'a> {
             }
             Plan::Compute | Plan::None => self.compute(i).map(|v| (v, Status::Computed)),
         };
+        if self.engine_failed {
+            return outcome.map(|_| ());
+        }
         let after = self.counters();
         let r = &mut self.nodes[i];
         r.wall_ms = t0.elapsed().as_secs_f64() * 1e3;

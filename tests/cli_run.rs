@@ -476,3 +476,53 @@ fn cache_commands_report_verify_and_collect() {
     );
     assert_eq!(output_files(&out).len(), 2);
 }
+
+#[test]
+fn no_gpu_means_cpu_fallback_for_auto_and_a_clear_failure_for_gpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("x.tif");
+    io::save(&random_image(16, 16, 1, SampleType::U16, 5), &input).unwrap();
+    let out = dir.path().join("out");
+    // A backend this OS lacks: no adapter at all.
+    let run = |backend: &str| {
+        Command::new(env!("CARGO_BIN_EXE_imflow"))
+            .args([
+                "run",
+                "-i",
+                s(&input),
+                "--op",
+                "gaussian:sigma=1",
+                "--out",
+                s(&out),
+                "--backend",
+                backend,
+                "--refresh",
+            ])
+            .env(
+                "WGPU_BACKEND",
+                if cfg!(target_os = "macos") {
+                    "dx12"
+                } else {
+                    "metal"
+                },
+            )
+            .output()
+            .unwrap()
+    };
+    let auto = run("auto");
+    assert_eq!(auto.status.code(), Some(0), "{}", stderr(&auto));
+    let err = stderr(&auto);
+    assert_eq!(
+        err.matches("running on the CPU").count(),
+        1,
+        "said once: {err}"
+    );
+    assert!(err.contains("mesa-vulkan-drivers"), "{err}");
+    let gpu = run("gpu");
+    assert_eq!(gpu.status.code(), Some(1), "{}", stderr(&gpu));
+    assert!(
+        stderr(&gpu).contains("no GPU adapter found"),
+        "{}",
+        stderr(&gpu)
+    );
+}

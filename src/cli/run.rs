@@ -298,7 +298,7 @@ pub fn run(a: RunArgs) -> u8 {
         summary.failed,
         summary.bytes_written as f64 / 1e6,
         report.wall_ms / 1e3,
-        report.device.as_deref().unwrap_or("no device (all cached)"),
+        report.device.as_deref().unwrap_or("no device (nothing computed)"),
     );
     for f in &report.failures {
         eprintln!("  failed: {}", f.reason);
