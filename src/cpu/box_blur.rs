@@ -17,7 +17,7 @@ pub fn box_blur(src: &Planes, b: &BoxBlur) -> Planes {
             d.copy_from_slice(s);
             return;
         }
-        let mut tmp = vec![0.0f32; s.len()];
+        let mut tmp = super::zeroed(s.len());
         vertical(s, &mut tmp, w, h, lo as i64, hi as i64);
         horizontal(&tmp, d, w, lo as i64, hi as i64);
     })

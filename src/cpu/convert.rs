@@ -10,7 +10,7 @@ pub fn to_planes(image: &Image) -> Planes {
     let shape = image.shape();
     let c = shape.channels as usize;
     let n = shape.plane_len();
-    let mut data = vec![0.0f32; shape.samples()];
+    let mut data = super::zeroed(shape.samples());
     fn fill<T: Copy + Sync>(
         src: &[T],
         dst: &mut [f32],

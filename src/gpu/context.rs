@@ -112,7 +112,18 @@ pub fn adapters(options: &GpuOptions) -> Vec<AdapterSummary> {
         .collect()
 }
 
+/// Timestamp queries written around every compute pass while
+/// [`GpuContext::time_kernels`] runs.
+pub(crate) struct Timer {
+    query_set: wgpu::QuerySet,
+    used: u32,
+}
+
+/// Passes one timing can cover (two timestamps each).
+const TIMER_PASSES: u32 = 512;
+
 pub(crate) struct Inner {
+    pub timer: std::sync::Mutex<Option<Timer>>,
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub summary: AdapterSummary,
@@ -209,6 +220,7 @@ impl GpuContext {
         let pool = Arc::new(BufferPool::new(device.clone(), Arc::clone(&counters)));
         GpuContext {
             inner: Arc::new(Inner {
+                timer: std::sync::Mutex::new(None),
                 summary: AdapterSummary::new(info, &limits, features),
                 f64: features.contains(wgpu::Features::SHADER_F64),
                 limits,
@@ -255,6 +267,57 @@ impl GpuContext {
         }) {
             log::error!("imflow: waiting for the GPU: {e}");
         }
+    }
+
+    /// Runs `f` and, where the adapter has timestamp queries, measures the GPU time of
+    /// every compute pass it submits (the kernels alone: no submit overhead, no
+    /// transfers). `None` when the adapter cannot time kernels.
+    pub fn time_kernels<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<(T, Option<Duration>)> {
+        let inner = &self.inner;
+        if !inner
+            .device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+        {
+            return Ok((f()?, None));
+        }
+        let query_set = inner.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("imflow.timer"),
+            ty: wgpu::QueryType::Timestamp,
+            count: TIMER_PASSES * 2,
+        });
+        *inner.timer.lock().unwrap_or_else(|e| e.into_inner()) = Some(Timer { query_set, used: 0 });
+        let result = f();
+        let timer = inner
+            .timer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("set above");
+        let value = result?;
+        if timer.used == 0 {
+            return Ok((value, Some(Duration::ZERO)));
+        }
+        let bytes = u64::from(timer.used) * 8;
+        let resolve = self.inner.pool.get(
+            "imflow.timer.resolve",
+            bytes,
+            u64::MAX,
+            wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+        );
+        let mut batch = self.batch("imflow.timer");
+        batch
+            .encoder
+            .resolve_query_set(&timer.query_set, 0..timer.used, &resolve, 0);
+        batch.submit()?;
+        let raw = self.read_back("imflow.timer", &resolve, 0, bytes)?;
+        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&raw);
+        let period_ns = f64::from(inner.queue.get_timestamp_period());
+        let total: f64 = ticks
+            .chunks_exact(2)
+            .map(|p| p[1].saturating_sub(p[0]) as f64 * period_ns)
+            .sum();
+        Ok((value, Some(Duration::from_nanos(total as u64))))
     }
 
     /// Releases the pool's free buffers.
@@ -462,15 +525,29 @@ impl Batch<'_> {
             layout: &pipeline.layout,
             entries: &entries,
         });
+        let mut timer = inner.timer.lock().unwrap_or_else(|e| e.into_inner());
+        let timestamp_writes = timer
+            .as_mut()
+            .filter(|t| t.used + 2 <= TIMER_PASSES * 2)
+            .map(|t| {
+                t.used += 2;
+                wgpu::ComputePassTimestampWrites {
+                    query_set: &t.query_set,
+                    beginning_of_pass_write_index: Some(t.used - 2),
+                    end_of_pass_write_index: Some(t.used - 1),
+                }
+            });
         let mut pass = self
             .encoder
             .begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(&label),
-                timestamp_writes: None,
+                timestamp_writes,
             });
         pass.set_pipeline(&pipeline.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        drop(pass);
+        drop(timer);
         inner.counters.dispatches.fetch_add(1, Relaxed);
         Ok(())
     }

@@ -1,0 +1,95 @@
+//! Times one op on a synthetic image, best of N, and prints one JSON line. The peers
+//! script (benches/peers/compare.py) calls this to put imflow's kernels in the same table
+//! as scipy, scikit-image and OpenCV; criterion benches (`cargo bench`) are the detailed
+//! view.
+//!
+//!     cargo run --release --example kernel_timing -- OP SIZE [f32|u16] [cpu|gpu] [REPS]
+//!     e.g. ... -- gaussian:sigma=2 4096 f32 cpu 10
+//!
+//! `cpu` times the CPU twin on f32 planes already in memory. `gpu` times the kernel on a
+//! resident image (submit and wait; no transfers) and, where the adapter has timestamp
+//! queries, the GPU's own kernel time too.
+
+use imflow::cpu::{self, convert, Planes};
+use imflow::{GpuContext, Image, Op, SampleType, Samples};
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let a: Vec<String> = std::env::args().skip(1).collect();
+    let op = Op::parse(a.first().map_or("gaussian:sigma=2", String::as_str))?;
+    let side: u32 = a.get(1).map_or(Ok(4096), |s| s.parse())?;
+    let t: SampleType = a.get(2).map_or(Ok(SampleType::F32), |s| s.parse())?;
+    let backend = a.get(3).map_or("cpu", String::as_str);
+    let reps: usize = a.get(4).map_or(Ok(10), |s| s.parse())?;
+    let n = (side * side) as usize;
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let samples = match t {
+        SampleType::U16 => Samples::U16((0..n).map(|_| (next() >> 52) as u16 + 500).collect()),
+        _ => Samples::F32(
+            (0..n)
+                .map(|_| (next() >> 40) as f32 / 16_777_216.0)
+                .collect(),
+        ),
+    };
+    let image = Image::gray(side, side, samples)?;
+    let mut times = Vec::with_capacity(reps);
+    let mut gpu_kernel_ms = None;
+    let device = match backend {
+        "cpu" => {
+            let planes: Planes = convert::to_planes(&image);
+            // The input is borrowed and the output dropped inside the timing, as when
+            // timing cv2 or scipy on a numpy array.
+            let run = || match &op {
+                Op::Gaussian(g) => cpu::gaussian::gaussian(&planes, g),
+                Op::Box(b) => cpu::box_blur::box_blur(&planes, b),
+                Op::Threshold(t) => cpu::threshold::threshold(&planes, t).0,
+            };
+            drop(run()); // warm-up
+            for _ in 0..reps {
+                let t0 = Instant::now();
+                drop(std::hint::black_box(run()));
+                times.push(t0.elapsed().as_secs_f64() * 1e3);
+            }
+            format!("cpu ({} threads)", rayon::current_num_threads())
+        }
+        _ => {
+            let ctx = GpuContext::new()?;
+            let resident = ctx.upload(&image)?;
+            let run = |ctx: &GpuContext| -> imflow::Result<()> {
+                let out = match &op {
+                    Op::Gaussian(g) => ctx.gaussian(&resident, g)?,
+                    Op::Box(b) => ctx.box_blur(&resident, b)?,
+                    Op::Threshold(th) => ctx.threshold(&resident, th)?.0,
+                };
+                ctx.wait();
+                drop(out);
+                Ok(())
+            };
+            run(&ctx)?; // warm-up: pipelines compiled, buffers pooled
+            for _ in 0..reps {
+                let t0 = Instant::now();
+                run(&ctx)?;
+                times.push(t0.elapsed().as_secs_f64() * 1e3);
+            }
+            if let Some(kernel) = ctx.time_kernels(|| run(&ctx))?.1 {
+                gpu_kernel_ms = Some(kernel.as_secs_f64() * 1e3);
+            }
+            ctx.adapter().name.clone()
+        }
+    };
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{}",
+        serde_json::json!({
+            "op": op.to_string(), "size": side, "dtype": t.name(), "backend": backend, "device": device,
+            "best_ms": times[0], "median_ms": times[times.len() / 2], "gpu_kernel_ms": gpu_kernel_ms,
+        })
+    );
+    Ok(())
+}
