@@ -4,19 +4,6 @@ mod common;
 use common::*;
 use imflow::{io, SampleType, Samples};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn imflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_imflow"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .expect("runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Acceptance: gaussian(sigma=2) then Otsu on a u16 TIFF writes the mask scipy's
 /// gaussian_filter + skimage's threshold_otsu give (tests/goldens/generate.py).

@@ -45,22 +45,21 @@ pub fn mask(src: &Planes, t: f64) -> Planes {
 
 /// Smallest and largest sample, NaNs ignored; `None` when there is no number at all.
 pub fn min_max(data: &[f32]) -> Option<(f32, f32)> {
-    data.par_iter()
-        .filter(|x| !x.is_nan())
-        .fold(
-            || None,
-            |acc: Option<(f32, f32)>, &x| {
-                Some(acc.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))))
-            },
-        )
+    // f32::min/max return the other operand for a NaN, so NaNs drop out of a plain,
+    // vectorisable fold.
+    let (lo, hi) = data
+        .par_chunks(1 << 16)
+        .map(|c| {
+            c.iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
+                    (lo.min(x), hi.max(x))
+                })
+        })
         .reduce(
-            || None,
-            |a, b| match (a, b) {
-                (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
-                (a, None) => a,
-                (None, b) => b,
-            },
-        )
+            || (f32::INFINITY, f32::NEG_INFINITY),
+            |a, b| (a.0.min(b.0), a.1.max(b.1)),
+        );
+    (lo <= hi).then_some((lo, hi))
 }
 
 /// skimage's `threshold_otsu` over all samples (all channels together, as skimage does
@@ -83,7 +82,10 @@ pub fn otsu_threshold(src: &Planes) -> f64 {
         }
         SampleType::F32 => {
             let edges = float_edges(lo, hi);
-            let counts = histogram(&src.data, FLOAT_BINS, |x| float_bin(x, &edges));
+            let scale = FLOAT_BINS as f32 / (hi - lo);
+            let counts = histogram(&src.data, FLOAT_BINS, |x| {
+                float_bin_scaled(x, &edges, scale)
+            });
             let centers: Vec<f32> = edges.windows(2).map(|e| (e[0] + e[1]) / 2.0).collect();
             f64::from(centers[otsu_index_float(&counts, &centers)])
         }
@@ -124,6 +126,21 @@ pub fn float_bin(x: f32, edges: &[f32]) -> usize {
     let (first, last) = (edges[0], edges[FLOAT_BINS]);
     let f = ((x - first) / (last - first)) * FLOAT_BINS as f32;
     let mut i = (f as usize).min(FLOAT_BINS - 1);
+    if x < edges[i] {
+        i = i.saturating_sub(1);
+    }
+    if x >= edges[i + 1] && i != FLOAT_BINS - 1 {
+        i += 1;
+    }
+    i
+}
+
+/// [`float_bin`] with the estimate from a precomputed scale. The estimate may differ
+/// from numpy's by one bin; the corrections against the edges then pick the same bin,
+/// the one whose edges hold `x`.
+#[inline]
+fn float_bin_scaled(x: f32, edges: &[f32], scale: f32) -> usize {
+    let mut i = (((x - edges[0]) * scale) as usize).min(FLOAT_BINS - 1);
     if x < edges[i] {
         i = i.saturating_sub(1);
     }

@@ -139,3 +139,17 @@ pub fn random_image(width: u32, height: u32, channels: u32, t: SampleType, seed:
     };
     Image::new(width, height, channels, samples).unwrap()
 }
+
+/// Runs the `imflow` binary (libwayland's headless complaint silenced).
+pub fn imflow(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_imflow"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("runs")
+}
+
+/// A command's stderr as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

@@ -1,0 +1,103 @@
+//! Each kernel: CPU twin vs GPU (kernel alone, and end to end).
+
+use crate::{gpu, image, quick};
+use criterion::{BenchmarkId, Criterion, Throughput};
+use imflow::cpu::{self, convert};
+use imflow::{GpuContext, GpuImage, Op, OutputType, Processor, SampleType};
+use std::time::{Duration, Instant};
+
+fn sizes() -> &'static [u32] {
+    if quick() {
+        &[256, 512]
+    } else {
+        &[512, 2048, 4096]
+    }
+}
+
+/// Bytes a kernel must move at the least: separable filters read and write the plane
+/// once per pass; a threshold reads it and writes the mask; Otsu reads it three times.
+fn bytes_moved(op: &Op, px: u64) -> u64 {
+    match op {
+        Op::Gaussian(_) | Op::Box(_) => 2 * 2 * 4 * px,
+        Op::Threshold(imflow::Threshold::Value { .. }) => 2 * 4 * px,
+        Op::Threshold(imflow::Threshold::Otsu) => 4 * 4 * px,
+    }
+}
+
+fn run_gpu(ctx: &GpuContext, src: &GpuImage, op: &Op) -> GpuImage {
+    match op {
+        Op::Gaussian(g) => ctx.gaussian(src, g),
+        Op::Box(b) => ctx.box_blur(src, b),
+        Op::Threshold(t) => ctx.threshold(src, t).map(|(m, _)| m),
+    }
+    .expect("kernel runs")
+}
+
+pub fn bench(c: &mut Criterion) {
+    let specs = [
+        "gaussian:sigma=1",
+        "gaussian:sigma=2",
+        "gaussian:sigma=5",
+        "box:size=5",
+        "threshold:value=0.5",
+        "threshold:method=otsu",
+    ];
+    for spec in specs {
+        let op = Op::parse(spec).expect("valid");
+        let mut group = c.benchmark_group(format!("kernels/{}", spec.replace([':', ','], "/")));
+        for &side in sizes() {
+            for t in [SampleType::U16, SampleType::F32] {
+                let img = image(side, t, 1);
+                let px = u64::from(side) * u64::from(side);
+                group.throughput(Throughput::Bytes(bytes_moved(&op, px)));
+                let id = |b: &str| BenchmarkId::from_parameter(format!("{side}x{side}/{t}/{b}"));
+                let planes = convert::to_planes(&img);
+                group.bench_function(id("cpu"), |b| {
+                    b.iter(|| match &op {
+                        Op::Gaussian(g) => cpu::gaussian::gaussian(&planes, g),
+                        Op::Box(bx) => cpu::box_blur::box_blur(&planes, bx),
+                        Op::Threshold(th) => cpu::threshold::threshold(&planes, th).0,
+                    })
+                });
+                let Some(ctx) = gpu() else { continue };
+                let resident = ctx.upload(&img).expect("upload");
+                drop(run_gpu(ctx, &resident, &op)); // pipelines built, pool warm
+                ctx.wait();
+                group.bench_function(id("gpu"), |b| {
+                    b.iter_custom(|iters| {
+                        let start = Instant::now();
+                        let mut gpu_time = Duration::ZERO;
+                        let mut timed = true;
+                        for _ in 0..iters {
+                            let (out, t) = ctx
+                                .time_kernels(|| {
+                                    let out = run_gpu(ctx, &resident, &op);
+                                    ctx.wait();
+                                    Ok(out)
+                                })
+                                .expect("kernel runs");
+                            drop(out);
+                            match t {
+                                Some(t) => gpu_time += t,
+                                None => timed = false,
+                            }
+                        }
+                        if timed {
+                            gpu_time
+                        } else {
+                            start.elapsed()
+                        }
+                    })
+                });
+                let p = Processor::gpu(ctx.clone());
+                group.bench_function(id("gpu-e2e"), |b| {
+                    b.iter(|| {
+                        p.run(&img, std::slice::from_ref(&op), OutputType::Same)
+                            .expect("run")
+                    })
+                });
+            }
+        }
+        group.finish();
+    }
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""imflow against the tools people use today, measured in one run on one machine.
+
+    pip install -r benches/peers/requirements.txt     # once
+    python3 benches/peers/compare.py [--quick]
+
+Part 1, kernels: gaussian (sigma 2) and box (size 5) on float32 squares, with
+scipy.ndimage, scikit-image, OpenCV (cv2, BORDER_REFLECT = scipy's 'reflect') and
+imflow's CPU twin and GPU kernel (examples/kernel_timing.rs). Best of N wall times.
+
+Part 2, the microscopy flow over a folder of 16-bit TIFFs: read, gaussian sigma 2,
+Otsu, write the u8 mask. Python (tifffile + scipy + skimage, the usual task body), the
+same with OpenCV's blur, and `imflow run` on the CPU and on the GPU: cold (fresh output
+folder) and cached (re-run). Masks are compared with the Python ones.
+
+Prints markdown tables of times and ratios; BENCHMARKS.md holds their output. Thread
+counts: OpenCV and imflow use every core; scipy and skimage are single-threaded.
+"""
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import cv2
+import numpy as np
+import scipy
+import scipy.ndimage as ndi
+import skimage
+import tifffile
+from skimage.filters import gaussian as sk_gaussian, threshold_otsu
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ap = argparse.ArgumentParser()
+ap.add_argument("--quick", action="store_true", help="smaller sizes and folder")
+args = ap.parse_args()
+QUICK = args.quick or os.environ.get("IMFLOW_BENCH_QUICK") == "1"
+
+subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "imflow", "--example", "kernel_timing"],
+               cwd=ROOT, check=True)
+IMFLOW = ROOT / "target/release/imflow"
+TIMING = ROOT / "target/release/examples/kernel_timing"
+ENV = dict(os.environ, XDG_RUNTIME_DIR=os.environ.get("XDG_RUNTIME_DIR", tempfile.gettempdir()))
+
+
+def best(f, reps):
+    f()
+    t = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        f()
+        t.append(time.perf_counter() - t0)
+    return min(t) * 1e3
+
+
+def imflow_kernel(op, size, backend, reps):
+    r = subprocess.run([str(TIMING), op, str(size), "f32", backend, str(reps)], capture_output=True, text=True, env=ENV)
+    if r.returncode != 0:
+        return None
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+gpu_info = subprocess.run([str(IMFLOW), "info", "--json"], capture_output=True, text=True, env=ENV)
+adapters = json.loads(gpu_info.stdout or "[]")
+adapter = adapters[0]["name"] if adapters else None
+print(f"# imflow vs peers — {time.strftime('%Y-%m-%d')}\n")
+print(f"- CPU: {os.cpu_count()} cores; OpenCV threads: {cv2.getNumThreads()}")
+print(f"- GPU adapter: {adapter or 'none'}")
+print(f"- numpy {np.__version__}, scipy {scipy.__version__}, scikit-image {skimage.__version__}, OpenCV {cv2.__version__}\n")
+
+# ---- Part 1: kernels ----------------------------------------------------------------
+sizes = [512, 2048] if QUICK else [512, 2048, 4096]
+rows = []
+for size in sizes:
+    x = np.random.default_rng(size).random((size, size), dtype=np.float32)
+    reps = 3 if size >= 4096 else 5
+    peers = {
+        "gaussian:sigma=2": {
+            "scipy.ndimage.gaussian_filter": lambda: ndi.gaussian_filter(x, 2, mode="reflect", truncate=4.0),
+            "skimage.filters.gaussian": lambda: sk_gaussian(x, 2, mode="reflect", truncate=4.0, preserve_range=True),
+            "cv2.GaussianBlur": lambda: cv2.GaussianBlur(x, (17, 17), 2, borderType=cv2.BORDER_REFLECT),
+        },
+        "box:size=5": {
+            "scipy.ndimage.uniform_filter": lambda: ndi.uniform_filter(x, 5, mode="reflect"),
+            "cv2.blur": lambda: cv2.blur(x, (5, 5), borderType=cv2.BORDER_REFLECT),
+        },
+    }
+    for op, tools in peers.items():
+        cpu = imflow_kernel(op, size, "cpu", reps + 2)
+        base = cpu["best_ms"] if cpu else float("nan")
+        rows.append((op, size, "imflow CPU twin", base, 1.0))
+        for name, f in tools.items():
+            ms = best(f, reps if "scipy" not in name and "skimage" not in name or size < 4096 else 2)
+            rows.append((op, size, name, ms, ms / base))
+        if adapter:
+            g = imflow_kernel(op, size, "gpu", reps)
+            if g:
+                rows.append((op, size, f"imflow GPU, submit+wait ({adapter})", g["best_ms"], g["best_ms"] / base))
+                if g.get("gpu_kernel_ms") is not None:
+                    rows.append((op, size, "imflow GPU, kernel (timestamps)", g["gpu_kernel_ms"], g["gpu_kernel_ms"] / base))
+
+print("## Kernels (float32, best of N, ms; ratio = time / imflow CPU twin's time)\n")
+print("| op | size | tool | ms | ratio |")
+print("| --- | --- | --- | ---: | ---: |")
+for op, size, tool, ms, ratio in rows:
+    print(f"| {op} | {size}² | {tool} | {ms:.1f} | {ratio:.2f}x |")
+
+# ---- Part 2: the flow over a folder -----------------------------------------------
+n_files, side = (12, 512) if QUICK else (50, 1024)
+work = pathlib.Path(tempfile.mkdtemp(prefix="imflow-peers-"))
+src = work / "in"
+src.mkdir()
+rng = np.random.default_rng(7)
+yy, xx = np.mgrid[0:side, 0:side]
+for k in range(n_files):
+    img = np.full((side, side), 800.0)
+    for _ in range(40):
+        cy, cx, r = rng.uniform(0, side), rng.uniform(0, side), rng.uniform(5, 15)
+        y0, y1, x0, x1 = int(max(cy - 3 * r, 0)), int(min(cy + 3 * r, side)), int(max(cx - 3 * r, 0)), int(min(cx + 3 * r, side))
+        img[y0:y1, x0:x1] += 9000 * np.exp(-((yy[y0:y1, x0:x1] - cy) ** 2 + (xx[y0:y1, x0:x1] - cx) ** 2) / (2 * r * r))
+    tifffile.imwrite(src / f"n{k:03d}.tif", np.clip(rng.poisson(img), 0, 65535).astype(np.uint16))
+
+
+def py_flow(blur, out):
+    out.mkdir(exist_ok=True)
+    for f in sorted(src.glob("*.tif")):
+        g = blur(tifffile.imread(f).astype(np.float32))
+        tifffile.imwrite(out / f.name, ((g > threshold_otsu(g)) * 255).astype(np.uint8))
+
+
+flows = []
+t0 = time.perf_counter()
+py_flow(lambda a: ndi.gaussian_filter(a, 2, mode="reflect", truncate=4.0), work / "py")
+py_ms = (time.perf_counter() - t0) * 1e3
+flows.append(("tifffile + scipy gaussian_filter + skimage threshold_otsu", py_ms))
+t0 = time.perf_counter()
+py_flow(lambda a: cv2.GaussianBlur(a, (17, 17), 2, borderType=cv2.BORDER_REFLECT), work / "cv")
+flows.append(("tifffile + cv2.GaussianBlur + skimage threshold_otsu", (time.perf_counter() - t0) * 1e3))
+
+
+def imflow_run(backend, out):
+    t0 = time.perf_counter()
+    r = subprocess.run([str(IMFLOW), "run", "-i", str(src), "--op", "gaussian:sigma=2", "--op", "threshold:method=otsu",
+                        "--out", str(out), "--backend", backend, "--json"], capture_output=True, text=True, env=ENV)
+    ms = (time.perf_counter() - t0) * 1e3
+    if r.returncode != 0:
+        print(r.stderr, file=sys.stderr)
+        return None, None
+    return ms, json.loads(r.stdout)
+
+
+mismatch = {}
+for backend in ["cpu"] + (["gpu"] if adapter else []):
+    out = work / f"imflow-{backend}"
+    ms, report = imflow_run(backend, out)
+    if ms is None:
+        continue
+    flows.append((f"imflow run --backend {backend}, cold ({report['device']})", ms))
+    ms2, report2 = imflow_run(backend, out)
+    flows.append((f"imflow run --backend {backend}, cached re-run", ms2))
+    differ = 0
+    for o in report["outputs"]:
+        got = tifffile.imread(o["path"])
+        want = tifffile.imread(work / "py" / pathlib.Path(o["source"]).name)
+        differ += int((got != want).sum())
+    mismatch[backend] = differ
+
+print(f"\n## The flow: {n_files} u16 TIFFs of {side}x{side}, gaussian sigma 2 -> Otsu -> u8 mask\n")
+print("| how | total ms | files/s | speed-up vs scipy+skimage |")
+print("| --- | ---: | ---: | ---: |")
+for name, ms in flows:
+    print(f"| {name} | {ms:.0f} | {n_files / ms * 1e3:.1f} | {py_ms / ms:.1f}x |")
+print()
+for b, d in mismatch.items():
+    print(f"- imflow ({b}) masks vs scipy+skimage masks: {d} of {n_files * side * side} pixels differ")
+shutil.rmtree(work, ignore_errors=True)
