@@ -53,7 +53,9 @@ impl Planes {
 /// touch, as numpy does: a fresh 64 MiB plane otherwise costs 16k page faults, which on
 /// a VM took longer than the gaussian itself.
 pub(crate) fn zeroed(len: usize) -> Vec<f32> {
-    let mut v: Vec<f32> = Vec::with_capacity(len);
+    // A large zeroed Vec comes from calloc, i.e. fresh zero pages nobody has touched
+    // yet: no memset pass, and the advice below still lands before the first touch.
+    let mut v = vec![0.0f32; len];
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;
@@ -70,7 +72,6 @@ pub(crate) fn zeroed(len: usize) -> Vec<f32> {
             }
         }
     }
-    v.resize(len, 0.0);
     v
 }
 
