@@ -45,11 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let planes: Planes = convert::to_planes(&image);
             // The input is borrowed and the output dropped inside the timing, as when
             // timing cv2 or scipy on a numpy array.
-            let run = || match &op {
-                Op::Gaussian(g) => cpu::gaussian::gaussian(&planes, g),
-                Op::Box(b) => cpu::box_blur::box_blur(&planes, b),
-                Op::Threshold(t) => cpu::threshold::threshold(&planes, t).0,
-            };
+            let run = || cpu::apply(&planes, &op);
             drop(run()); // warm-up
             for _ in 0..reps {
                 let t0 = Instant::now();
@@ -62,11 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let ctx = GpuContext::new()?;
             let resident = ctx.upload(&image)?;
             let run = |ctx: &GpuContext| -> imflow::Result<()> {
-                let out = match &op {
-                    Op::Gaussian(g) => ctx.gaussian(&resident, g)?,
-                    Op::Box(b) => ctx.box_blur(&resident, b)?,
-                    Op::Threshold(th) => ctx.threshold(&resident, th)?.0,
-                };
+                let out = ctx.apply(&resident, &op)?;
                 ctx.wait();
                 drop(out);
                 Ok(())

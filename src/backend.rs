@@ -1,7 +1,7 @@
 //! Running a chain of ops on one image with either backend.
 
-use crate::cpu::{self, Planes};
-use crate::gpu::{GpuContext, GpuImage};
+use crate::cpu;
+use crate::gpu::GpuContext;
 use crate::image::{Image, SampleType};
 use crate::ops::Op;
 use crate::{Error, Result};
@@ -146,15 +146,9 @@ impl Processor {
                 let mut planes = cpu::convert::to_planes(image);
                 let mut thresholds = Vec::new();
                 for op in ops {
-                    planes = match op {
-                        Op::Gaussian(g) => cpu::gaussian::gaussian(&planes, g),
-                        Op::Box(b) => cpu::box_blur::box_blur(&planes, b),
-                        Op::Threshold(t) => {
-                            let (mask, value) = cpu::threshold::threshold(&planes, t);
-                            thresholds.push(value);
-                            mask
-                        }
-                    };
+                    let (next, t) = cpu::apply(&planes, op);
+                    planes = next;
+                    thresholds.extend(t);
                 }
                 let to = output.resolve(image.sample_type(), planes.value_type);
                 Ok(Processed {
@@ -166,7 +160,9 @@ impl Processor {
                 let mut current = ctx.upload(image)?;
                 let mut pending = Vec::new();
                 for op in ops {
-                    current = apply_gpu(ctx, &current, op, &mut pending)?;
+                    let (next, t) = ctx.apply(&current, op)?;
+                    current = next;
+                    pending.extend(t);
                 }
                 let to = output.resolve(image.sample_type(), current.value_type());
                 let out = ctx.download(&current, to)?;
@@ -176,36 +172,6 @@ impl Processor {
                     thresholds,
                 })
             }
-        }
-    }
-
-    /// Applies `ops` to planes already on the CPU (used by tests and benches).
-    pub fn run_planes(ops: &[Op], mut planes: Planes) -> Planes {
-        for op in ops {
-            planes = match op {
-                Op::Gaussian(g) => cpu::gaussian::gaussian(&planes, g),
-                Op::Box(b) => cpu::box_blur::box_blur(&planes, b),
-                Op::Threshold(t) => cpu::threshold::threshold(&planes, t).0,
-            };
-        }
-        planes
-    }
-}
-
-/// One op on a resident image.
-fn apply_gpu(
-    ctx: &GpuContext,
-    src: &GpuImage,
-    op: &Op,
-    thresholds: &mut Vec<crate::gpu::GpuThreshold>,
-) -> Result<GpuImage> {
-    match op {
-        Op::Gaussian(g) => ctx.gaussian(src, g),
-        Op::Box(b) => ctx.box_blur(src, b),
-        Op::Threshold(t) => {
-            let (mask, value) = ctx.threshold(src, t)?;
-            thresholds.push(value);
-            Ok(mask)
         }
     }
 }

@@ -1020,24 +1020,16 @@ impl<'a> Run<'a> {
                 let (mut gpu_t, mut cpu_t) = (Vec::new(), Vec::new());
                 for data in &src.frames {
                     frames.push(match (data, engine) {
-                        (Data::Gpu(g), Engine::Gpu(ctx)) => Data::Gpu(Arc::new(match op {
-                            Op::Gaussian(p) => ctx.gaussian(g, p)?,
-                            Op::Box(p) => ctx.box_blur(g, p)?,
-                            Op::Threshold(t) => {
-                                let (mask, value) = ctx.threshold(g, t)?;
-                                gpu_t.push(value);
-                                mask
-                            }
-                        })),
-                        (Data::Cpu(p), _) => Data::Cpu(Arc::new(match op {
-                            Op::Gaussian(g) => cpu::gaussian::gaussian(p, g),
-                            Op::Box(b) => cpu::box_blur::box_blur(p, b),
-                            Op::Threshold(t) => {
-                                let (mask, value) = cpu::threshold::threshold(p, t);
-                                cpu_t.push(value);
-                                mask
-                            }
-                        })),
+                        (Data::Gpu(g), Engine::Gpu(ctx)) => {
+                            let (out, t) = ctx.apply(g, op)?;
+                            gpu_t.extend(t);
+                            Data::Gpu(Arc::new(out))
+                        }
+                        (Data::Cpu(p), _) => {
+                            let (out, t) = cpu::apply(p, op);
+                            cpu_t.extend(t);
+                            Data::Cpu(Arc::new(out))
+                        }
                         (Data::Gpu(_), Engine::Cpu) => unreachable!("one engine per executor"),
                     });
                 }

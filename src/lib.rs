@@ -28,8 +28,12 @@
 //! # }
 //! ```
 //!
-//! Files: [`io::load`] and [`io::save`] (TIFF, PNG, JPEG; GIF in). The GPU side:
-//! [`GpuContext`] with [`GpuContext::upload`], the ops, and [`GpuContext::download`].
+//! For folders of files with cached, verified results, build a [`Flow`] and run it with
+//! an [`Executor`] over a [`Store`]: re-runs reuse every output whose file still hashes
+//! to its record, and a run with nothing to compute never opens the GPU. Files:
+//! [`io::load_stack`] and [`io::encode_stack`] (TIFF pages, GIF frames, PNG, JPEG). The
+//! GPU side: [`GpuContext`] with [`GpuContext::upload`], [`GpuContext::apply`] and
+//! [`GpuContext::download`]; the CPU twins are in [`cpu`].
 
 pub mod backend;
 pub mod cpu;

@@ -475,8 +475,9 @@ fn refresh_recomputes_and_in_memory_outputs_come_back() {
 const CHILD_ENV: &str = "IMFLOW_TEST_CHILD_DIR";
 
 /// Not a test on its own: the writer process the two tests below start (this same test
-/// binary, told where to work by an environment variable).
+/// binary, run with `--ignored` and told where to work by an environment variable).
 #[test]
+#[ignore = "helper process of the crash and concurrency tests"]
 fn child_writer() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
         return;
@@ -500,7 +501,7 @@ fn child_writer() {
 
 fn spawn_writer(dir: &Path) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_writer", "--test-threads=1"])
+        .args(["--exact", "child_writer", "--ignored", "--test-threads=1"])
         .env(CHILD_ENV, dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

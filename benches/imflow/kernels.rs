@@ -25,12 +25,7 @@ fn bytes_moved(op: &Op, px: u64) -> u64 {
 }
 
 fn run_gpu(ctx: &GpuContext, src: &GpuImage, op: &Op) -> GpuImage {
-    match op {
-        Op::Gaussian(g) => ctx.gaussian(src, g),
-        Op::Box(b) => ctx.box_blur(src, b),
-        Op::Threshold(t) => ctx.threshold(src, t).map(|(m, _)| m),
-    }
-    .expect("kernel runs")
+    ctx.apply(src, op).expect("kernel runs").0
 }
 
 pub fn bench(c: &mut Criterion) {
@@ -52,13 +47,7 @@ pub fn bench(c: &mut Criterion) {
                 group.throughput(Throughput::Bytes(bytes_moved(&op, px)));
                 let id = |b: &str| BenchmarkId::from_parameter(format!("{side}x{side}/{t}/{b}"));
                 let planes = convert::to_planes(&img);
-                group.bench_function(id("cpu"), |b| {
-                    b.iter(|| match &op {
-                        Op::Gaussian(g) => cpu::gaussian::gaussian(&planes, g),
-                        Op::Box(bx) => cpu::box_blur::box_blur(&planes, bx),
-                        Op::Threshold(th) => cpu::threshold::threshold(&planes, th).0,
-                    })
-                });
+                group.bench_function(id("cpu"), |b| b.iter(|| cpu::apply(&planes, &op)));
                 let Some(ctx) = gpu() else { continue };
                 let resident = ctx.upload(&img).expect("upload");
                 drop(run_gpu(ctx, &resident, &op)); // pipelines built, pool warm

@@ -10,6 +10,19 @@ pub mod gaussian;
 pub mod threshold;
 
 use crate::image::{SampleType, Shape};
+use crate::ops::Op;
+
+/// Applies one op; for a threshold op also returns the threshold it used.
+pub fn apply(planes: &Planes, op: &Op) -> (Planes, Option<f64>) {
+    match op {
+        Op::Gaussian(g) => (gaussian::gaussian(planes, g), None),
+        Op::Box(b) => (box_blur::box_blur(planes, b), None),
+        Op::Threshold(t) => {
+            let (mask, value) = threshold::threshold(planes, t);
+            (mask, Some(value))
+        }
+    }
+}
 
 /// An image as f32 planes, channel-major (`plane c` is `data[c*w*h..(c+1)*w*h]`).
 #[derive(Clone, Debug, PartialEq)]

@@ -56,6 +56,21 @@ pub(crate) const PLANES: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_DST);
 
 impl GpuContext {
+    /// Applies one op to a resident image; for a threshold op also returns its
+    /// threshold (still on the GPU for Otsu until asked for).
+    pub fn apply(
+        &self,
+        src: &GpuImage,
+        op: &crate::ops::Op,
+    ) -> crate::Result<(GpuImage, Option<GpuThreshold>)> {
+        use crate::ops::Op;
+        match op {
+            Op::Gaussian(g) => Ok((self.gaussian(src, g)?, None)),
+            Op::Box(b) => Ok((self.box_blur(src, b)?, None)),
+            Op::Threshold(t) => self.threshold(src, t).map(|(m, v)| (m, Some(v))),
+        }
+    }
+
     /// A new plane buffer of `shape`, not yet written.
     pub(crate) fn new_planes(
         &self,
