@@ -44,6 +44,16 @@ fn segmentation_flow(files: &[PathBuf], sigma: f64) -> Flow {
     flow
 }
 
+/// A temp folder with `n` u16 inputs of `side` squared, a store in it, and the
+/// segmentation flow over the inputs.
+fn fixture(n: usize, side: u32, sigma: f64) -> (tempfile::TempDir, Vec<PathBuf>, Store, Flow) {
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_inputs(&dir.path().join("in"), n, side);
+    let store = Store::open(dir.path().join("out"), None).unwrap();
+    let flow = segmentation_flow(&files, sigma);
+    (dir, files, store, flow)
+}
+
 fn statuses(r: &RunReport) -> Vec<Status> {
     r.outputs.iter().map(|o| o.status).collect()
 }
@@ -145,10 +155,7 @@ fn peak_gpu_memory_does_not_grow_with_chain_length() {
 
 #[test]
 fn an_unchanged_rerun_is_all_store_hits_and_creates_no_device() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = write_inputs(&dir.path().join("in"), 3, 64);
-    let store = Store::open(dir.path().join("out"), None).unwrap();
-    let flow = segmentation_flow(&files, 2.0);
+    let (_dir, _, store, flow) = fixture(3, 64, 2.0);
     // Computed on the CPU twins; the GPU executor then finds every output stored:
     // both backends produce the same keys.
     let first = Executor::new(Backend::Cpu)
@@ -243,10 +250,7 @@ fn changing_sigma_recomputes_downstream_and_reuses_upstream() {
 
 #[test]
 fn editing_a_source_recomputes_only_its_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = write_inputs(&dir.path().join("in"), 3, 48);
-    let store = Store::open(dir.path().join("out"), None).unwrap();
-    let flow = segmentation_flow(&files, 1.5);
+    let (_dir, files, store, flow) = fixture(3, 48, 1.5);
     let exec = Executor::new(Backend::Auto);
     exec.run(&flow, &store, &RunOptions::default()).unwrap();
     // Same path, new bytes.
@@ -262,10 +266,7 @@ fn editing_a_source_recomputes_only_its_chain() {
 
 #[test]
 fn a_corrupt_or_deleted_output_is_recomputed_with_a_warning() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = write_inputs(&dir.path().join("in"), 3, 40);
-    let store = Store::open(dir.path().join("out"), None).unwrap();
-    let flow = segmentation_flow(&files, 2.0);
+    let (_dir, _, store, flow) = fixture(3, 40, 2.0);
     let r1 = Executor::new(Backend::Auto)
         .run(&flow, &store, &RunOptions::default())
         .unwrap();
