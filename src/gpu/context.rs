@@ -271,7 +271,8 @@ impl GpuContext {
 
     /// Runs `f` and, where the adapter has timestamp queries, measures the GPU time of
     /// every compute pass it submits (the kernels alone: no submit overhead, no
-    /// transfers). `None` when the adapter cannot time kernels.
+    /// transfers). `None` when the adapter cannot time kernels. One timing at a time
+    /// per context: passes other threads submit meanwhile are counted too.
     pub fn time_kernels<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<(T, Option<Duration>)> {
         let inner = &self.inner;
         if !inner
