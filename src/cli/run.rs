@@ -255,7 +255,10 @@ pub fn run(a: RunArgs) -> u8 {
         Err(e) => return fail(exit::FAILED, &e),
     };
     let backend: Backend = a.backend.parse().expect("clap checked the value");
-    let exec = Executor::new(backend);
+    // One run per process: values shared within the run are kept by the run itself,
+    // so a resident cache would only hold up to its budget of GPU memory (or RAM) of
+    // finished results until exit. Memory stays bounded by the pipeline instead.
+    let exec = Executor::new(backend).with_resident_budget(0);
     let options = RunOptions {
         refresh: a.refresh,
         max_age: a.max_age,
