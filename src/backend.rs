@@ -32,6 +32,27 @@ impl std::str::FromStr for Backend {
     }
 }
 
+impl Backend {
+    /// The GPU to use, if any, and for `Auto` without a usable GPU the notice that says
+    /// so (logged here at info; shown to people by whoever has them). `Gpu` without an
+    /// adapter, and any other GPU failure, is an error.
+    pub fn resolve(self) -> Result<(Option<GpuContext>, Option<String>)> {
+        match self {
+            Backend::Cpu => Ok((None, None)),
+            Backend::Gpu => Ok((Some(GpuContext::new()?), None)),
+            Backend::Auto => match GpuContext::new() {
+                Ok(ctx) => Ok((Some(ctx), None)),
+                Err(e @ (Error::NoAdapter { .. } | Error::Device { .. })) => {
+                    let notice = format!("no usable GPU ({e}); running on the CPU");
+                    log::info!("{notice}");
+                    Ok((None, Some(notice)))
+                }
+                Err(e) => Err(e),
+            },
+        }
+    }
+}
+
 /// The sample type written out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OutputType {
@@ -80,22 +101,11 @@ impl Processor {
     /// A processor for `backend`. `Auto` without an adapter gives the CPU, and
     /// [`Processor::notice`] says so.
     pub fn new(backend: Backend) -> Result<Self> {
-        match backend {
-            Backend::Cpu => Ok(Self::cpu()),
-            Backend::Gpu => Ok(Self::gpu(GpuContext::new()?)),
-            Backend::Auto => match GpuContext::new() {
-                Ok(ctx) => Ok(Self::gpu(ctx)),
-                Err(e @ (Error::NoAdapter { .. } | Error::Device { .. })) => {
-                    let notice = format!("no usable GPU ({e}); running on the CPU");
-                    log::info!("{notice}");
-                    Ok(Processor {
-                        engine: Engine::Cpu,
-                        notice: Some(notice),
-                    })
-                }
-                Err(e) => Err(e),
-            },
-        }
+        let (gpu, notice) = backend.resolve()?;
+        Ok(Processor {
+            engine: gpu.map_or(Engine::Cpu, Engine::Gpu),
+            notice,
+        })
     }
 
     /// The CPU twins.

@@ -319,22 +319,9 @@ impl Executor {
         if let Some(e) = &*slot {
             return Ok(e.clone());
         }
-        let engine = match self.backend {
-            Backend::Cpu => Engine::Cpu,
-            Backend::Gpu => Engine::Gpu(GpuContext::new()?),
-            Backend::Auto => match GpuContext::new() {
-                Ok(ctx) => Engine::Gpu(ctx),
-                Err(e @ (Error::NoAdapter { .. } | Error::Device { .. })) => {
-                    // Said once, by whoever shows the user things (`notice()`); logged
-                    // for library users who only watch the log.
-                    let notice = format!("no usable GPU ({e}); running on the CPU");
-                    log::info!("{notice}");
-                    *lock(&self.notice) = Some(notice);
-                    Engine::Cpu
-                }
-                Err(e) => return Err(e),
-            },
-        };
+        let (gpu, notice) = self.backend.resolve()?;
+        *lock(&self.notice) = notice;
+        let engine = gpu.map_or(Engine::Cpu, Engine::Gpu);
         *slot = Some(engine.clone());
         Ok(engine)
     }
@@ -690,23 +677,9 @@ impl<'a> Run<'a> {
             drop(done_tx);
             let result = (|| -> Result<()> {
                 for (k, (i, m)) in outputs.iter().enumerate() {
-                    if let Some(hit) = self.hits.get(i) {
-                        self.touched.push(hit.record.key);
+                    if let Some(hit) = self.hits.get(i).cloned() {
                         self.nodes[*i].status = Status::StoreHit;
-                        let r = OutputReport {
-                            node: *i,
-                            name: m.name.clone(),
-                            status: Status::StoreHit,
-                            key: Some(hit.record.key),
-                            task: Some(hit.record.task),
-                            path: Some(hit.path.clone()),
-                            file_blake3: Some(hit.record.file_blake3),
-                            source: self.source_path(*i),
-                            source_blake3: self.source_blake3(*i),
-                            file_bytes: Some(hit.record.file_bytes),
-                            image: None,
-                            error: None,
-                        };
+                        let r = self.output_report(*i, m, Status::StoreHit, Some(&hit));
                         progress(&r);
                         reports[k] = Some(r);
                         continue;
@@ -1108,24 +1081,40 @@ impl<'a> Run<'a> {
         steps
     }
 
-    fn failed_output(&self, i: usize, m: &Materialize) -> OutputReport {
+    /// An output's report; a hit (stored or just written) fills in where it is.
+    fn output_report(
+        &mut self,
+        i: usize,
+        m: &Materialize,
+        status: Status,
+        hit: Option<&Hit>,
+    ) -> OutputReport {
+        if let Some(h) = hit {
+            self.touched.push(h.record.key);
+        }
         OutputReport {
             node: i,
             name: m.name.clone(),
-            status: Status::Failed,
-            key: None,
+            status,
+            key: hit.map(|h| h.record.key),
             task: self.keys[i].clone().ok(),
-            path: None,
-            file_blake3: None,
+            path: hit.map(|h| h.path.clone()),
+            file_blake3: hit.map(|h| h.record.file_blake3),
             source: self.source_path(i),
             source_blake3: self.source_blake3(i),
-            file_bytes: None,
+            file_bytes: hit.map(|h| h.record.file_bytes),
             image: None,
-            error: self.nodes[i]
-                .error
-                .clone()
-                .or_else(|| Some(format!("input failed: {}", self.root_error(i)))),
+            error: (status == Status::Failed).then(|| {
+                self.nodes[i]
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| format!("input failed: {}", self.root_error(i)))
+            }),
         }
+    }
+
+    fn failed_output(&mut self, i: usize, m: &Materialize) -> OutputReport {
+        self.output_report(i, m, Status::Failed, None)
     }
 
     /// Downloads output `i` and hands it to the encoders; returns a report now only for
@@ -1203,9 +1192,7 @@ impl<'a> Run<'a> {
         match result {
             Ok(None) => None,
             Ok(Some(stack)) => {
-                let mut r = self.failed_output(i, m);
-                r.status = Status::Computed;
-                r.error = None;
+                let mut r = self.output_report(i, m, Status::Computed, None);
                 r.image = Some(stack);
                 Some(r)
             }
@@ -1219,23 +1206,7 @@ impl<'a> Run<'a> {
     /// Completes the report of an output the encoders have written (or failed to).
     fn finish_output(&mut self, i: usize, m: &Materialize, result: Result<Hit>) -> OutputReport {
         match result {
-            Ok(hit) => {
-                self.touched.push(hit.record.key);
-                OutputReport {
-                    node: i,
-                    name: m.name.clone(),
-                    status: Status::Computed,
-                    key: Some(hit.record.key),
-                    task: Some(hit.record.task),
-                    path: Some(hit.path),
-                    file_blake3: Some(hit.record.file_blake3),
-                    source: self.source_path(i),
-                    source_blake3: self.source_blake3(i),
-                    file_bytes: Some(hit.record.file_bytes),
-                    image: None,
-                    error: None,
-                }
-            }
+            Ok(hit) => self.output_report(i, m, Status::Computed, Some(&hit)),
             Err(e) => {
                 self.fail(i, e.to_string(), true);
                 self.failed_output(i, m)

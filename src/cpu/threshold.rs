@@ -83,9 +83,7 @@ pub fn otsu_threshold(src: &Planes) -> f64 {
         SampleType::F32 => {
             let edges = float_edges(lo, hi);
             let scale = FLOAT_BINS as f32 / (hi - lo);
-            let counts = histogram(&src.data, FLOAT_BINS, |x| {
-                float_bin_scaled(x, &edges, scale)
-            });
+            let counts = histogram(&src.data, FLOAT_BINS, |x| float_bin(x, &edges, scale));
             let centers: Vec<f32> = edges.windows(2).map(|e| (e[0] + e[1]) / 2.0).collect();
             f64::from(centers[otsu_index_float(&counts, &centers)])
         }
@@ -121,25 +119,11 @@ pub fn float_edges(first: f32, last: f32) -> Vec<f32> {
     edges
 }
 
-/// numpy's uniform-bin index: an f32 estimate, then corrected against the edges.
-pub fn float_bin(x: f32, edges: &[f32]) -> usize {
-    let (first, last) = (edges[0], edges[FLOAT_BINS]);
-    let f = ((x - first) / (last - first)) * FLOAT_BINS as f32;
-    let mut i = (f as usize).min(FLOAT_BINS - 1);
-    if x < edges[i] {
-        i = i.saturating_sub(1);
-    }
-    if x >= edges[i + 1] && i != FLOAT_BINS - 1 {
-        i += 1;
-    }
-    i
-}
-
-/// [`float_bin`] with the estimate from a precomputed scale. The estimate may differ
-/// from numpy's by one bin; the corrections against the edges then pick the same bin,
-/// the one whose edges hold `x`.
+/// numpy's uniform-bin index: an estimate, then corrected against the edges. numpy
+/// estimates with a division; a precomputed scale may land one bin off, and the
+/// corrections then pick the same bin numpy does, the one whose edges hold `x`.
 #[inline]
-fn float_bin_scaled(x: f32, edges: &[f32], scale: f32) -> usize {
+pub fn float_bin(x: f32, edges: &[f32], scale: f32) -> usize {
     let mut i = (((x - edges[0]) * scale) as usize).min(FLOAT_BINS - 1);
     if x < edges[i] {
         i = i.saturating_sub(1);

@@ -101,13 +101,18 @@ fn instance(options: &GpuOptions) -> wgpu::Instance {
     wgpu::Instance::new(desc)
 }
 
+/// The adapters of the chosen backends, best first.
+fn ranked_adapters(options: &GpuOptions) -> Vec<wgpu::Adapter> {
+    let backends = options.backends.unwrap_or(wgpu::Backends::PRIMARY);
+    let mut list = pollster::block_on(instance(options).enumerate_adapters(backends));
+    list.sort_by_key(|a| rank(a.get_info().device_type));
+    list
+}
+
 /// Every adapter the backends expose, best first.
 pub fn adapters(options: &GpuOptions) -> Vec<AdapterSummary> {
-    let instance = instance(options);
-    let backends = options.backends.unwrap_or(wgpu::Backends::PRIMARY);
-    let mut list = pollster::block_on(instance.enumerate_adapters(backends));
-    list.sort_by_key(|a| rank(a.get_info().device_type));
-    list.iter()
+    ranked_adapters(options)
+        .iter()
         .map(|a| AdapterSummary::new(&a.get_info(), &a.limits(), a.features()))
         .collect()
 }
@@ -159,10 +164,7 @@ impl GpuContext {
 
     /// An adapter chosen by `options`.
     pub fn with_options(options: &GpuOptions) -> Result<Self> {
-        let instance = instance(options);
-        let backends = options.backends.unwrap_or(wgpu::Backends::PRIMARY);
-        let mut list = pollster::block_on(instance.enumerate_adapters(backends));
-        list.sort_by_key(|a| rank(a.get_info().device_type));
+        let list = ranked_adapters(options);
         let adapter = match &options.adapter_name {
             Some(want) => {
                 let want_lc = want.to_lowercase();
@@ -177,7 +179,10 @@ impl GpuContext {
                     })?
             }
             None => list.into_iter().next().ok_or_else(|| Error::NoAdapter {
-                detail: format!(" on backends {backends:?}"),
+                detail: format!(
+                    " on backends {:?}",
+                    options.backends.unwrap_or(wgpu::Backends::PRIMARY)
+                ),
             })?,
         };
         let info = adapter.get_info();
