@@ -45,21 +45,51 @@ pub fn mask(src: &Planes, t: f64) -> Planes {
 
 /// Smallest and largest sample, NaNs ignored; `None` when there is no number at all.
 pub fn min_max(data: &[f32]) -> Option<(f32, f32)> {
-    // f32::min/max return the other operand for a NaN, so NaNs drop out of a plain,
-    // vectorisable fold.
-    let (lo, hi) = data
-        .par_chunks(1 << 16)
-        .map(|c| {
-            c.iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
-                    (lo.min(x), hi.max(x))
-                })
-        })
-        .reduce(
-            || (f32::INFINITY, f32::NEG_INFINITY),
-            |a, b| (a.0.min(b.0), a.1.max(b.1)),
-        );
+    let (lo, hi) = data.par_chunks(1 << 16).map(min_max_chunk).reduce(
+        || (f32::INFINITY, f32::NEG_INFINITY),
+        |a, b| (a.0.min(b.0), a.1.max(b.1)),
+    );
     (lo <= hi).then_some((lo, hi))
+}
+
+/// `(INFINITY, NEG_INFINITY)` for a chunk of NaNs.
+fn min_max_chunk(c: &[f32]) -> (f32, f32) {
+    let octets = c.chunks_exact(8);
+    let tail = octets.remainder().iter().map(|&x| (x, x));
+    // f32::min/max return the other operand for a NaN, so NaNs drop out.
+    let fold = |acc: (f32, f32), (l, h): (f32, f32)| (acc.0.min(l), acc.1.max(h));
+    let start = (f32::INFINITY, f32::NEG_INFINITY);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // The compiler leaves a NaN-aware fold scalar; minps/maxps are NaN-aware by
+        // construction: they return the second operand, the running value, when the
+        // sample is NaN. SAFETY: SSE2 is part of x86-64; every load is in bounds.
+        let (lo, hi) = unsafe {
+            let (mut lo, mut hi) = ([_mm_set1_ps(start.0); 2], [_mm_set1_ps(start.1); 2]);
+            for v in octets {
+                let (a, b) = (_mm_loadu_ps(v.as_ptr()), _mm_loadu_ps(v.as_ptr().add(4)));
+                lo = [_mm_min_ps(a, lo[0]), _mm_min_ps(b, lo[1])];
+                hi = [_mm_max_ps(a, hi[0]), _mm_max_ps(b, hi[1])];
+            }
+            let (mut l, mut h) = ([0f32; 4], [0f32; 4]);
+            _mm_storeu_ps(l.as_mut_ptr(), _mm_min_ps(lo[0], lo[1]));
+            _mm_storeu_ps(h.as_mut_ptr(), _mm_max_ps(hi[0], hi[1]));
+            (l, h)
+        };
+        lo[..4]
+            .iter()
+            .zip(&hi[..4])
+            .map(|(&l, &h)| (l, h))
+            .chain(tail)
+            .fold(start, fold)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    octets
+        .flatten()
+        .map(|&x| (x, x))
+        .chain(tail)
+        .fold(start, fold)
 }
 
 /// skimage's `threshold_otsu` over all samples (all channels together, as skimage does
@@ -74,8 +104,8 @@ pub fn otsu_threshold(src: &Planes) -> f64 {
     match src.value_type {
         SampleType::U8 | SampleType::U16 => {
             let (lo, hi) = (lo as i64, hi as i64);
-            let counts = histogram(&src.data, (hi - lo + 1) as usize, |x| {
-                (x as i64 - lo) as usize
+            let counts = histogram(&src.data, (hi - lo + 1) as usize, |c, h| {
+                count_levels(c, h, lo)
             });
             let idx = otsu_index_integer(&counts, lo);
             (lo + idx as i64) as f64
@@ -83,22 +113,25 @@ pub fn otsu_threshold(src: &Planes) -> f64 {
         SampleType::F32 => {
             let edges = float_edges(lo, hi);
             let scale = FLOAT_BINS as f32 / (hi - lo);
-            let counts = histogram(&src.data, FLOAT_BINS, |x| float_bin(x, &edges, scale));
+            let counts = histogram(&src.data, FLOAT_BINS, |c, h| {
+                count_float(c, h, &edges, scale)
+            });
             let centers: Vec<f32> = edges.windows(2).map(|e| (e[0] + e[1]) / 2.0).collect();
             f64::from(centers[otsu_index_float(&counts, &centers)])
         }
     }
 }
 
-fn histogram(data: &[f32], bins: usize, bin: impl Fn(f32) -> usize + Sync) -> Vec<u64> {
+/// Per-chunk counts, summed: `count` adds one chunk's samples to a histogram.
+fn histogram(data: &[f32], bins: usize, count: impl Fn(&[f32], &mut [u64]) + Sync) -> Vec<u64> {
     data.par_chunks(1 << 16)
-        .map(|chunk| {
-            let mut h = vec![0u64; bins];
-            for &x in chunk.iter().filter(|x| !x.is_nan()) {
-                h[bin(x)] += 1;
-            }
-            h
-        })
+        .fold(
+            || vec![0u64; bins],
+            |mut h, chunk| {
+                count(chunk, &mut h);
+                h
+            },
+        )
         .reduce(
             || vec![0u64; bins],
             |mut a, b| {
@@ -106,6 +139,105 @@ fn histogram(data: &[f32], bins: usize, bin: impl Fn(f32) -> usize + Sync) -> Ve
                 a
             },
         )
+}
+
+/// Integer levels: one bin per level.
+fn count_levels(chunk: &[f32], h: &mut [u64], lo: i64) {
+    for &x in chunk.iter().filter(|x| !x.is_nan()) {
+        h[(x as i64 - lo) as usize] += 1;
+    }
+}
+
+/// numpy's 256 float bins (see [`float_bin`]), vectorised where the CPU allows.
+fn count_float(chunk: &[f32], h: &mut [u64], edges: &[f32], scale: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present, and `edges` has FLOAT_BINS + 1 entries (asserted).
+        assert_eq!(edges.len(), FLOAT_BINS + 1);
+        return unsafe { avx2::count_float(chunk, h, edges, scale) };
+    }
+    for &x in chunk.iter().filter(|x| !x.is_nan()) {
+        h[float_bin(x, edges, scale)] += 1;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{float_bin, FLOAT_BINS};
+    use std::arch::x86_64::*;
+
+    /// [`float_bin`] eight samples at a time: the same estimate (sub, mul, truncate,
+    /// capped at the last bin), then the same two corrections against the edges. The
+    /// edges are recomputed in registers exactly as [`super::float_edges`] makes them
+    /// (`i*step + first`, two roundings, no fused multiply-add; the last edge is
+    /// `last`), which is cheaper than gathering them. Both corrections use the
+    /// estimate's edges: they exclude each other, so this is exactly the scalar
+    /// sequence. Counts go to eight sub-histograms, one per lane, so runs of equal
+    /// samples (a flat background) don't serialise on one counter; NaNs go to a spare
+    /// bin that is dropped.
+    ///
+    /// # Safety
+    /// AVX2 present; `edges.len() == FLOAT_BINS + 1`; `chunk.len() < 2^32`.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn count_float(chunk: &[f32], h: &mut [u64], edges: &[f32], scale: f32) {
+        const SPARE: usize = FLOAT_BINS;
+        let mut ways = [[0u32; FLOAT_BINS + 1]; 8];
+        let (first, last) = (edges[0], edges[FLOAT_BINS]);
+        let step = (last - first) / FLOAT_BINS as f32;
+        let (e0, sc, st) = (
+            _mm256_set1_ps(first),
+            _mm256_set1_ps(scale),
+            _mm256_set1_ps(step),
+        );
+        let (zero, top) = (_mm256_setzero_ps(), _mm256_set1_ps((FLOAT_BINS - 1) as f32));
+        let (last_bin, spare, one) = (
+            _mm256_set1_epi32((FLOAT_BINS - 1) as i32),
+            _mm256_set1_epi32(SPARE as i32),
+            _mm256_set1_epi32(1),
+        );
+        let last_edge = _mm256_set1_ps(last);
+        let edge = |i: __m256i| _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(i), st), e0);
+        let mut octets = chunk.chunks_exact(8);
+        let mut idx = [0i32; 8];
+        for v in &mut octets {
+            let x = _mm256_loadu_ps(v.as_ptr());
+            // max/min keep the estimate in 0..=255 for NaN too (they return their
+            // second operand then).
+            let t = _mm256_min_ps(
+                _mm256_max_ps(_mm256_mul_ps(_mm256_sub_ps(x, e0), sc), zero),
+                top,
+            );
+            let i = _mm256_cvttps_epi32(t);
+            let is_last = _mm256_cmpeq_epi32(i, last_bin);
+            let lo = edge(i);
+            let hi = _mm256_blendv_ps(
+                edge(_mm256_add_epi32(i, one)),
+                last_edge,
+                _mm256_castsi256_ps(is_last),
+            );
+            let dec = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(x, lo));
+            let inc = _mm256_andnot_si256(
+                is_last,
+                _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(x, hi)),
+            );
+            // Masks are -1 where true.
+            let i = _mm256_sub_epi32(_mm256_add_epi32(i, dec), inc);
+            let nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(x, x));
+            let i = _mm256_blendv_epi8(i, spare, nan);
+            _mm256_storeu_si256(idx.as_mut_ptr().cast(), i);
+            for (way, &b) in ways.iter_mut().zip(&idx) {
+                way[b as usize] += 1;
+            }
+        }
+        for &x in octets.remainder().iter().filter(|x| !x.is_nan()) {
+            ways[0][float_bin(x, edges, scale)] += 1;
+        }
+        for way in &ways {
+            for (h, &c) in h.iter_mut().zip(&way[..FLOAT_BINS]) {
+                *h += u64::from(c);
+            }
+        }
+    }
 }
 
 /// numpy's `linspace(first, last, 257, dtype=float32)` as NumPy 2 computes it: all f32,
@@ -189,4 +321,55 @@ pub fn otsu_index_float(counts: &[u64], centers: &[f32]) -> usize {
         }
     }
     best.1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chunk counter (vectorised on AVX2 machines) bins exactly like the scalar
+    /// `float_bin`, on the values where rounding decides: every edge, its neighbours
+    /// one ulp away, the extremes, NaNs, and a ragged tail.
+    #[test]
+    fn chunk_counts_match_scalar_bins() {
+        for (lo, hi) in [
+            (0.0f32, 1.0f32),
+            (-3.7, 1234.5),
+            (10_000.0, 10_001.0),
+            (0.1, 0.1000001),
+        ] {
+            let edges = float_edges(lo, hi);
+            let scale = FLOAT_BINS as f32 / (hi - lo);
+            let mut data: Vec<f32> = edges
+                .iter()
+                .flat_map(|&e| [e.next_down(), e, e.next_up()])
+                .filter(|x| (lo..=hi).contains(x))
+                .collect();
+            let mut seed = 7u32;
+            data.extend((0..1001).map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                lo + (hi - lo) * ((seed >> 8) as f32 / 16_777_216.0)
+            }));
+            data.extend([f32::NAN, lo, hi, f32::NAN, hi]);
+            let mut want = vec![0u64; FLOAT_BINS];
+            for &x in data.iter().filter(|x| !x.is_nan()) {
+                want[float_bin(x, &edges, scale)] += 1;
+            }
+            let mut got = vec![0u64; FLOAT_BINS];
+            count_float(&data, &mut got, &edges, scale);
+            assert_eq!(got, want, "range {lo}..{hi}");
+            assert_eq!(got.iter().sum::<u64>(), data.len() as u64 - 2);
+        }
+    }
+
+    #[test]
+    fn min_max_ignores_nan_in_every_lane() {
+        let mut data: Vec<f32> = (0..37).map(|i| i as f32 - 5.0).collect();
+        for i in (0..data.len()).step_by(3) {
+            data[i] = f32::NAN;
+        }
+        assert_eq!(min_max(&data), Some((-4.0, 30.0)));
+        assert_eq!(min_max(&[f32::NAN; 9]), None);
+        assert_eq!(min_max(&[]), None);
+    }
 }
