@@ -67,7 +67,25 @@ pub struct StoreArgs {
     pub store: Option<PathBuf>,
 }
 
+/// Keeps freed image buffers in the process for the next file. glibc otherwise hands
+/// every multi-megabyte buffer back to the kernel when it is freed (mmap'd chunks, and
+/// heap tops trimmed past 2x the last such size), so each file of a folder run paid
+/// for fresh zeroed pages again: on a 50-file flow that was about a third of the
+/// system time (0.27 s wall before, 0.22 s after, on two cores). Held memory is
+/// bounded by the run's peak, not its length. The process owns this policy, so the
+/// binary sets it; the library leaves its users' allocator alone.
+fn keep_freed_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tunables; it is called before any
+    // thread exists. 32 MiB is glibc's largest allowed mmap threshold on 64-bit.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    keep_freed_buffers();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let code = match Cli::parse().command {
         Command::Run(args) => cli::run::run(args),

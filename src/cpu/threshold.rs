@@ -198,7 +198,6 @@ mod avx2 {
         let last_edge = _mm256_set1_ps(last);
         let edge = |i: __m256i| _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(i), st), e0);
         let mut octets = chunk.chunks_exact(8);
-        let mut idx = [0i32; 8];
         for v in &mut octets {
             let x = _mm256_loadu_ps(v.as_ptr());
             // max/min keep the estimate in 0..=255 for NaN too (they return their
@@ -222,11 +221,24 @@ mod avx2 {
             );
             // Masks are -1 where true.
             let i = _mm256_sub_epi32(_mm256_add_epi32(i, dec), inc);
+            // Inside 0..=255 whatever the corrections did, so the unchecked
+            // increments below stay in bounds by construction.
+            let i = _mm256_min_epi32(_mm256_max_epi32(i, _mm256_setzero_si256()), last_bin);
             let nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(x, x));
             let i = _mm256_blendv_epi8(i, spare, nan);
-            _mm256_storeu_si256(idx.as_mut_ptr().cast(), i);
-            for (way, &b) in ways.iter_mut().zip(&idx) {
-                way[b as usize] += 1;
+            // Two indices per 64-bit lane move: no round trip through memory.
+            let (lo, hi) = (_mm256_castsi256_si128(i), _mm256_extracti128_si256::<1>(i));
+            let pairs = [
+                _mm_cvtsi128_si64(lo) as u64,
+                _mm_extract_epi64::<1>(lo) as u64,
+                _mm_cvtsi128_si64(hi) as u64,
+                _mm_extract_epi64::<1>(hi) as u64,
+            ];
+            for (k, pair) in pairs.into_iter().enumerate() {
+                let (a, b) = ((pair & 0x1ff) as usize, (pair >> 32) as usize);
+                // SAFETY: a, b <= SPARE, the last index of each way.
+                *ways.get_unchecked_mut(2 * k).get_unchecked_mut(a) += 1;
+                *ways.get_unchecked_mut(2 * k + 1).get_unchecked_mut(b) += 1;
             }
         }
         for &x in octets.remainder().iter().filter(|x| !x.is_nan()) {
