@@ -75,11 +75,17 @@ print(f"- numpy {np.__version__}, scipy {scipy.__version__}, scikit-image {skima
 # ---- Part 1: kernels ----------------------------------------------------------------
 sizes = [512, 2048] if QUICK else [512, 2048, 4096]
 OPS = ["gaussian:sigma=2", "box:size=5"]
+
+
+def reps_for(size):
+    return 3 if size >= 4096 else 5
+
+
 # imflow's kernels are timed first, all of them: OpenCV's worker threads keep spinning
 # for a while after each call, and would take a core from a process started next.
 imflow_times = {}
 for size in sizes:
-    reps = 3 if size >= 4096 else 5
+    reps = reps_for(size)
     for op in OPS:
         imflow_times[(op, size, "cpu")] = imflow_kernel(op, size, "cpu", reps + 2)
         if adapter:
@@ -87,7 +93,7 @@ for size in sizes:
 rows = []
 for size in sizes:
     x = np.random.default_rng(size).random((size, size), dtype=np.float32)
-    reps = 3 if size >= 4096 else 5
+    reps = reps_for(size)
     peers = {
         "gaussian:sigma=2": {
             "scipy.ndimage.gaussian_filter": lambda: ndi.gaussian_filter(x, 2, mode="reflect", truncate=4.0),

@@ -8,7 +8,7 @@
 //! chain of dependent additions; the line is cut into [`SEGMENTS`] segments, each with
 //! its own sum started directly, and their chains are interleaved so they overlap.
 
-use super::{reflect, Planes};
+use super::{reflect, reflect_pad, Planes};
 use crate::image::SampleType;
 use crate::ops::BoxBlur;
 use rayon::prelude::*;
@@ -59,9 +59,7 @@ fn plane(src: &[f32], dst: &mut [f32], w: usize, h: usize, lo: usize, hi: usize)
                 for ((a, &p), &m) in acc.iter_mut().zip(add).zip(sub) {
                     *a += f64::from(p) - f64::from(m);
                 }
-                for i in (0..lo).chain(lo + w..padded) {
-                    line[i] = line[lo + reflect(i as i64 - lo as i64, w as i64)];
-                }
+                reflect_pad(line, lo, w);
                 horizontal(line, orow, lo, hi, inv);
             }
         },

@@ -13,7 +13,7 @@
 //!   with intrinsics: four 8-wide accumulators per step, sums kept in registers. The
 //!   portable loops are the same arithmetic in the same order, one lane at a time.
 
-use super::{reflect, Planes};
+use super::{reflect, reflect_pad, Planes};
 use crate::image::SampleType;
 use crate::ops::{Axis, Gaussian};
 use rayon::prelude::*;
@@ -102,7 +102,7 @@ fn plane_with(
                         }
                         for (dy, offsets) in rows.chunks_exact(taps).enumerate() {
                             let mid = &mut tmp[dy * stride + rx + x0..][..n];
-                            simd.vertical(window, offsets, 0, k, mid);
+                            simd.vertical(window, offsets, k, mid);
                         }
                     }
                 }
@@ -117,9 +117,7 @@ fn plane_with(
                 let line = &mut tmp[dy * stride..][..stride];
                 match kx {
                     Some(k) => {
-                        for i in (0..rx).chain(rx + w..stride) {
-                            line[i] = line[rx + reflect(i as i64 - rx as i64, w as i64)];
-                        }
+                        reflect_pad(line, rx, w);
                         simd.horizontal(line, k, orow);
                     }
                     None => orow.copy_from_slice(&line[rx..rx + w]),
@@ -146,18 +144,23 @@ impl Simd {
         Simd::Portable
     }
 
-    /// `out[i] = sum_d k[d] * src[rows[d] + x0 + i]`, symmetric form (see the module
-    /// docs). `rows` are the start offsets of the 2r+1 source rows, top to bottom.
-    fn vertical(self, src: &[f32], rows: &[usize], x0: usize, k: &[f32], out: &mut [f32]) {
+    /// `out[i] = sum_d k[d] * src[rows[d] + i]`, symmetric form (see the module docs).
+    /// `rows` are the start offsets of the 2r+1 source rows, top to bottom.
+    fn vertical(self, src: &[f32], rows: &[usize], k: &[f32], out: &mut [f32]) {
         assert_eq!(rows.len(), k.len());
         // What makes the unchecked loads below sound.
-        assert!(rows.iter().all(|&o| o + x0 + out.len() <= src.len()));
+        assert!(rows.iter().all(|&o| o + out.len() <= src.len()));
+        let r = k.len() / 2;
         match self {
-            Simd::Portable => vertical_portable(src, rows, x0, k, out),
+            Simd::Portable => {
+                let n = out.len();
+                let row = |d: usize| &src[rows[d]..][..n];
+                sym_portable(k, out, |j| (row(r - j), row(r + j)))
+            }
             // SAFETY: the CPU has AVX2 and FMA (checked in `detect`); every row holds
-            // x0 + out.len() samples (asserted above).
+            // out.len() samples (asserted above).
             #[cfg(target_arch = "x86_64")]
-            Simd::Avx2Fma => unsafe { avx2::vertical(src, rows, x0, k, out) },
+            Simd::Avx2Fma => unsafe { avx2::vertical(src, rows, k, out) },
         }
     }
 
@@ -166,7 +169,10 @@ impl Simd {
     fn horizontal(self, line: &[f32], k: &[f32], out: &mut [f32]) {
         assert_eq!(line.len(), out.len() + k.len() - 1);
         match self {
-            Simd::Portable => horizontal_portable(line, k, out),
+            Simd::Portable => {
+                let r = k.len() / 2;
+                sym_portable(k, out, |j| (&line[r - j..], &line[r + j..]))
+            }
             // SAFETY: as above; the line holds out.len() + 2r samples (asserted).
             #[cfg(target_arch = "x86_64")]
             Simd::Avx2Fma => unsafe { avx2::horizontal(line, k, out) },
@@ -174,28 +180,16 @@ impl Simd {
     }
 }
 
-fn vertical_portable(src: &[f32], rows: &[usize], x0: usize, k: &[f32], out: &mut [f32]) {
+/// The portable loops of both passes: `taps(j)` gives the samples j before and j after
+/// each output (the centre for j = 0), as the AVX2 `sweep` takes pointers.
+fn sym_portable<'a>(k: &[f32], out: &mut [f32], taps: impl Fn(usize) -> (&'a [f32], &'a [f32])) {
     let r = k.len() / 2;
-    let n = out.len();
-    let row = |d: usize| &src[rows[d] + x0..][..n];
-    for (o, &c) in out.iter_mut().zip(row(r)) {
+    for (o, &c) in out.iter_mut().zip(taps(0).0) {
         *o = k[r] * c;
     }
     for j in 1..=r {
-        for ((o, &l), &u) in out.iter_mut().zip(row(r - j)).zip(row(r + j)) {
-            *o += k[r + j] * (l + u);
-        }
-    }
-}
-
-fn horizontal_portable(line: &[f32], k: &[f32], out: &mut [f32]) {
-    let r = k.len() / 2;
-    let n = out.len();
-    for (o, &c) in out.iter_mut().zip(&line[r..r + n]) {
-        *o = k[r] * c;
-    }
-    for j in 1..=r {
-        for ((o, &l), &u) in out.iter_mut().zip(&line[r - j..]).zip(&line[r + j..]) {
+        let (lo, hi) = taps(j);
+        for ((o, &l), &u) in out.iter_mut().zip(lo).zip(hi) {
             *o += k[r + j] * (l + u);
         }
     }
@@ -306,18 +300,12 @@ mod avx2 {
     }
 
     /// # Safety
-    /// AVX2 and FMA present; `rows.len() == k.len()`, and every `rows[d] + x0 +
-    /// out.len() <= src.len()`.
+    /// AVX2 and FMA present; `rows.len() == k.len()`, and every `rows[d] + out.len() <=
+    /// src.len()`.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn vertical(
-        src: &[f32],
-        rows: &[usize],
-        x0: usize,
-        k: &[f32],
-        out: &mut [f32],
-    ) {
+    pub(super) unsafe fn vertical(src: &[f32], rows: &[usize], k: &[f32], out: &mut [f32]) {
         let r = k.len() / 2;
-        let (base, rows) = (src.as_ptr().add(x0), rows.as_ptr().add(r));
+        let (base, rows) = (src.as_ptr(), rows.as_ptr().add(r));
         sweep(k, out, |j| (base.add(*rows.sub(j)), base.add(*rows.add(j))));
     }
 

@@ -100,6 +100,15 @@ pub(crate) fn reflect(i: i64, n: i64) -> usize {
     m as usize
 }
 
+/// Fills the padding of a line whose samples are `line[before..before + w]`: the
+/// `before` slots ahead of them and all slots after, reflected as [`reflect`] does.
+#[inline]
+pub(crate) fn reflect_pad(line: &mut [f32], before: usize, w: usize) {
+    for i in (0..before).chain(before + w..line.len()) {
+        line[i] = line[before + reflect(i as i64 - before as i64, w as i64)];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -77,9 +77,8 @@ fn min_max_chunk(c: &[f32]) -> (f32, f32) {
             _mm_storeu_ps(h.as_mut_ptr(), _mm_max_ps(hi[0], hi[1]));
             (l, h)
         };
-        lo[..4]
-            .iter()
-            .zip(&hi[..4])
+        lo.iter()
+            .zip(&hi)
             .map(|(&l, &h)| (l, h))
             .chain(tail)
             .fold(start, fold)
