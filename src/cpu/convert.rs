@@ -10,31 +10,30 @@ pub fn to_planes(image: &Image) -> Planes {
     let shape = image.shape();
     let c = shape.channels as usize;
     let n = shape.plane_len();
-    let mut data = super::zeroed(shape.samples());
-    fn fill<T: Copy + Sync>(
+    // One channel is already a plane: a straight map into a new buffer. Several are
+    // de-interleaved plane by plane.
+    fn widen<T: Copy + Sync>(
         src: &[T],
-        dst: &mut [f32],
         c: usize,
         n: usize,
         f: impl Fn(T) -> f32 + Sync,
-    ) {
+    ) -> Vec<f32> {
         if c == 1 {
-            dst.par_iter_mut()
-                .zip(src.par_iter())
-                .for_each(|(d, &s)| *d = f(s));
-            return;
+            return super::par_map(src, f);
         }
+        let mut dst = super::zeroed(src.len());
         dst.par_chunks_mut(n).enumerate().for_each(|(ch, plane)| {
             for (p, d) in plane.iter_mut().enumerate() {
                 *d = f(src[p * c + ch]);
             }
         });
+        dst
     }
-    match image.samples() {
-        Samples::U8(v) => fill(v, &mut data, c, n, f32::from),
-        Samples::U16(v) => fill(v, &mut data, c, n, f32::from),
-        Samples::F32(v) => fill(v, &mut data, c, n, |x| x),
-    }
+    let data = match image.samples() {
+        Samples::U8(v) => widen(v, c, n, f32::from),
+        Samples::U16(v) => widen(v, c, n, f32::from),
+        Samples::F32(v) => widen(v, c, n, |x| x),
+    };
     Planes {
         shape,
         data,
@@ -65,20 +64,8 @@ fn round_clamped(v: f32, max: f32) -> u32 {
 }
 
 /// Narrows a single-channel plane (no interleaving needed).
-fn narrow_plane<T: Copy + Default + Send>(
-    src: &[f32],
-    max: f32,
-    cast: impl Fn(u32) -> T + Sync,
-) -> Vec<T> {
-    let mut dst = vec![T::default(); src.len()];
-    dst.par_chunks_mut(1 << 14)
-        .zip(src.par_chunks(1 << 14))
-        .for_each(|(d, s)| {
-            for (d, &v) in d.iter_mut().zip(s) {
-                *d = cast(round_clamped(v, max));
-            }
-        });
-    dst
+fn narrow_plane<T: Copy + Send>(src: &[f32], max: f32, cast: impl Fn(u32) -> T + Sync) -> Vec<T> {
+    super::par_map(src, |v| cast(round_clamped(v, max)))
 }
 
 /// Interleaves planes into an image of sample type `to` (round to nearest, clamp).

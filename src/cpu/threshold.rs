@@ -32,10 +32,7 @@ pub fn threshold(src: &Planes, op: &Threshold) -> (Planes, f64) {
 /// `x > t` as 0.0 / 255.0, over every channel.
 pub fn mask(src: &Planes, t: f64) -> Planes {
     let tf = f32_at_or_below(t);
-    let mut data = super::zeroed(src.data.len());
-    data.par_iter_mut()
-        .zip(src.data.par_iter())
-        .for_each(|(d, &x)| *d = if x > tf { 255.0 } else { 0.0 });
+    let data = super::par_map(&src.data, |x| if x > tf { 255.0 } else { 0.0 });
     Planes {
         shape: src.shape,
         data,
