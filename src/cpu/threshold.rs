@@ -170,7 +170,7 @@ mod avx2 {
     /// estimate's edges: they exclude each other, so this is exactly the scalar
     /// sequence. Counts go to eight sub-histograms, one per lane, so runs of equal
     /// samples (a flat background) don't serialise on one counter; NaNs go to a spare
-    /// bin that is dropped.
+    /// bin that is dropped. Eight samples in one bin count as one increment of eight.
     ///
     /// # Safety
     /// AVX2 present; `edges.len() == FLOAT_BINS + 1`; `chunk.len() < 2^32`.
@@ -194,6 +194,7 @@ mod avx2 {
         let last_edge = _mm256_set1_ps(last);
         let edge = |i: __m256i| _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(i), st), e0);
         let mut octets = chunk.chunks_exact(8);
+        let mut turn = 0;
         for v in &mut octets {
             let x = _mm256_loadu_ps(v.as_ptr());
             // max/min keep the estimate in 0..=255 for NaN too (they return their
@@ -222,6 +223,17 @@ mod avx2 {
             let i = _mm256_min_epi32(_mm256_max_epi32(i, _mm256_setzero_si256()), last_bin);
             let nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(x, x));
             let i = _mm256_blendv_epi8(i, spare, nan);
+            // Eight samples in one bin, as across a smooth image's flat background: one
+            // increment of eight, to the next way in turn so that a run of such octets
+            // doesn't wait on one counter.
+            let first = _mm256_broadcastd_epi32(_mm256_castsi256_si128(i));
+            if _mm256_movemask_epi8(_mm256_cmpeq_epi32(i, first)) == -1 {
+                let b = _mm256_cvtsi256_si32(i) as usize;
+                // SAFETY: b <= SPARE, the last index of each way.
+                *ways.get_unchecked_mut(turn).get_unchecked_mut(b) += 8;
+                turn = (turn + 1) % 8;
+                continue;
+            }
             // Two indices per 64-bit lane move: no round trip through memory.
             let (lo, hi) = (_mm256_castsi256_si128(i), _mm256_extracti128_si256::<1>(i));
             let pairs = [
@@ -359,6 +371,13 @@ mod tests {
                 lo + (hi - lo) * ((seed >> 8) as f32 / 16_777_216.0)
             }));
             data.extend([f32::NAN, lo, hi, f32::NAN, hi]);
+            // Runs longer than two octets, wherever the octets fall: all in one bin (a
+            // flat background, equal or not), all NaN, the last bin, and one that
+            // crosses an edge part-way.
+            let mid = edges[FLOAT_BINS / 2];
+            data.extend([lo; 17].iter().chain(&[f32::NAN; 17]).chain(&[hi; 17]));
+            data.extend((0..1000).map(|k| if k % 3 == 0 { mid } else { mid.next_up() }));
+            data.extend((0..17).map(|k| if k < 12 { mid.next_down() } else { mid }));
             let mut want = vec![0u64; FLOAT_BINS];
             for &x in data.iter().filter(|x| !x.is_nan()) {
                 want[float_bin(x, &edges, scale)] += 1;
@@ -366,7 +385,8 @@ mod tests {
             let mut got = vec![0u64; FLOAT_BINS];
             count_float(&data, &mut got, &edges, scale);
             assert_eq!(got, want, "range {lo}..{hi}");
-            assert_eq!(got.iter().sum::<u64>(), data.len() as u64 - 2);
+            let nans = data.iter().filter(|x| x.is_nan()).count() as u64;
+            assert_eq!(got.iter().sum::<u64>(), data.len() as u64 - nans);
         }
     }
 
