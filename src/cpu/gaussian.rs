@@ -18,10 +18,11 @@ use crate::image::SampleType;
 use crate::ops::{Axis, Gaussian};
 use rayon::prelude::*;
 
-/// Rows per parallel task.
-const BAND: usize = 16;
+/// Rows per parallel task. Each strip's source window is (BAND + 2r)/BAND times the
+/// rows it yields, so taller bands copy less; 32 beat 16 at every sigma measured.
+const BAND: usize = 32;
 /// Columns per strip of the vertical pass: (BAND + 2r) rows of a strip fit in L1 for
-/// the common radii.
+/// the common radii (27 KiB at sigma 2).
 const STRIP: usize = 128;
 
 /// Row stride of the vertical pass's source window: STRIP plus one cache line.
