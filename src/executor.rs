@@ -21,7 +21,7 @@ use crate::flow::{Flow, Materialize, NodeId, NodeKind};
 use crate::gpu::{GpuContext, GpuImage, GpuThreshold};
 use crate::image::{Image, SampleType};
 use crate::io::{self, Animation, Format, Stack};
-use crate::key::{self, Key};
+use crate::key::{self, FileStamp, Key};
 use crate::ops::Op;
 use crate::store::{Hit, LineageStep, Lookup, Record, Store, RECORD_VERSION};
 use crate::{Error, Result};
@@ -367,7 +367,7 @@ enum Plan {
 /// Sources decoded ahead of the GPU by worker threads, at most `lookahead` beyond the
 /// one the run is waiting for, so memory stays bounded however many files a flow has.
 struct Prefetch {
-    order: Vec<(usize, PathBuf, Key)>,
+    order: Vec<Decode>,
     lookahead: usize,
     state: Mutex<PrefetchState>,
     ready: Condvar,
@@ -384,7 +384,12 @@ struct PrefetchState {
 impl Prefetch {
     fn worker(&self) {
         loop {
-            let (node, path, key) = {
+            let Decode {
+                node,
+                path,
+                key,
+                stamp,
+            } = {
                 let mut st = lock(&self.state);
                 while !st.stop && st.next < self.order.len() && st.next >= st.taken + self.lookahead
                 {
@@ -397,9 +402,11 @@ impl Prefetch {
                 self.order[st.next - 1].clone()
             };
             let decode = || {
-                let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-                // The key was made from the bytes read when the run began.
-                if key::file_source(&Key::of_bytes(&bytes)) != key {
+                let (bytes, now) = key::read_stamped(&path).map_err(|e| Error::io(&path, e))?;
+                // The key was made from the bytes read when the run began: these are
+                // the same when the file's stamp vouches for it, else hash them again.
+                let vouched = stamp.is_some() && now == stamp;
+                if !vouched && key::file_source(&Key::of_bytes(&bytes)) != key {
                     return Err(Error::Decode {
                         path: path.clone(),
                         reason: "the file changed during the run".into(),
@@ -422,7 +429,7 @@ impl Prefetch {
 
     /// The decoded source of `node`, waiting for a worker if need be.
     fn take(&self, node: usize) -> Option<Result<Stack>> {
-        let position = self.order.iter().position(|(n, ..)| *n == node)?;
+        let position = self.order.iter().position(|d| d.node == node)?;
         let mut st = lock(&self.state);
         loop {
             if let Some(r) = st.done.remove(&node) {
@@ -439,6 +446,15 @@ impl Prefetch {
         lock(&self.state).stop = true;
         self.ready.notify_all();
     }
+}
+
+/// A file source to decode ahead: its key, and its stamp when that was keyed.
+#[derive(Clone)]
+struct Decode {
+    node: usize,
+    path: PathBuf,
+    key: Key,
+    stamp: Option<FileStamp>,
 }
 
 /// An output to encode and commit off the GPU thread.
@@ -481,6 +497,8 @@ struct Run<'a> {
     hits: HashMap<usize, Hit>,
     /// blake3 of each file source's bytes.
     source_hash: HashMap<usize, Key>,
+    /// Each file source's stamp when it was keyed, where the file system can vouch.
+    source_stamp: HashMap<usize, FileStamp>,
     plan: Vec<Plan>,
     consumers: Vec<usize>,
     values: HashMap<usize, Value>,
@@ -518,6 +536,7 @@ impl<'a> Run<'a> {
             keys: vec![Err("not needed".into()); n],
             hits: HashMap::new(),
             source_hash: HashMap::new(),
+            source_stamp: HashMap::new(),
             plan: vec![Plan::None; n],
             consumers: vec![0; n],
             values: HashMap::new(),
@@ -748,25 +767,29 @@ impl<'a> Run<'a> {
                 _ => None,
             })
             .collect();
-        let hashes: Vec<(usize, std::result::Result<Key, String>)> = files
+        type Keyed = std::result::Result<(Key, Option<FileStamp>), String>;
+        let hashes: Vec<(usize, Keyed)> = files
             .par_iter()
             .map(|(i, path)| {
-                let h = std::fs::read(path)
-                    .map(|bytes| Key::of_bytes(&bytes))
+                let h = key::read_stamped(path)
+                    .map(|(bytes, stamp)| (Key::of_bytes(&bytes), stamp))
                     .map_err(|e| Error::io(path, e).to_string());
                 (*i, h)
             })
             .collect();
         for (i, h) in hashes {
-            if let Ok(h) = &h {
+            if let Ok((h, stamp)) = &h {
                 self.source_hash.insert(i, *h);
+                if let Some(s) = stamp {
+                    self.source_stamp.insert(i, *s);
+                }
             }
-            self.keys[i] = h.map(|h| key::file_source(&h));
+            self.keys[i] = h.map(|(h, _)| key::file_source(&h));
         }
     }
 
     /// The file sources to decode, in the order evaluation will want them.
-    fn decode_order(&self, todo: &[usize]) -> Vec<(usize, PathBuf, Key)> {
+    fn decode_order(&self, todo: &[usize]) -> Vec<Decode> {
         let mut seen = vec![false; self.flow.nodes.len()];
         let mut order = Vec::new();
         for &o in todo {
@@ -779,7 +802,12 @@ impl<'a> Run<'a> {
             }
             for j in chain.into_iter().rev() {
                 if let (NodeKind::File(p), Ok(k)) = (&self.flow.nodes[j].kind, &self.keys[j]) {
-                    order.push((j, p.clone(), *k));
+                    order.push(Decode {
+                        node: j,
+                        path: p.clone(),
+                        key: *k,
+                        stamp: self.source_stamp.get(&j).copied(),
+                    });
                 }
             }
         }

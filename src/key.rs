@@ -49,6 +49,77 @@ impl Key {
     }
 }
 
+/// What the file system says about a file's identity and last change, taken on the open
+/// file right after reading it whole. A run keys each source by its bytes first and
+/// decodes it later; when the file's stamp at decode equals the one taken when it was
+/// keyed, the bytes are the keyed ones and are not hashed again. This is git's and
+/// make's trust in stat data: any write moves mtime and ctime, and ctime cannot be set
+/// back by a user. Whatever the stamps cannot vouch for is hashed again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+/// How long before a read a file must have last changed for its stamp to count: a write
+/// within the same tick of the file system's clock as the read (1-2 s on some file
+/// systems) could leave mtime and ctime as they were (git's "racily clean" files).
+const RACY: std::time::Duration = std::time::Duration::from_secs(3);
+
+impl FileStamp {
+    /// The stamp of `file`, whose read began at `read_began`; `None` where it cannot
+    /// vouch for the contents: off Unix, or changed within [`RACY`] of the read.
+    pub fn of(file: &std::fs::File, read_began: std::time::SystemTime) -> Option<FileStamp> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let m = file.metadata().ok()?;
+            let settled = read_began.checked_sub(RACY)?;
+            let before = |secs: i64, nanos: i64| {
+                let t = std::time::UNIX_EPOCH.checked_add(std::time::Duration::new(
+                    u64::try_from(secs).ok()?,
+                    u32::try_from(nanos).ok()?,
+                ))?;
+                Some(t < settled)
+            };
+            if !(before(m.mtime(), m.mtime_nsec())? && before(m.ctime(), m.ctime_nsec())?) {
+                return None;
+            }
+            Some(FileStamp {
+                dev: m.dev(),
+                ino: m.ino(),
+                len: m.len(),
+                mtime: (m.mtime(), m.mtime_nsec()),
+                ctime: (m.ctime(), m.ctime_nsec()),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (file, read_began);
+            None
+        }
+    }
+}
+
+/// Reads a whole file, with its stamp taken after the read (see [`FileStamp`]).
+pub fn read_stamped(path: &std::path::Path) -> std::io::Result<(Vec<u8>, Option<FileStamp>)> {
+    use std::io::Read;
+    let began = std::time::SystemTime::now();
+    let mut file = std::fs::File::open(path)?;
+    // Sized up front like `std::fs::read`, and like it an error, not an abort, when
+    // the file is larger than memory.
+    let mut bytes = Vec::new();
+    let len = file.metadata().map_or(0, |m| m.len());
+    bytes
+        .try_reserve_exact(usize::try_from(len).unwrap_or(usize::MAX))
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::OutOfMemory, e))?;
+    file.read_to_end(&mut bytes)?;
+    Ok((bytes, FileStamp::of(&file, began)))
+}
+
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Key({})", self.short())
@@ -194,5 +265,37 @@ mod tests {
             image_source(&img(1, 1, Samples::U16(vec![1]))),
             image_source(&img(2, 1, Samples::U8(vec![1, 0])))
         );
+    }
+    #[cfg(unix)]
+    #[test]
+    fn stamps_vouch_only_for_settled_unchanged_files() {
+        use std::time::{Duration, SystemTime};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.tif");
+        std::fs::write(&path, b"pixels").unwrap();
+        let stamp = |began: SystemTime| {
+            let f = std::fs::File::open(&path).unwrap();
+            FileStamp::of(&f, began)
+        };
+        let now = SystemTime::now();
+        // Just written: a second write in the same clock tick could look the same.
+        assert_eq!(stamp(now), None);
+        let (bytes, fresh) = read_stamped(&path).unwrap();
+        assert_eq!((bytes.as_slice(), fresh), (&b"pixels"[..], None));
+        // Read as if well after the write: the stamp counts, and is stable.
+        let later = now + Duration::from_secs(60);
+        let settled = stamp(later).expect("settled file has a stamp");
+        assert_eq!(stamp(later), Some(settled));
+        // An edit that keeps the length moves mtime (and ctime): not the same stamp.
+        std::fs::write(&path, b"pixelz").unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_modified(now - Duration::from_secs(3600)).unwrap();
+        let edited = stamp(now + Duration::from_secs(120)).expect("settled");
+        assert_ne!(edited, settled);
+        // A file replaced by another (a new inode) is not the same either.
+        let other = dir.path().join("b.tif");
+        std::fs::write(&other, b"pixels").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        assert_ne!(stamp(now + Duration::from_secs(120)), Some(settled));
     }
 }
