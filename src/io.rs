@@ -218,7 +218,12 @@ pub fn encode_stack(stack: &Stack, format: Format, path: &Path) -> Result<Vec<u8
         (_, []) => Err(fail("no frames".into())),
         (Format::Gif, frames) => encode_gif(frames, stack.animation.as_ref(), path),
         (Format::Tiff, frames) => {
-            let mut out = Cursor::new(Vec::new());
+            // Uncompressed: the samples plus a little for the directories, reserved up
+            // front so the buffer is not regrown and recopied as pages go in.
+            let samples: usize = (frames.iter())
+                .map(|f| f.samples().len() * f.sample_type().size())
+                .sum();
+            let mut out = Cursor::new(Vec::with_capacity(samples + 4096 * frames.len()));
             let mut enc =
                 tiff::encoder::TiffEncoder::new(&mut out).map_err(|e| fail(e.to_string()))?;
             for f in frames {
