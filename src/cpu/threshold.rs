@@ -204,6 +204,28 @@ mod avx2 {
                 top,
             );
             let i = _mm256_cvttps_epi32(t);
+            // Eight samples in one bin, as across a smooth image's flat background: when
+            // the eight estimates agree on a bin b below the last and every sample lies
+            // in [edges[b], edges[b+1]), neither correction applies (NaN fails both
+            // compares), so all eight are b's. One increment of eight then, to the next
+            // way in turn so that a run of such octets doesn't wait on one counter.
+            let b = _mm256_cvtsi256_si32(i);
+            if _mm256_movemask_epi8(_mm256_cmpeq_epi32(i, _mm256_set1_epi32(b))) == -1
+                && (b as usize) < FLOAT_BINS - 1
+            {
+                let b = b as usize;
+                // SAFETY: b + 1 < FLOAT_BINS < edges.len(); b < SPARE for the ways.
+                let (lo, hi) = (*edges.get_unchecked(b), *edges.get_unchecked(b + 1));
+                let inside = _mm256_and_ps(
+                    _mm256_cmp_ps::<_CMP_GE_OQ>(x, _mm256_set1_ps(lo)),
+                    _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(hi)),
+                );
+                if _mm256_movemask_ps(inside) == 0xff {
+                    *ways.get_unchecked_mut(turn).get_unchecked_mut(b) += 8;
+                    turn = (turn + 1) % 8;
+                    continue;
+                }
+            }
             let is_last = _mm256_cmpeq_epi32(i, last_bin);
             let lo = edge(i);
             let hi = _mm256_blendv_ps(
@@ -223,17 +245,6 @@ mod avx2 {
             let i = _mm256_min_epi32(_mm256_max_epi32(i, _mm256_setzero_si256()), last_bin);
             let nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(x, x));
             let i = _mm256_blendv_epi8(i, spare, nan);
-            // Eight samples in one bin, as across a smooth image's flat background: one
-            // increment of eight, to the next way in turn so that a run of such octets
-            // doesn't wait on one counter.
-            let first = _mm256_broadcastd_epi32(_mm256_castsi256_si128(i));
-            if _mm256_movemask_epi8(_mm256_cmpeq_epi32(i, first)) == -1 {
-                let b = _mm256_cvtsi256_si32(i) as usize;
-                // SAFETY: b <= SPARE, the last index of each way.
-                *ways.get_unchecked_mut(turn).get_unchecked_mut(b) += 8;
-                turn = (turn + 1) % 8;
-                continue;
-            }
             // Two indices per 64-bit lane move: no round trip through memory.
             let (lo, hi) = (_mm256_castsi256_si128(i), _mm256_extracti128_si256::<1>(i));
             let pairs = [
