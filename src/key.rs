@@ -49,6 +49,32 @@ impl Key {
     }
 }
 
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Key({})", self.short())
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
+impl Serialize for Key {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Key::from_hex(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a 64-digit hex key: {s}")))
+    }
+}
+
 /// What the file system says about a file's identity and last change, taken on the open
 /// file right after reading it whole. A run keys each source by its bytes first and
 /// decodes it later; when the file's stamp at decode equals the one taken when it was
@@ -56,7 +82,7 @@ impl Key {
 /// make's trust in stat data: any write moves mtime and ctime, and ctime cannot be set
 /// back by a user. Whatever the stamps cannot vouch for is hashed again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FileStamp {
+pub(crate) struct FileStamp {
     dev: u64,
     ino: u64,
     len: u64,
@@ -72,7 +98,7 @@ const RACY: std::time::Duration = std::time::Duration::from_secs(3);
 impl FileStamp {
     /// The stamp of `file`, whose read began at `read_began`; `None` where it cannot
     /// vouch for the contents: off Unix, or changed within [`RACY`] of the read.
-    pub fn of(file: &std::fs::File, read_began: std::time::SystemTime) -> Option<FileStamp> {
+    pub(crate) fn of(file: &std::fs::File, read_began: std::time::SystemTime) -> Option<FileStamp> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
@@ -105,7 +131,9 @@ impl FileStamp {
 }
 
 /// Reads a whole file, with its stamp taken after the read (see [`FileStamp`]).
-pub fn read_stamped(path: &std::path::Path) -> std::io::Result<(Vec<u8>, Option<FileStamp>)> {
+pub(crate) fn read_stamped(
+    path: &std::path::Path,
+) -> std::io::Result<(Vec<u8>, Option<FileStamp>)> {
     use std::io::Read;
     let began = std::time::SystemTime::now();
     let mut file = std::fs::File::open(path)?;
@@ -118,32 +146,6 @@ pub fn read_stamped(path: &std::path::Path) -> std::io::Result<(Vec<u8>, Option<
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::OutOfMemory, e))?;
     file.read_to_end(&mut bytes)?;
     Ok((bytes, FileStamp::of(&file, began)))
-}
-
-impl std::fmt::Debug for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Key({})", self.short())
-    }
-}
-
-impl std::fmt::Display for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.hex())
-    }
-}
-
-impl Serialize for Key {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.hex())
-    }
-}
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Key::from_hex(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("not a 64-digit hex key: {s}")))
-    }
 }
 
 /// Hashes length-prefixed fields, so no two different field lists hash alike.
@@ -266,6 +268,7 @@ mod tests {
             image_source(&img(2, 1, Samples::U8(vec![1, 0])))
         );
     }
+
     #[cfg(unix)]
     #[test]
     fn stamps_vouch_only_for_settled_unchanged_files() {
@@ -286,7 +289,9 @@ mod tests {
         let later = now + Duration::from_secs(60);
         let settled = stamp(later).expect("settled file has a stamp");
         assert_eq!(stamp(later), Some(settled));
-        // An edit that keeps the length moves mtime (and ctime): not the same stamp.
+        // An edit that keeps the length moves mtime and ctime: not the same stamp. (The
+        // mtime is set apart explicitly: two writes in one clock tick are the racy
+        // case, which the 3 s rule keeps from being trusted.)
         std::fs::write(&path, b"pixelz").unwrap();
         let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         f.set_modified(now - Duration::from_secs(3600)).unwrap();
