@@ -495,10 +495,9 @@ struct Run<'a> {
     run_id: String,
     keys: Vec<std::result::Result<Key, String>>,
     hits: HashMap<usize, Hit>,
-    /// blake3 of each file source's bytes.
-    source_hash: HashMap<usize, Key>,
-    /// Each file source's stamp when it was keyed, where the file system can vouch.
-    source_stamp: HashMap<usize, FileStamp>,
+    /// blake3 of each file source's bytes, and its stamp when it was keyed where the
+    /// file system can vouch for it.
+    sources: HashMap<usize, (Key, Option<FileStamp>)>,
     plan: Vec<Plan>,
     consumers: Vec<usize>,
     values: HashMap<usize, Value>,
@@ -535,8 +534,7 @@ impl<'a> Run<'a> {
             run_id: format!("{nanos:024}-{}", std::process::id()),
             keys: vec![Err("not needed".into()); n],
             hits: HashMap::new(),
-            source_hash: HashMap::new(),
-            source_stamp: HashMap::new(),
+            sources: HashMap::new(),
             plan: vec![Plan::None; n],
             consumers: vec![0; n],
             values: HashMap::new(),
@@ -778,11 +776,8 @@ impl<'a> Run<'a> {
             })
             .collect();
         for (i, h) in hashes {
-            if let Ok((h, stamp)) = &h {
-                self.source_hash.insert(i, *h);
-                if let Some(s) = stamp {
-                    self.source_stamp.insert(i, *s);
-                }
+            if let Ok(read) = &h {
+                self.sources.insert(i, *read);
             }
             self.keys[i] = h.map(|(h, _)| key::file_source(&h));
         }
@@ -806,7 +801,7 @@ impl<'a> Run<'a> {
                         node: j,
                         path: p.clone(),
                         key: *k,
-                        stamp: self.source_stamp.get(&j).copied(),
+                        stamp: self.sources.get(&j).and_then(|(_, s)| *s),
                     });
                 }
             }
@@ -1076,7 +1071,7 @@ impl<'a> Run<'a> {
     }
 
     fn source_blake3(&self, i: usize) -> Option<Key> {
-        self.source_hash.get(&self.root(i)).copied()
+        self.sources.get(&self.root(i)).map(|(h, _)| *h)
     }
 
     fn lineage(&mut self, node: usize) -> Vec<LineageStep> {
