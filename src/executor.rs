@@ -769,9 +769,7 @@ impl<'a> Run<'a> {
         let hashes: Vec<(usize, Keyed)> = files
             .par_iter()
             .map(|(i, path)| {
-                let h = key::read_stamped(path)
-                    .map(|(bytes, stamp)| (Key::of_bytes(&bytes), stamp))
-                    .map_err(|e| Error::io(path, e).to_string());
+                let h = key::hash_stamped(path).map_err(|e| Error::io(path, e).to_string());
                 (*i, h)
             })
             .collect();

@@ -148,6 +148,39 @@ pub(crate) fn read_stamped(
     Ok((bytes, FileStamp::of(&file, began)))
 }
 
+/// Bytes per read of [`hash_file`]: large enough for blake3's widest SIMD batches and
+/// few system calls, small enough that each piece is still in L2 when it is hashed right
+/// after the kernel copied it in.
+const READ_CHUNK: usize = 128 << 10;
+
+/// blake3 of a file's bytes, streamed through one small buffer: the file is not held in
+/// memory, and each piece is hashed while it is still in cache. Also returns the open
+/// file, for its stamp.
+pub(crate) fn hash_file(path: &std::path::Path) -> std::io::Result<(Key, std::fs::File)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((Key(*hasher.finalize().as_bytes()), file))
+}
+
+/// [`hash_file`] with the file's stamp, taken after the read as [`read_stamped`] does.
+pub(crate) fn hash_stamped(path: &std::path::Path) -> std::io::Result<(Key, Option<FileStamp>)> {
+    let began = std::time::SystemTime::now();
+    let (key, file) = hash_file(path)?;
+    Ok((key, FileStamp::of(&file, began)))
+}
+
 /// Hashes length-prefixed fields, so no two different field lists hash alike.
 struct Hasher(blake3::Hasher);
 
@@ -269,6 +302,19 @@ mod tests {
         );
     }
 
+    #[test]
+    fn hash_file_hashes_every_read() {
+        let dir = tempfile::tempdir().unwrap();
+        // Empty, smaller than one read, and several reads with a partial last one.
+        for len in [0, 1000, 3 * READ_CHUNK + 17] {
+            let path = dir.path().join(format!("f{len}"));
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+            std::fs::write(&path, &data).unwrap();
+            assert_eq!(hash_file(&path).unwrap().0, Key::of_bytes(&data));
+        }
+        assert!(hash_file(&dir.path().join("missing")).is_err());
+    }
+
     #[cfg(unix)]
     #[test]
     fn stamps_vouch_only_for_settled_unchanged_files() {
@@ -285,6 +331,10 @@ mod tests {
         assert_eq!(stamp(now), None);
         let (bytes, fresh) = read_stamped(&path).unwrap();
         assert_eq!((bytes.as_slice(), fresh), (&b"pixels"[..], None));
+        assert_eq!(
+            hash_stamped(&path).unwrap(),
+            (Key::of_bytes(b"pixels"), None)
+        );
         // Read as if well after the write: the stamp counts, and is stable.
         let later = now + Duration::from_secs(60);
         let settled = stamp(later).expect("settled file has a stamp");
