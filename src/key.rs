@@ -148,29 +148,13 @@ pub(crate) fn read_stamped(
     Ok((bytes, FileStamp::of(&file, began)))
 }
 
-/// Bytes per read of [`hash_file`]: large enough for blake3's widest SIMD batches and
-/// few system calls, small enough that each piece is still in L2 when it is hashed right
-/// after the kernel copied it in.
-const READ_CHUNK: usize = 128 << 10;
-
-/// blake3 of a file's bytes, streamed through one small buffer: the file is not held in
-/// memory, and each piece is hashed while it is still in cache. Also returns the open
-/// file, for its stamp.
+/// blake3 of a file's bytes, streamed through blake3's own 64 KiB buffer: the file is
+/// not held in memory, and each piece is hashed while it is still in cache. Also
+/// returns the open file, for its stamp.
 pub(crate) fn hash_file(path: &std::path::Path) -> std::io::Result<(Key, std::fs::File)> {
-    use std::io::Read;
     let mut file = std::fs::File::open(path)?;
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; READ_CHUNK];
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                hasher.update(&buf[..n]);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    hasher.update_reader(&mut file)?;
     Ok((Key(*hasher.finalize().as_bytes()), file))
 }
 
@@ -305,8 +289,9 @@ mod tests {
     #[test]
     fn hash_file_hashes_every_read() {
         let dir = tempfile::tempdir().unwrap();
-        // Empty, smaller than one read, and several reads with a partial last one.
-        for len in [0, 1000, 3 * READ_CHUNK + 17] {
+        // Empty, smaller than one read, and several reads (blake3 reads 64 KiB at a
+        // time) with a partial last one.
+        for len in [0, 1000, 3 * 65536 + 17] {
             let path = dir.path().join(format!("f{len}"));
             let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
             std::fs::write(&path, &data).unwrap();
