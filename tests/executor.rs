@@ -403,6 +403,57 @@ fn bad_sources_fail_alone_and_are_named() {
     assert!(r.outputs[4].error.as_ref().unwrap().contains("empty file"));
 }
 
+/// Sources whose stamps vouch for them (last changed over 3 s before the run) are
+/// decoded straight from the file, the rest from bytes read whole and hashed again:
+/// the same results either way, good files and bad.
+#[test]
+fn settled_sources_give_the_results_fresh_ones_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = write_inputs(&dir.path().join("in"), 2, 40);
+    let good = std::fs::read(&files[0]).unwrap();
+    for (name, bytes) in [
+        ("truncated.tif", &good[..good.len() / 2]),
+        ("notes.tif", &b"plain text"[..]),
+    ] {
+        let p = dir.path().join("in").join(name);
+        std::fs::write(&p, bytes).unwrap();
+        files.push(p);
+    }
+    let flow = segmentation_flow(&files, 1.5);
+    let run = |out: &str| {
+        let store = Store::open(dir.path().join(out), None).unwrap();
+        Executor::new(Backend::Cpu)
+            .run(&flow, &store, &RunOptions::default())
+            .unwrap()
+    };
+    let summary = |r: &RunReport| -> Vec<(Status, Option<imflow::key::Key>, Option<String>)> {
+        r.outputs
+            .iter()
+            .map(|o| (o.status, o.file_blake3, o.error.clone()))
+            .collect()
+    };
+    // Just written: no stamp counts yet.
+    let fresh = run("fresh");
+    // Past git's racily-clean window (ctime cannot be set back, so wait it out).
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let settled = run("settled");
+    assert_eq!(summary(&fresh), summary(&settled));
+    assert_eq!(
+        statuses(&settled),
+        [
+            Status::Computed,
+            Status::Computed,
+            Status::Failed,
+            Status::Failed
+        ]
+    );
+    assert!(settled.outputs[2]
+        .error
+        .as_ref()
+        .unwrap()
+        .contains("truncated.tif"));
+}
+
 #[test]
 fn gc_keeps_what_recent_runs_use_and_removes_the_rest() {
     let dir = tempfile::tempdir().unwrap();

@@ -115,3 +115,59 @@ fn gif_first_frame_loads_as_rgba() {
     );
     assert_eq!(&img.to_f32_vec()[..4], &[10.0, 20.0, 30.0, 255.0]);
 }
+
+/// `load_stack` (and the executor, for files whose stamp vouches for them) decodes a
+/// TIFF straight from the open file; every other format, and every bad file, goes
+/// through the bytes. Both must give the same frames, and fail alike.
+#[test]
+fn decoding_from_the_file_matches_decoding_its_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = |t, c, n: u64| io::Stack {
+        frames: (0..n).map(|k| random_image(21, 9, c, t, 40 + k)).collect(),
+        animation: None,
+        format: None,
+    };
+    let mut files = Vec::new();
+    for (name, stack, format) in [
+        ("u16x3.tif", pages(SampleType::U16, 1, 3), Format::Tiff),
+        ("rgb8.tif", pages(SampleType::U8, 3, 1), Format::Tiff),
+        ("rgbaf32.tif", pages(SampleType::F32, 4, 2), Format::Tiff),
+        ("g16.png", pages(SampleType::U16, 1, 1), Format::Png),
+        ("anim.gif", pages(SampleType::U8, 3, 2), Format::Gif),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, io::encode_stack(&stack, format, &path).unwrap()).unwrap();
+        files.push(path);
+    }
+    // Bad files: a TIFF cut in half, one with only its magic, garbage, empty.
+    let whole = std::fs::read(&files[0]).unwrap();
+    for (name, bytes) in [
+        ("cut.tif", &whole[..whole.len() / 2]),
+        ("magic.tif", &whole[..4]),
+        ("text.tif", &b"not an image"[..]),
+        ("empty.tif", &[][..]),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        files.push(path);
+    }
+    for path in &files {
+        let from_bytes = io::decode_stack(&std::fs::read(path).unwrap(), path);
+        let from_file = io::load_stack(path);
+        match (from_bytes, from_file) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a, b, "{}", path.display());
+                assert!(!b.frames.is_empty());
+            }
+            (Err(_), Err(e)) => {
+                let name = path.file_name().unwrap().to_str().unwrap();
+                assert!(e.to_string().contains(name), "{e}");
+            }
+            (a, b) => panic!("{}: from bytes {a:?}, from the file {b:?}", path.display()),
+        }
+    }
+    // The good ones really are good, and the TIFF pages all came back.
+    assert_eq!(io::load_stack(&files[0]).unwrap().frames.len(), 3);
+    assert_eq!(io::load_stack(&files[4]).unwrap().frames.len(), 2);
+    assert!(io::load_stack(&files[5]).is_err());
+}
