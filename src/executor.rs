@@ -405,20 +405,17 @@ impl Prefetch {
                 // A file whose stamp vouched for the bytes it was keyed by is decoded
                 // straight from disk, and counts if its stamp still vouches afterwards.
                 if let Some(keyed) = &stamp {
-                    let began = std::time::SystemTime::now();
-                    let mut file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-                    let stack = io::decode_stack_from_file(&mut file, &path);
-                    if key::FileStamp::of(&file, began).as_ref() == Some(keyed) {
+                    let (stack, now) =
+                        key::read_stamped(&path, |f| io::decode_stack_from_file(f, &path))
+                            .map_err(|e| Error::io(&path, e))?;
+                    if now.as_ref() == Some(keyed) {
                         return stack;
                     }
                 }
-                // Otherwise (no stamp, or the file moved during the decode) from bytes
-                // read whole.
-                let (bytes, now) = key::read_stamped(&path).map_err(|e| Error::io(&path, e))?;
-                // The key was made from the bytes read when the run began: these are
-                // the same when the file's stamp vouches for it, else hash them again.
-                let vouched = stamp.is_some() && now == stamp;
-                if !vouched && key::file_source(&Key::of_bytes(&bytes)) != key {
+                // Otherwise (no stamp, or the file moved during the decode) the bytes are
+                // read whole and hashed again: they must be the ones the key was made of.
+                let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                if key::file_source(&Key::of_bytes(&bytes)) != key {
                     return Err(Error::Decode {
                         path: path.clone(),
                         reason: "the file changed during the run".into(),

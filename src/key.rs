@@ -76,7 +76,7 @@ impl<'de> Deserialize<'de> for Key {
 }
 
 /// What the file system says about a file's identity and last change, taken on the open
-/// file right after reading it whole. A run keys each source by its bytes first and
+/// file right after reading it. A run keys each source by its bytes first and
 /// decodes it later; when the file's stamp at decode equals the one taken when it was
 /// keyed, the bytes are the keyed ones and are not hashed again. This is git's and
 /// make's trust in stat data: any write moves mtime and ctime, and ctime cannot be set
@@ -130,39 +130,35 @@ impl FileStamp {
     }
 }
 
-/// Reads a whole file, with its stamp taken after the read (see [`FileStamp`]).
-pub(crate) fn read_stamped(
+/// Opens `path` and lets `read` read it; returns what `read` made with the file's stamp,
+/// taken on the open file after the read (see [`FileStamp`]).
+pub(crate) fn read_stamped<T>(
     path: &std::path::Path,
-) -> std::io::Result<(Vec<u8>, Option<FileStamp>)> {
-    use std::io::Read;
+    read: impl FnOnce(&mut std::fs::File) -> T,
+) -> std::io::Result<(T, Option<FileStamp>)> {
     let began = std::time::SystemTime::now();
     let mut file = std::fs::File::open(path)?;
-    // Sized up front like `std::fs::read`, and like it an error, not an abort, when
-    // the file is larger than memory.
-    let mut bytes = Vec::new();
-    let len = file.metadata().map_or(0, |m| m.len());
-    bytes
-        .try_reserve_exact(usize::try_from(len).unwrap_or(usize::MAX))
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::OutOfMemory, e))?;
-    file.read_to_end(&mut bytes)?;
-    Ok((bytes, FileStamp::of(&file, began)))
+    let made = read(&mut file);
+    Ok((made, FileStamp::of(&file, began)))
 }
 
-/// blake3 of a file's bytes, streamed through blake3's own 64 KiB buffer: the file is
-/// not held in memory, and each piece is hashed while it is still in cache. Also
-/// returns the open file, for its stamp.
-pub(crate) fn hash_file(path: &std::path::Path) -> std::io::Result<(Key, std::fs::File)> {
-    let mut file = std::fs::File::open(path)?;
+/// blake3 of the rest of a file, streamed through blake3's own 64 KiB buffer: the file
+/// is not held in memory, and each piece is hashed while it is still in cache.
+fn hash_reader(file: &mut std::fs::File) -> std::io::Result<Key> {
     let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(&mut file)?;
-    Ok((Key(*hasher.finalize().as_bytes()), file))
+    hasher.update_reader(file)?;
+    Ok(Key(*hasher.finalize().as_bytes()))
 }
 
-/// [`hash_file`] with the file's stamp, taken after the read as [`read_stamped`] does.
+/// blake3 of a file's bytes, streamed (see [`hash_reader`]).
+pub(crate) fn hash_file(path: &std::path::Path) -> std::io::Result<Key> {
+    hash_reader(&mut std::fs::File::open(path)?)
+}
+
+/// [`hash_file`] with the file's stamp taken after the read.
 pub(crate) fn hash_stamped(path: &std::path::Path) -> std::io::Result<(Key, Option<FileStamp>)> {
-    let began = std::time::SystemTime::now();
-    let (key, file) = hash_file(path)?;
-    Ok((key, FileStamp::of(&file, began)))
+    let (key, stamp) = read_stamped(path, hash_reader)?;
+    Ok((key?, stamp))
 }
 
 /// Hashes length-prefixed fields, so no two different field lists hash alike.
@@ -295,7 +291,7 @@ mod tests {
             let path = dir.path().join(format!("f{len}"));
             let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
             std::fs::write(&path, &data).unwrap();
-            assert_eq!(hash_file(&path).unwrap().0, Key::of_bytes(&data));
+            assert_eq!(hash_file(&path).unwrap(), Key::of_bytes(&data));
         }
         assert!(hash_file(&dir.path().join("missing")).is_err());
     }
@@ -314,8 +310,12 @@ mod tests {
         let now = SystemTime::now();
         // Just written: a second write in the same clock tick could look the same.
         assert_eq!(stamp(now), None);
-        let (bytes, fresh) = read_stamped(&path).unwrap();
-        assert_eq!((bytes.as_slice(), fresh), (&b"pixels"[..], None));
+        let (bytes, fresh) = read_stamped(&path, |f| {
+            let mut b = Vec::new();
+            std::io::Read::read_to_end(f, &mut b).map(|_| b)
+        })
+        .unwrap();
+        assert_eq!((bytes.unwrap().as_slice(), fresh), (&b"pixels"[..], None));
         assert_eq!(
             hash_stamped(&path).unwrap(),
             (Key::of_bytes(b"pixels"), None)

@@ -236,7 +236,7 @@ impl Store {
 
     fn check_file(&self, record: &Record) -> std::result::Result<(), String> {
         let file = self.out.join(&record.file);
-        match crate::key::hash_file(&file).map(|(h, _)| h) {
+        match crate::key::hash_file(&file) {
             Err(e) => Err(format!("{}: {e}", file.display())),
             Ok(hash) if hash != record.file_blake3 => Err(format!(
                 "{}: contents do not match the recorded hash (corrupt or edited)",
@@ -253,7 +253,7 @@ impl Store {
         let name = format!("{}-{}.{ext}", record.name, hash.short());
         let path = self.out.join(&name);
         // An identical file may be there already (another run, another process): keep it.
-        let present = crate::key::hash_file(&path).is_ok_and(|(h, _)| h == hash);
+        let present = crate::key::hash_file(&path).is_ok_and(|h| h == hash);
         if !present {
             write_atomic(&path, bytes)?;
         }
