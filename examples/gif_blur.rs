@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => {
             let p = root.join("bounce.gif");
             let stack = bouncing_disc(160, 120, 24);
-            std::fs::write(&p, io::encode_stack(&stack, Format::Gif, &p)?)?;
+            io::save_stack(&stack, Format::Gif, &p)?;
             p
         }
     };

@@ -1,5 +1,6 @@
 // Box (mean) filter, scipy `uniform_filter(mode='reflect')` semantics.
-// Twin: src/cpu/box_blur.rs. Host side: src/gpu/box_blur.rs (keep `Params` in sync).
+// Twin: src/cpu/box_blur.rs. Host side: src/gpu/box_blur.rs (keep `Params` in sync; a
+// test checks its size and the bindings against the host). WORKGROUP comes from the host.
 //
 // Running sums make the cost per output independent of the window size: each thread
 // owns a segment of `seg_len` outputs along one line, sums its first window directly
@@ -18,21 +19,11 @@ struct Params {
     _pad2: u32,
 }
 
+override WORKGROUP: u32;
+
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-
-fn reflect(i: i32, n: i32) -> i32 {
-    let period = 2 * n;
-    var m = i % period;
-    if m < 0 {
-        m += period;
-    }
-    if m >= n {
-        m = period - 1 - m;
-    }
-    return m;
-}
 
 struct Kahan {
     sum: f32,
@@ -67,7 +58,7 @@ fn slide(first: u32, stride: u32, n: u32, start: u32, end: u32) {
 }
 
 // Along columns: neighbouring threads own neighbouring columns, so reads coalesce.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn vertical(@builtin(global_invocation_id) gid: vec3<u32>) {
     let x = gid.x;
     let start = gid.y * params.seg_len;
@@ -79,7 +70,7 @@ fn vertical(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // Along rows: one thread per (row, segment).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn horizontal(@builtin(global_invocation_id) gid: vec3<u32>) {
     let y = gid.x;
     let start = gid.y * params.seg_len;

@@ -1,5 +1,6 @@
 // Sample-type conversion between the source's own samples and imflow's f32 planes.
-// Twin: src/cpu/convert.rs. Host side: src/gpu/convert.rs (keep `Params` in sync).
+// Twin: src/cpu/convert.rs. Host side: src/gpu/convert.rs (keep `Params` in sync; a test
+// checks its size and the bindings against the host). WORKGROUP comes from the host.
 //
 // Sources travel to the GPU in their own type: u8 four to a u32 word, u16 two to a word,
 // f32 one. `unpack` widens and de-interleaves them into planes (plane c holds channel c);
@@ -18,23 +19,20 @@ struct Params {
     _pad2: u32,
 }
 
+override WORKGROUP: u32;
+
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
-
-// Dispatch grids are 2-D because one dimension holds at most 65535 workgroups.
-fn flat_index(gid: vec3<u32>) -> u32 {
-    return gid.y * params.row_pitch + gid.x;
-}
 
 fn planar_index(i: u32) -> u32 {
     let c = params.channels;
     return (i % c) * params.plane_len + i / c;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn unpack(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = flat_index(gid);
+    let i = flat_index(gid, params.row_pitch);
     if i >= params.samples {
         return;
     }
@@ -66,9 +64,9 @@ fn sample_at(i: u32) -> f32 {
 }
 
 // One thread per output word, so no two threads write the same word.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn pack(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let j = flat_index(gid);
+    let j = flat_index(gid, params.row_pitch);
     let n = params.samples;
     switch params.sample_type {
         case 0u: {

@@ -1,6 +1,7 @@
 // Separable gaussian, scipy `gaussian_filter(mode='reflect')` semantics.
-// Twin: src/cpu/gaussian.rs. Host side: src/gpu/gaussian.rs (keep `Params`, TILE_*
-// and MAX_TILE_RADIUS in sync).
+// Twin: src/cpu/gaussian.rs. Host side: src/gpu/gaussian.rs (keep `Params` in sync; a
+// test checks its size and the bindings against the host). Tile and workgroup sizes are
+// override constants the host sets, so the two sides cannot drift apart.
 //
 // One dispatch per axis; `weights` holds the 2r+1 taps (computed once on the host in
 // f64, as scipy does). Both twins sum in the same symmetric order:
@@ -21,38 +22,28 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(3) var<storage, read> weights: array<f32>;
 
-const MAX_TILE_RADIUS: u32 = 64u;
-const TILE_X: u32 = 256u;          // outputs per workgroup along a row
-const TILE_COLS: u32 = 16u;        // columns per workgroup, vertical pass
-const TILE_ROWS: u32 = 64u;        // outputs per column per workgroup, vertical pass
+override MAX_TILE_RADIUS: u32;     // largest radius the tiled kernels stage
+override TILE_X: u32;              // outputs (and threads) per workgroup along a row
+override TILE_COLS: u32;           // columns (threads along x) per workgroup, vertical pass
+override TILE_THREAD_ROWS: u32;    // threads along y per workgroup, vertical pass
+override TILE_ROWS: u32;           // outputs per column per workgroup, vertical pass
+override DIRECT_X: u32;            // workgroup of the direct kernels
+override DIRECT_Y: u32;
 
-var<workgroup> row_tile: array<f32, 384>;     // TILE_X + 2 * MAX_TILE_RADIUS
-var<workgroup> col_tile: array<f32, 3072>;    // (TILE_ROWS + 2 * MAX_TILE_RADIUS) * TILE_COLS
-
-// scipy 'reflect' (d c b a | a b c d | d c b a), repeated for any distance.
-fn reflect(i: i32, n: i32) -> i32 {
-    let period = 2 * n;
-    var m = i % period;
-    if m < 0 {
-        m += period;
-    }
-    if m >= n {
-        m = period - 1 - m;
-    }
-    return m;
-}
+var<workgroup> row_tile: array<f32, TILE_X + 2u * MAX_TILE_RADIUS>;
+var<workgroup> col_tile: array<f32, (TILE_ROWS + 2u * MAX_TILE_RADIUS) * TILE_COLS>;
 
 fn plane_base(plane: u32) -> u32 {
     return plane * params.width * params.height;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(TILE_X)
 fn horizontal_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let r = params.radius;
     let w = i32(params.width);
     let row = plane_base(wg.z) + wg.y * params.width;
     let x0 = i32(wg.x * TILE_X) - i32(r);
-    for (var i = li; i < TILE_X + 2u * r; i += 256u) {
+    for (var i = li; i < TILE_X + 2u * r; i += TILE_X) {
         row_tile[i] = src[row + u32(reflect(x0 + i32(i), w))];
     }
     workgroupBarrier();
@@ -68,7 +59,7 @@ fn horizontal_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     dst[row + x] = acc;
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(TILE_COLS, TILE_THREAD_ROWS)
 fn vertical_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let r = params.radius;
     let h = i32(params.height);
@@ -77,7 +68,7 @@ fn vertical_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
     let y0 = i32(wg.y * TILE_ROWS) - i32(r);
     let li = lid.y * TILE_COLS + lid.x;
     // Threads of a row of the workgroup read adjacent columns: coalesced loads.
-    for (var i = li; i < (TILE_ROWS + 2u * r) * TILE_COLS; i += 256u) {
+    for (var i = li; i < (TILE_ROWS + 2u * r) * TILE_COLS; i += TILE_COLS * TILE_THREAD_ROWS) {
         let ty = i / TILE_COLS;
         let x = x0 + i % TILE_COLS;
         if x < params.width {
@@ -89,8 +80,8 @@ fn vertical_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
     if x >= params.width {
         return;
     }
-    for (var k = 0u; k < TILE_ROWS / 16u; k++) {
-        let ty = lid.y + k * 16u;
+    for (var k = 0u; k < TILE_ROWS / TILE_THREAD_ROWS; k++) {
+        let ty = lid.y + k * TILE_THREAD_ROWS;
         let y = wg.y * TILE_ROWS + ty;
         if y < params.height {
             let c = (ty + r) * TILE_COLS + lid.x;
@@ -103,7 +94,7 @@ fn vertical_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
     }
 }
 
-@compute @workgroup_size(64, 4)
+@compute @workgroup_size(DIRECT_X, DIRECT_Y)
 fn horizontal_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
     if gid.x >= params.width || gid.y >= params.height {
         return;
@@ -121,7 +112,7 @@ fn horizontal_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
     dst[row + gid.x] = acc;
 }
 
-@compute @workgroup_size(64, 4)
+@compute @workgroup_size(DIRECT_X, DIRECT_Y)
 fn vertical_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
     if gid.x >= params.width || gid.y >= params.height {
         return;

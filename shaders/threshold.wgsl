@@ -1,6 +1,7 @@
 // Threshold (fixed and Otsu) into a 0/255 mask.
-// Twin: src/cpu/threshold.rs. Host side: src/gpu/threshold.rs (keep `Params`, the
-// `stats` layout, SHARED_BINS and FLOAT_BINS in sync).
+// Twin: src/cpu/threshold.rs. Host side: src/gpu/threshold.rs (keep `Params` and the
+// `stats` layout in sync; a test checks the size of `Params`, the bindings and FLOAT_BINS
+// against the host). WORKGROUP and SHARED_BINS are override constants the host sets.
 //
 // The host prepends `alias real = f64;` when the adapter has SHADER_F64, else
 // `alias real = f32;`. Otsu must pick the very bin skimage picks, and near a flat
@@ -33,8 +34,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> stats: array<atomic<u32>>;
 @group(0) @binding(4) var<storage, read_write> hist: array<atomic<u32>>;
 
-const SHARED_BINS: u32 = 4096u;
-const FLOAT_BINS: u32 = 256u;
+override WORKGROUP: u32;     // threads per workgroup of every kernel here but the float scan
+override SHARED_BINS: u32;   // bins histogram_shared gathers in workgroup memory
+const FLOAT_BINS: u32 = 256u; // skimage's nbins for float data
 
 // Order-preserving map from f32 to u32: comparisons of keys are comparisons of floats.
 fn key(x: f32) -> u32 {
@@ -54,15 +56,11 @@ fn stat_max() -> f32 {
     return unkey(atomicLoad(&stats[1]));
 }
 
-fn flat_index(gid: vec3<u32>) -> u32 {
-    return gid.y * params.row_pitch + gid.x;
-}
-
 // ---- fixed threshold, and the last step of Otsu -------------------------------------
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn apply(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = flat_index(gid);
+    let i = flat_index(gid, params.row_pitch);
     if i >= params.samples {
         return;
     }
@@ -78,9 +76,9 @@ fn apply(@builtin(global_invocation_id) gid: vec3<u32>) {
 var<workgroup> wg_min_inv: atomic<u32>;
 var<workgroup> wg_max: atomic<u32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn min_max(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let i = flat_index(gid);
+    let i = flat_index(gid, params.row_pitch);
     if i < params.samples {
         let x = src[i];
         if x == x { // NaNs are ignored, as in the CPU twin
@@ -133,12 +131,12 @@ fn bin_of(x: f32) -> u32 {
     return b;
 }
 
-var<workgroup> wg_bins: array<atomic<u32>, 4096>; // SHARED_BINS
+var<workgroup> wg_bins: array<atomic<u32>, SHARED_BINS>;
 var<workgroup> wg_nbins: u32;
 
 // Few bins (float data, u8, narrow u16 ranges): counts gather in workgroup memory and
 // reach global memory once per workgroup and bin. Grid-stride over the samples.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn histogram_shared(@builtin(global_invocation_id) gid: vec3<u32>,
                     @builtin(local_invocation_index) li: u32,
                     @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -149,11 +147,11 @@ fn histogram_shared(@builtin(global_invocation_id) gid: vec3<u32>,
     if nbins > SHARED_BINS {
         return; // histogram_global's case
     }
-    for (var b = li; b < nbins; b += 256u) {
+    for (var b = li; b < nbins; b += WORKGROUP) {
         atomicStore(&wg_bins[b], 0u);
     }
     workgroupBarrier();
-    let stride = nwg.x * 256u;
+    let stride = nwg.x * WORKGROUP;
     for (var i = gid.x; i < params.samples; i += stride) {
         let x = src[i];
         if x == x {
@@ -161,7 +159,7 @@ fn histogram_shared(@builtin(global_invocation_id) gid: vec3<u32>,
         }
     }
     workgroupBarrier();
-    for (var b = li; b < nbins; b += 256u) {
+    for (var b = li; b < nbins; b += WORKGROUP) {
         let c = atomicLoad(&wg_bins[b]);
         if c != 0u {
             atomicAdd(&hist[b], c);
@@ -171,13 +169,13 @@ fn histogram_shared(@builtin(global_invocation_id) gid: vec3<u32>,
 
 // Many bins (wide u16 ranges, up to 65536): straight to global atomics, which spread
 // over so many addresses that they rarely contend.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn histogram_global(@builtin(global_invocation_id) gid: vec3<u32>,
                     @builtin(num_workgroups) nwg: vec3<u32>) {
     if bin_count() <= SHARED_BINS {
         return;
     }
-    let stride = nwg.x * 256u;
+    let stride = nwg.x * WORKGROUP;
     for (var i = gid.x; i < params.samples; i += stride) {
         let x = src[i];
         if x == x {
@@ -193,17 +191,17 @@ fn write_threshold(t: f32, bin: u32) {
     atomicStore(&stats[3], bin);
 }
 
-var<workgroup> part_w: array<u32, 256>;
-var<workgroup> part_s: array<real, 256>;
-var<workgroup> best_v: array<real, 256>;
-var<workgroup> best_k: array<u32, 256>;
+var<workgroup> part_w: array<u32, WORKGROUP>;
+var<workgroup> part_s: array<real, WORKGROUP>;
+var<workgroup> best_v: array<real, WORKGROUP>;
+var<workgroup> best_k: array<u32, WORKGROUP>;
 var<workgroup> wg_scan: vec2<u32>; // (bins, 1 if the image is constant)
 var<workgroup> total_w: u32;       // samples counted
 var<workgroup> total_s: real;      // their sum
 
-// Integer levels: each of 256 threads owns a run of bins. Class weights are exact u32
+// Integer levels: each of the WORKGROUP threads owns a run of bins. Class weights are exact u32
 // prefix sums (skimage rounds them to f32, as done below); class sums are exact in f64.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn otsu_scan_integer(@builtin(local_invocation_index) li: u32) {
     if li == 0u {
         let lo = stat_min();
@@ -219,7 +217,7 @@ fn otsu_scan_integer(@builtin(local_invocation_index) li: u32) {
         return;
     }
     let nbins = scan.x;
-    let chunk = (nbins + 255u) / 256u;
+    let chunk = (nbins + WORKGROUP - 1u) / WORKGROUP;
     let k0 = min(li * chunk, nbins);
     let k1 = min(k0 + chunk, nbins);
     var w = 0u;
@@ -233,10 +231,10 @@ fn otsu_scan_integer(@builtin(local_invocation_index) li: u32) {
     part_s[li] = s;
     workgroupBarrier();
     if li == 0u {
-        // Exclusive prefix over the 256 runs, and the totals.
+        // Exclusive prefix over the runs, and the totals.
         var pw = 0u;
         var ps = real(0.0);
-        for (var t = 0u; t < 256u; t++) {
+        for (var t = 0u; t < WORKGROUP; t++) {
             let cw = part_w[t];
             let cs = part_s[t];
             part_w[t] = pw;
@@ -276,7 +274,7 @@ fn otsu_scan_integer(@builtin(local_invocation_index) li: u32) {
         // argmax (the lowest bin among equals).
         var v = best_v[0];
         var k = best_k[0];
-        for (var t = 1u; t < 256u; t++) {
+        for (var t = 1u; t < WORKGROUP; t++) {
             if best_v[t] > v {
                 v = best_v[t];
                 k = best_k[t];
@@ -303,8 +301,8 @@ fn otsu_scan_float() {
         write_threshold(lo, 0u);
         return;
     }
-    var w2: array<f32, 256>;
-    var s2: array<f32, 256>;
+    var w2: array<f32, FLOAT_BINS>;
+    var s2: array<f32, FLOAT_BINS>;
     var cw = 0.0;
     var cs = 0.0;
     for (var k = i32(FLOAT_BINS) - 1; k >= 0; k--) {

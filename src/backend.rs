@@ -1,11 +1,13 @@
-//! Running a chain of ops on one image with either backend.
+//! Choosing a backend, and running a chain of ops on one image or stack with it.
 
-use crate::cpu;
+use crate::engine::{CpuEngine, Engine, GpuEngine, Program, Slot, MAX_FRAMES_IN_FLIGHT};
 use crate::gpu::GpuContext;
 use crate::image::{Image, SampleType};
+use crate::io::Stack;
 use crate::ops::Op;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
 /// Which implementation runs the kernels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -86,14 +88,17 @@ pub struct Processed {
     pub thresholds: Vec<f64>,
 }
 
-enum Engine {
-    Cpu,
-    Gpu(GpuContext),
+enum Which {
+    Cpu(CpuEngine),
+    Gpu(GpuEngine),
 }
 
-/// Runs op chains on a chosen backend.
+/// Runs op chains on a chosen backend, one image or a stack of frames at a time, with no
+/// cache. Each frame is one program: on the GPU one upload of the source's own samples,
+/// the ops on resident buffers, one download, all in one submit; a stack's frames are
+/// pipelined.
 pub struct Processor {
-    engine: Engine,
+    engine: Which,
     notice: Option<String>,
 }
 
@@ -103,7 +108,7 @@ impl Processor {
     pub fn new(backend: Backend) -> Result<Self> {
         let (gpu, notice) = backend.resolve()?;
         Ok(Processor {
-            engine: gpu.map_or(Engine::Cpu, Engine::Gpu),
+            engine: gpu.map_or(Which::Cpu(CpuEngine), |c| Which::Gpu(GpuEngine::new(c))),
             notice,
         })
     }
@@ -111,7 +116,7 @@ impl Processor {
     /// The CPU twins.
     pub fn cpu() -> Self {
         Processor {
-            engine: Engine::Cpu,
+            engine: Which::Cpu(CpuEngine),
             notice: None,
         }
     }
@@ -119,7 +124,7 @@ impl Processor {
     /// A GPU context the caller made.
     pub fn gpu(ctx: GpuContext) -> Self {
         Processor {
-            engine: Engine::Gpu(ctx),
+            engine: Which::Gpu(GpuEngine::new(ctx)),
             notice: None,
         }
     }
@@ -132,56 +137,96 @@ impl Processor {
     /// The GPU context, when running on one.
     pub fn gpu_context(&self) -> Option<&GpuContext> {
         match &self.engine {
-            Engine::Gpu(c) => Some(c),
-            Engine::Cpu => None,
+            Which::Gpu(e) => Some(e.context()),
+            Which::Cpu(_) => None,
         }
     }
 
     /// `cpu`, or the adapter's name.
     pub fn device_name(&self) -> String {
         match &self.engine {
-            Engine::Cpu => "cpu".into(),
-            Engine::Gpu(c) => c.adapter().name.clone(),
+            Which::Cpu(e) => e.device_name(),
+            Which::Gpu(e) => e.device_name(),
         }
     }
 
-    /// Applies `ops` in order. On the GPU that is one upload, the ops on resident
-    /// buffers, and one download.
+    /// Applies `ops` in order to one image.
     pub fn run(&self, image: &Image, ops: &[Op], output: OutputType) -> Result<Processed> {
-        for op in ops {
-            op.validate()?;
-        }
+        let mut out = self.run_frames(std::slice::from_ref(image), ops, output)?;
+        Ok(out.remove(0))
+    }
+
+    /// Applies `ops` to every frame of a stack (TIFF pages, GIF frames; Otsu per frame),
+    /// frame k+1 recorded while frame k runs. The result keeps the stack's animation
+    /// and format.
+    pub fn run_stack(
+        &self,
+        stack: &Stack,
+        ops: &[Op],
+        output: OutputType,
+    ) -> Result<(Stack, Vec<Vec<f64>>)> {
+        let done = self.run_frames(&stack.frames, ops, output)?;
+        let (frames, thresholds) = done.into_iter().map(|p| (p.image, p.thresholds)).unzip();
+        Ok((
+            Stack {
+                frames,
+                animation: stack.animation.clone(),
+                format: stack.format,
+            },
+            thresholds,
+        ))
+    }
+
+    fn run_frames(
+        &self,
+        frames: &[Image],
+        ops: &[Op],
+        output: OutputType,
+    ) -> Result<Vec<Processed>> {
         match &self.engine {
-            Engine::Cpu => {
-                let mut planes = cpu::convert::to_planes(image);
-                let mut thresholds = Vec::new();
-                for op in ops {
-                    let (next, t) = cpu::apply(&planes, op);
-                    planes = next;
-                    thresholds.extend(t);
-                }
-                let to = output.resolve(image.sample_type(), planes.value_type);
-                Ok(Processed {
-                    image: cpu::convert::to_image(&planes, to),
-                    thresholds,
-                })
-            }
-            Engine::Gpu(ctx) => {
-                let mut current = ctx.upload(image)?;
-                let mut pending = Vec::new();
-                for op in ops {
-                    let (next, t) = ctx.apply(&current, op)?;
-                    current = next;
-                    pending.extend(t);
-                }
-                let to = output.resolve(image.sample_type(), current.value_type());
-                let out = ctx.download(&current, to)?;
-                let thresholds = pending.iter().map(|t| t.value()).collect::<Result<_>>()?;
-                Ok(Processed {
-                    image: out,
-                    thresholds,
-                })
-            }
+            Which::Cpu(e) => run_frames(e, frames, ops, output),
+            Which::Gpu(e) => run_frames(e, frames, ops, output),
         }
     }
+}
+
+fn run_frames<E: Engine>(
+    engine: &E,
+    frames: &[Image],
+    ops: &[Op],
+    output: OutputType,
+) -> Result<Vec<Processed>> {
+    for op in ops {
+        op.validate()?;
+    }
+    let mut pending = VecDeque::new();
+    let mut done = Vec::with_capacity(frames.len());
+    let finish = |(p, slots): (E::Pending, Vec<Slot>)| -> Result<Processed> {
+        let mut out = engine.finish(p)?;
+        Ok(Processed {
+            image: out.images.remove(0),
+            thresholds: slots.iter().filter_map(|&s| out.threshold(s)).collect(),
+        })
+    };
+    for frame in frames {
+        let mut program = Program::new();
+        let mut value = program.upload(frame);
+        let mut thresholds = Vec::new();
+        for op in ops {
+            value = program.apply(op, value)?;
+            if matches!(op, Op::Threshold(_)) {
+                thresholds.push(value);
+            }
+        }
+        let values = program.value_type(value).unwrap_or(frame.sample_type());
+        program.download(value, output.resolve(frame.sample_type(), values));
+        pending.push_back((engine.submit(program)?, thresholds));
+        if pending.len() >= MAX_FRAMES_IN_FLIGHT {
+            done.push(finish(pending.pop_front().expect("non-empty"))?);
+        }
+    }
+    for p in pending {
+        done.push(finish(p)?);
+    }
+    Ok(done)
 }

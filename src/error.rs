@@ -1,7 +1,13 @@
 //! The crate's one error type. Every variant names what went wrong in terms a user can act
-//! on: the file, the parameter, or the limit.
+//! on: the file, the parameter, or the limit. Errors keep their cause (`source()`) and
+//! stay typed up to the edge that prints them: a library caller matches on why an output
+//! failed; `--json` and Python turn it into text.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A boxed cause from another crate (a codec, the TOML parser).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Errors from imflow. Variants are added over time, so match with a wildcard arm.
 #[derive(Debug, thiserror::Error)]
@@ -17,31 +23,46 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// A file exists but could not be decoded as an image (truncated, corrupt, not an image).
-    #[error("{path}: cannot decode image: {reason}")]
+    /// Bytes that could not be decoded as an image (truncated, corrupt, not an image).
+    /// Codecs raise it without a path; the caller that knows the file adds it
+    /// ([`Error::at`]).
+    #[error("{}cannot decode image: {reason}", at(.path))]
     Decode {
-        /// The file involved.
-        path: PathBuf,
+        /// The file involved, once known.
+        path: Option<PathBuf>,
         /// What the decoder said.
         reason: String,
+        /// The decoder's own error, where it gave one.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The file decodes, but holds something imflow does not process (sample type, layout).
-    #[error("{path}: unsupported image: {reason}")]
+    #[error("{}unsupported image: {reason}", at(.path))]
     Unsupported {
-        /// The file involved.
-        path: PathBuf,
+        /// The file involved, once known.
+        path: Option<PathBuf>,
         /// What is not supported and, where there is one, what to do instead.
         reason: String,
     },
 
     /// Writing an image failed, or the chosen format cannot hold the data.
-    #[error("{path}: cannot write image: {reason}")]
+    #[error("{}cannot write image: {reason}", at(.path))]
     Encode {
-        /// The output file.
-        path: PathBuf,
+        /// The output file, once known.
+        path: Option<PathBuf>,
         /// Why.
         reason: String,
+        /// The encoder's own error, where it gave one.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// A source file's bytes changed between keying it and decoding it.
+    #[error("{path}: the file changed during the run")]
+    Changed {
+        /// The source file.
+        path: PathBuf,
     },
 
     /// An image has a zero width or height, or dimensions that overflow memory sizes.
@@ -77,6 +98,28 @@ pub enum Error {
         reason: String,
     },
 
+    /// The call itself is wrong: no inputs, options that contradict each other, a node
+    /// from another flow.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong and what to do instead.
+        message: String,
+    },
+
+    /// A flow file is not a valid flow.
+    #[error("{}{}: {message}", .path.display(), line_suffix(*.line))]
+    FlowFile {
+        /// The flow file.
+        path: PathBuf,
+        /// The line the problem is on, where known (1-based).
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+        /// The parser's or the op's own error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
     /// No GPU adapter could be found.
     #[error(
         "no GPU adapter found{detail}. Install a Vulkan driver (on a machine without a GPU, \
@@ -89,12 +132,13 @@ pub enum Error {
     },
 
     /// The adapter was found but refused to create a device.
-    #[error("GPU adapter `{adapter}` could not create a device: {reason}")]
+    #[error("GPU adapter `{adapter}` could not create a device: {source}")]
     Device {
         /// Adapter name.
         adapter: String,
         /// wgpu's reason.
-        reason: String,
+        #[source]
+        source: wgpu::RequestDeviceError,
     },
 
     /// The work does not fit a limit of the adapter.
@@ -116,18 +160,64 @@ pub enum Error {
     },
 
     /// The GPU reported an error (validation, out of memory, device lost, timeout) while
-    /// running a kernel.
+    /// running a kernel or reading a result back.
     #[error("GPU error in `{label}`: {message}")]
     Gpu {
         /// The kernel or transfer, labelled `imflow.<kernel>`.
         label: String,
         /// The driver's or wgpu's message.
         message: String,
+        /// wgpu's own error, where it is one that can travel between threads.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// A stored output's record cannot be read, or does not belong to its key.
+    #[error("{path}: unreadable record: {reason}")]
+    Record {
+        /// The record file.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+        /// The JSON parser's error, for a record that does not parse.
+        #[source]
+        source: Option<serde_json::Error>,
+    },
+
+    /// A stored output file does not hash to the value its record holds.
+    #[error("{path}: contents do not match the recorded hash (corrupt or edited)")]
+    Corrupt {
+        /// The output file.
+        path: PathBuf,
+    },
+
+    /// A node could not run because one of its inputs failed.
+    #[error("input failed: {0}")]
+    Input(#[source] Arc<Error>),
+
+    /// A worker thread panicked on this file (a decoder or encoder bug); the file failed,
+    /// not the run.
+    #[error("{path}: the {what} crashed on this file")]
+    Crashed {
+        /// The file being decoded or encoded.
+        path: PathBuf,
+        /// `decoder` or `encoder`.
+        what: &'static str,
     },
 }
 
 /// `Result` with imflow's [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `"<path>: "` for errors that know their file.
+fn at(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map_or_else(String::new, |p| format!("{}: ", p.display()))
+}
+
+fn line_suffix(line: Option<usize>) -> String {
+    line.map_or_else(String::new, |l| format!(":{l}"))
+}
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -147,5 +237,161 @@ impl Error {
             param: param.into(),
             reason: reason.into(),
         }
+    }
+
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Error::Usage {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn decode(reason: impl Into<String>) -> Self {
+        Error::Decode {
+            path: None,
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// A decoder's error, kept as the cause.
+    pub(crate) fn decode_from(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Decode {
+            path: None,
+            reason: e.to_string(),
+            source: Some(Box::new(e)),
+        }
+    }
+
+    pub(crate) fn unsupported(reason: impl Into<String>) -> Self {
+        Error::Unsupported {
+            path: None,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn encode(reason: impl Into<String>) -> Self {
+        Error::Encode {
+            path: None,
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// An encoder's error, kept as the cause.
+    pub(crate) fn encode_from(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Encode {
+            path: None,
+            reason: e.to_string(),
+            source: Some(Box::new(e)),
+        }
+    }
+
+    pub(crate) fn gpu(label: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Gpu {
+            label: label.into(),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The same error, naming `path` as the file it is about where it does not name one
+    /// yet (codec errors are raised without a path; the caller knows the file).
+    pub fn at(self, path: &Path) -> Self {
+        match self {
+            Error::Decode {
+                path: None,
+                reason,
+                source,
+            } => Error::Decode {
+                path: Some(path.to_path_buf()),
+                reason,
+                source,
+            },
+            Error::Unsupported { path: None, reason } => Error::Unsupported {
+                path: Some(path.to_path_buf()),
+                reason,
+            },
+            Error::Encode {
+                path: None,
+                reason,
+                source,
+            } => Error::Encode {
+                path: Some(path.to_path_buf()),
+                reason,
+                source,
+            },
+            Error::Shape {
+                width,
+                height,
+                channels,
+                reason,
+            } => Error::Decode {
+                path: Some(path.to_path_buf()),
+                reason: format!("image {width}x{height}x{channels}: {reason}"),
+                source: None,
+            },
+            e => e,
+        }
+    }
+
+    /// The error at the root of a chain of [`Error::Input`]s.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Input(inner) => inner.root(),
+            e => e,
+        }
+    }
+}
+
+/// Serialises an error as its message, for reports (`--json`, Python).
+pub(crate) fn serialize_error<S: serde::Serializer>(
+    e: &Arc<Error>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(e)
+}
+
+/// [`serialize_error`] for an optional error.
+pub(crate) fn serialize_opt_error<S: serde::Serializer>(
+    e: &Option<Arc<Error>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => s.collect_str(e),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codec_errors_gain_their_path_once() {
+        let e = Error::decode("truncated").at(Path::new("/d/a.tif"));
+        assert_eq!(e.to_string(), "/d/a.tif: cannot decode image: truncated");
+        // A second caller does not relabel it.
+        let e = e.at(Path::new("/elsewhere"));
+        assert_eq!(e.to_string(), "/d/a.tif: cannot decode image: truncated");
+        assert_eq!(
+            Error::encode("no frames").to_string(),
+            "cannot write image: no frames"
+        );
+        let input = Error::Input(Arc::new(Error::Input(Arc::new(e))));
+        assert!(matches!(input.root(), Error::Decode { .. }));
+        assert!(input
+            .to_string()
+            .starts_with("input failed: input failed: /d/a.tif"));
+    }
+
+    #[test]
+    fn flow_file_errors_name_the_line() {
+        let e = Error::FlowFile {
+            path: "flow.toml".into(),
+            line: Some(3),
+            message: "no node named `b`".into(),
+            source: None,
+        };
+        assert_eq!(e.to_string(), "flow.toml:3: no node named `b`");
     }
 }

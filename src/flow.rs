@@ -6,6 +6,7 @@
 use crate::backend::OutputType;
 use crate::image::Image;
 use crate::io::Format;
+use crate::key::{self, Key};
 use crate::ops::Op;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -51,6 +52,16 @@ pub enum NodeKind {
     },
 }
 
+impl NodeKind {
+    /// The nodes this one reads.
+    pub fn inputs(&self) -> Vec<NodeId> {
+        match self {
+            NodeKind::Op { input, .. } => vec![*input],
+            NodeKind::File(_) | NodeKind::Image { .. } => Vec::new(),
+        }
+    }
+}
+
 /// How and whether a node's result leaves the executor.
 #[derive(Clone, Debug)]
 pub struct Materialize {
@@ -63,6 +74,20 @@ pub struct Materialize {
     /// Write the file and its record (the default). When false, the result is returned
     /// in memory in the run report and nothing is written or looked up on disk.
     pub persist: bool,
+}
+
+impl Materialize {
+    /// The output's key: the task plus how the output is written, as specified (the
+    /// resolved type and format follow from the task, so the spec is enough). Records
+    /// are named by it.
+    pub fn output_key(&self, task: &Key) -> Key {
+        let dtype = match self.dtype {
+            OutputType::Same => "same",
+            OutputType::Exactly(t) => t.name(),
+        };
+        let format = self.format.map_or("default", Format::name);
+        key::output(task, &self.name, dtype, format)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -171,11 +196,11 @@ impl Flow {
         if node.0 < self.nodes.len() {
             Ok(())
         } else {
-            Err(Error::InvalidParam {
-                op: "flow",
-                param: "node".into(),
-                reason: format!("node {} does not belong to this flow", node.0),
-            })
+            Err(Error::usage(format!(
+                "node {} does not belong to this flow (it has {} nodes)",
+                node.0,
+                self.nodes.len()
+            )))
         }
     }
 

@@ -76,11 +76,45 @@ pub struct FlowSpec {
     pub steps: Vec<StepSpec>,
 }
 
-fn bad(param: impl Into<String>, reason: impl Into<String>) -> Error {
-    Error::InvalidParam {
-        op: "flow file",
-        param: param.into(),
-        reason: reason.into(),
+/// A problem in a flow file: the message, the node it is in (to find its line), and
+/// the underlying error.
+struct Bad {
+    node: Option<String>,
+    message: String,
+    line: Option<usize>,
+    source: Option<crate::error::BoxError>,
+}
+
+/// `message` about `what` (a node, or one of its fields: `a.dtype`).
+fn bad(what: impl Into<String>, message: impl Into<String>) -> Bad {
+    let what = what.into();
+    Bad {
+        message: format!("`{what}`: {}", message.into()),
+        node: Some(what),
+        line: None,
+        source: None,
+    }
+}
+
+impl Bad {
+    /// The error, naming the file and the line: the parser's, or the line of the node's
+    /// table (`[nodes.<name>]`).
+    fn at(self, path: &Path, text: &str) -> Error {
+        let line = self.line.or_else(|| {
+            let node = self.node.as_deref()?.split('.').next()?;
+            text.lines()
+                .position(|l| {
+                    let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+                    l == format!("[nodes.{node}]") || l == format!("[nodes.\"{node}\"]")
+                })
+                .map(|i| i + 1)
+        });
+        Error::FlowFile {
+            path: path.to_path_buf(),
+            line,
+            message: self.message,
+            source: self.source,
+        }
     }
 }
 
@@ -102,17 +136,27 @@ impl FlowSpec {
     /// Reads and parses a flow file.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::parse(&text).map_err(|e| match e {
-            Error::InvalidParam { param, reason, .. } => {
-                bad(param, format!("{}: {reason}", path.display()))
-            }
-            e => e,
-        })
+        Self::parse_named(&text, path)
     }
 
-    /// Parses a flow file's text.
+    /// Parses a flow file's text; errors name it `<flow>`.
     pub fn parse(text: &str) -> Result<Self> {
-        let spec: FileSpec = toml::from_str(text).map_err(|e| bad("toml", e.to_string()))?;
+        Self::parse_named(text, Path::new("<flow>"))
+    }
+
+    fn parse_named(text: &str, path: &Path) -> Result<Self> {
+        Self::parse_text(text).map_err(|b| b.at(path, text))
+    }
+
+    fn parse_text(text: &str) -> std::result::Result<Self, Bad> {
+        let spec: FileSpec = toml::from_str(text).map_err(|e| Bad {
+            node: None,
+            line: e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+            message: e.message().to_string(),
+            source: Some(Box::new(e)),
+        })?;
         let mut steps = Vec::new();
         for (name, n) in spec.nodes {
             if name == INPUT {
@@ -131,7 +175,12 @@ impl FlowSpec {
             let ops = specs
                 .iter()
                 .map(|s| Op::parse(s))
-                .collect::<Result<Vec<_>>>()?;
+                .collect::<Result<Vec<_>>>()
+                .map_err(|e| Bad {
+                    message: format!("node `{name}`: {e}"),
+                    source: Some(Box::new(e)),
+                    ..bad(&name, "")
+                })?;
             let dtype = match n.dtype.as_deref() {
                 None | Some("same") => OutputType::Same,
                 Some(t) => OutputType::Exactly(
@@ -142,7 +191,7 @@ impl FlowSpec {
             let format = n
                 .format
                 .map(|f| {
-                    Format::from_path(Path::new(&format!("x.{f}"))).map_err(|_| {
+                    Format::from_extension(&f).ok_or_else(|| {
                         bad(
                             format!("{name}.format"),
                             format!("unknown format `{f}` (tif, png, jpg, gif)"),
@@ -190,10 +239,12 @@ impl FlowSpec {
             }
         }
         if !ordered.iter().any(|s| s.output.is_some()) {
-            return Err(bad(
-                "output",
-                "no node has an `output`; nothing would be written",
-            ));
+            return Err(Bad {
+                node: None,
+                message: "no node has an `output`; nothing would be written".into(),
+                line: None,
+                source: None,
+            });
         }
         Ok(FlowSpec { steps: ordered })
     }
@@ -277,11 +328,40 @@ mod tests {
             ("[nodes.a]\nfrom = \"input\"\nop = \"median:size=3\"\noutput = \"x\"", "unknown op `median`"),
             ("[nodes.a]\nfrom = \"input\"\nop = \"box:size=3\"\noutput = \"x\"\ncolour = 1", "unknown field"),
             ("[nodes.a]\nfrom = \"input\"\nop = \"box:size=3\"\noutput = \"x\"\nformat = \"bmp\"", "unknown format"),
-            ("not toml at all [", "toml"),
+            ("not toml at all [", "<flow>:1"),
         ];
         for (text, needle) in cases {
-            let e = FlowSpec::parse(text).unwrap_err().to_string();
+            let e = FlowSpec::parse(text).unwrap_err();
+            assert!(matches!(e, Error::FlowFile { .. }), "{e:?}");
+            let e = e.to_string();
             assert!(e.contains(needle), "{text}: `{e}` lacks `{needle}`");
         }
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flow.toml");
+        let text = "# a flow\n[nodes.a]\nfrom = \"input\"\nop = \"box:size=3\"\noutput = \"x\"\n\n[nodes.b]\nfrom = \"nowhere\"\nop = \"box:size=3\"\n";
+        std::fs::write(&path, text).unwrap();
+        let e = FlowSpec::load(&path).unwrap_err();
+        match &e {
+            Error::FlowFile { path: p, line, .. } => assert_eq!((p, *line), (&path, Some(7))),
+            other => panic!("{other:?}"),
+        }
+        assert!(e.to_string().contains("flow.toml:7: "), "{e}");
+        std::fs::write(&path, "[nodes.a]\nfrom = \"input\"\nop = 3\n").unwrap();
+        let e = FlowSpec::load(&path).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::FlowFile {
+                    line: Some(3),
+                    source: Some(_),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 }

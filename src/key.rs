@@ -200,7 +200,7 @@ pub fn image_source(image: &Image) -> Key {
 }
 
 /// The version of an op: its shader family's WGSL, the conversion shader every GPU
-/// chain runs, and the CPU twins' versions.
+/// chain runs, the prelude both are compiled with, and the CPU twins' versions.
 pub fn op_version(op: &Op) -> Key {
     let (family, shader) = match op {
         Op::Gaussian(_) => ("gaussian", Shader::Gaussian),
@@ -217,6 +217,7 @@ pub fn op_version(op: &Op) -> Key {
         .field(family.as_bytes())
         .field(shader.source().as_bytes())
         .field(Shader::Convert.source().as_bytes())
+        .field(crate::shaders::PRELUDE.as_bytes())
         .field(&twin(family).to_le_bytes())
         .field(&twin("convert").to_le_bytes())
         .finish()

@@ -31,18 +31,25 @@
 //! For folders of files with cached, verified results, build a [`Flow`] and run it with
 //! an [`Executor`] over a [`Store`]: re-runs reuse every output whose file still hashes
 //! to its record, and a run with nothing to compute never opens the GPU. Files:
-//! [`io::load_stack`] and [`io::encode_stack`] (TIFF pages, GIF frames, PNG, JPEG). The
-//! GPU side: [`GpuContext`] with [`GpuContext::upload`], [`GpuContext::apply`] and
-//! [`GpuContext::download`]; the CPU twins are in [`cpu`].
+//! [`io::load_stack`] and [`io::encode_stack`] (TIFF pages, GIF frames, PNG, JPEG);
+//! folders and globs: [`inputs::expand`].
+//!
+//! Underneath, both run on one [`engine`]: a frame's chain is recorded as a
+//! [`engine::Program`] and executed by the CPU twins ([`cpu`]) or the GPU ([`gpu`], one
+//! submit and one map per frame). [`GpuContext`] also exposes single kernels on
+//! resident images ([`GpuContext::upload`], [`GpuContext::apply`],
+//! [`GpuContext::download`]) and the counters that prove what crossed the bus.
 
 pub mod backend;
 pub mod cpu;
+pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod flow;
 pub mod flowfile;
 pub mod gpu;
 pub mod image;
+pub mod inputs;
 pub mod io;
 pub mod key;
 pub mod ops;
@@ -53,7 +60,7 @@ pub use backend::{Backend, OutputType, Processed, Processor};
 pub use error::{Error, Result};
 pub use executor::{Executor, RunOptions, RunReport, Status};
 pub use flow::{Flow, NodeId};
-pub use gpu::{GpuContext, GpuImage};
+pub use gpu::{GpuContext, GpuImage, GpuStats};
 pub use image::{Image, SampleType, Samples, Shape};
 pub use ops::{BoxBlur, Gaussian, Op, Threshold};
 pub use store::Store;

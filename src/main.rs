@@ -56,13 +56,25 @@ enum Command {
     },
 }
 
-/// Where results go: shared by `run` and `cache`.
+/// Where results go, for `run`.
 #[derive(Args, Clone, Debug)]
 pub struct StoreArgs {
     /// Output folder.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Record folder (default: <out>/.imflow).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+}
+
+/// Which store, for `cache`: the output folder, the record folder, or (neither) the
+/// current folder when it is the output folder.
+#[derive(Args, Clone, Debug)]
+pub struct FindStoreArgs {
+    /// Output folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Record folder (default: <out>/.imflow; alone, it says where its outputs are).
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
 }

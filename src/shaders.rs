@@ -1,4 +1,8 @@
-//! Every WGSL source imflow runs, in one place. One kernel family per file.
+//! Every WGSL source imflow runs, in one place. One kernel family per file, each compiled
+//! with the shared prelude (`shaders/prelude.wgsl`: reflect, flat indices) in front.
+
+/// The prelude every family is compiled with.
+pub const PRELUDE: &str = include_str!("../shaders/prelude.wgsl");
 
 /// A WGSL shader family in `shaders/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -42,15 +46,15 @@ impl Shader {
         }
     }
 
-    /// The source as compiled: `threshold.wgsl` gets its `real` type (f64 where the
-    /// adapter has SHADER_F64, for skimage's f64 class means; f32 elsewhere).
-    pub fn compiled_source(self, f64_available: bool) -> std::borrow::Cow<'static, str> {
-        match self {
-            Shader::Threshold => {
-                let real = if f64_available { "f64" } else { "f32" };
-                format!("alias real = {real};\n{}", self.source()).into()
-            }
-            _ => self.source().into(),
-        }
+    /// The source as compiled: the prelude, then the file. `threshold.wgsl` also gets
+    /// its `real` type (f64 where the adapter has SHADER_F64, for skimage's f64 class
+    /// means; f32 elsewhere).
+    pub fn compiled_source(self, f64_available: bool) -> String {
+        let real = match self {
+            Shader::Threshold if f64_available => "alias real = f64;\n",
+            Shader::Threshold => "alias real = f32;\n",
+            _ => "",
+        };
+        format!("{real}{PRELUDE}\n{}", self.source())
     }
 }

@@ -14,17 +14,26 @@
 //! temp file + fsync + rename, the record last, as the commit marker; a crash leaves at
 //! worst a `.imflow-tmp-*` file, which gc removes. No lock files.
 
+use crate::error::serialize_error;
 use crate::image::{SampleType, Shape};
-use crate::io::write_atomic;
+use crate::io::{self, write_atomic, Animation, Format, Stack};
 use crate::key::Key;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Version of the record format.
 pub const RECORD_VERSION: u32 = 1;
+/// The file in a store folder that names its output folder.
+const STORE_META: &str = "store.json";
+
+#[derive(Serialize, Deserialize)]
+struct StoreMeta {
+    out: PathBuf,
+}
 /// Temporary files older than this are crash leftovers.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
 
@@ -75,6 +84,10 @@ pub struct Record {
     pub value_type: SampleType,
     /// Width, height, channels (of each frame).
     pub shape: Shape,
+    /// What the output inherits from its source (sample type, format, animation), so a
+    /// loaded file stands in for its values exactly. Absent in records of imflow 0.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceMeta>,
     /// Frames (pages of a TIFF, frames of a GIF).
     pub frames: usize,
     /// `TIFF`, `PNG`, `JPEG` or `GIF`.
@@ -85,6 +98,66 @@ pub struct Record {
     pub crate_version: String,
     /// Seconds since the Unix epoch.
     pub created_unix: u64,
+}
+
+/// What an output inherits from the source it was computed from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceMeta {
+    /// The source's sample type.
+    pub sample_type: SampleType,
+    /// The source's format, if it came from a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<Format>,
+    /// The source's animation timing (GIF).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub animation: Option<Animation>,
+}
+
+/// A record before its file is written: everything but where the file is, its hash and
+/// size, its shape (taken from the frames) and when it was made, which
+/// [`Store::write`] fills in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Draft {
+    /// The output key: task key plus name, sample type and format.
+    pub key: Key,
+    /// The task key of the node.
+    pub task: Key,
+    /// The output name.
+    pub name: String,
+    /// Ops and params back to the source, output first.
+    pub lineage: Vec<LineageStep>,
+    /// The task's input keys.
+    pub inputs: Vec<Key>,
+    /// What the values were before writing.
+    pub value_type: SampleType,
+    /// What the output inherits from its source.
+    pub source: SourceMeta,
+    /// The file format to write.
+    pub format: Format,
+    /// The device that computed it (`cpu` or the adapter name).
+    pub device: String,
+}
+
+impl Draft {
+    #[cfg(test)]
+    pub(crate) fn example() -> Self {
+        let k = Key::of_bytes(b"example");
+        Draft {
+            key: k,
+            task: k,
+            name: "example".into(),
+            lineage: Vec::new(),
+            inputs: Vec::new(),
+            value_type: SampleType::U8,
+            source: SourceMeta {
+                sample_type: SampleType::U8,
+                format: None,
+                animation: None,
+            },
+            format: Format::Tiff,
+            device: "cpu".into(),
+        }
+    }
 }
 
 /// A record found and its file verified.
@@ -103,9 +176,19 @@ pub enum Lookup {
     Hit(Box<Hit>),
     /// Nothing stored (or expired).
     Miss,
-    /// A record exists but cannot be used: the reason says why (file missing or
+    /// A record exists but cannot be used: the error says why (file missing or
     /// corrupt, record unreadable). The output must be recomputed.
-    Broken(String),
+    Broken(Error),
+}
+
+/// A record [`Store::verify`] found wanting.
+#[derive(Clone, Debug, Serialize)]
+pub struct Problem {
+    /// The record file.
+    pub record: PathBuf,
+    /// What is wrong.
+    #[serde(serialize_with = "serialize_error")]
+    pub error: Arc<Error>,
 }
 
 /// Result of [`Store::verify`].
@@ -115,8 +198,8 @@ pub struct VerifyReport {
     pub records: usize,
     /// Records whose file exists and hashes to the recorded value.
     pub ok: usize,
-    /// `(record, problem)` for the others.
-    pub problems: Vec<(String, String)>,
+    /// The others.
+    pub problems: Vec<Problem>,
 }
 
 /// What [`Store::gc`] removes.
@@ -172,9 +255,13 @@ pub(crate) fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> std::result::Result<T, String> {
-    let text = std::fs::read(path).map_err(|e| e.to_string())?;
-    serde_json::from_slice(&text).map_err(|e| format!("unreadable record: {e}"))
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_slice(&text).map_err(|e| Error::Record {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+        source: Some(e),
+    })
 }
 
 impl Store {
@@ -188,7 +275,73 @@ impl Store {
         for d in [out.clone(), dir.join("records"), dir.join("runs")] {
             std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
         }
+        // Say which output folder the records' file names are relative to, so the store
+        // can be found again from its own folder (`imflow cache verify --store DIR`).
+        let meta = dir.join(STORE_META);
+        let out_text = serde_json::to_vec(&StoreMeta { out: out.clone() }).expect("serialisable");
+        if std::fs::read(&meta).ok().as_deref() != Some(&out_text[..]) {
+            write_atomic(&meta, &out_text)?;
+        }
         Ok(Store { out, dir })
+    }
+
+    /// Opens an existing store without creating anything, from whichever is known: the
+    /// output folder, the store folder (which says where its outputs are), or neither,
+    /// when the current folder is the output folder (holding `.imflow`) or a store.
+    pub fn find(out: Option<&Path>, store_dir: Option<&Path>) -> Result<Self> {
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let is_store = |d: &Path| d.join("records").is_dir();
+        let (out, dir) = match (out, store_dir) {
+            (Some(out), store) => {
+                let out = absolute(out);
+                if !out.is_dir() {
+                    return Err(Error::usage(format!(
+                        "{}: no such output folder",
+                        out.display()
+                    )));
+                }
+                let dir = store.map_or_else(|| out.join(".imflow"), absolute);
+                (out, dir)
+            }
+            (None, Some(store)) => {
+                let dir = absolute(store);
+                (Self::out_of(&dir)?, dir)
+            }
+            (None, None) => {
+                let here = absolute(Path::new("."));
+                if is_store(&here.join(".imflow")) {
+                    (here.clone(), here.join(".imflow"))
+                } else if is_store(&here) {
+                    (Self::out_of(&here)?, here)
+                } else {
+                    return Err(Error::usage(
+                        "no store here: give --out (the output folder) or --store, or run from inside the output folder",
+                    ));
+                }
+            }
+        };
+        if !is_store(&dir) {
+            return Err(Error::usage(format!(
+                "{}: not an imflow store (no records/)",
+                dir.display()
+            )));
+        }
+        Ok(Store { out, dir })
+    }
+
+    /// The output folder a store folder's records belong to.
+    fn out_of(dir: &Path) -> Result<PathBuf> {
+        match read_json::<StoreMeta>(&dir.join(STORE_META)) {
+            Ok(m) => Ok(m.out),
+            // Stores made before the meta file: the default layout, <out>/.imflow.
+            Err(_) if dir.file_name().is_some_and(|n| n == ".imflow") => Ok(dir
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)),
+            Err(_) => Err(Error::usage(format!(
+                "{}: the store does not say where its outputs are; give --out",
+                dir.display()
+            ))),
+        }
     }
 
     /// The output folder.
@@ -214,13 +367,14 @@ impl Store {
         }
         let record: Record = match read_json(&path) {
             Ok(r) => r,
-            Err(e) => return Lookup::Broken(format!("{}: {e}", path.display())),
+            Err(e) => return Lookup::Broken(e),
         };
         if record.key != *key || record.version != RECORD_VERSION {
-            return Lookup::Broken(format!(
-                "{}: record does not match its key or version",
-                path.display()
-            ));
+            return Lookup::Broken(Error::Record {
+                path,
+                reason: "it does not match its key or version".into(),
+                source: None,
+            });
         }
         if let Some(age) = max_age {
             if now_unix().saturating_sub(record.created_unix) > age.as_secs() {
@@ -234,33 +388,54 @@ impl Store {
         }
     }
 
-    fn check_file(&self, record: &Record) -> std::result::Result<(), String> {
+    fn check_file(&self, record: &Record) -> Result<()> {
         let file = self.out.join(&record.file);
         match crate::key::hash_file(&file) {
-            Err(e) => Err(format!("{}: {e}", file.display())),
-            Ok(hash) if hash != record.file_blake3 => Err(format!(
-                "{}: contents do not match the recorded hash (corrupt or edited)",
-                file.display()
-            )),
+            Err(e) => Err(Error::io(file, e)),
+            Ok(hash) if hash != record.file_blake3 => Err(Error::Corrupt { path: file }),
             Ok(_) => Ok(()),
         }
     }
 
-    /// Writes an output's file (named by its content hash) and then its record.
-    /// `record.file`, `file_blake3`, `file_bytes` and `created_unix` are filled in here.
-    pub fn commit(&self, mut record: Record, bytes: &[u8], ext: &str) -> Result<Hit> {
-        let hash = Key::of_bytes(bytes);
-        let name = format!("{}-{}.{ext}", record.name, hash.short());
+    /// Encodes `stack` in the draft's format, names the file by the hash of its bytes
+    /// (`<name>-<hash16>.<ext>`), writes it and then its record, each atomically, and
+    /// returns the committed record.
+    pub fn write(&self, draft: Draft, stack: &Stack) -> Result<Hit> {
+        let ext = draft.format.extension();
+        let planned = self.out.join(format!("{}.{ext}", draft.name));
+        let bytes = io::encode_stack(stack, draft.format).map_err(|e| e.at(&planned))?;
+        let hash = Key::of_bytes(&bytes);
+        let name = format!("{}-{}.{ext}", draft.name, hash.short());
         let path = self.out.join(&name);
         // An identical file may be there already (another run, another process): keep it.
         let present = crate::key::hash_file(&path).is_ok_and(|h| h == hash);
         if !present {
-            write_atomic(&path, bytes)?;
+            write_atomic(&path, &bytes)?;
         }
-        record.file = name;
-        record.file_blake3 = hash;
-        record.file_bytes = bytes.len() as u64;
-        record.created_unix = now_unix();
+        let first = stack
+            .frames
+            .first()
+            .ok_or_else(|| Error::encode("no frames").at(&path))?;
+        let record = Record {
+            version: RECORD_VERSION,
+            key: draft.key,
+            task: draft.task,
+            name: draft.name,
+            lineage: draft.lineage,
+            inputs: draft.inputs,
+            file: name,
+            file_blake3: hash,
+            file_bytes: bytes.len() as u64,
+            sample_type: first.sample_type(),
+            value_type: draft.value_type,
+            shape: first.shape(),
+            source: Some(draft.source),
+            frames: stack.frames.len(),
+            format: draft.format.name().into(),
+            device: draft.device,
+            crate_version: env!("CARGO_PKG_VERSION").into(),
+            created_unix: now_unix(),
+        };
         let json = serde_json::to_vec_pretty(&record).expect("records serialise");
         write_atomic(&self.record_path(&record.key), &json)?;
         Ok(Hit { record, path })
@@ -277,7 +452,7 @@ impl Store {
         write_atomic(&path, &serde_json::to_vec(&log).expect("serialisable"))
     }
 
-    fn records(&self) -> Result<Vec<(PathBuf, std::result::Result<Record, String>)>> {
+    fn records(&self) -> Result<Vec<(PathBuf, Result<Record>)>> {
         let dir = self.dir.join("records");
         let mut out = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
@@ -299,7 +474,10 @@ impl Store {
             let outcome = record.and_then(|r| self.check_file(&r));
             match outcome {
                 Ok(()) => report.ok += 1,
-                Err(problem) => report.problems.push((path.display().to_string(), problem)),
+                Err(e) => report.problems.push(Problem {
+                    record: path,
+                    error: Arc::new(e),
+                }),
             }
         }
         Ok(report)
@@ -349,27 +527,24 @@ impl Store {
         let mut keep_files: HashSet<String> = HashSet::new();
         let mut drop_files: HashMap<String, u64> = HashMap::new();
         for (path, record) in self.records()? {
-            let dead = match &record {
-                Err(_) => true,
-                Ok(r) => {
-                    policy.keep_runs.is_some_and(|_| !recent.contains(&r.key))
-                        || policy
-                            .max_age
-                            .is_some_and(|a| now.saturating_sub(r.created_unix) > a.as_secs())
-                }
+            let dead = |r: &Record| {
+                policy.keep_runs.is_some_and(|_| !recent.contains(&r.key))
+                    || policy
+                        .max_age
+                        .is_some_and(|a| now.saturating_sub(r.created_unix) > a.as_secs())
             };
-            match (dead, record) {
-                (false, Ok(r)) => {
+            match record {
+                Ok(r) if !dead(&r) => {
                     keep_files.insert(r.file);
                 }
-                (true, r) => {
+                // Dead, or unreadable.
+                r => {
                     std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
                     report.records_removed += 1;
                     if let Ok(r) = r {
                         drop_files.insert(r.file, r.file_bytes);
                     }
                 }
-                (false, Err(_)) => unreachable!("unreadable records are dead"),
             }
         }
         for (file, bytes) in drop_files {

@@ -141,12 +141,7 @@ fn bad_files_are_errors_naming_the_file() {
     std::fs::write(d.join("truncated.tif"), &good[..good.len() / 3]).unwrap();
     std::fs::write(d.join("notes.tif"), "this is not an image\n").unwrap();
     std::fs::write(d.join("empty.png"), b"").unwrap();
-    let png = io::encode(
-        &random_image(4, 4, 3, SampleType::U8, 1),
-        io::Format::Png,
-        Path::new("x.png"),
-    )
-    .unwrap();
+    let png = io::encode(&random_image(4, 4, 3, SampleType::U8, 1), io::Format::Png).unwrap();
     std::fs::write(d.join("truncated.png"), &png[..png.len() / 2]).unwrap();
     let out = d.join("out.tif");
     let o = out.to_str().unwrap();

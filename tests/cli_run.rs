@@ -58,7 +58,7 @@ fn mixed_folder(dir: &Path) -> Vec<PathBuf> {
         };
         let path = dir.join(&name);
         let format = Format::from_path(&path).unwrap();
-        std::fs::write(&path, io::encode_stack(&stack, format, &path).unwrap()).unwrap();
+        std::fs::write(&path, io::encode_stack(&stack, format).unwrap()).unwrap();
         good.push(path);
     }
     let tif = std::fs::read(&good[0]).unwrap();
@@ -237,7 +237,7 @@ fn animated_gifs_keep_frames_delays_and_loop_count() {
         animation: Some(animation.clone()),
         format: Some(Format::Gif),
     };
-    std::fs::write(&gif, io::encode_stack(&src, Format::Gif, &gif).unwrap()).unwrap();
+    std::fs::write(&gif, io::encode_stack(&src, Format::Gif).unwrap()).unwrap();
     let out = dir.path().join("out");
     let o = imflow(&[
         "run",
@@ -282,11 +282,7 @@ fn multipage_tiffs_keep_their_pages() {
         animation: None,
         format: None,
     };
-    std::fs::write(
-        &path,
-        io::encode_stack(&stack, Format::Tiff, &path).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&path, io::encode_stack(&stack, Format::Tiff).unwrap()).unwrap();
     let out = dir.path().join("out");
     let o = imflow(&[
         "run",

@@ -108,10 +108,12 @@ fn a_three_op_chain_uploads_once_and_downloads_only_the_mask() {
             "intermediates stay on the GPU"
         );
     }
-    // Peak: the upload staging, and at most input + output + one scratch plane set.
+    // Peak: the frame is one recording, so its upload buffer (u16) and read-back
+    // staging (u8) live as long as it; besides them at most input + output + one
+    // scratch plane set, and the recording's small data (params, weights).
     let planes = px * 4;
     assert!(
-        after.peak_bytes_in_use <= 3 * planes + px * 2 + (1 << 20),
+        after.peak_bytes_in_use <= 3 * planes + px * 2 + px + (1 << 20),
         "peak {}",
         after.peak_bytes_in_use
     );
@@ -150,7 +152,9 @@ fn peak_gpu_memory_does_not_grow_with_chain_length() {
     }
     let planes = 512 * 512 * 4;
     assert!(peaks[1] <= peaks[0], "{peaks:?}: a longer chain held more");
-    assert!(peaks[1] <= 4 * planes, "{peaks:?}");
+    // Input, output and scratch planes, the f32 download's staging, and the
+    // recording's arenas of params and weights.
+    assert!(peaks[1] <= 4 * planes + (64 << 10), "{peaks:?}");
 }
 
 #[test]
@@ -285,7 +289,10 @@ fn a_corrupt_or_deleted_output_is_recomputed_with_a_warning() {
     );
     assert_eq!(r2.warnings.len(), 2, "{:?}", r2.warnings);
     assert!(
-        r2.warnings[0].contains("do not match the recorded hash"),
+        r2.warnings[0]
+            .to_string()
+            .contains("do not match the recorded hash")
+            && matches!(*r2.warnings[0].error, imflow::Error::Corrupt { .. }),
         "{:?}",
         r2.warnings
     );
@@ -310,7 +317,8 @@ fn a_corrupt_or_deleted_output_is_recomputed_with_a_warning() {
         1
     );
     assert!(
-        r3.warnings[0].contains("unreadable record"),
+        r3.warnings[0].to_string().contains("unreadable record")
+            && matches!(*r3.warnings[0].error, imflow::Error::Record { .. }),
         "{:?}",
         r3.warnings
     );
@@ -393,14 +401,37 @@ fn bad_sources_fail_alone_and_are_named() {
             .zip(["truncated.tif", "notes.tif", "empty.tif", "missing.tif"])
     {
         assert!(f.path.as_ref().unwrap().ends_with(name), "{f:?}");
-        assert!(f.reason.contains(name), "{f:?}");
+        assert!(f.error.to_string().contains(name), "{f:?}");
     }
-    assert!(r.outputs[3]
-        .error
-        .as_ref()
-        .unwrap()
-        .contains("not a recognised image format"));
-    assert!(r.outputs[4].error.as_ref().unwrap().contains("empty file"));
+    // Typed to the end: a caller can match on why each failed.
+    let root = |k: usize| r.failures[k].error.clone();
+    assert!(
+        matches!(*root(0), imflow::Error::Decode { .. }),
+        "{:?}",
+        root(0)
+    );
+    assert!(
+        matches!(*root(1), imflow::Error::Decode { .. }),
+        "{:?}",
+        root(1)
+    );
+    assert!(
+        matches!(*root(3), imflow::Error::Io { .. }),
+        "{:?}",
+        root(3)
+    );
+    let why = |k: usize| r.outputs[k].error.as_ref().unwrap().to_string();
+    assert!(
+        why(3).contains("not a recognised image format"),
+        "{}",
+        why(3)
+    );
+    assert!(why(4).contains("empty file"), "{}", why(4));
+    assert!(
+        matches!(r.outputs[5].error.as_deref(), Some(imflow::Error::Input(cause)) if matches!(**cause, imflow::Error::Io { .. })),
+        "{:?}",
+        r.outputs[5].error
+    );
 }
 
 /// Sources whose stamps vouch for them (last changed over 3 s before the run) are
@@ -429,7 +460,13 @@ fn settled_sources_give_the_results_fresh_ones_do() {
     let summary = |r: &RunReport| -> Vec<(Status, Option<imflow::key::Key>, Option<String>)> {
         r.outputs
             .iter()
-            .map(|o| (o.status, o.file_blake3, o.error.clone()))
+            .map(|o| {
+                (
+                    o.status,
+                    o.file_blake3,
+                    o.error.as_ref().map(|e| e.to_string()),
+                )
+            })
             .collect()
     };
     // Just written: no stamp counts yet.
@@ -451,6 +488,7 @@ fn settled_sources_give_the_results_fresh_ones_do() {
         .error
         .as_ref()
         .unwrap()
+        .to_string()
         .contains("truncated.tif"));
 }
 
@@ -580,7 +618,7 @@ fn assert_no_partial_outputs(out: &Path) {
             hash16,
             "{name} is not whole"
         );
-        io::decode(&bytes, &e.path()).unwrap();
+        io::decode(&bytes).unwrap();
     }
 }
 

@@ -70,7 +70,7 @@ fn jpeg_loads_as_u8_and_refuses_what_it_cannot_hold() {
 fn format_comes_from_content_not_name() {
     let dir = tempfile::tempdir().unwrap();
     let img = random_image(6, 6, 1, SampleType::U16, 2);
-    let bytes = io::encode(&img, Format::Tiff, dir.path()).unwrap();
+    let bytes = io::encode(&img, Format::Tiff).unwrap();
     let misnamed = dir.path().join("actually-a-tiff.png");
     std::fs::write(&misnamed, bytes).unwrap();
     assert_eq!(io::load(&misnamed).unwrap(), img);
@@ -136,7 +136,7 @@ fn decoding_from_the_file_matches_decoding_its_bytes() {
         ("anim.gif", pages(SampleType::U8, 3, 2), Format::Gif),
     ] {
         let path = dir.path().join(name);
-        std::fs::write(&path, io::encode_stack(&stack, format, &path).unwrap()).unwrap();
+        io::save_stack(&stack, format, &path).unwrap();
         files.push(path);
     }
     // Bad files: a TIFF cut in half, one with only its magic, garbage, empty.
@@ -152,7 +152,7 @@ fn decoding_from_the_file_matches_decoding_its_bytes() {
         files.push(path);
     }
     for path in &files {
-        let from_bytes = io::decode_stack(&std::fs::read(path).unwrap(), path);
+        let from_bytes = io::decode_stack(&std::fs::read(path).unwrap()).map_err(|e| e.at(path));
         let from_file = io::load_stack(path);
         match (from_bytes, from_file) {
             (Ok(a), Ok(b)) => {
@@ -170,4 +170,60 @@ fn decoding_from_the_file_matches_decoding_its_bytes() {
     assert_eq!(io::load_stack(&files[0]).unwrap().frames.len(), 3);
     assert_eq!(io::load_stack(&files[4]).unwrap().frames.len(), 2);
     assert!(io::load_stack(&files[5]).is_err());
+}
+
+/// Codecs work on bytes and name no file; whoever knows the file adds it, once.
+#[test]
+fn codec_errors_name_the_file_only_where_it_is_known() {
+    let e = io::decode(b"not an image").unwrap_err();
+    assert!(matches!(&e, Error::Decode { path: None, .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "cannot decode image: not a recognised image format (TIFF, PNG, JPEG or GIF)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.tif");
+    std::fs::write(&path, "not an image").unwrap();
+    let e = io::load(&path).unwrap_err();
+    assert!(
+        matches!(&e, Error::Decode { path: Some(p), .. } if p == &path),
+        "{e:?}"
+    );
+    // The decoder's own error is kept as the cause.
+    let cut = io::encode(&random_image(9, 9, 1, SampleType::U16, 3), Format::Tiff).unwrap();
+    let e = io::decode(&cut[..cut.len() / 2]).unwrap_err();
+    assert!(std::error::Error::source(&e).is_some(), "{e:?}");
+}
+
+/// Loading a multi-page TIFF page by page once warned "only the first page is read"
+/// for every page while reading them all. `load_stack` reads every page and says
+/// nothing; `load` reads the first and says so once (checked through the CLI, whose
+/// stderr shows the log).
+#[test]
+fn reading_every_page_warns_of_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pages.tif");
+    let stack = io::Stack {
+        frames: (0..4)
+            .map(|k| random_image(8, 6, 1, SampleType::U16, k))
+            .collect(),
+        animation: None,
+        format: None,
+    };
+    io::save_stack(&stack, Format::Tiff, &path).unwrap();
+    assert_eq!(io::load_stack(&path).unwrap().frames.len(), 4);
+    let out = dir.path().join("out");
+    let o = imflow(&[
+        "run",
+        "-i",
+        path.to_str().unwrap(),
+        "--op",
+        "box:size=3",
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("first page"), "{}", stderr(&o));
 }

@@ -1,5 +1,7 @@
 //! Parses and validates every WGSL file with naga, with no adapter needed, so a broken
-//! shader fails CI even where no GPU (or lavapipe) exists.
+//! shader fails CI even where no GPU (or lavapipe) exists. (That each kernel's host side
+//! matches its shader — override constants, bindings, the size of `Params` — is checked
+//! by the unit test `gpu::layout_tests`, which can see the host's private structs.)
 
 use imflow::shaders::Shader;
 
@@ -37,6 +39,7 @@ fn every_shader_file_is_listed() {
         .collect();
     files.sort();
     let mut listed: Vec<&str> = Shader::ALL.iter().map(|s| s.file_name()).collect();
+    listed.push("prelude.wgsl"); // compiled into every family
     listed.sort();
     assert_eq!(files, listed, "shaders/ and Shader::ALL disagree");
 }

@@ -3,7 +3,7 @@
 use super::{fail, output_type};
 use crate::exit;
 use clap::Args;
-use imflow::io::{self, Format, Stack};
+use imflow::io::{self, Format};
 use imflow::{Backend, Op, Processor};
 use std::path::PathBuf;
 
@@ -40,22 +40,12 @@ pub fn apply(a: ApplyArgs) -> u8 {
         if let Some(notice) = processor.notice() {
             eprintln!("imflow: {notice}");
         }
-        let mut frames = Vec::with_capacity(stack.frames.len());
-        let mut thresholds = Vec::new();
-        for frame in &stack.frames {
-            let out = processor.run(frame, &ops, output_type(&a.dtype))?;
-            thresholds.extend(out.thresholds);
-            frames.push(out.image);
-        }
+        let (result, thresholds) = processor.run_stack(&stack, &ops, output_type(&a.dtype))?;
         let first = &stack.frames[0];
-        let result = Stack {
-            frames,
-            ..stack.clone()
-        };
-        let bytes = io::encode_stack(&result, format, &a.output)?;
-        io::write_atomic(&a.output, &bytes)?;
+        io::save_stack(&result, format, &a.output)?;
         let t: Vec<String> = thresholds
             .iter()
+            .flatten()
             .map(|t| format!("threshold {t}"))
             .collect();
         eprintln!(

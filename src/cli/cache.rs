@@ -1,7 +1,7 @@
 //! `imflow cache stats|verify|gc`.
 
 use super::fail;
-use crate::{exit, StoreArgs};
+use crate::{exit, FindStoreArgs};
 use clap::Subcommand;
 use imflow::store::GcPolicy;
 use imflow::Store;
@@ -11,7 +11,7 @@ pub enum CacheCommand {
     /// Records, runs and bytes in a store.
     Stats {
         #[command(flatten)]
-        store: StoreArgs,
+        store: FindStoreArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -19,7 +19,7 @@ pub enum CacheCommand {
     /// Re-hash every stored file against its record; exit 1 if any is missing or corrupt.
     Verify {
         #[command(flatten)]
-        store: StoreArgs,
+        store: FindStoreArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -28,7 +28,7 @@ pub enum CacheCommand {
     /// kept record points at is never removed. Stale temporary files always go.
     Gc {
         #[command(flatten)]
-        store: StoreArgs,
+        store: FindStoreArgs,
         /// Keep only outputs produced or reused by the last N runs.
         #[arg(long, value_name = "N")]
         keep_runs: Option<usize>,
@@ -41,14 +41,11 @@ pub enum CacheCommand {
     },
 }
 
-fn open(s: &StoreArgs) -> Result<Store, u8> {
-    if !s.out.is_dir() {
-        return Err(fail(
-            exit::USAGE,
-            &format!("{}: no such output folder", s.out.display()),
-        ));
-    }
-    Store::open(&s.out, s.store.as_deref()).map_err(|e| fail(exit::FAILED, &e))
+fn open(s: &FindStoreArgs) -> Result<Store, u8> {
+    Store::find(s.out.as_deref(), s.store.as_deref()).map_err(|e| match e {
+        imflow::Error::Usage { .. } => fail(exit::USAGE, &e),
+        e => fail(exit::FAILED, &e),
+    })
 }
 
 pub fn cache(cmd: CacheCommand) -> u8 {
@@ -85,8 +82,8 @@ pub fn cache(cmd: CacheCommand) -> u8 {
                     v.ok,
                     v.problems.len()
                 );
-                for (record, problem) in &v.problems {
-                    println!("  {record}: {problem}");
+                for p in &v.problems {
+                    println!("  {}: {}", p.record.display(), p.error);
                 }
             }
             Ok(if v.problems.is_empty() {

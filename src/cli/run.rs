@@ -8,9 +8,8 @@ use imflow::flowfile::FlowSpec;
 use imflow::io::Format;
 use imflow::{Backend, Executor, Flow, Op, RunOptions, Store};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Args)]
@@ -47,85 +46,6 @@ pub struct RunArgs {
     /// Print one JSON report on stdout (paths, hashes, status per output; failures).
     #[arg(long)]
     json: bool,
-}
-
-/// What `--json` prints. Documented in README.md; keep the two in step.
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    imflow_version: &'static str,
-    run_id: &'a str,
-    device: Option<&'a str>,
-    wall_ms: f64,
-    summary: Summary,
-    outputs: Vec<JsonOutput<'a>>,
-    failures: Vec<JsonFailure<'a>>,
-    warnings: &'a [String],
-}
-
-#[derive(Serialize, Default)]
-struct Summary {
-    outputs: usize,
-    computed: usize,
-    hits: usize,
-    failed: usize,
-    bytes_written: u64,
-}
-
-#[derive(Serialize)]
-struct JsonOutput<'a> {
-    source: Option<&'a Path>,
-    source_blake3: Option<String>,
-    name: &'a str,
-    status: Status,
-    task_key: Option<String>,
-    path: Option<&'a Path>,
-    file_blake3: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct JsonFailure<'a> {
-    path: Option<&'a Path>,
-    reason: &'a str,
-}
-
-/// Expands `--input` values into files: folders to their files (sorted, hidden ones
-/// skipped), globs to their matches. Explicit files are kept even if missing, so they
-/// are reported as failures rather than silently dropped.
-fn expand_inputs(inputs: &[String], skip: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    let mut files = Vec::new();
-    for input in inputs {
-        let path = Path::new(input);
-        let mut found: Vec<PathBuf> = if path.is_dir() {
-            std::fs::read_dir(path)
-                .map_err(|e| format!("{input}: {e}"))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && !p
-                            .file_name()
-                            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                })
-                .collect()
-        } else if input.contains(['*', '?', '[']) {
-            glob::glob(input)
-                .map_err(|e| format!("{input}: bad glob: {e}"))?
-                .filter_map(|p| p.ok())
-                .filter(|p| p.is_file())
-                .collect()
-        } else {
-            vec![path.to_path_buf()]
-        };
-        found.retain(|p| !skip.iter().any(|s| p.starts_with(s)));
-        if found.is_empty() {
-            return Err(format!("{input}: no input files"));
-        }
-        found.sort();
-        files.extend(found);
-    }
-    files.dedup();
-    Ok(files)
 }
 
 struct Progress {
@@ -210,9 +130,7 @@ pub fn run(a: RunArgs) -> u8 {
                 FlowSpec::chain(
                     ops,
                     output_type(&a.dtype),
-                    a.format.as_deref().map(|f| {
-                        Format::from_path(Path::new(&format!("x.{f}"))).expect("clap checked")
-                    }),
+                    a.format.as_deref().and_then(Format::from_extension),
                 )
             }),
         (None, true) => {
@@ -231,16 +149,7 @@ pub fn run(a: RunArgs) -> u8 {
         a.store.out.clone(),
         a.store.store.clone().unwrap_or_default(),
     ];
-    let skip: Vec<PathBuf> = skip
-        .iter()
-        .filter(|p| !p.as_os_str().is_empty())
-        .filter_map(|p| std::path::absolute(p).ok())
-        .collect();
-    let files = match expand_inputs(&a.input, &skip).map(|f| {
-        f.into_iter()
-            .map(|p| std::path::absolute(&p).unwrap_or(p))
-            .collect::<Vec<_>>()
-    }) {
+    let files = match imflow::inputs::expand(&a.input, &skip) {
         Ok(f) => f,
         Err(e) => return fail(exit::USAGE, &e),
     };
@@ -275,72 +184,26 @@ pub fn run(a: RunArgs) -> u8 {
     if let Some(n) = exec.notice() {
         eprintln!("imflow: {n}");
     }
-    let mut summary = Summary {
-        outputs: report.outputs.len(),
-        ..Default::default()
-    };
-    for o in &report.outputs {
-        match o.status {
-            Status::StoreHit => summary.hits += 1,
-            Status::Failed => summary.failed += 1,
-            _ => {
-                summary.computed += 1;
-                summary.bytes_written += o.file_bytes.unwrap_or(0);
-            }
-        }
-    }
     for w in &report.warnings {
         eprintln!("imflow: warning: {w}");
     }
+    let s = &report.summary;
     eprintln!(
         "{} outputs from {} files: {} computed, {} cached, {} failed; {:.1} MB written in {:.2} s on {}",
-        summary.outputs,
+        s.outputs,
         files.len(),
-        summary.computed,
-        summary.hits,
-        summary.failed,
-        summary.bytes_written as f64 / 1e6,
+        s.computed,
+        s.hits,
+        s.failed,
+        s.bytes_written as f64 / 1e6,
         report.wall_ms / 1e3,
         report.device.as_deref().unwrap_or("no device (nothing computed)"),
     );
     for f in &report.failures {
-        eprintln!("  failed: {}", f.reason);
+        eprintln!("  failed: {}", f.error);
     }
     if a.json {
-        let json = JsonReport {
-            imflow_version: env!("CARGO_PKG_VERSION"),
-            run_id: &report.run_id,
-            device: report.device.as_deref(),
-            wall_ms: report.wall_ms,
-            outputs: report
-                .outputs
-                .iter()
-                .map(|o| JsonOutput {
-                    source: o.source.as_deref(),
-                    source_blake3: o.source_blake3.map(|k| k.hex()),
-                    name: &o.name,
-                    status: o.status,
-                    task_key: o.task.map(|k| k.hex()),
-                    path: o.path.as_deref(),
-                    file_blake3: o.file_blake3.map(|k| k.hex()),
-                    error: o.error.as_deref(),
-                })
-                .collect(),
-            failures: report
-                .failures
-                .iter()
-                .map(|f| JsonFailure {
-                    path: f.path.as_deref(),
-                    reason: &f.reason,
-                })
-                .collect(),
-            warnings: &report.warnings,
-            summary,
-        };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json).expect("serialisable")
-        );
+        println!("{}", report.to_json());
     }
     if report.failures.is_empty() {
         exit::OK

@@ -11,19 +11,22 @@ pub mod threshold;
 
 use crate::image::{SampleType, Shape};
 use crate::ops::Op;
+use crate::Result;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
-/// Applies one op; for a threshold op also returns the threshold it used.
-pub fn apply(planes: &Planes, op: &Op) -> (Planes, Option<f64>) {
-    match op {
+/// Applies one op; for a threshold op also returns the threshold it used. The op's
+/// parameters are checked first (a struct literal skips the parser's checks).
+pub fn apply(planes: &Planes, op: &Op) -> Result<(Planes, Option<f64>)> {
+    op.validate()?;
+    Ok(match op {
         Op::Gaussian(g) => (gaussian::gaussian(planes, g), None),
         Op::Box(b) => (box_blur::box_blur(planes, b), None),
         Op::Threshold(t) => {
             let (mask, value) = threshold::threshold(planes, t);
             (mask, Some(value))
         }
-    }
+    })
 }
 
 /// An image as f32 planes, channel-major (`plane c` is `data[c*w*h..(c+1)*w*h]`).
@@ -157,6 +160,18 @@ pub(crate) fn reflect_pad(line: &mut [f32], before: usize, w: usize) {
 
 #[cfg(test)]
 mod tests {
+    /// `apply` is public: parameters built without the parser are checked there too
+    /// (a box of size 0 once underflowed its window arithmetic).
+    #[test]
+    fn apply_checks_params() {
+        use crate::image::{Image, Samples};
+        use crate::ops::{BoxBlur, Op};
+        let planes =
+            super::convert::to_planes(&Image::gray(3, 3, Samples::U8(vec![7; 9])).unwrap());
+        let e = super::apply(&planes, &Op::Box(BoxBlur { size: 0 })).unwrap_err();
+        assert!(matches!(e, crate::Error::InvalidParam { .. }), "{e}");
+    }
+
     #[test]
     fn reflect_repeats_like_scipy() {
         let n = 3;

@@ -1,7 +1,8 @@
 //! Host side of `shaders/box_blur.wgsl`. Twin: `src/cpu/box_blur.rs`.
 
+use super::batch::Batch;
 use super::pipelines::Kernel;
-use super::{GpuContext, GpuImage};
+use super::GpuImage;
 use crate::image::SampleType;
 use crate::ops::BoxBlur;
 use crate::Result;
@@ -10,7 +11,7 @@ use bytemuck::{Pod, Zeroable};
 /// Keep in sync with `Params` in shaders/box_blur.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-struct Params {
+pub(super) struct Params {
     width: u32,
     height: u32,
     lo: u32,
@@ -19,30 +20,30 @@ struct Params {
     _pad: [u32; 3],
 }
 
-/// Threads per workgroup (keep in sync with `@workgroup_size(64)`).
-const GROUP: u64 = 64;
+/// Threads per workgroup (the shader's `WORKGROUP` override).
+const WORKGROUP: u32 = 64;
+/// The shader's override constants.
+pub(super) const CONSTANTS: &[(&str, f64)] = &[("WORKGROUP", WORKGROUP as f64)];
 /// Outputs per thread, at least the window so the first sum is amortised.
 const MIN_SEGMENT: u32 = 64;
 
-impl GpuContext {
-    /// Box filter, axis 0 then axis 1, in one submit.
-    pub fn box_blur(&self, src: &GpuImage, b: &BoxBlur) -> Result<GpuImage> {
+impl Batch<'_> {
+    /// Box filter, axis 0 then axis 1.
+    pub fn box_blur(&mut self, src: &GpuImage, b: &BoxBlur) -> Result<GpuImage> {
         b.validate()?;
         let s = src.shape();
-        let out = self.new_planes("box", s, SampleType::F32)?;
-        let mut batch = self.batch("imflow.box");
+        let out = self.planes("box", s, SampleType::F32)?;
         if b.size == 1 {
-            batch.encoder.copy_buffer_to_buffer(
+            self.encoder.copy_buffer_to_buffer(
                 src.buffer(),
                 0,
                 out.buffer(),
                 0,
                 s.samples_u64() * 4,
             );
-            batch.submit()?;
             return Ok(out);
         }
-        let tmp = self.new_planes("box.tmp", s, SampleType::F32)?;
+        let tmp = self.planes("box.tmp", s, SampleType::F32)?;
         let (lo, hi) = b.window();
         let seg_len = b.size.max(MIN_SEGMENT);
         let params = Params {
@@ -59,22 +60,26 @@ impl GpuContext {
             u64::from(s.channels),
             u64::from(seg_len),
         );
-        let v = self.check_groups("box", [w.div_ceil(GROUP), h.div_ceil(seg), c])?;
-        batch.dispatch(
+        let group = u64::from(WORKGROUP);
+        let v = self
+            .ctx
+            .check_groups("box", [w.div_ceil(group), h.div_ceil(seg), c])?;
+        self.dispatch(
             Kernel::BoxVertical,
             &params,
             &[(1, src.buffer()), (2, tmp.buffer())],
             v,
         )?;
-        let hz = self.check_groups("box", [h.div_ceil(GROUP), w.div_ceil(seg), c])?;
-        batch.dispatch(
+        let hz = self
+            .ctx
+            .check_groups("box", [h.div_ceil(group), w.div_ceil(seg), c])?;
+        self.dispatch(
             Kernel::BoxHorizontal,
             &params,
             &[(1, tmp.buffer()), (2, out.buffer())],
             hz,
         )?;
-        batch.retire(tmp.into_buffer());
-        batch.submit()?;
+        self.free(tmp.into_buffer());
         Ok(out)
     }
 }

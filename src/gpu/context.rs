@@ -1,21 +1,16 @@
 //! Device acquisition, kept apart from kernel execution so callers (and tests) can bring
 //! their own device ([`GpuContext::from_device`]).
 
-use super::pipelines::{Kernel, Pipelines};
+use super::pipelines::Pipelines;
 use super::pool::{BufferPool, Counters, GpuStats, PooledBuffer};
 use crate::{Error, Result};
 use serde::Serialize;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
-use wgpu::util::DeviceExt;
 
 /// How long a readback waits for the GPU. Generous, for software rasterisers on loaded
 /// machines; a real hang still ends in an error rather than forever.
-const POLL_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// Threads per workgroup of the 1-D kernels (keep in sync with `@workgroup_size(256)`).
-pub(crate) const WORKGROUP: u32 = 256;
+pub(crate) const POLL_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How to pick an adapter.
 #[derive(Clone, Debug, Default)]
@@ -127,6 +122,21 @@ pub(crate) struct Timer {
 /// Passes one timing can cover (two timestamps each).
 const TIMER_PASSES: u32 = 512;
 
+impl Timer {
+    /// The timestamp writes of the next compute pass, while there is room.
+    pub(crate) fn next_pass(&mut self) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
+        if self.used + 2 > TIMER_PASSES * 2 {
+            return None;
+        }
+        self.used += 2;
+        Some(wgpu::ComputePassTimestampWrites {
+            query_set: &self.query_set,
+            beginning_of_pass_write_index: Some(self.used - 2),
+            end_of_pass_write_index: Some(self.used - 1),
+        })
+    }
+}
+
 pub(crate) struct Inner {
     pub timer: std::sync::Mutex<Option<Timer>>,
     pub device: wgpu::Device,
@@ -202,9 +212,9 @@ impl GpuContext {
             required_limits: limits.clone(),
             ..Default::default()
         }))
-        .map_err(|e| Error::Device {
+        .map_err(|source| Error::Device {
             adapter: info.name.clone(),
-            reason: e.to_string(),
+            source,
         })?;
         Ok(Self::from_device(&info, device, queue))
     }
@@ -263,6 +273,11 @@ impl GpuContext {
         self.inner.counters.reset_peak()
     }
 
+    /// The adapter's name, as reports and records give it.
+    pub fn name(&self) -> &str {
+        &self.inner.summary.name
+    }
+
     /// Blocks until every submitted command has finished (for timing, and before
     /// measuring memory).
     pub fn wait(&self) {
@@ -294,18 +309,13 @@ impl GpuContext {
         });
         *inner.timer.lock().unwrap_or_else(|e| e.into_inner()) = Some(Timer { query_set, used: 0 });
         let result = f();
-        let timer = inner
-            .timer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .expect("set above");
+        let timer = inner.timer.lock().unwrap_or_else(|e| e.into_inner()).take();
         let value = result?;
-        if timer.used == 0 {
+        let Some(timer) = timer.filter(|t| t.used > 0) else {
             return Ok((value, Some(Duration::ZERO)));
-        }
+        };
         let bytes = u64::from(timer.used) * 8;
-        let resolve = self.inner.pool.get(
+        let resolve = inner.pool.get(
             "imflow.timer.resolve",
             bytes,
             u64::MAX,
@@ -315,9 +325,10 @@ impl GpuContext {
         batch
             .encoder
             .resolve_query_set(&timer.query_set, 0..timer.used, &resolve, 0);
-        batch.submit()?;
-        let raw = self.read_back("imflow.timer", &resolve, 0, bytes)?;
-        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&raw);
+        let slot = batch.read_back(resolve, 0, bytes);
+        let ticks: Vec<u64> = batch
+            .submit()?
+            .wait(|m| Ok(bytemuck::pod_collect_to_vec(slot.of(m))))?;
         let period_ns = f64::from(inner.queue.get_timestamp_period());
         let total: f64 = ticks
             .chunks_exact(2)
@@ -354,6 +365,13 @@ impl GpuContext {
         Ok(())
     }
 
+    /// The largest storage binding the adapter allows (and so the largest buffer the
+    /// pool rounds a request up to).
+    pub(crate) fn max_binding(&self) -> u64 {
+        let l = &self.inner.limits;
+        l.max_storage_buffer_binding_size.min(l.max_buffer_size)
+    }
+
     /// A storage buffer of the pool, after checking it fits.
     pub(crate) fn storage_buffer(
         &self,
@@ -362,30 +380,30 @@ impl GpuContext {
         usage: wgpu::BufferUsages,
     ) -> Result<PooledBuffer> {
         self.check_binding(what, bytes)?;
-        let max = self
-            .inner
-            .limits
-            .max_storage_buffer_binding_size
-            .min(self.inner.limits.max_buffer_size);
         Ok(self
             .inner
             .pool
-            .get(&format!("imflow.{what}"), bytes, max, usage))
+            .get(&format!("imflow.{what}"), bytes, self.max_binding(), usage))
     }
 
-    /// Workgroup counts for `threads` threads in groups of `WORKGROUP`, folded into two
+    /// Workgroup counts for `threads` threads in groups of `workgroup`, folded into two
     /// dimensions when one would exceed the per-dimension limit. Returns the counts and
     /// the row pitch (threads per grid row) the kernels use to flatten their index.
-    pub(crate) fn grid_1d(&self, what: &str, threads: u64) -> Result<([u32; 3], u32)> {
+    pub(crate) fn grid_1d(
+        &self,
+        what: &str,
+        threads: u64,
+        workgroup: u32,
+    ) -> Result<([u32; 3], u32)> {
         let max = u64::from(self.inner.limits.max_compute_workgroups_per_dimension);
-        let groups = threads.div_ceil(u64::from(WORKGROUP)).max(1);
+        let groups = threads.div_ceil(u64::from(workgroup)).max(1);
         let (x, y) = if groups <= max {
             (groups, 1)
         } else {
             (max, groups.div_ceil(max))
         };
         self.check_groups(what, [x, y, 1])?;
-        Ok(([x as u32, y as u32, 1], (x * u64::from(WORKGROUP)) as u32))
+        Ok(([x as u32, y as u32, 1], (x * u64::from(workgroup)) as u32))
     }
 
     /// Checks workgroup counts against the per-dimension limit.
@@ -403,186 +421,5 @@ impl GpuContext {
             }
         }
         Ok(groups.map(|g| g as u32))
-    }
-
-    /// Starts recording one submit's worth of commands.
-    pub(crate) fn batch(&self, label: &str) -> Batch<'_> {
-        let scopes = [
-            self.inner
-                .device
-                .push_error_scope(wgpu::ErrorFilter::Validation),
-            self.inner
-                .device
-                .push_error_scope(wgpu::ErrorFilter::OutOfMemory),
-            self.inner
-                .device
-                .push_error_scope(wgpu::ErrorFilter::Internal),
-        ];
-        let encoder = self
-            .inner
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
-        Batch {
-            ctx: self,
-            label: label.to_string(),
-            encoder,
-            retired: Vec::new(),
-            scopes,
-        }
-    }
-
-    /// Copies `bytes` of `src`, from `offset` (a multiple of 4), back to the host (one
-    /// submit and a wait).
-    pub(crate) fn read_back(
-        &self,
-        label: &str,
-        src: &wgpu::Buffer,
-        offset: u64,
-        bytes: u64,
-    ) -> Result<Vec<u8>> {
-        let staging = self.inner.pool.get(
-            "imflow.staging",
-            bytes,
-            u64::MAX,
-            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        );
-        let copy_len = bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
-        let mut batch = self.batch(label);
-        batch
-            .encoder
-            .copy_buffer_to_buffer(src, offset, &staging, 0, copy_len);
-        let index = batch.submit()?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging
-            .slice(..copy_len)
-            .map_async(wgpu::MapMode::Read, move |r| {
-                let _ = tx.send(r);
-            });
-        let gpu_err = |message: String| Error::Gpu {
-            label: label.to_string(),
-            message,
-        };
-        self.inner
-            .device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(index),
-                timeout: Some(POLL_TIMEOUT),
-            })
-            .map_err(|e| gpu_err(format!("waiting for the GPU: {e}")))?;
-        rx.recv_timeout(POLL_TIMEOUT)
-            .map_err(|_| gpu_err("buffer mapping never completed".into()))?
-            .map_err(|e| gpu_err(format!("mapping the readback buffer: {e}")))?;
-        let out = {
-            let view = staging
-                .slice(..copy_len)
-                .get_mapped_range()
-                .map_err(|e| gpu_err(format!("reading the mapped buffer: {e}")))?;
-            view[..bytes as usize].to_vec()
-        };
-        staging.unmap();
-        let c = &self.inner.counters;
-        c.bytes_downloaded.fetch_add(bytes, Relaxed);
-        c.downloads.fetch_add(1, Relaxed);
-        Ok(out)
-    }
-}
-
-/// The commands of one submit. Scratch buffers given to [`Batch::retire`] go back to the
-/// pool only after the submit, and every wgpu error raised while recording or submitting
-/// comes back from [`Batch::submit`] as an [`Error::Gpu`] naming the batch.
-pub(crate) struct Batch<'a> {
-    ctx: &'a GpuContext,
-    label: String,
-    pub encoder: wgpu::CommandEncoder,
-    retired: Vec<PooledBuffer>,
-    scopes: [wgpu::ErrorScopeGuard; 3],
-}
-
-impl Batch<'_> {
-    /// Records one dispatch. `params` is the kernel's uniform struct; `buffers` pairs
-    /// binding numbers with buffers, in the kernel's order.
-    pub fn dispatch<P: bytemuck::Pod>(
-        &mut self,
-        kernel: Kernel,
-        params: &P,
-        buffers: &[(u32, &wgpu::Buffer)],
-        groups: [u32; 3],
-    ) -> Result<()> {
-        let inner = &self.ctx.inner;
-        let pipeline = inner.pipelines.get(&inner.device, inner.f64, kernel)?;
-        let label = kernel.label();
-        let uniform = inner
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(&label),
-                contents: bytemuck::bytes_of(params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: uniform.as_entire_binding(),
-        }];
-        entries.extend(buffers.iter().map(|&(binding, b)| wgpu::BindGroupEntry {
-            binding,
-            resource: b.as_entire_binding(),
-        }));
-        let bind_group = inner.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&label),
-            layout: &pipeline.layout,
-            entries: &entries,
-        });
-        let mut timer = inner.timer.lock().unwrap_or_else(|e| e.into_inner());
-        let timestamp_writes = timer
-            .as_mut()
-            .filter(|t| t.used + 2 <= TIMER_PASSES * 2)
-            .map(|t| {
-                t.used += 2;
-                wgpu::ComputePassTimestampWrites {
-                    query_set: &t.query_set,
-                    beginning_of_pass_write_index: Some(t.used - 2),
-                    end_of_pass_write_index: Some(t.used - 1),
-                }
-            });
-        let mut pass = self
-            .encoder
-            .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(&label),
-                timestamp_writes,
-            });
-        pass.set_pipeline(&pipeline.pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
-        drop(pass);
-        drop(timer);
-        inner.counters.dispatches.fetch_add(1, Relaxed);
-        Ok(())
-    }
-
-    /// Keeps a scratch buffer alive until this batch is submitted.
-    pub fn retire(&mut self, buffer: PooledBuffer) {
-        self.retired.push(buffer);
-    }
-
-    /// Submits, then returns the retired buffers to the pool.
-    pub fn submit(self) -> Result<wgpu::SubmissionIndex> {
-        let Batch {
-            ctx,
-            label,
-            encoder,
-            retired,
-            scopes,
-        } = self;
-        let index = ctx.inner.queue.submit([encoder.finish()]);
-        // Scopes pop innermost first.
-        let [validation, oom, internal] = scopes;
-        let errors = [internal.pop(), oom.pop(), validation.pop()].map(pollster::block_on);
-        drop(retired);
-        match errors.into_iter().flatten().next() {
-            Some(e) => Err(Error::Gpu {
-                label,
-                message: e.to_string(),
-            }),
-            None => Ok(index),
-        }
     }
 }

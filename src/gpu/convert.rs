@@ -1,17 +1,23 @@
-//! Host side of `shaders/convert.wgsl`: upload in the source's sample type, download in
-//! the requested one. Twin: `src/cpu/convert.rs`.
+//! Host side of `shaders/convert.wgsl`: upload in the source's sample type, narrow for a
+//! download in the requested one. Twin: `src/cpu/convert.rs`.
 
-use super::{GpuContext, GpuImage};
-use crate::gpu::pipelines::Kernel;
-use crate::image::{Image, SampleType, Samples};
+use super::batch::{Batch, ReadSlot};
+use super::pipelines::Kernel;
+use super::GpuImage;
+use crate::image::{Image, SampleType, Shape};
 use crate::Result;
 use bytemuck::{Pod, Zeroable};
 use std::sync::atomic::Ordering::Relaxed;
 
+/// Threads per workgroup (the shader's `WORKGROUP` override).
+pub(crate) const WORKGROUP: u32 = 256;
+/// The shader's override constants.
+pub(super) const CONSTANTS: &[(&str, f64)] = &[("WORKGROUP", WORKGROUP as f64)];
+
 /// Keep in sync with `Params` in shaders/convert.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-struct Params {
+pub(super) struct Params {
     samples: u32,
     channels: u32,
     plane_len: u32,
@@ -32,32 +38,55 @@ const RAW: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_DST)
     .union(wgpu::BufferUsages::COPY_SRC);
 
-impl GpuContext {
+/// A download recorded into a batch: where its packed bytes land, and what they are.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PackedImage {
+    pub slot: ReadSlot,
+    pub shape: Shape,
+    pub sample_type: SampleType,
+}
+
+impl PackedImage {
+    /// The image, from the mapped staging bytes.
+    pub fn read(&self, mapped: &[u8]) -> Result<Image> {
+        let raw = self.slot.of(mapped);
+        let samples = match self.sample_type {
+            SampleType::U8 => crate::image::Samples::U8(raw.to_vec()),
+            SampleType::U16 => crate::image::Samples::U16(bytemuck::pod_collect_to_vec(raw)),
+            SampleType::F32 => crate::image::Samples::F32(bytemuck::pod_collect_to_vec(raw)),
+        };
+        let s = self.shape;
+        Image::new(s.width, s.height, s.channels, samples)
+    }
+}
+
+impl Batch<'_> {
     /// Uploads an image in its own sample type (u8/u16 packed into u32 words) and widens
-    /// it to f32 planes on the GPU.
-    pub fn upload(&self, image: &Image) -> Result<GpuImage> {
+    /// it to f32 planes on the GPU. `value_type` says what the values are (the sample
+    /// type for a source; a stored result may hold floats in a u8 file, say).
+    pub fn upload(&mut self, image: &Image, value_type: SampleType) -> Result<GpuImage> {
         let shape = image.shape();
         let bytes = image.samples().as_le_bytes();
-        let planes = self.new_planes("planes", shape, image.sample_type())?;
+        let planes = self.planes("planes", shape, value_type)?;
         let raw_len = (bytes.len() as u64).next_multiple_of(4);
-        let raw = self.storage_buffer("upload", raw_len, RAW)?;
+        let raw = self.fresh("upload", raw_len, RAW)?;
         // write_buffer needs whole words: the aligned body goes as is, a ragged tail
         // (odd u8/u16 counts) is padded, so the image is never copied whole.
         let body = bytes.len() / 4 * 4;
-        let q = &self.inner.queue;
+        let inner = &self.ctx.inner;
         if body > 0 {
-            q.write_buffer(&raw, 0, &bytes[..body]);
+            inner.queue.write_buffer(&raw, 0, &bytes[..body]);
         }
         if body < bytes.len() {
             let mut tail = [0u8; 4];
             tail[..bytes.len() - body].copy_from_slice(&bytes[body..]);
-            q.write_buffer(&raw, body as u64, &tail);
+            inner.queue.write_buffer(&raw, body as u64, &tail);
         }
-        let c = &self.inner.counters;
+        let c = &inner.counters;
         c.bytes_uploaded.fetch_add(bytes.len() as u64, Relaxed);
         c.uploads.fetch_add(1, Relaxed);
 
-        let (groups, row_pitch) = self.grid_1d("upload", shape.samples_u64())?;
+        let (groups, row_pitch) = self.ctx.grid_1d("upload", shape.samples_u64(), WORKGROUP)?;
         let params = Params {
             samples: shape.samples() as u32,
             channels: shape.channels,
@@ -66,27 +95,27 @@ impl GpuContext {
             row_pitch,
             _pad: [0; 3],
         };
-        let mut batch = self.batch("imflow.upload");
-        batch.dispatch(
+        self.dispatch(
             Kernel::Unpack,
             &params,
             &[(1, &raw), (2, planes.buffer())],
             groups,
         )?;
-        batch.retire(raw);
-        batch.submit()?;
+        // Written before every command of the submit and read only by the unpack above,
+        // so later commands of this recording may reuse it.
+        self.free(raw);
         Ok(planes)
     }
 
-    /// Narrows planes to `to` on the GPU (round half to even, clamp) and downloads them
-    /// as an interleaved image: a u8 mask comes back as one byte per sample.
-    pub fn download(&self, image: &GpuImage, to: SampleType) -> Result<Image> {
+    /// Narrows planes to `to` on the GPU (round half to even, clamp) and schedules the
+    /// interleaved result for read-back: a u8 mask comes back as one byte per sample.
+    pub fn download(&mut self, image: &GpuImage, to: SampleType) -> Result<PackedImage> {
         let shape = image.shape();
         let n = shape.samples_u64();
         let bytes = n * to.size() as u64;
         let words = bytes.div_ceil(4);
-        let packed = self.storage_buffer("download", words * 4, RAW)?;
-        let (groups, row_pitch) = self.grid_1d("download", words)?;
+        let packed = self.buffer("download", words * 4, RAW)?;
+        let (groups, row_pitch) = self.ctx.grid_1d("download", words, WORKGROUP)?;
         let params = Params {
             samples: n as u32,
             channels: shape.channels,
@@ -95,20 +124,19 @@ impl GpuContext {
             row_pitch,
             _pad: [0; 3],
         };
-        let mut batch = self.batch("imflow.download");
-        batch.dispatch(
+        self.dispatch(
             Kernel::Pack,
             &params,
             &[(1, image.buffer()), (2, &packed)],
             groups,
         )?;
-        batch.submit()?;
-        let raw = self.read_back("imflow.download", &packed, 0, bytes)?;
-        let samples = match to {
-            SampleType::U8 => Samples::U8(raw),
-            SampleType::U16 => Samples::U16(bytemuck::pod_collect_to_vec::<u8, u16>(&raw)),
-            SampleType::F32 => Samples::F32(bytemuck::pod_collect_to_vec::<u8, f32>(&raw)),
-        };
-        Image::new(shape.width, shape.height, shape.channels, samples)
+        let c = &self.ctx.inner.counters;
+        c.bytes_downloaded.fetch_add(bytes, Relaxed);
+        c.downloads.fetch_add(1, Relaxed);
+        Ok(PackedImage {
+            slot: self.read_back(packed, 0, bytes),
+            shape,
+            sample_type: to,
+        })
     }
 }

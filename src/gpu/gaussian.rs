@@ -1,46 +1,62 @@
 //! Host side of `shaders/gaussian.wgsl`. Twin: `src/cpu/gaussian.rs`.
 
+use super::batch::Batch;
 use super::pipelines::Kernel;
-use super::{Batch, GpuContext, GpuImage};
+use super::GpuImage;
 use crate::image::SampleType;
 use crate::ops::{Axis, Gaussian};
 use crate::Result;
 use bytemuck::{Pod, Zeroable};
-use wgpu::util::DeviceExt;
 
 /// Keep in sync with `Params` in shaders/gaussian.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-struct Params {
+pub(super) struct Params {
     width: u32,
     height: u32,
     radius: u32,
     _pad: u32,
 }
 
-// Keep in sync with the constants of shaders/gaussian.wgsl.
+/// Radii up to this stage a tile plus halo in workgroup memory; larger ones read global
+/// memory directly.
 const MAX_TILE_RADIUS: u32 = 64;
-const TILE_X: u64 = 256;
-const TILE_COLS: u64 = 16;
-const TILE_ROWS: u64 = 64;
-/// Workgroup of the direct kernels: 64 x 4.
-const DIRECT: (u64, u64) = (64, 4);
+/// Outputs (and threads) per workgroup along a row, horizontal pass.
+const TILE_X: u32 = 256;
+/// Columns per workgroup, vertical pass.
+const TILE_COLS: u32 = 16;
+/// Threads along y per workgroup, vertical pass.
+const TILE_THREAD_ROWS: u32 = 16;
+/// Outputs per column per workgroup, vertical pass (a multiple of TILE_THREAD_ROWS).
+const TILE_ROWS: u32 = 64;
+/// Workgroup of the direct kernels.
+const DIRECT: (u32, u32) = (64, 4);
 
-impl GpuContext {
-    /// Gaussian filter, axis 0 then axis 1; both passes go in one submit.
-    pub fn gaussian(&self, src: &GpuImage, g: &Gaussian) -> Result<GpuImage> {
+/// The shader's override constants.
+pub(super) const CONSTANTS: &[(&str, f64)] = &[
+    ("MAX_TILE_RADIUS", MAX_TILE_RADIUS as f64),
+    ("TILE_X", TILE_X as f64),
+    ("TILE_COLS", TILE_COLS as f64),
+    ("TILE_THREAD_ROWS", TILE_THREAD_ROWS as f64),
+    ("TILE_ROWS", TILE_ROWS as f64),
+    ("DIRECT_X", DIRECT.0 as f64),
+    ("DIRECT_Y", DIRECT.1 as f64),
+];
+
+impl Batch<'_> {
+    /// Gaussian filter, axis 0 then axis 1.
+    pub fn gaussian(&mut self, src: &GpuImage, g: &Gaussian) -> Result<GpuImage> {
         g.validate()?;
         let passes: Vec<(Axis, Vec<f32>)> = [Axis::Y, Axis::X]
             .into_iter()
             .filter_map(|a| g.kernel(a).map(|k| (a, k)))
             .collect();
         let shape = src.shape();
-        let out = self.new_planes("gaussian", shape, SampleType::F32)?;
+        let out = self.planes("gaussian", shape, SampleType::F32)?;
         let tmp = match passes.len() {
-            2 => Some(self.new_planes("gaussian.tmp", shape, SampleType::F32)?),
+            2 => Some(self.planes("gaussian.tmp", shape, SampleType::F32)?),
             _ => None,
         };
-        let mut batch = self.batch("imflow.gaussian");
         for (i, (axis, weights)) in passes.iter().enumerate() {
             let input = match (i, &tmp) {
                 (0, _) | (_, None) => src.buffer(),
@@ -50,18 +66,16 @@ impl GpuContext {
                 (Some(t), false) => t.buffer(),
                 _ => out.buffer(),
             };
-            self.gaussian_pass(&mut batch, src, *axis, weights, input, output)?;
+            self.gaussian_pass(src, *axis, weights, input, output)?;
         }
         if let Some(t) = tmp {
-            batch.retire(t.into_buffer());
+            self.free(t.into_buffer());
         }
-        batch.submit()?;
         Ok(out)
     }
 
     fn gaussian_pass(
-        &self,
-        batch: &mut Batch<'_>,
+        &mut self,
         src: &GpuImage,
         axis: Axis,
         weights: &[f32],
@@ -76,40 +90,35 @@ impl GpuContext {
         );
         let radius = (weights.len() / 2) as u32;
         let tiled = radius <= MAX_TILE_RADIUS;
+        let n = |v: u32| u64::from(v);
         let (kernel, groups) = match (axis, tiled) {
-            (Axis::X, true) => (Kernel::GaussHorizontalTiled, [w.div_ceil(TILE_X), h, c]),
+            (Axis::X, true) => (Kernel::GaussHorizontalTiled, [w.div_ceil(n(TILE_X)), h, c]),
             (Axis::Y, true) => (
                 Kernel::GaussVerticalTiled,
-                [w.div_ceil(TILE_COLS), h.div_ceil(TILE_ROWS), c],
+                [w.div_ceil(n(TILE_COLS)), h.div_ceil(n(TILE_ROWS)), c],
             ),
             (Axis::X, false) => (
                 Kernel::GaussHorizontalDirect,
-                [w.div_ceil(DIRECT.0), h.div_ceil(DIRECT.1), c],
+                [w.div_ceil(n(DIRECT.0)), h.div_ceil(n(DIRECT.1)), c],
             ),
             (Axis::Y, false) => (
                 Kernel::GaussVerticalDirect,
-                [w.div_ceil(DIRECT.0), h.div_ceil(DIRECT.1), c],
+                [w.div_ceil(n(DIRECT.0)), h.div_ceil(n(DIRECT.1)), c],
             ),
         };
-        let groups = self.check_groups("gaussian", groups)?;
-        let weights = self
-            .inner
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("imflow.gaussian.weights"),
-                contents: bytemuck::cast_slice(weights),
-                usage: wgpu::BufferUsages::STORAGE,
-            });
+        let groups = self.ctx.check_groups("gaussian", groups)?;
+        let weights = self.constants(bytemuck::cast_slice(weights))?;
         let params = Params {
             width: s.width,
             height: s.height,
             radius,
             _pad: 0,
         };
-        batch.dispatch(
+        self.dispatch_with(
             kernel,
             &params,
-            &[(1, input), (2, output), (3, &weights)],
+            &[(1, input), (2, output)],
+            &[(3, weights)],
             groups,
         )
     }

@@ -1,25 +1,31 @@
-//! The GPU backend: device and adapter ([`GpuContext`]), pipelines, the buffer pool, and
-//! the host side of each kernel family (one module per `shaders/*.wgsl`).
+//! The GPU backend: device and adapter ([`GpuContext`]), pipelines, the buffer pool, the
+//! recording of a frame's commands ([`batch`]), and the host side of each kernel family
+//! (one module per `shaders/*.wgsl`).
 //!
 //! Images live on the GPU as [`GpuImage`]s: f32 planes, one per channel, in one pooled
-//! storage buffer. Ops take a `&GpuImage` and return a new one without leaving the GPU;
-//! only [`GpuContext::download`] comes back. Each op submits its commands before it
-//! returns, which is what makes returning buffers to the pool on drop safe.
+//! storage buffer. The engine records a frame's whole chain into one batch and submits it
+//! once; the methods on [`GpuContext`] below are the same kernels one call at a time, for
+//! embedders that hold resident images themselves.
 
+pub(crate) mod batch;
 mod box_blur;
 mod context;
-mod convert;
+pub(crate) mod convert;
 mod gaussian;
 mod pipelines;
 mod pool;
 mod threshold;
 
-pub(crate) use context::Batch;
+#[cfg(test)]
+mod layout_tests;
+
 pub use context::{adapters, AdapterSummary, GpuContext, GpuOptions};
 pub use pool::{GpuStats, PooledBuffer};
-pub use threshold::GpuThreshold;
+pub(crate) use threshold::PendingThreshold;
 
-use crate::image::{SampleType, Shape};
+use crate::image::{Image, SampleType, Shape};
+use crate::ops::{BoxBlur, Gaussian, Op, Threshold};
+use crate::Result;
 
 /// An image resident on the GPU: f32 planes (plane `c` at `c * width * height`).
 #[derive(Debug)]
@@ -48,6 +54,11 @@ impl GpuImage {
     pub(crate) fn buffer(&self) -> &wgpu::Buffer {
         &self.buffer
     }
+
+    /// Gives up the buffer (to free it into a recording).
+    pub(crate) fn into_buffer(self) -> PooledBuffer {
+        self.buffer
+    }
 }
 
 /// Usage of every plane buffer, one set so the pool can reuse any of them for any op.
@@ -55,15 +66,44 @@ pub(crate) const PLANES: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
 
+/// One kernel at a time on resident images: each call is one submit (and a download or
+/// an Otsu threshold one wait). The engine ([`crate::engine`]) records whole chains
+/// instead; use these to hold GPU images across calls yourself.
 impl GpuContext {
-    /// Applies one op to a resident image; for a threshold op also returns its
-    /// threshold (still on the GPU for Otsu until asked for).
-    pub fn apply(
-        &self,
-        src: &GpuImage,
-        op: &crate::ops::Op,
-    ) -> crate::Result<(GpuImage, Option<GpuThreshold>)> {
-        use crate::ops::Op;
+    /// Uploads an image in its own sample type and widens it to f32 planes on the GPU.
+    pub fn upload(&self, image: &Image) -> Result<GpuImage> {
+        let mut batch = self.batch("imflow.upload");
+        let planes = batch.upload(image, image.sample_type())?;
+        batch.submit()?;
+        Ok(planes)
+    }
+
+    /// Gaussian filter of a resident image.
+    pub fn gaussian(&self, src: &GpuImage, g: &Gaussian) -> Result<GpuImage> {
+        let mut batch = self.batch("imflow.gaussian");
+        let out = batch.gaussian(src, g)?;
+        batch.submit()?;
+        Ok(out)
+    }
+
+    /// Box filter of a resident image.
+    pub fn box_blur(&self, src: &GpuImage, b: &BoxBlur) -> Result<GpuImage> {
+        let mut batch = self.batch("imflow.box");
+        let out = batch.box_blur(src, b)?;
+        batch.submit()?;
+        Ok(out)
+    }
+
+    /// `x > t` as a 0/255 mask, and the threshold used (Otsu's is read back: 4 bytes).
+    pub fn threshold(&self, src: &GpuImage, t: &Threshold) -> Result<(GpuImage, f64)> {
+        let mut batch = self.batch("imflow.threshold");
+        let (mask, pending) = batch.threshold(src, t)?;
+        let value = batch.submit()?.wait(|m| Ok(pending.read(m)))?;
+        Ok((mask, value))
+    }
+
+    /// Applies one op; for a threshold op also returns its threshold.
+    pub fn apply(&self, src: &GpuImage, op: &Op) -> Result<(GpuImage, Option<f64>)> {
         match op {
             Op::Gaussian(g) => Ok((self.gaussian(src, g)?, None)),
             Op::Box(b) => Ok((self.box_blur(src, b)?, None)),
@@ -71,30 +111,11 @@ impl GpuContext {
         }
     }
 
-    /// A new plane buffer of `shape`, not yet written.
-    pub(crate) fn new_planes(
-        &self,
-        what: &str,
-        shape: Shape,
-        value_type: SampleType,
-    ) -> crate::Result<GpuImage> {
-        let bytes = shape.samples_u64() * 4;
-        Ok(GpuImage {
-            buffer: self.storage_buffer(what, bytes, PLANES)?,
-            shape,
-            value_type,
-        })
-    }
-}
-
-impl GpuImage {
-    /// Declares what the values are (for values loaded from a file that holds results).
-    pub(crate) fn set_value_type(&mut self, value_type: SampleType) {
-        self.value_type = value_type;
-    }
-
-    /// Gives up the buffer (to retire it into a batch).
-    pub(crate) fn into_buffer(self) -> PooledBuffer {
-        self.buffer
+    /// Narrows planes to `to` on the GPU (round half to even, clamp) and downloads them
+    /// as an interleaved image: a u8 mask comes back as one byte per sample.
+    pub fn download(&self, image: &GpuImage, to: SampleType) -> Result<Image> {
+        let mut batch = self.batch("imflow.download");
+        let packed = batch.download(image, to)?;
+        batch.submit()?.wait(|m| packed.read(m))
     }
 }

@@ -1,6 +1,8 @@
 //! Compute pipelines, built once per context with explicit bind-group layouts and cached
 //! by kernel. Binding 0 of every kernel is its uniform `Params`; the storage bindings
-//! are listed here, in sync with the `@binding` declarations of each shader.
+//! are listed here, and each kernel's override constants (tile and workgroup sizes) come
+//! from its host module. The pipeline cache key is the kernel, which fixes its constants.
+//! A unit test (`layout_tests`) checks all of it against the WGSL with naga.
 
 use crate::shaders::Shader;
 use crate::{Error, Result};
@@ -85,6 +87,57 @@ impl Kernel {
         }
     }
 
+    /// The values of the shader's override constants (tile and workgroup sizes), from
+    /// the host module that dispatches the kernel.
+    pub fn constants(self) -> &'static [(&'static str, f64)] {
+        use Kernel::*;
+        match self {
+            Unpack | Pack => super::convert::CONSTANTS,
+            GaussHorizontalTiled
+            | GaussVerticalTiled
+            | GaussHorizontalDirect
+            | GaussVerticalDirect => super::gaussian::CONSTANTS,
+            BoxVertical | BoxHorizontal => super::box_blur::CONSTANTS,
+            ThresholdApply | MinMax | HistogramShared | HistogramGlobal | OtsuScanInteger
+            | OtsuScanFloat => super::threshold::CONSTANTS,
+        }
+    }
+
+    /// Size in bytes of the host's `Params` struct for this kernel.
+    #[cfg(test)]
+    pub fn params_size(self) -> usize {
+        use Kernel::*;
+        match self {
+            Unpack | Pack => std::mem::size_of::<super::convert::Params>(),
+            GaussHorizontalTiled
+            | GaussVerticalTiled
+            | GaussHorizontalDirect
+            | GaussVerticalDirect => std::mem::size_of::<super::gaussian::Params>(),
+            BoxVertical | BoxHorizontal => std::mem::size_of::<super::box_blur::Params>(),
+            ThresholdApply | MinMax | HistogramShared | HistogramGlobal | OtsuScanInteger
+            | OtsuScanFloat => std::mem::size_of::<super::threshold::Params>(),
+        }
+    }
+
+    /// Every kernel.
+    #[cfg(test)]
+    pub const ALL: [Kernel; 14] = [
+        Kernel::Unpack,
+        Kernel::Pack,
+        Kernel::GaussHorizontalTiled,
+        Kernel::GaussVerticalTiled,
+        Kernel::GaussHorizontalDirect,
+        Kernel::GaussVerticalDirect,
+        Kernel::BoxVertical,
+        Kernel::BoxHorizontal,
+        Kernel::ThresholdApply,
+        Kernel::MinMax,
+        Kernel::HistogramShared,
+        Kernel::HistogramGlobal,
+        Kernel::OtsuScanInteger,
+        Kernel::OtsuScanFloat,
+    ];
+
     /// `imflow.<shader>.<entry>`, the label of the pipeline and its errors.
     pub fn label(self) -> String {
         format!(
@@ -133,7 +186,9 @@ impl Pipelines {
                 .or_insert_with(|| {
                     device.create_shader_module(wgpu::ShaderModuleDescriptor {
                         label: Some(&format!("imflow.{}", shader.file_name())),
-                        source: wgpu::ShaderSource::Wgsl(shader.compiled_source(f64_available)),
+                        source: wgpu::ShaderSource::Wgsl(
+                            shader.compiled_source(f64_available).into(),
+                        ),
                     })
                 })
                 .clone()
@@ -177,14 +232,14 @@ impl Pipelines {
             layout: Some(&pipeline_layout),
             module: &module,
             entry_point: Some(kernel.entry_point()),
-            compilation_options: Default::default(),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: kernel.constants(),
+                ..Default::default()
+            },
             cache: None,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu {
-                label,
-                message: e.to_string(),
-            });
+            return Err(Error::gpu(label, e.to_string()));
         }
         let p = Pipeline { pipeline, layout };
         self.pipelines

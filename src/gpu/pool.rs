@@ -1,10 +1,11 @@
 //! Buffer pool with byte counters.
 //!
 //! Buffers are handed out by (size class, usage) and come back when their
-//! [`PooledBuffer`] drops. imflow submits the commands of every op before the op returns,
-//! and a [`super::Batch`] keeps its scratch buffers until after its submit, so a buffer
-//! is back in the pool only once every command that touches it is on the queue; the
-//! queue's ordering then makes any later use safe.
+//! [`PooledBuffer`] drops. A recording ([`super::Batch`]) keeps every buffer its commands
+//! touch until after its submit (buffers freed mid-recording are reused only by later
+//! commands of the same encoder, which run in order), so a buffer is back in this pool
+//! only once every command that touches it is on the queue; the queue's ordering then
+//! makes any later use safe.
 //!
 //! The counters are how tests prove what crossed the bus and how much GPU memory a chain
 //! held, without timing anything.
@@ -30,6 +31,13 @@ pub struct GpuStats {
     pub downloads: u64,
     /// Compute dispatches recorded.
     pub dispatches: u64,
+    /// Command buffers submitted to the queue. A frame's whole chain is one.
+    pub submits: u64,
+    /// Readback buffers mapped (each one wait for the GPU). A frame's downloads and
+    /// scalars (Otsu's threshold) share one.
+    pub maps: u64,
+    /// The most frames submitted and not yet read back at any one time.
+    pub max_frames_in_flight: u64,
     /// Buffers created (pool misses).
     pub buffers_created: u64,
     /// Bytes in buffers currently handed out.
@@ -45,6 +53,10 @@ pub(crate) struct Counters {
     pub uploads: AtomicU64,
     pub downloads: AtomicU64,
     pub dispatches: AtomicU64,
+    pub submits: AtomicU64,
+    pub maps: AtomicU64,
+    pub frames_in_flight: AtomicU64,
+    max_frames_in_flight: AtomicU64,
     buffers_created: AtomicU64,
     bytes_in_use: AtomicU64,
     peak_bytes_in_use: AtomicU64,
@@ -58,20 +70,37 @@ impl Counters {
             uploads: self.uploads.load(Relaxed),
             downloads: self.downloads.load(Relaxed),
             dispatches: self.dispatches.load(Relaxed),
+            submits: self.submits.load(Relaxed),
+            maps: self.maps.load(Relaxed),
+            max_frames_in_flight: self.max_frames_in_flight.load(Relaxed),
             buffers_created: self.buffers_created.load(Relaxed),
             bytes_in_use: self.bytes_in_use.load(Relaxed),
             peak_bytes_in_use: self.peak_bytes_in_use.load(Relaxed),
         }
     }
 
-    /// Restarts the peak from the current use (the transfer counters keep counting).
+    /// Restarts the peaks (memory, frames in flight) from the current values (the
+    /// transfer counters keep counting).
     pub fn reset_peak(&self) {
         self.peak_bytes_in_use
             .store(self.bytes_in_use.load(Relaxed), Relaxed);
+        self.max_frames_in_flight
+            .store(self.frames_in_flight.load(Relaxed), Relaxed);
+    }
+
+    /// A frame was submitted: one more in flight.
+    pub fn frame_submitted(&self) {
+        let now = self.frames_in_flight.fetch_add(1, Relaxed) + 1;
+        self.max_frames_in_flight.fetch_max(now, Relaxed);
+    }
+
+    /// A frame's results were read back (or abandoned).
+    pub fn frame_done(&self) {
+        self.frames_in_flight.fetch_sub(1, Relaxed);
     }
 }
 
-type Key = (u64, wgpu::BufferUsages);
+pub(crate) type Key = (u64, wgpu::BufferUsages);
 
 pub(crate) struct BufferPool {
     device: wgpu::Device,
@@ -118,11 +147,8 @@ impl BufferPool {
         max: u64,
         usage: wgpu::BufferUsages,
     ) -> PooledBuffer {
-        let mut size = size_class(bytes);
-        if size > max {
-            size = bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
-        }
-        let key = (size, usage);
+        let key = Self::key_for(bytes, max, usage);
+        let size = key.0;
         let reused = {
             let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
             let b = free.buffers.get_mut(&key).and_then(Vec::pop);
@@ -149,6 +175,16 @@ impl BufferPool {
         }
     }
 
+    /// The (size, usage) a request is served with: `max` caps the rounding up, so a
+    /// buffer that fits a limit exactly is not rounded past it.
+    pub fn key_for(bytes: u64, max: u64, usage: wgpu::BufferUsages) -> Key {
+        let mut size = size_class(bytes);
+        if size > max {
+            size = bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+        }
+        (size, usage)
+    }
+
     fn give_back(&self, key: Key, buffer: wgpu::Buffer) {
         self.counters.bytes_in_use.fetch_sub(key.0, Relaxed);
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
@@ -170,6 +206,11 @@ impl PooledBuffer {
     /// Size in bytes of the underlying buffer (at least what was asked for).
     pub fn size(&self) -> u64 {
         self.key.0
+    }
+
+    /// The pool's (size, usage) for this buffer.
+    pub(crate) fn key(&self) -> Key {
+        self.key
     }
 }
 

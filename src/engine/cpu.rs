@@ -1,0 +1,69 @@
+//! Programs on the CPU twins: f32 planes in RAM, one op after another, each value freed
+//! after its last reader. Submitting runs the program; there is nothing to wait for.
+
+use super::program::Cmd;
+use super::{Engine, Outcome, Program};
+use crate::cpu::{self, Planes};
+use crate::image::SampleType;
+use crate::Result;
+use std::sync::Arc;
+
+/// The CPU twins as an [`Engine`]. Parallel within each kernel (rayon).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuEngine;
+
+impl Engine for CpuEngine {
+    type Frame = Arc<Planes>;
+    type Pending = Outcome<Arc<Planes>>;
+
+    fn device_name(&self) -> String {
+        "cpu".into()
+    }
+
+    fn frame_bytes(frame: &Self::Frame) -> u64 {
+        frame.data.len() as u64 * 4
+    }
+
+    fn frame_value_type(frame: &Self::Frame) -> SampleType {
+        frame.value_type
+    }
+
+    fn submit(&self, program: Program<'_, Self::Frame>) -> Result<Self::Pending> {
+        let deaths = program.deaths();
+        let mut out = Outcome::new(program.len());
+        let mut slots: Vec<Option<Arc<Planes>>> = vec![None; program.len()];
+        for (i, cmd) in program.cmds.into_iter().enumerate() {
+            let value = |s: super::Slot| slots[s.0].as_ref().expect("live until its last reader");
+            let made = match cmd {
+                Cmd::Upload { image, value_type } => {
+                    let mut p = cpu::convert::to_planes(image);
+                    p.value_type = value_type;
+                    Some(Arc::new(p))
+                }
+                Cmd::Resident { frame } => Some(frame),
+                Cmd::Apply { op, input } => {
+                    let (planes, t) = cpu::apply(value(input), op)?;
+                    out.thresholds[i] = t;
+                    Some(Arc::new(planes))
+                }
+                Cmd::Download { input, to } => {
+                    out.images.push(cpu::convert::to_image(value(input), to));
+                    None
+                }
+                Cmd::Keep { input } => {
+                    out.kept.push(Arc::clone(value(input)));
+                    None
+                }
+            };
+            slots[i] = made;
+            for dead in &deaths[i] {
+                slots[dead.0] = None;
+            }
+        }
+        Ok(out)
+    }
+
+    fn finish(&self, pending: Self::Pending) -> Result<Outcome<Self::Frame>> {
+        Ok(pending)
+    }
+}

@@ -1,0 +1,131 @@
+//! Programs on the GPU: the whole frame recorded into one encoder (upload, widen, every
+//! op's dispatches, narrow, copies to one staging buffer, Otsu's value beside them),
+//! submitted once and mapped once.
+
+use super::program::Cmd;
+use super::{Engine, Outcome, Program};
+use crate::gpu::batch::Submitted;
+use crate::gpu::convert::PackedImage;
+use crate::gpu::{GpuContext, GpuImage, PendingThreshold};
+use crate::image::SampleType;
+use crate::ops::{Op, Threshold};
+use crate::Result;
+use std::sync::Arc;
+
+/// A GPU device as an [`Engine`].
+#[derive(Clone, Debug)]
+pub struct GpuEngine {
+    ctx: GpuContext,
+}
+
+impl GpuEngine {
+    /// The engine of a GPU context.
+    pub fn new(ctx: GpuContext) -> Self {
+        GpuEngine { ctx }
+    }
+
+    /// The context: device, pool, counters.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+}
+
+/// A submitted frame: where each result lands in its staging buffer.
+pub struct GpuPending {
+    submitted: Submitted,
+    images: Vec<PackedImage>,
+    thresholds: Vec<(usize, PendingThreshold)>,
+    outcome: Outcome<Arc<GpuImage>>,
+}
+
+impl Engine for GpuEngine {
+    type Frame = Arc<GpuImage>;
+    type Pending = GpuPending;
+
+    fn device_name(&self) -> String {
+        self.ctx.name().to_string()
+    }
+
+    fn frame_bytes(frame: &Self::Frame) -> u64 {
+        frame.gpu_bytes()
+    }
+
+    fn frame_value_type(frame: &Self::Frame) -> SampleType {
+        frame.value_type()
+    }
+
+    fn submit(&self, program: Program<'_, Self::Frame>) -> Result<Self::Pending> {
+        let deaths = program.deaths();
+        let mut out = Outcome::new(program.len());
+        let mut images = Vec::new();
+        let mut thresholds = Vec::new();
+        let mut slots: Vec<Option<Arc<GpuImage>>> = vec![None; program.len()];
+        let mut batch = self.ctx.batch("imflow.frame");
+        for (i, cmd) in program.cmds.into_iter().enumerate() {
+            let value = |s: super::Slot| slots[s.0].as_ref().expect("live until its last reader");
+            let made = match cmd {
+                Cmd::Upload { image, value_type } => {
+                    out.uploaded[i] =
+                        image.samples().len() as u64 * image.sample_type().size() as u64;
+                    Some(Arc::new(batch.upload(image, value_type)?))
+                }
+                Cmd::Resident { frame } => Some(frame),
+                Cmd::Apply { op, input } => {
+                    let src = value(input);
+                    Some(Arc::new(match op {
+                        Op::Gaussian(g) => batch.gaussian(src, g)?,
+                        Op::Box(b) => batch.box_blur(src, b)?,
+                        Op::Threshold(t) => {
+                            let (mask, pending) = batch.threshold(src, t)?;
+                            if matches!(t, Threshold::Otsu) {
+                                out.downloaded[i] = 4;
+                            }
+                            thresholds.push((i, pending));
+                            mask
+                        }
+                    }))
+                }
+                Cmd::Download { input, to } => {
+                    let packed = batch.download(value(input), to)?;
+                    out.downloaded[i] = packed.slot.len;
+                    images.push(packed);
+                    None
+                }
+                Cmd::Keep { input } => {
+                    out.kept.push(Arc::clone(value(input)));
+                    None
+                }
+            };
+            slots[i] = made;
+            for dead in &deaths[i] {
+                if let Some(image) = slots[dead.0].take() {
+                    batch.release(image);
+                }
+            }
+        }
+        Ok(GpuPending {
+            submitted: batch.submit()?,
+            images,
+            thresholds,
+            outcome: out,
+        })
+    }
+
+    fn finish(&self, pending: Self::Pending) -> Result<Outcome<Self::Frame>> {
+        let GpuPending {
+            submitted,
+            images,
+            thresholds,
+            mut outcome,
+        } = pending;
+        submitted.wait(|mapped| {
+            for p in &images {
+                outcome.images.push(p.read(mapped)?);
+            }
+            for (i, t) in &thresholds {
+                outcome.thresholds[*i] = Some(t.read(mapped));
+            }
+            Ok(outcome)
+        })
+    }
+}

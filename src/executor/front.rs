@@ -1,0 +1,341 @@
+//! The engine-free side of evaluation: files read for a unit, what of it can run, and
+//! what happens to its outputs once computed (encoded and written behind the engine, or
+//! reported failed). A run acquires its engine only when a unit can actually run, so a
+//! re-run whose only misses are files that cannot be decoded never creates a device.
+
+use super::plan::{How, Plan, Unit};
+use super::report::{OutputReport, Status};
+use super::run::Run;
+use super::value::Meta;
+use super::workers::{self, encode_worker, EncodeJob, Fetch, Prefetch};
+use crate::flow::NodeKind;
+use crate::image::{Image, SampleType};
+use crate::io::{self, Stack};
+use crate::store::Hit;
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+
+/// What the resident cache holds for a unit's input.
+pub(super) struct Pinned {
+    pub meta: Arc<Meta>,
+    pub value_type: SampleType,
+    pub frames: usize,
+    /// Bytes of one frame.
+    pub frame_bytes: u64,
+}
+
+/// One unit being evaluated.
+pub(super) struct Work {
+    pub unit: Unit,
+    pub frames: usize,
+    /// Read files (sources decoded, stored outputs loaded), until the last frame is
+    /// submitted.
+    pub stacks: HashMap<usize, Stack>,
+    /// What the values of loaded files are.
+    pub loaded_as: HashMap<usize, SampleType>,
+    /// Members that can run (their inputs are at hand), in node order.
+    pub viable: Vec<usize>,
+    pub meta: HashMap<usize, Arc<Meta>>,
+    /// What each node's values are (records keep it).
+    pub value_types: HashMap<usize, SampleType>,
+    /// Downloaded frames, per output.
+    pub images: HashMap<usize, Vec<Image>>,
+    /// Bytes of one frame of one value (f32 planes): what keeping it resident costs.
+    pub frame_bytes: u64,
+    /// Frames read back.
+    pub done: usize,
+    pub failed: Option<Arc<Error>>,
+}
+
+/// The run with its readers and writers.
+pub(super) struct Front<'f, 'a> {
+    pub run: &'f mut Run<'a>,
+    prefetch: &'f Prefetch,
+    encode: Option<SyncSender<EncodeJob>>,
+    encoded: &'f Receiver<(usize, Result<Hit>)>,
+    progress: &'f mut dyn FnMut(&OutputReport),
+}
+
+/// Starts the decode and encode pools for `plan`, runs `f`, then lets the pools drain
+/// and files every output they finish.
+pub(super) fn with_workers(
+    run: &mut Run<'_>,
+    plan: &Plan,
+    progress: &mut dyn FnMut(&OutputReport),
+    f: impl FnOnce(&mut Front<'_, '_>) -> Result<()>,
+) -> Result<()> {
+    let jobs = match run.options.jobs {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        j => j,
+    };
+    let prefetch = Prefetch::new(fetch_order(run, plan), jobs + 1);
+    let (job_tx, job_rx) = sync_channel::<EncodeJob>(jobs);
+    let job_rx = Mutex::new(job_rx);
+    let (done_tx, done_rx) = channel();
+    let store = run.store;
+    let write = workers::store_write(store);
+    let out_dir = store.out_dir().to_path_buf();
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(prefetch.len()) {
+            s.spawn(|| prefetch.worker());
+        }
+        for _ in 0..jobs {
+            let tx = done_tx.clone();
+            let (rx, write, out_dir) = (&job_rx, &write, &out_dir);
+            s.spawn(move || encode_worker(rx, tx, write, out_dir));
+        }
+        drop(done_tx);
+        let mut front = Front {
+            run,
+            prefetch: &prefetch,
+            encode: Some(job_tx),
+            encoded: &done_rx,
+            progress,
+        };
+        let result = f(&mut front);
+        prefetch.stop();
+        front.encode = None; // the encoders end once they have written what they hold
+        for (node, written) in done_rx.iter() {
+            front.written(node, written);
+        }
+        result
+    })
+}
+
+/// The files to read, in the order evaluation will want them.
+fn fetch_order(run: &Run<'_>, plan: &Plan) -> Vec<(usize, Fetch)> {
+    let mut order = Vec::new();
+    for unit in &plan.units {
+        let mut nodes: Vec<usize> = unit.inputs.iter().chain(&unit.members).copied().collect();
+        nodes.sort_unstable();
+        for i in nodes {
+            match (plan.how[i], run.kind(i)) {
+                (How::Load, _) => order.push((i, Fetch::Load(run.hits[&i].path.clone()))),
+                (How::Compute, NodeKind::File(_)) => {
+                    if let Some(s) = run.sources.get(&i) {
+                        order.push((i, Fetch::Decode(s.clone())));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    order
+}
+
+impl Front<'_, '_> {
+    /// Gathers units in order until one can run, finishing those that cannot (their
+    /// outputs fail); returns it with its index.
+    pub fn first_viable(&mut self, plan: &Plan) -> Option<(usize, Work)> {
+        for (k, unit) in plan.units.iter().enumerate() {
+            let w = self.gather(unit.clone(), &|_| None);
+            if w.frames > 0 && w.failed.is_none() {
+                return Some((k, w));
+            }
+            self.finish(w, None);
+        }
+        None
+    }
+
+    /// Takes the unit's files from the readers and works out what can run.
+    pub fn gather(&mut self, unit: Unit, pinned: &dyn Fn(usize) -> Option<Pinned>) -> Work {
+        let run = &mut *self.run;
+        let mut w = Work {
+            frames: 0,
+            stacks: HashMap::new(),
+            loaded_as: HashMap::new(),
+            viable: Vec::new(),
+            meta: HashMap::new(),
+            value_types: HashMap::new(),
+            images: HashMap::new(),
+            frame_bytes: 0,
+            done: 0,
+            failed: None,
+            unit,
+        };
+        let planes = |image: &Image| image.shape().samples_u64() * 4;
+        let mut available: Vec<usize> = Vec::new();
+        let mut frames: Vec<(usize, usize)> = Vec::new(); // (node, frame count)
+        for &i in &w.unit.inputs {
+            if let Some(p) = pinned(i) {
+                w.frame_bytes = w.frame_bytes.max(p.frame_bytes);
+                w.meta.insert(i, p.meta);
+                w.value_types.insert(i, p.value_type);
+                frames.push((i, p.frames));
+                available.push(i);
+                run.nodes[i].status = Status::ResidentHit;
+                continue;
+            }
+            // Loaded from the store.
+            match self.prefetch.take(i) {
+                Some(Ok(stack)) => {
+                    let record = &run.hits[&i].record;
+                    w.loaded_as.insert(i, record.value_type);
+                    w.value_types.insert(i, record.value_type);
+                    let m = match &record.source {
+                        Some(s) => Meta {
+                            source_type: s.sample_type,
+                            format: s.format,
+                            animation: s.animation.clone(),
+                        },
+                        None => Meta::of(&stack),
+                    };
+                    w.meta.insert(i, Arc::new(m));
+                    frames.push((i, stack.frames.len()));
+                    w.frame_bytes = w.frame_bytes.max(planes(&stack.frames[0]));
+                    run.touched.push(record.key);
+                    run.nodes[i].status = Status::StoreHit;
+                    w.stacks.insert(i, stack);
+                    available.push(i);
+                }
+                Some(Err(e)) => run.fail(i, Arc::new(e), true),
+                None => run.fail(i, Arc::new(Error::usage("the run stopped")), true),
+            }
+        }
+        for i in w.unit.members.clone() {
+            let inputs = run.inputs(i);
+            if !inputs.iter().all(|j| available.contains(j)) {
+                run.fail_from_inputs(i);
+                continue;
+            }
+            match run.kind(i) {
+                NodeKind::File(_) => match self.prefetch.take(i) {
+                    Some(Ok(stack)) => {
+                        w.meta.insert(i, Arc::new(Meta::of(&stack)));
+                        w.value_types.insert(i, stack.frames[0].sample_type());
+                        w.frame_bytes = w.frame_bytes.max(planes(&stack.frames[0]));
+                        frames.push((i, stack.frames.len()));
+                        w.stacks.insert(i, stack);
+                    }
+                    Some(Err(e)) => {
+                        run.fail(i, Arc::new(e), true);
+                        continue;
+                    }
+                    None => {
+                        run.fail(i, Arc::new(Error::usage("the run stopped")), true);
+                        continue;
+                    }
+                },
+                NodeKind::Image { image, .. } => {
+                    w.meta.insert(i, Arc::new(Meta::of_image(image)));
+                    w.value_types.insert(i, image.sample_type());
+                    w.frame_bytes = w.frame_bytes.max(planes(image));
+                    frames.push((i, 1));
+                }
+                NodeKind::Op { op, .. } => {
+                    let m = Arc::clone(&w.meta[&inputs[0]]);
+                    w.meta.insert(i, m);
+                    let t = op.output_type(w.value_types[&inputs[0]]);
+                    w.value_types.insert(i, t);
+                }
+            }
+            available.push(i);
+            w.viable.push(i);
+        }
+        w.frames = frames.first().map_or(0, |f| f.1);
+        if let Some(&(j, n)) = frames.iter().find(|(_, n)| *n != w.frames) {
+            let (i, m) = frames[0];
+            w.failed = Some(Arc::new(Error::usage(format!(
+                "the inputs of one computation differ in frames: `{}` has {m}, `{}` has {n}",
+                run.nodes[i].label, run.nodes[j].label
+            ))));
+        }
+        if !w.unit.outputs.iter().any(|o| w.viable.contains(o)) {
+            w.frames = 0; // nothing to compute: every output lost an input
+        }
+        w
+    }
+
+    /// A unit is done (all frames read back) or failed: its outputs go to the encoders,
+    /// or are reported failed. `device` names the engine that computed them.
+    pub fn finish(&mut self, mut w: Work, device: Option<&str>) {
+        let run = &mut *self.run;
+        match w.failed.take() {
+            Some(e) => {
+                for &i in &w.viable {
+                    run.fail(i, Arc::clone(&e), w.unit.outputs.contains(&i));
+                }
+                if w.viable.is_empty() {
+                    for &o in &w.unit.outputs {
+                        run.fail(o, Arc::clone(&e), true);
+                    }
+                }
+            }
+            None if device.is_some() => {
+                for &i in &w.viable {
+                    run.nodes[i].status = Status::Computed;
+                }
+            }
+            None => {}
+        }
+        for &o in &w.unit.outputs {
+            let computed = run.nodes[o].status == Status::Computed;
+            let Some(frames) = w.images.remove(&o).filter(|_| computed) else {
+                if run.nodes[o].status != Status::Failed {
+                    run.fail_from_inputs(o);
+                }
+                let r = run.set_report(o, Status::Failed, None);
+                (self.progress)(r);
+                continue;
+            };
+            let meta = &w.meta[&o];
+            let stack = Stack {
+                frames,
+                animation: meta.animation.clone(),
+                format: meta.format,
+            };
+            let (_, m) = run
+                .outputs
+                .iter()
+                .find(|(n, _)| *n == o)
+                .expect("an output")
+                .clone();
+            if !m.persist {
+                let mut r = run.output_report(o, Status::Computed, None);
+                r.image = Some(stack);
+                let r = run.put_report(r);
+                (self.progress)(r);
+                continue;
+            }
+            let format = m.format.unwrap_or_else(|| io::default_format(&stack));
+            let device = device.unwrap_or("cpu").to_string();
+            let draft = run.draft(o, w.value_types[&o], meta, format, device);
+            let job = EncodeJob {
+                node: o,
+                stack,
+                draft,
+            };
+            if self.encode.as_ref().is_none_or(|tx| tx.send(job).is_err()) {
+                let e = Error::encode("the encoder threads stopped").at(run.store.out_dir());
+                run.fail(o, Arc::new(e), true);
+                let r = run.set_report(o, Status::Failed, None);
+                (self.progress)(r);
+            }
+        }
+    }
+
+    /// Files whatever the encoders have finished meanwhile.
+    pub fn pick_up_written(&mut self) {
+        while let Ok((node, written)) = self.encoded.try_recv() {
+            self.written(node, written);
+        }
+    }
+
+    /// An output the encoders have written (or failed to).
+    fn written(&mut self, o: usize, written: Result<Hit>) {
+        let run = &mut *self.run;
+        let r = match written {
+            Ok(hit) => {
+                run.touched.push(hit.record.key);
+                run.set_report(o, Status::Computed, Some(&hit))
+            }
+            Err(e) => {
+                run.fail(o, Arc::new(e), true);
+                run.set_report(o, Status::Failed, None)
+            }
+        };
+        (self.progress)(r);
+    }
+}

@@ -1,0 +1,88 @@
+//! A file source: its path, the blake3 of its bytes (its content key) and, where the file
+//! system can vouch for it, its stamp; and the decode that checks it reads those bytes.
+
+use crate::io::{self, Stack};
+use crate::key::{self, FileStamp, Key};
+use crate::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// A file source, keyed by its bytes.
+#[derive(Clone, Debug)]
+pub(crate) struct Source {
+    path: PathBuf,
+    content: Key,
+    /// Taken right after the bytes were hashed; `None` where it cannot vouch for them.
+    stamp: Option<FileStamp>,
+}
+
+impl Source {
+    /// Reads and hashes the file.
+    pub fn key(path: &Path) -> Result<Source> {
+        let (content, stamp) = key::hash_stamped(path).map_err(|e| Error::io(path, e))?;
+        Ok(Source {
+            path: path.to_path_buf(),
+            content,
+            stamp,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// blake3 of the file's bytes, as `b3sum` prints it.
+    pub fn content(&self) -> Key {
+        self.content
+    }
+
+    /// The source node's key.
+    pub fn node_key(&self) -> Key {
+        key::file_source(&self.content)
+    }
+
+    /// Decodes every frame, from the very bytes the source was keyed by: a file whose
+    /// stamp still vouches for them is decoded straight from disk (and counts if its
+    /// stamp still vouches afterwards); otherwise the bytes are read whole and hashed
+    /// again, and must match.
+    pub fn decode(&self) -> Result<Stack> {
+        let path = &self.path;
+        if let Some(keyed) = &self.stamp {
+            let (stack, now) = key::read_stamped(path, io::decode_stack_from_file)
+                .map_err(|e| Error::io(path, e))?;
+            if now.as_ref() == Some(keyed) {
+                return stack.map_err(|e| e.at(path));
+            }
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        if Key::of_bytes(&bytes) != self.content {
+            return Err(Error::Changed { path: path.clone() });
+        }
+        io::decode_stack(&bytes).map_err(|e| e.at(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edit_between_keying_and_decoding_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.tif");
+        let img = crate::Image::gray(3, 2, crate::Samples::U16(vec![1, 2, 3, 4, 5, 6])).unwrap();
+        io::save(&img, &path).unwrap();
+        let source = Source::key(&path).unwrap();
+        assert_eq!(
+            source.node_key(),
+            key::file_source(&key::hash_file(&path).unwrap())
+        );
+        assert_eq!(source.decode().unwrap().frames[0], img);
+        let other = crate::Image::gray(3, 2, crate::Samples::U16(vec![9; 6])).unwrap();
+        io::save(&other, &path).unwrap();
+        let e = source.decode().unwrap_err();
+        assert!(
+            matches!(&e, Error::Changed { path: p } if p == &path),
+            "{e}"
+        );
+    }
+}
