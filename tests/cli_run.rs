@@ -98,6 +98,59 @@ fn a_mixed_folder_with_bad_files_is_partial_then_all_hits() {
     let first = imflow(&args);
     assert_eq!(first.status.code(), Some(3), "partial: {}", stderr(&first));
     let r = json(&first);
+    // `--json` is the library's RunReport, serialised: the documented schema.
+    assert_eq!(r["schema"], imflow::executor::REPORT_SCHEMA);
+    assert_eq!(r["imflow_version"], env!("CARGO_PKG_VERSION"));
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(&r),
+        [
+            "bytes_downloaded",
+            "bytes_uploaded",
+            "device",
+            "failures",
+            "imflow_version",
+            "nodes",
+            "outputs",
+            "run_id",
+            "schema",
+            "summary",
+            "wall_ms",
+            "warnings"
+        ]
+    );
+    let computed = r["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["status"] == "computed")
+        .unwrap();
+    assert_eq!(
+        keys(computed),
+        [
+            "file_blake3",
+            "file_bytes",
+            "name",
+            "node",
+            "output_key",
+            "path",
+            "source",
+            "source_blake3",
+            "status",
+            "task_key"
+        ]
+    );
+    let failed = r["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["status"] == "failed")
+        .unwrap();
+    assert!(failed["error"].as_str().is_some(), "{failed}");
     assert_eq!(r["summary"]["outputs"], 50);
     assert_eq!(r["summary"]["computed"], 47);
     assert_eq!(r["summary"]["failed"], 3);
@@ -426,6 +479,28 @@ fn cache_commands_report_verify_and_collect() {
     );
     let verify = imflow(&["cache", "verify", "--out", s(&out)]);
     assert_eq!(verify.status.code(), Some(0));
+    // The same store found from its record folder alone, and from inside the output
+    // folder with no arguments at all.
+    let store = out.join(".imflow");
+    let by_store = imflow(&["cache", "verify", "--store", s(&store), "--json"]);
+    assert_eq!(by_store.status.code(), Some(0), "{}", stderr(&by_store));
+    assert_eq!(json(&by_store)["ok"], 4);
+    let inside = std::process::Command::new(env!("CARGO_BIN_EXE_imflow"))
+        .args(["cache", "verify", "--json"])
+        .current_dir(&out)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_eq!(inside.status.code(), Some(0), "{}", stderr(&inside));
+    assert_eq!(json(&inside)["ok"], 4);
+    // Elsewhere, with nothing given: a usage error that says what to give.
+    let nowhere = std::process::Command::new(env!("CARGO_BIN_EXE_imflow"))
+        .args(["cache", "verify"])
+        .current_dir(&input)
+        .output()
+        .unwrap();
+    assert_eq!(nowhere.status.code(), Some(2));
+    assert!(stderr(&nowhere).contains("--out"), "{}", stderr(&nowhere));
     // Corrupt one file: verify says so and exits 1; the next run repairs it.
     let victim = output_files(&out)[0].0.clone();
     std::fs::write(&victim, b"garbage").unwrap();
