@@ -11,9 +11,13 @@
 // global memory directly, where the halo would not fit and caches serve the reuse.
 
 struct Params {
-    width: u32,
+    width: u32,      // the window's size
     height: u32,
     radius: u32,
+    origin_x: u32,   // the window's place in the whole image (see window_index)
+    origin_y: u32,
+    full_w: u32,
+    full_h: u32,
     _pad: u32,
 }
 
@@ -37,14 +41,21 @@ fn plane_base(plane: u32) -> u32 {
     return plane * params.width * params.height;
 }
 
+fn x_index(x: i32) -> u32 {
+    return window_index(x, params.origin_x, params.full_w, params.width);
+}
+
+fn y_index(y: i32) -> u32 {
+    return window_index(y, params.origin_y, params.full_h, params.height);
+}
+
 @compute @workgroup_size(TILE_X)
 fn horizontal_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let r = params.radius;
-    let w = i32(params.width);
     let row = plane_base(wg.z) + wg.y * params.width;
     let x0 = i32(wg.x * TILE_X) - i32(r);
     for (var i = li; i < TILE_X + 2u * r; i += TILE_X) {
-        row_tile[i] = src[row + u32(reflect(x0 + i32(i), w))];
+        row_tile[i] = src[row + x_index(x0 + i32(i))];
     }
     workgroupBarrier();
     let x = wg.x * TILE_X + li;
@@ -62,7 +73,6 @@ fn horizontal_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
 @compute @workgroup_size(TILE_COLS, TILE_THREAD_ROWS)
 fn vertical_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let r = params.radius;
-    let h = i32(params.height);
     let base = plane_base(wg.z);
     let x0 = wg.x * TILE_COLS;
     let y0 = i32(wg.y * TILE_ROWS) - i32(r);
@@ -72,7 +82,7 @@ fn vertical_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
         let ty = i / TILE_COLS;
         let x = x0 + i % TILE_COLS;
         if x < params.width {
-            col_tile[i] = src[base + u32(reflect(y0 + i32(ty), h)) * params.width + x];
+            col_tile[i] = src[base + y_index(y0 + i32(ty)) * params.width + x];
         }
     }
     workgroupBarrier();
@@ -100,13 +110,12 @@ fn horizontal_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let r = params.radius;
-    let w = i32(params.width);
     let row = plane_base(gid.z) + gid.y * params.width;
     let x = i32(gid.x);
     var acc = weights[r] * src[row + gid.x];
     for (var j = 1u; j <= r; j++) {
-        let a = src[row + u32(reflect(x - i32(j), w))];
-        let b = src[row + u32(reflect(x + i32(j), w))];
+        let a = src[row + x_index(x - i32(j))];
+        let b = src[row + x_index(x + i32(j))];
         acc += weights[r + j] * (a + b);
     }
     dst[row + gid.x] = acc;
@@ -118,13 +127,12 @@ fn vertical_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let r = params.radius;
-    let h = i32(params.height);
     let base = plane_base(gid.z);
     let y = i32(gid.y);
     var acc = weights[r] * src[base + gid.y * params.width + gid.x];
     for (var j = 1u; j <= r; j++) {
-        let a = src[base + u32(reflect(y - i32(j), h)) * params.width + gid.x];
-        let b = src[base + u32(reflect(y + i32(j), h)) * params.width + gid.x];
+        let a = src[base + y_index(y - i32(j)) * params.width + gid.x];
+        let b = src[base + y_index(y + i32(j)) * params.width + gid.x];
         acc += weights[r + j] * (a + b);
     }
     dst[base + gid.y * params.width + gid.x] = acc;

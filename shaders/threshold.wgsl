@@ -14,6 +14,8 @@
 // `stats` (atomic u32 words, zeroed by the host):
 //   [0] max over samples of !key(x)  (so the zeroed word is neutral: min via max)
 //   [1] max over samples of key(x)
+//       (a tiled frame's histogram and scan get [0] and [1] of the whole frame from
+//       the host instead, and skip min_max)
 //   [2] the threshold (f32 bits), written by the scan
 //   [3] the chosen bin
 
@@ -117,7 +119,7 @@ fn edge(i: u32, first: f32, last: f32) -> f32 {
 fn bin_of(x: f32) -> u32 {
     let lo = stat_min();
     if params.integer == 1u {
-        return u32(x) - u32(lo);
+        return u32(x - lo); // exact: integer levels, fewer than 2^24 apart
     }
     let hi = stat_max();
     let q = f32(real(x - lo) / real(hi - lo)) * f32(FLOAT_BINS);

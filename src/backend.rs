@@ -1,6 +1,8 @@
 //! Choosing a backend, and running a chain of ops on one image or stack with it.
 
-use crate::engine::{CpuEngine, Engine, GpuEngine, Program, Slot, MAX_FRAMES_IN_FLIGHT};
+use crate::budget::Budget;
+use crate::engine::tiled::{self, Collect, RowSink, RowSource, Tiling};
+use crate::engine::{CpuEngine, Engine, GpuEngine, Graph, Program, Slot, MAX_FRAMES_IN_FLIGHT};
 use crate::gpu::GpuContext;
 use crate::image::{Image, SampleType};
 use crate::io::Stack;
@@ -96,10 +98,12 @@ enum Which {
 /// Runs op chains on a chosen backend, one image or a stack of frames at a time, with no
 /// cache. Each frame is one program: on the GPU one upload of the source's own samples,
 /// the ops on resident buffers, one download, all in one submit; a stack's frames are
-/// pipelined.
+/// pipelined. A frame too large for one program (the GPU's binding limit, the memory
+/// budget) runs in tiles, with the same result.
 pub struct Processor {
     engine: Which,
     notice: Option<String>,
+    budget: Budget,
 }
 
 impl Processor {
@@ -110,6 +114,7 @@ impl Processor {
         Ok(Processor {
             engine: gpu.map_or(Which::Cpu(CpuEngine), |c| Which::Gpu(GpuEngine::new(c))),
             notice,
+            budget: Budget::default(),
         })
     }
 
@@ -118,6 +123,7 @@ impl Processor {
         Processor {
             engine: Which::Cpu(CpuEngine),
             notice: None,
+            budget: Budget::default(),
         }
     }
 
@@ -126,7 +132,25 @@ impl Processor {
         Processor {
             engine: Which::Gpu(GpuEngine::new(ctx)),
             notice: None,
+            budget: Budget::default(),
         }
+    }
+
+    /// The memory budget and tile limits frames run within.
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// How a frame of `shape` running `ops` is cut: one tile when it fits.
+    pub fn tiling(&self, shape: crate::image::Shape, ops: &[Op]) -> Result<Tiling> {
+        let mut graph = Graph::chain(ops, SampleType::F32);
+        graph.outputs.push((graph.last(), SampleType::F32));
+        let limit = match &self.engine {
+            Which::Cpu(e) => e.plane_limit(&self.budget),
+            Which::Gpu(e) => e.plane_limit(&self.budget),
+        };
+        Tiling::new(shape, graph.halo(), limit, self.budget.max_tile)
     }
 
     /// Why `Auto` fell back to the CPU, if it did.
@@ -183,11 +207,100 @@ impl Processor {
         ops: &[Op],
         output: OutputType,
     ) -> Result<Vec<Processed>> {
-        match &self.engine {
-            Which::Cpu(e) => run_frames(e, frames, ops, output),
-            Which::Gpu(e) => run_frames(e, frames, ops, output),
+        for op in ops {
+            op.validate()?;
+        }
+        let Some(first) = frames.first() else {
+            return Ok(Vec::new());
+        };
+        let tiling = self.tiling(first.shape(), ops)?;
+        match (&self.engine, tiling.is_whole()) {
+            (Which::Cpu(e), true) => run_frames(e, frames, ops, output),
+            (Which::Gpu(e), true) => run_frames(e, frames, ops, output),
+            (Which::Cpu(e), false) => frames
+                .iter()
+                .map(|f| run_tiled(e, f, ops, output, &tiling))
+                .collect(),
+            (Which::Gpu(e), false) => frames
+                .iter()
+                .map(|f| run_tiled(e, f, ops, output, &tiling))
+                .collect(),
         }
     }
+
+    /// Runs `ops` on a frame read band by band from `source` and hands the result to
+    /// `sink` band by band: a frame that need never be whole in memory (a TIFF too large
+    /// for it, streamed in and out). Returns the thresholds the threshold ops used.
+    pub fn run_streamed(
+        &self,
+        shape: crate::image::Shape,
+        source_type: SampleType,
+        source: &mut dyn RowSource,
+        ops: &[Op],
+        to: SampleType,
+        sink: &mut dyn RowSink,
+    ) -> Result<Vec<f64>> {
+        let tiling = self.tiling(shape, ops)?;
+        let mut graph = Graph::chain(ops, source_type);
+        graph.outputs.push((graph.last(), to));
+        let out = match &self.engine {
+            Which::Cpu(e) => tiled::run(e, &graph, shape, &tiling, &mut [source], &mut [sink])?,
+            Which::Gpu(e) => tiled::run(e, &graph, shape, &tiling, &mut [source], &mut [sink])?,
+        };
+        Ok(thresholds_of(&graph, &out.thresholds))
+    }
+
+    /// The output type `output` gives for `ops` on samples of `source`.
+    pub fn output_type(ops: &[Op], source: SampleType, output: OutputType) -> SampleType {
+        let values = ops.iter().fold(source, |t, op| op.output_type(t));
+        output.resolve(source, values)
+    }
+}
+
+/// The threshold ops' values, in op order.
+fn thresholds_of(graph: &Graph<'_>, t: &[Option<f64>]) -> Vec<f64> {
+    graph
+        .nodes
+        .iter()
+        .zip(t)
+        .filter(|(n, _)| {
+            matches!(
+                n,
+                crate::engine::graph::Node::Op {
+                    op: Op::Threshold(_),
+                    ..
+                }
+            )
+        })
+        .filter_map(|(_, t)| *t)
+        .collect()
+}
+
+/// One frame in tiles, collected back into an image.
+fn run_tiled<E: Engine>(
+    engine: &E,
+    frame: &Image,
+    ops: &[Op],
+    output: OutputType,
+    tiling: &Tiling,
+) -> Result<Processed> {
+    let to = Processor::output_type(ops, frame.sample_type(), output);
+    let mut graph = Graph::chain(ops, frame.sample_type());
+    graph.outputs.push((graph.last(), to));
+    let mut sink = Collect::default();
+    let mut source = frame;
+    let out = tiled::run(
+        engine,
+        &graph,
+        frame.shape(),
+        tiling,
+        &mut [&mut source],
+        &mut [&mut sink],
+    )?;
+    Ok(Processed {
+        image: sink.into_image()?,
+        thresholds: thresholds_of(&graph, &out.thresholds),
+    })
 }
 
 fn run_frames<E: Engine>(
@@ -196,9 +309,6 @@ fn run_frames<E: Engine>(
     ops: &[Op],
     output: OutputType,
 ) -> Result<Vec<Processed>> {
-    for op in ops {
-        op.validate()?;
-    }
     let mut pending = VecDeque::new();
     let mut done = Vec::with_capacity(frames.len());
     let finish = |(p, slots): (E::Pending, Vec<Slot>)| -> Result<Processed> {

@@ -194,7 +194,7 @@ impl FlowSpec {
                     Format::from_extension(&f).ok_or_else(|| {
                         bad(
                             format!("{name}.format"),
-                            format!("unknown format `{f}` (tif, png, jpg, gif)"),
+                            format!("unknown format `{f}` (tif, png, jpg, gif, webp, bmp)"),
                         )
                     })
                 })
@@ -327,7 +327,7 @@ mod tests {
             ("[nodes.a]\nfrom = \"input\"\noutput = \"x\"", "needs `op` or `ops`"),
             ("[nodes.a]\nfrom = \"input\"\nop = \"median:size=3\"\noutput = \"x\"", "unknown op `median`"),
             ("[nodes.a]\nfrom = \"input\"\nop = \"box:size=3\"\noutput = \"x\"\ncolour = 1", "unknown field"),
-            ("[nodes.a]\nfrom = \"input\"\nop = \"box:size=3\"\noutput = \"x\"\nformat = \"bmp\"", "unknown format"),
+            ("[nodes.a]\nfrom = \"input\"\nop = \"box:size=3\"\noutput = \"x\"\nformat = \"xcf\"", "unknown format"),
             ("not toml at all [", "<flow>:1"),
         ];
         for (text, needle) in cases {

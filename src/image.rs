@@ -2,8 +2,13 @@
 //!
 //! On the way into a backend an [`Image`] becomes f32 planes (one plane per channel);
 //! see [`crate::cpu::Planes`] and [`crate::gpu::GpuImage`]. Keeping the host model in
-//! the source's own sample type is what lets u8/u16 travel to the GPU at 1/4 or 1/2 of
-//! the f32 size.
+//! the source's own sample type is what lets u8/u16 (and i8/i16) travel to the GPU at
+//! 1/4 or 1/2 of the f32 size.
+//!
+//! Every sample type is computed in f32. That is exact for 8- and 16-bit samples; 32-bit
+//! integers above 2^24 in magnitude and f64 samples are rounded to the nearest f32 (a
+//! relative error of at most 2^-24, 6e-8) when they enter a backend, and f64 loses the
+//! exponent range beyond f32's (about 1e±38).
 
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -18,25 +23,57 @@ pub enum SampleType {
     U16,
     /// 32-bit IEEE float.
     F32,
+    /// 8-bit signed integer.
+    I8,
+    /// 16-bit signed integer.
+    I16,
+    /// 32-bit signed integer.
+    I32,
+    /// 32-bit unsigned integer.
+    U32,
+    /// 64-bit IEEE float (computed in f32).
+    F64,
 }
 
 impl SampleType {
+    /// Every sample type.
+    pub const ALL: [SampleType; 8] = [
+        SampleType::U8,
+        SampleType::U16,
+        SampleType::F32,
+        SampleType::I8,
+        SampleType::I16,
+        SampleType::I32,
+        SampleType::U32,
+        SampleType::F64,
+    ];
+
     /// Bytes per sample.
     pub fn size(self) -> usize {
         match self {
-            SampleType::U8 => 1,
-            SampleType::U16 => 2,
-            SampleType::F32 => 4,
+            SampleType::U8 | SampleType::I8 => 1,
+            SampleType::U16 | SampleType::I16 => 2,
+            SampleType::F32 | SampleType::I32 | SampleType::U32 => 4,
+            SampleType::F64 => 8,
         }
     }
 
-    /// The largest value of an integer type (as f32), `None` for f32.
-    pub fn max_value(self) -> Option<f32> {
+    /// The smallest and largest value of an integer type, `None` for floats.
+    pub fn range(self) -> Option<(f64, f64)> {
         match self {
-            SampleType::U8 => Some(255.0),
-            SampleType::U16 => Some(65535.0),
-            SampleType::F32 => None,
+            SampleType::U8 => Some((0.0, 255.0)),
+            SampleType::U16 => Some((0.0, 65535.0)),
+            SampleType::I8 => Some((-128.0, 127.0)),
+            SampleType::I16 => Some((-32768.0, 32767.0)),
+            SampleType::I32 => Some((-2147483648.0, 2147483647.0)),
+            SampleType::U32 => Some((0.0, 4294967295.0)),
+            SampleType::F32 | SampleType::F64 => None,
         }
+    }
+
+    /// True for the integer types.
+    pub fn is_integer(self) -> bool {
+        self.range().is_some()
     }
 
     /// Lower-case name, as used on the command line and in records.
@@ -45,6 +82,11 @@ impl SampleType {
             SampleType::U8 => "u8",
             SampleType::U16 => "u16",
             SampleType::F32 => "f32",
+            SampleType::I8 => "i8",
+            SampleType::I16 => "i16",
+            SampleType::I32 => "i32",
+            SampleType::U32 => "u32",
+            SampleType::F64 => "f64",
         }
     }
 }
@@ -58,14 +100,14 @@ impl std::fmt::Display for SampleType {
 impl std::str::FromStr for SampleType {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "u8" => Ok(SampleType::U8),
-            "u16" => Ok(SampleType::U16),
-            "f32" => Ok(SampleType::F32),
-            other => Err(format!(
-                "unknown sample type `{other}` (expected u8, u16 or f32)"
-            )),
-        }
+        SampleType::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown sample type `{s}` (expected u8, u16, f32, i8, i16, i32, u32 or f64)"
+                )
+            })
     }
 }
 
@@ -78,6 +120,32 @@ pub enum Samples {
     U16(Vec<u16>),
     /// 32-bit float samples.
     F32(Vec<f32>),
+    /// 8-bit signed samples.
+    I8(Vec<i8>),
+    /// 16-bit signed samples.
+    I16(Vec<i16>),
+    /// 32-bit signed samples.
+    I32(Vec<i32>),
+    /// 32-bit unsigned samples.
+    U32(Vec<u32>),
+    /// 64-bit float samples.
+    F64(Vec<f64>),
+}
+
+/// Calls `$f` on the vector inside any [`Samples`].
+macro_rules! with_samples {
+    ($s:expr, $v:ident => $f:expr) => {
+        match $s {
+            Samples::U8($v) => $f,
+            Samples::U16($v) => $f,
+            Samples::F32($v) => $f,
+            Samples::I8($v) => $f,
+            Samples::I16($v) => $f,
+            Samples::I32($v) => $f,
+            Samples::U32($v) => $f,
+            Samples::F64($v) => $f,
+        }
+    };
 }
 
 impl Samples {
@@ -87,16 +155,17 @@ impl Samples {
             Samples::U8(_) => SampleType::U8,
             Samples::U16(_) => SampleType::U16,
             Samples::F32(_) => SampleType::F32,
+            Samples::I8(_) => SampleType::I8,
+            Samples::I16(_) => SampleType::I16,
+            Samples::I32(_) => SampleType::I32,
+            Samples::U32(_) => SampleType::U32,
+            Samples::F64(_) => SampleType::F64,
         }
     }
 
     /// Number of samples.
     pub fn len(&self) -> usize {
-        match self {
-            Samples::U8(v) => v.len(),
-            Samples::U16(v) => v.len(),
-            Samples::F32(v) => v.len(),
-        }
+        with_samples!(self, v => v.len())
     }
 
     /// True when there are no samples.
@@ -104,22 +173,39 @@ impl Samples {
         self.len() == 0
     }
 
+    /// Samples of type `t` from their little-endian bytes (a whole number of samples).
+    pub fn from_le_bytes(t: SampleType, bytes: &[u8]) -> Samples {
+        fn le<T: bytemuck::Pod, const N: usize>(b: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
+            if cfg!(target_endian = "little") {
+                bytemuck::pod_collect_to_vec(b)
+            } else {
+                b.chunks_exact(N)
+                    .map(|c| f(c.try_into().expect("N bytes")))
+                    .collect()
+            }
+        }
+        match t {
+            SampleType::U8 => Samples::U8(bytes.to_vec()),
+            SampleType::I8 => Samples::I8(bytes.iter().map(|&b| b as i8).collect()),
+            SampleType::U16 => Samples::U16(le(bytes, u16::from_le_bytes)),
+            SampleType::I16 => Samples::I16(le(bytes, i16::from_le_bytes)),
+            SampleType::F32 => Samples::F32(le(bytes, f32::from_le_bytes)),
+            SampleType::I32 => Samples::I32(le(bytes, i32::from_le_bytes)),
+            SampleType::U32 => Samples::U32(le(bytes, u32::from_le_bytes)),
+            SampleType::F64 => Samples::F64(le(bytes, f64::from_le_bytes)),
+        }
+    }
+
     /// The samples as little-endian bytes (the upload format and the hashing format).
     pub fn as_le_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
         // Every platform wgpu targets is little-endian, so the in-memory bytes are the
         // wire bytes; the `to_le_bytes` path keeps big-endian hosts correct regardless.
         if cfg!(target_endian = "little") {
-            match self {
-                Samples::U8(v) => std::borrow::Cow::Borrowed(v.as_slice()),
-                Samples::U16(v) => std::borrow::Cow::Borrowed(bytemuck::cast_slice(v)),
-                Samples::F32(v) => std::borrow::Cow::Borrowed(bytemuck::cast_slice(v)),
-            }
+            with_samples!(self, v => std::borrow::Cow::Borrowed(bytemuck::cast_slice(v)))
         } else {
-            std::borrow::Cow::Owned(match self {
-                Samples::U8(v) => v.clone(),
-                Samples::U16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-                Samples::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            })
+            std::borrow::Cow::Owned(
+                with_samples!(self, v => v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            )
         }
     }
 }
@@ -176,6 +262,84 @@ impl Shape {
 
     pub(crate) fn samples_u64(&self) -> u64 {
         u64::from(self.width) * u64::from(self.height) * u64::from(self.channels)
+    }
+}
+
+/// Where an image's samples sit in a larger image: a tile and its halo. Kernels reflect
+/// at the larger image's edges, so a window's filtered values equal the whole image's
+/// wherever the window holds every tap they read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Window {
+    /// Column of the window's first sample in the whole image.
+    pub x: u32,
+    /// Row of the window's first sample in the whole image.
+    pub y: u32,
+    /// The whole image's width.
+    pub full_width: u32,
+    /// The whole image's height.
+    pub full_height: u32,
+}
+
+/// A rectangle of an image, in that image's pixel coordinates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Rect {
+    /// First column.
+    pub x: u32,
+    /// First row.
+    pub y: u32,
+    /// Columns.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+}
+
+impl Rect {
+    /// All of an image of `shape`.
+    pub fn of(shape: Shape) -> Self {
+        Rect {
+            x: 0,
+            y: 0,
+            width: shape.width,
+            height: shape.height,
+        }
+    }
+
+    /// The shape of this rectangle of an image with `channels` channels.
+    pub fn shape(&self, channels: u32) -> Shape {
+        Shape {
+            width: self.width,
+            height: self.height,
+            channels,
+        }
+    }
+
+    /// Whether the rectangle lies within an image of `shape` and is not empty.
+    pub fn fits(&self, shape: Shape) -> bool {
+        self.width > 0
+            && self.height > 0
+            && u64::from(self.x) + u64::from(self.width) <= u64::from(shape.width)
+            && u64::from(self.y) + u64::from(self.height) <= u64::from(shape.height)
+    }
+}
+
+impl Window {
+    /// The part `rect` of this window, as a window of the same whole image.
+    pub fn crop(&self, rect: Rect) -> Window {
+        Window {
+            x: self.x + rect.x,
+            y: self.y + rect.y,
+            ..*self
+        }
+    }
+
+    /// The whole of an image of `shape`.
+    pub fn whole(shape: Shape) -> Self {
+        Window {
+            x: 0,
+            y: 0,
+            full_width: shape.width,
+            full_height: shape.height,
+        }
     }
 }
 
@@ -245,6 +409,63 @@ impl Image {
         self.samples
     }
 
+    /// The part `rect` of the image.
+    pub fn crop(&self, rect: Rect) -> Result<Image> {
+        if !rect.fits(self.shape) {
+            return Err(Error::usage(format!(
+                "crop {rect:?} does not fit a {} image",
+                self.shape
+            )));
+        }
+        if rect == Rect::of(self.shape) {
+            return Ok(self.clone());
+        }
+        let px = self.shape.channels as usize * self.sample_type().size();
+        let row = self.shape.width as usize * px;
+        let (x0, w) = (rect.x as usize * px, rect.width as usize * px);
+        let bytes = self.samples.as_le_bytes();
+        let mut out = Vec::with_capacity(w * rect.height as usize);
+        for y in rect.y as usize..(rect.y + rect.height) as usize {
+            out.extend_from_slice(&bytes[y * row + x0..][..w]);
+        }
+        let samples = Samples::from_le_bytes(self.sample_type(), &out);
+        Image::new(rect.width, rect.height, self.shape.channels, samples)
+    }
+
+    /// Images of equal height and type side by side, left to right.
+    pub fn beside(parts: &[Image]) -> Result<Image> {
+        let first = parts
+            .first()
+            .ok_or_else(|| Error::usage("no images to put side by side"))?;
+        if parts.len() == 1 {
+            return Ok(first.clone());
+        }
+        let (h, c, t) = (first.height(), first.channels(), first.sample_type());
+        if let Some(p) = parts
+            .iter()
+            .find(|p| (p.height(), p.channels(), p.sample_type()) != (h, c, t))
+        {
+            return Err(Error::usage(format!(
+                "cannot put a {} {} image beside a {} {} one",
+                p.shape(),
+                p.sample_type(),
+                first.shape(),
+                t
+            )));
+        }
+        let width: u32 = parts.iter().map(Image::width).sum();
+        let px = c as usize * t.size();
+        let bytes: Vec<_> = parts.iter().map(|p| p.samples.as_le_bytes()).collect();
+        let mut out = Vec::with_capacity(width as usize * h as usize * px);
+        for y in 0..h as usize {
+            for (p, b) in parts.iter().zip(&bytes) {
+                let row = p.width() as usize * px;
+                out.extend_from_slice(&b[y * row..][..row]);
+            }
+        }
+        Image::new(width, h, c, Samples::from_le_bytes(t, &out))
+    }
+
     /// The same image with alpha set to opaque (RGBA u8 only; others unchanged). GIF
     /// holds only on/off transparency, so tests and examples that round-trip GIFs use it.
     pub fn into_opaque(mut self) -> Self {
@@ -254,12 +475,17 @@ impl Image {
         self
     }
 
-    /// Every sample widened to f32, interleaved.
+    /// Every sample as f32 (rounded to nearest for 32-bit integers and f64), interleaved.
     pub fn to_f32_vec(&self) -> Vec<f32> {
         match &self.samples {
             Samples::U8(v) => v.iter().map(|&x| f32::from(x)).collect(),
             Samples::U16(v) => v.iter().map(|&x| f32::from(x)).collect(),
             Samples::F32(v) => v.clone(),
+            Samples::I8(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            Samples::I16(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            Samples::I32(v) => v.iter().map(|&x| x as f32).collect(),
+            Samples::U32(v) => v.iter().map(|&x| x as f32).collect(),
+            Samples::F64(v) => v.iter().map(|&x| x as f32).collect(),
         }
     }
 }

@@ -19,7 +19,7 @@ const SCHEME: &[u8] = b"imflow.key.v1";
 const CPU_TWIN_VERSIONS: [(&str, u32); 4] = [
     ("convert", 1),
     ("gaussian", 1),
-    ("box", 1),
+    ("box", 2), // 2: running sums start at fixed places in the whole image (tiling)
     ("threshold", 1),
 ];
 

@@ -41,6 +41,7 @@
 //! [`GpuContext::download`]) and the counters that prove what crossed the bus.
 
 pub mod backend;
+pub mod budget;
 pub mod cpu;
 pub mod engine;
 pub mod error;

@@ -225,6 +225,55 @@ impl Op {
         }
     }
 
+    /// Checks that the op can take values of type `input`: Otsu on untouched 32-bit
+    /// integer levels is refused, since skimage counts one bin per level there (up to
+    /// 2^32 of them).
+    pub fn check_input(&self, input: SampleType) -> Result<()> {
+        match (self, input) {
+            (Op::Threshold(Threshold::Otsu), SampleType::I32 | SampleType::U32) => Err(Error::param(
+                "threshold",
+                "method",
+                format!(
+                    "otsu on untouched {input} data would need a bin per level, as skimage counts them \
+                     (up to 2^32); filter first (a filter's float output gets 256 bins) or use 16-bit data"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// How far the op reaches: an output sample depends on input samples up to this many
+    /// columns and rows away (x, y). A tile's halo is the sum along a chain. A box's
+    /// running sums also start at fixed places in the whole image (up to
+    /// `max(size, 256)` samples back, see `cpu::box_blur`), and that is part of its reach.
+    pub fn reach(&self) -> (u32, u32) {
+        match self {
+            Op::Gaussian(g) => {
+                let r = |s: f64| {
+                    if s > 1e-15 {
+                        (g.truncate * s + 0.5).floor() as u32
+                    } else {
+                        0
+                    }
+                };
+                (r(g.sigma_x), r(g.sigma_y))
+            }
+            Op::Box(b) if b.size <= 1 => (0, 0),
+            Op::Box(b) => {
+                let (lo, hi) = b.window();
+                let r = lo.max(hi) + b.size.max(crate::cpu::box_blur::SEGMENT as u32);
+                (r, r)
+            }
+            Op::Threshold(_) => (0, 0),
+        }
+    }
+
+    /// Whether the op needs the whole frame's values before it can produce any (Otsu's
+    /// threshold comes from the whole frame's histogram): tiled frames resolve it first.
+    pub fn is_whole_frame(&self) -> bool {
+        matches!(self, Op::Threshold(Threshold::Otsu))
+    }
+
     /// The op's name as used in specs and records.
     pub fn name(&self) -> &'static str {
         match self {

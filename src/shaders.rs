@@ -15,15 +15,18 @@ pub enum Shader {
     BoxBlur,
     /// `shaders/threshold.wgsl`: fixed threshold and Otsu.
     Threshold,
+    /// `shaders/window.wgsl`: the inner part of a tile.
+    Window,
 }
 
 impl Shader {
     /// Every shader family.
-    pub const ALL: [Shader; 4] = [
+    pub const ALL: [Shader; 5] = [
         Shader::Convert,
         Shader::Gaussian,
         Shader::BoxBlur,
         Shader::Threshold,
+        Shader::Window,
     ];
 
     /// The file's source as committed.
@@ -33,6 +36,7 @@ impl Shader {
             Shader::Gaussian => include_str!("../shaders/gaussian.wgsl"),
             Shader::BoxBlur => include_str!("../shaders/box_blur.wgsl"),
             Shader::Threshold => include_str!("../shaders/threshold.wgsl"),
+            Shader::Window => include_str!("../shaders/window.wgsl"),
         }
     }
 
@@ -43,6 +47,7 @@ impl Shader {
             Shader::Gaussian => "gaussian.wgsl",
             Shader::BoxBlur => "box_blur.wgsl",
             Shader::Threshold => "threshold.wgsl",
+            Shader::Window => "window.wgsl",
         }
     }
 

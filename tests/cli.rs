@@ -114,9 +114,9 @@ fn bad_parameters_are_usage_errors_naming_the_problem() {
     }
     assert!(!Path::new("/tmp/never-written.tif").exists());
     expect_failure(
-        &["apply", i, "/tmp/x.bmp", "--op", "box:size=3"],
+        &["apply", i, "/tmp/x.xcf", "--op", "box:size=3"],
         2,
-        &["unknown output extension `bmp`"],
+        &["unknown output extension `xcf`"],
     );
     expect_failure(
         &[

@@ -61,6 +61,12 @@ pub fn image(side: u32, t: SampleType, seed: u64) -> Image {
                 .map(|_| (next() >> 40) as f32 / 16_777_216.0)
                 .collect(),
         ),
+        // The benches use the three types above; the others convert from f32.
+        other => {
+            let f = Samples::F32((0..n).map(|_| (next() >> 52) as f32).collect());
+            let img = Image::gray(side, side, f).expect("valid");
+            return imflow::cpu::convert::retype(&img, other);
+        }
     };
     Image::gray(side, side, samples).expect("valid")
 }

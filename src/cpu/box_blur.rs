@@ -4,46 +4,83 @@
 //!
 //! The passes are fused per band of rows, as in the gaussian: each vertical result row
 //! goes to a reflect-padded line and is filtered horizontally at once, so the
-//! intermediate plane never goes to memory. A running sum along a line is one long
-//! chain of dependent additions; the line is cut into [`SEGMENTS`] segments, each with
-//! its own sum started directly, and their chains are interleaved so they overlap.
+//! intermediate plane never goes to memory.
+//!
+//! A running sum's rounding depends on where it starts, so every sum starts at a fixed
+//! place in the whole image, wherever a tile begins: bands of rows start at multiples of
+//! the band height, and each line is cut into segments of [`SEGMENT`] columns starting
+//! at multiples of it. A tile's outputs then equal the untiled ones bit for bit (the
+//! tile's halo covers the distance back to a segment start). Four segments' sums run
+//! interleaved so their dependent additions overlap.
 
-use super::{reflect, reflect_pad, Planes};
-use crate::image::SampleType;
+use super::{window_index, window_pad, Planes};
+use crate::image::{SampleType, Window};
 use crate::ops::BoxBlur;
 use rayon::prelude::*;
 
-/// Independent running sums per line.
-const SEGMENTS: usize = 4;
+/// Columns per running sum along a line.
+pub const SEGMENT: usize = 256;
+/// Running sums interleaved.
+const LANES: usize = 4;
+
+/// Rows per band for a box of `size`: each band starts its vertical sums afresh, at
+/// least `size` rows of cost, so bands are at least that tall.
+pub fn band_rows(size: u32) -> usize {
+    (size as usize).max(64)
+}
 
 /// Box filter of every plane.
 pub fn box_blur(src: &Planes, b: &BoxBlur) -> Planes {
     let (w, h) = (src.shape.width as usize, src.shape.height as usize);
     let (lo, hi) = b.window();
     let (lo, hi) = (lo as usize, hi as usize);
+    let win = src.window;
     src.map_planes(SampleType::F32, |s, d| {
         if lo + hi == 0 {
             d.copy_from_slice(s);
             return;
         }
-        plane(s, d, w, h, lo, hi);
+        plane(s, d, (w, h, win), lo, hi, band_rows(b.size));
     })
 }
 
-fn plane(src: &[f32], dst: &mut [f32], w: usize, h: usize, lo: usize, hi: usize) {
+/// Splits `dst` into bands of `band` rows that start at multiples of `band` in the
+/// whole image (the first may be shorter): (first row, rows).
+fn bands(dst: &mut [f32], w: usize, origin: u32, band: usize) -> Vec<(usize, &mut [f32])> {
+    let mut out = Vec::new();
+    let mut rest = dst;
+    let mut y = 0;
+    let mut rows = band - origin as usize % band;
+    while !rest.is_empty() {
+        let take = (rows * w).min(rest.len());
+        let (head, tail) = rest.split_at_mut(take);
+        out.push((y, head));
+        y += take / w;
+        rest = tail;
+        rows = band;
+    }
+    out
+}
+
+fn plane(
+    src: &[f32],
+    dst: &mut [f32],
+    (w, h, win): (usize, usize, Window),
+    lo: usize,
+    hi: usize,
+    band: usize,
+) {
     let size = lo + hi + 1;
     let inv = 1.0 / size as f64;
-    // Each band starts its vertical sums afresh (`size` rows of cost), so bands are at
-    // least that tall.
-    let band = size.max(64);
     // The padded line: `lo` samples before, `hi + 1` after (the slide reads one past
     // the window).
     let padded = lo + w + hi + 1;
-    let row = |i: i64| &src[reflect(i, h as i64) * w..][..w];
-    dst.par_chunks_mut(band * w).enumerate().for_each_init(
+    let row = |i: i64| &src[window_index(i, win.y, win.full_height, h) * w..][..w];
+    let starts = segment_starts(w, win.x);
+    bands(dst, w, win.y, band).into_par_iter().for_each_init(
         || (vec![0.0f64; w], vec![0.0f32; padded]),
-        |(acc, line), (bi, out)| {
-            let y0 = (bi * band) as i64;
+        |(acc, line), (y0, out)| {
+            let y0 = y0 as i64;
             acc.fill(0.0);
             for i in y0 - lo as i64..=y0 + hi as i64 {
                 for (a, &v) in acc.iter_mut().zip(row(i)) {
@@ -59,45 +96,57 @@ fn plane(src: &[f32], dst: &mut [f32], w: usize, h: usize, lo: usize, hi: usize)
                 for ((a, &p), &m) in acc.iter_mut().zip(add).zip(sub) {
                     *a += f64::from(p) - f64::from(m);
                 }
-                reflect_pad(line, lo, w);
-                horizontal(line, orow, lo, hi, inv);
+                window_pad(line, lo, w, win.x, win.full_width);
+                horizontal(line, orow, lo, hi, inv, &starts);
             }
         },
     );
 }
 
-/// Running mean along one padded line (`line[lo + x]` is sample x) into `out`.
-fn horizontal(line: &[f32], out: &mut [f32], lo: usize, hi: usize, inv: f64) {
+/// Where the running sums along a line of `w` columns start: at multiples of SEGMENT in
+/// the whole image (the line's first column is `origin` there), clipped to the line.
+fn segment_starts(w: usize, origin: u32) -> Vec<usize> {
+    let first = SEGMENT - origin as usize % SEGMENT;
+    std::iter::once(0)
+        .chain((first..w).step_by(SEGMENT))
+        .collect()
+}
+
+/// Running mean along one padded line (`line[lo + x]` is window sample x) into `out`,
+/// a sum starting afresh at each of `starts`.
+fn horizontal(line: &[f32], out: &mut [f32], lo: usize, hi: usize, inv: f64, starts: &[usize]) {
     let w = out.len();
-    let seg = w.div_ceil(SEGMENTS);
-    // Segment k covers outputs [k*seg, min(w, (k+1)*seg)); its window at output x is
-    // line[x ..= x + lo + hi].
-    let start = |k: usize| (k * seg).min(w);
-    let len = |k: usize| start(k + 1) - start(k);
+    let end = |k: usize| starts.get(k + 1).copied().unwrap_or(w);
+    // Output x's window is line[x ..= x + lo + hi].
     let window = |x: usize| {
         line[x..=x + lo + hi]
             .iter()
             .map(|&v| f64::from(v))
             .sum::<f64>()
     };
-    let mut acc: [f64; SEGMENTS] =
-        std::array::from_fn(|k| if len(k) > 0 { window(start(k)) } else { 0.0 });
     let step = |acc: &mut f64, x: usize, out: &mut f32| {
         *out = (*acc * inv) as f32;
         *acc += f64::from(line[x + lo + hi + 1]) - f64::from(line[x]);
     };
-    let common = (0..SEGMENTS).map(len).min().unwrap_or(0);
-    for i in 0..common {
-        for (k, a) in acc.iter_mut().enumerate() {
-            let x = start(k) + i;
-            step(a, x, &mut out[x]);
+    for k0 in (0..starts.len()).step_by(LANES) {
+        let group = k0..(k0 + LANES).min(starts.len());
+        let mut acc = [0.0f64; LANES];
+        for (a, k) in acc.iter_mut().zip(group.clone()) {
+            *a = window(starts[k]);
         }
-    }
-    // The segments' tails (the last segment may be shorter, so `common` stops early).
-    for (k, a) in acc.iter_mut().enumerate() {
-        let tail = start(k) + common..start(k) + len(k);
-        for (x, o) in tail.clone().zip(&mut out[tail]) {
-            step(a, x, o);
+        let common = group.clone().map(|k| end(k) - starts[k]).min().unwrap_or(0);
+        for i in 0..common {
+            for (a, k) in acc.iter_mut().zip(group.clone()) {
+                let x = starts[k] + i;
+                step(a, x, &mut out[x]);
+            }
+        }
+        // The segments' tails (the first and last of a line may be shorter).
+        for (a, k) in acc.iter_mut().zip(group) {
+            let tail = starts[k] + common..end(k);
+            for (x, o) in tail.clone().zip(&mut out[tail]) {
+                step(a, x, o);
+            }
         }
     }
 }
@@ -105,31 +154,46 @@ fn horizontal(line: &[f32], out: &mut [f32], lo: usize, hi: usize, inv: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::reflect;
 
     /// The segmented slide against a direct sum of every window, for widths around the
-    /// segment count and windows longer than the line (repeated reflection).
+    /// segment length, windows longer than the line (repeated reflection), and lines
+    /// that start part-way into a segment.
     #[test]
     fn segmented_slide_matches_direct_windows() {
-        for w in 1..=41usize {
+        for w in (1..=41usize).chain([255, 256, 257, 700]) {
             let row: Vec<f32> = (0..w).map(|i| ((i * 37 + 11) % 23) as f32 - 7.5).collect();
-            for size in 1..=25usize {
+            for size in [1usize, 2, 3, 5, 8, 25] {
                 let (lo, hi) = (size / 2, (size - 1) / 2);
                 let line: Vec<f32> = (0..lo + w + hi + 1)
                     .map(|i| row[reflect(i as i64 - lo as i64, w as i64)])
                     .collect();
-                let mut got = vec![0.0f32; w];
-                horizontal(&line, &mut got, lo, hi, 1.0 / size as f64);
-                for (x, &g) in got.iter().enumerate() {
-                    let sum: f64 = (x as i64 - lo as i64..=x as i64 + hi as i64)
-                        .map(|i| f64::from(row[reflect(i, w as i64)]))
-                        .sum();
-                    let want = (sum / size as f64) as f32;
-                    assert!(
-                        (g - want).abs() <= 1e-5,
-                        "w {w} size {size} x {x}: {g} vs {want}"
-                    );
+                for origin in [0u32, 1, 255, 300] {
+                    let mut got = vec![0.0f32; w];
+                    let starts = segment_starts(w, origin);
+                    horizontal(&line, &mut got, lo, hi, 1.0 / size as f64, &starts);
+                    for (x, &g) in got.iter().enumerate() {
+                        let sum: f64 = (x as i64 - lo as i64..=x as i64 + hi as i64)
+                            .map(|i| f64::from(row[reflect(i, w as i64)]))
+                            .sum();
+                        let want = (sum / size as f64) as f32;
+                        assert!(
+                            (g - want).abs() <= 1e-5,
+                            "w {w} size {size} origin {origin} x {x}: {g} vs {want}"
+                        );
+                    }
                 }
             }
         }
+    }
+
+    #[test]
+    fn bands_start_at_whole_image_multiples() {
+        let mut d = vec![0.0f32; 10 * 3];
+        let got: Vec<(usize, usize)> = bands(&mut d, 3, 6, 4)
+            .into_iter()
+            .map(|(y, b)| (y, b.len() / 3))
+            .collect();
+        assert_eq!(got, [(0, 2), (2, 4), (6, 4)], "rows 6..8, 8..12, 12..16");
     }
 }

@@ -29,26 +29,33 @@ pub fn to_planes(image: &Image) -> Planes {
         });
         dst
     }
+    // 8- and 16-bit integers are exact in f32; 32-bit ones and f64 round to nearest.
     let data = match image.samples() {
         Samples::U8(v) => widen(v, c, n, f32::from),
         Samples::U16(v) => widen(v, c, n, f32::from),
         Samples::F32(v) => widen(v, c, n, |x| x),
+        Samples::I8(v) => widen(v, c, n, f32::from),
+        Samples::I16(v) => widen(v, c, n, f32::from),
+        Samples::I32(v) => widen(v, c, n, |x| x as f32),
+        Samples::U32(v) => widen(v, c, n, |x| x as f32),
+        Samples::F64(v) => widen(v, c, n, |x| x as f32),
     };
     Planes {
         shape,
         data,
         value_type: image.sample_type(),
+        window: crate::image::Window::whole(shape),
     }
 }
 
-/// Narrows one value like the GPU pack kernel: round half to even, clamp to the type's
-/// range, NaN to 0.
+/// Narrows one value to an integer type like the GPU pack kernel: NaN to 0, clamp to
+/// the type's range, round half to even. (In f64, so 32-bit ranges clamp exactly.)
 #[inline]
-pub fn narrow(v: f32, to: SampleType) -> f32 {
-    match to.max_value() {
-        None => v,
-        Some(max) => round_clamped(v, max) as f32,
+pub fn narrow_int(v: f32, (min, max): (f64, f64)) -> f64 {
+    if v.is_nan() {
+        return 0.0;
     }
+    f64::from(v).clamp(min, max).round_ties_even()
 }
 
 /// Clamps to `[0, max]` (NaN to 0), then rounds half to even, as an integer. `max` is
@@ -68,42 +75,111 @@ fn narrow_plane<T: Copy + Send>(src: &[f32], max: f32, cast: impl Fn(u32) -> T +
     super::par_map(src, |v| cast(round_clamped(v, max)))
 }
 
-/// Interleaves planes into an image of sample type `to` (round to nearest, clamp).
+/// Interleaves planes into an image of sample type `to`: integers rounded half to even
+/// and clamped to the type's range (NaN to 0), f64 widened exactly.
 pub fn to_image(planes: &Planes, to: SampleType) -> Image {
     let shape = planes.shape;
     let c = shape.channels as usize;
     let n = shape.plane_len();
+    let data = &planes.data;
     let samples = if c == 1 {
         // One plane is already interleaved: a straight, vectorisable map.
-        let data = &planes.data;
         match to {
             // round_clamped keeps the values in range: the casts are exact.
             SampleType::U8 => Samples::U8(narrow_plane(data, 255.0, |v| v as u8)),
             SampleType::U16 => Samples::U16(narrow_plane(data, 65535.0, |v| v as u16)),
             SampleType::F32 => Samples::F32(data.clone()),
+            other => narrow_map(data, other, |i| data[i]),
         }
     } else {
-        let interleaved = |i: usize| narrow(planes.data[(i % c) * n + i / c], to);
-        match to {
-            SampleType::U8 => Samples::U8(
-                (0..shape.samples())
-                    .into_par_iter()
-                    .map(|i| interleaved(i) as u8)
-                    .collect(),
-            ),
-            SampleType::U16 => Samples::U16(
-                (0..shape.samples())
-                    .into_par_iter()
-                    .map(|i| interleaved(i) as u16)
-                    .collect(),
-            ),
-            SampleType::F32 => Samples::F32(
-                (0..shape.samples())
-                    .into_par_iter()
-                    .map(interleaved)
-                    .collect(),
-            ),
-        }
+        narrow_map(data, to, |i| data[(i % c) * n + i / c])
     };
     Image::new(shape.width, shape.height, shape.channels, samples).expect("shape already valid")
+}
+
+/// The image's samples as type `to`, through f32 as every backend computes (integers
+/// rounded half to even and clamped).
+pub fn retype(image: &Image, to: SampleType) -> Image {
+    to_image(&to_planes(image), to)
+}
+
+/// `to`'s samples from `at(i)` for every interleaved index i, in parallel.
+fn narrow_map(data: &[f32], to: SampleType, at: impl Fn(usize) -> f32 + Sync) -> Samples {
+    let len = data.len();
+    fn map<T: Send>(len: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+        (0..len).into_par_iter().map(f).collect()
+    }
+    let range = to.range().unwrap_or((0.0, 0.0));
+    let int = |i: usize| narrow_int(at(i), range);
+    match to {
+        SampleType::U8 => Samples::U8(map(len, |i| round_clamped(at(i), 255.0) as u8)),
+        SampleType::U16 => Samples::U16(map(len, |i| round_clamped(at(i), 65535.0) as u16)),
+        SampleType::F32 => Samples::F32(map(len, &at)),
+        SampleType::I8 => Samples::I8(map(len, |i| int(i) as i8)),
+        SampleType::I16 => Samples::I16(map(len, |i| int(i) as i16)),
+        SampleType::I32 => Samples::I32(map(len, |i| int(i) as i32)),
+        SampleType::U32 => Samples::U32(map(len, |i| int(i) as u32)),
+        SampleType::F64 => Samples::F64(map(len, |i| f64::from(at(i)))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every type round-trips its own values exactly where f32 holds them, and narrows
+    /// by clamping and rounding half to even.
+    #[test]
+    fn every_type_widens_and_narrows() {
+        let cases: Vec<(Samples, Vec<f32>)> = vec![
+            (
+                Samples::I8(vec![-128, -1, 0, 127]),
+                vec![-128.0, -1.0, 0.0, 127.0],
+            ),
+            (
+                Samples::I16(vec![-32768, 7, 32767]),
+                vec![-32768.0, 7.0, 32767.0],
+            ),
+            (Samples::I32(vec![-5, 16_777_217]), vec![-5.0, 16_777_216.0]),
+            (
+                Samples::U32(vec![4_000_000_000, 3]),
+                vec![4_000_000_000.0, 3.0],
+            ),
+            (Samples::F64(vec![0.1, -2.5]), vec![0.1f64 as f32, -2.5]),
+        ];
+        for (samples, want) in cases {
+            let t = samples.sample_type();
+            let img = Image::new(want.len() as u32, 1, 1, samples.clone()).unwrap();
+            let planes = to_planes(&img);
+            assert_eq!(planes.data, want, "{t}");
+            let back = to_image(&planes, t);
+            if !matches!(t, SampleType::I32 | SampleType::F64) {
+                assert_eq!(back.samples(), &samples, "{t}");
+            }
+        }
+        let planes = to_planes(
+            &Image::new(
+                6,
+                1,
+                1,
+                Samples::F32(vec![-200.0, 2.5, 3.5, -2.5, f32::NAN, 1e20]),
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            to_image(&planes, SampleType::I8).samples(),
+            &Samples::I8(vec![-128, 2, 4, -2, 0, 127])
+        );
+        assert_eq!(
+            to_image(&planes, SampleType::U32).samples(),
+            &Samples::U32(vec![0, 2, 4, 0, 0, u32::MAX])
+        );
+        assert_eq!(
+            to_image(&planes, SampleType::I32).samples(),
+            &Samples::I32(vec![-200, 2, 4, -2, 0, i32::MAX])
+        );
+        // Colour goes through the interleaving path.
+        let rgb = Image::new(2, 1, 3, Samples::I16(vec![1, -2, 3, -4, 5, -6])).unwrap();
+        assert_eq!(to_image(&to_planes(&rgb), SampleType::I16), rgb);
+    }
 }

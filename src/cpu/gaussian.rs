@@ -13,8 +13,8 @@
 //!   with intrinsics: four 8-wide accumulators per step, sums kept in registers. The
 //!   portable loops are the same arithmetic in the same order, one lane at a time.
 
-use super::{reflect, reflect_pad, Planes};
-use crate::image::SampleType;
+use super::{window_index, window_pad, Planes};
+use crate::image::{SampleType, Window};
 use crate::ops::{Axis, Gaussian};
 use rayon::prelude::*;
 
@@ -53,21 +53,24 @@ pub fn gaussian(src: &Planes, g: &Gaussian) -> Planes {
     let (w, h) = (src.shape.width as usize, src.shape.height as usize);
     let ky = g.kernel(Axis::Y);
     let kx = g.kernel(Axis::X);
+    let win = src.window;
     src.map_planes(SampleType::F32, |s, d| {
-        plane(s, d, w, h, ky.as_deref(), kx.as_deref())
+        plane_with(
+            Simd::detect(),
+            s,
+            d,
+            (w, h, win),
+            ky.as_deref(),
+            kx.as_deref(),
+        )
     })
-}
-
-fn plane(src: &[f32], dst: &mut [f32], w: usize, h: usize, ky: Option<&[f32]>, kx: Option<&[f32]>) {
-    plane_with(Simd::detect(), src, dst, w, h, ky, kx)
 }
 
 fn plane_with(
     simd: Simd,
     src: &[f32],
     dst: &mut [f32],
-    w: usize,
-    h: usize,
+    (w, h, win): (usize, usize, Window),
     ky: Option<&[f32]>,
     kx: Option<&[f32]>,
 ) {
@@ -98,7 +101,12 @@ fn plane_with(
                             .take(n_rows + 2 * ry)
                             .enumerate()
                         {
-                            let y = reflect((y0 + i) as i64 - ry as i64, h as i64);
+                            let y = window_index(
+                                (y0 + i) as i64 - ry as i64,
+                                win.y,
+                                win.full_height,
+                                h,
+                            );
                             row[..n].copy_from_slice(&src[y * w + x0..][..n]);
                         }
                         for (dy, offsets) in rows.chunks_exact(taps).enumerate() {
@@ -118,7 +126,7 @@ fn plane_with(
                 let line = &mut tmp[dy * stride..][..stride];
                 match kx {
                     Some(k) => {
-                        reflect_pad(line, rx, w);
+                        window_pad(line, rx, w, win.x, win.full_width);
                         simd.horizontal(line, k, orow);
                     }
                     None => orow.copy_from_slice(&line[rx..rx + w]),
@@ -352,16 +360,22 @@ mod tests {
             let kx = (sx > 0.0).then(|| gaussian_weights(sx, 4.0));
             let mut want = vec![0.0; w * h];
             let mut got = vec![0.0; w * h];
+            let win = Window {
+                x: 0,
+                y: 0,
+                full_width: w as u32,
+                full_height: h as u32,
+            };
+            let dims = (w, h, win);
             plane_with(
                 Simd::Portable,
                 &src,
                 &mut want,
-                w,
-                h,
+                dims,
                 ky.as_deref(),
                 kx.as_deref(),
             );
-            plane_with(simd, &src, &mut got, w, h, ky.as_deref(), kx.as_deref());
+            plane_with(simd, &src, &mut got, dims, ky.as_deref(), kx.as_deref());
             let worst = want
                 .iter()
                 .zip(&got)

@@ -9,7 +9,7 @@ pub mod convert;
 pub mod gaussian;
 pub mod threshold;
 
-use crate::image::{SampleType, Shape};
+use crate::image::{SampleType, Shape, Window};
 use crate::ops::Op;
 use crate::Result;
 use rayon::prelude::*;
@@ -19,6 +19,7 @@ use std::mem::MaybeUninit;
 /// parameters are checked first (a struct literal skips the parser's checks).
 pub fn apply(planes: &Planes, op: &Op) -> Result<(Planes, Option<f64>)> {
     op.validate()?;
+    op.check_input(planes.value_type)?;
     Ok(match op {
         Op::Gaussian(g) => (gaussian::gaussian(planes, g), None),
         Op::Box(b) => (box_blur::box_blur(planes, b), None),
@@ -40,12 +41,36 @@ pub struct Planes {
     /// (an untouched source, or a 0/255 mask), `F32` once a filter has made them real
     /// numbers. Otsu bins by this.
     pub value_type: SampleType,
+    /// Where these planes sit in the whole image (a tile and its halo), or all of it.
+    pub window: Window,
 }
 
 impl Planes {
     /// Iterates over the planes.
     pub fn planes(&self) -> impl Iterator<Item = &[f32]> {
         self.data.chunks_exact(self.shape.plane_len())
+    }
+
+    /// The part `rect` of every plane, as compact planes at that place of the whole
+    /// image (a tile's inner part). Twin of `crop` in shaders/window.wgsl.
+    pub fn crop(&self, rect: crate::image::Rect) -> Planes {
+        if rect == crate::image::Rect::of(self.shape) {
+            return self.clone();
+        }
+        let (w, n) = (self.shape.width as usize, self.shape.plane_len());
+        let (x0, cw) = (rect.x as usize, rect.width as usize);
+        let mut data = Vec::with_capacity(cw * rect.height as usize * self.shape.channels as usize);
+        for plane in self.data.chunks_exact(n) {
+            for y in rect.y as usize..(rect.y + rect.height) as usize {
+                data.extend_from_slice(&plane[y * w + x0..][..cw]);
+            }
+        }
+        Planes {
+            shape: rect.shape(self.shape.channels),
+            data,
+            value_type: self.value_type,
+            window: self.window.crop(rect),
+        }
     }
 
     /// Builds new planes of the same shape by mapping each plane.
@@ -63,6 +88,7 @@ impl Planes {
             shape: self.shape,
             data,
             value_type,
+            window: self.window,
         }
     }
 }
@@ -149,12 +175,23 @@ pub(crate) fn reflect(i: i64, n: i64) -> usize {
     m as usize
 }
 
-/// Fills the padding of a line whose samples are `line[before..before + w]`: the
-/// `before` slots ahead of them and all slots after, reflected as [`reflect`] does.
+/// The window sample a tap at window position `i` reads (see `window_index` in
+/// shaders/prelude.wgsl): reflected at the whole image's edge, clamped to the window
+/// inside it (only halo outputs, which no result uses, read there).
 #[inline]
-pub(crate) fn reflect_pad(line: &mut [f32], before: usize, w: usize) {
+pub(crate) fn window_index(i: i64, origin: u32, full: u32, n: usize) -> usize {
+    let origin = i64::from(origin);
+    let g = reflect(i + origin, i64::from(full)) as i64 - origin;
+    g.clamp(0, n as i64 - 1) as usize
+}
+
+/// Fills the padding of a line whose samples are `line[before..before + w]`: the
+/// `before` slots ahead of them and all slots after, as [`window_index`] reads them for
+/// a line that starts at `origin` of `full` samples.
+#[inline]
+pub(crate) fn window_pad(line: &mut [f32], before: usize, w: usize, origin: u32, full: u32) {
     for i in (0..before).chain(before + w..line.len()) {
-        line[i] = line[before + reflect(i as i64 - before as i64, w as i64)];
+        line[i] = line[before + window_index(i as i64 - before as i64, origin, full, w)];
     }
 }
 
@@ -179,5 +216,20 @@ mod tests {
         // scipy reflect of [a b c] extended: ... c b a | a b c | c b a | a b c ...
         assert_eq!(got, [0, 0, 1, 2, 2, 1, 0, 0, 1, 2, 2, 1, 0, 0, 1, 2, 2]);
         assert!((-5..5).all(|i| super::reflect(i, 1) == 0));
+    }
+
+    #[test]
+    fn windows_reflect_at_the_whole_image_edge() {
+        use super::window_index;
+        // The whole image: plain reflect.
+        for i in -7..10 {
+            assert_eq!(window_index(i, 0, 3, 3), super::reflect(i, 3));
+        }
+        // A window of 4 at column 10 of a 20-wide image: no edge near, so taps beyond
+        // the window clamp (halo only); a window at the right edge reflects there.
+        assert_eq!(window_index(-1, 10, 20, 4), 0);
+        assert_eq!(window_index(5, 10, 20, 4), 3);
+        assert_eq!(window_index(4, 16, 20, 4), 3, "20 reflects to 19, window 3");
+        assert_eq!(window_index(5, 16, 20, 4), 2, "21 reflects to 18");
     }
 }

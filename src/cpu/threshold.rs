@@ -37,6 +37,7 @@ pub fn mask(src: &Planes, t: f64) -> Planes {
         shape: src.shape,
         data,
         value_type: SampleType::U8,
+        window: src.window,
     }
 }
 
@@ -97,24 +98,59 @@ pub fn otsu_threshold(src: &Planes) -> f64 {
     if lo == hi {
         return f64::from(lo);
     }
-    match src.value_type {
-        SampleType::U8 | SampleType::U16 => {
-            let (lo, hi) = (lo as i64, hi as i64);
-            let counts = histogram(&src.data, (hi - lo + 1) as usize, |c, h| {
-                count_levels(c, h, lo)
-            });
-            let idx = otsu_index_integer(&counts, lo);
-            (lo + idx as i64) as f64
-        }
-        SampleType::F32 => {
-            let edges = float_edges(lo, hi);
-            let scale = FLOAT_BINS as f32 / (hi - lo);
-            let counts = histogram(&src.data, FLOAT_BINS, |c, h| {
-                count_float(c, h, &edges, scale)
-            });
-            let centers: Vec<f32> = edges.windows(2).map(|e| (e[0] + e[1]) / 2.0).collect();
-            f64::from(centers[otsu_index_float(&counts, &centers)])
-        }
+    let integer = integer_levels(src.value_type);
+    otsu_from_histogram(&histogram_of(&src.data, lo, hi, integer), lo, hi, integer)
+}
+
+/// Whether Otsu bins values of this type one per level (integers no op has changed)
+/// rather than 256 ways between min and max. `Op::check_input` keeps 32-bit integer
+/// levels out: skimage would count every one.
+pub fn integer_levels(t: SampleType) -> bool {
+    t.is_integer()
+}
+
+/// The number of bins of a histogram over [lo, hi].
+pub fn bin_count(lo: f32, hi: f32, integer: bool) -> usize {
+    if integer {
+        (hi as i64 - lo as i64 + 1) as usize
+    } else {
+        FLOAT_BINS
+    }
+}
+
+/// Otsu's histogram of `data` over [lo, hi] (its min and max, or those of the whole
+/// image the data is a part of): one bin per level for integer levels, numpy's 256 bins
+/// otherwise. Counts of parts add up to the whole's.
+pub fn histogram_of(data: &[f32], lo: f32, hi: f32, integer: bool) -> Vec<u64> {
+    if integer {
+        let lo = lo as i64;
+        histogram(data, bin_count(lo as f32, hi, true), |c, h| {
+            count_levels(c, h, lo)
+        })
+    } else if lo == hi {
+        // One value: skimage returns it without a histogram; keep the counts anyway.
+        let mut h = vec![0u64; FLOAT_BINS];
+        h[0] = data.iter().filter(|x| !x.is_nan()).count() as u64;
+        h
+    } else {
+        let edges = float_edges(lo, hi);
+        let scale = FLOAT_BINS as f32 / (hi - lo);
+        histogram(data, FLOAT_BINS, |c, h| count_float(c, h, &edges, scale))
+    }
+}
+
+/// Otsu's threshold from the histogram [`histogram_of`] makes over [lo, hi].
+pub fn otsu_from_histogram(counts: &[u64], lo: f32, hi: f32, integer: bool) -> f64 {
+    if lo == hi {
+        return f64::from(lo);
+    }
+    if integer {
+        let lo = lo as i64;
+        (lo + otsu_index_integer(counts, lo) as i64) as f64
+    } else {
+        let edges = float_edges(lo, hi);
+        let centers: Vec<f32> = edges.windows(2).map(|e| (e[0] + e[1]) / 2.0).collect();
+        f64::from(centers[otsu_index_float(counts, &centers)])
     }
 }
 

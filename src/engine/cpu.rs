@@ -1,11 +1,11 @@
 //! Programs on the CPU twins: f32 planes in RAM, one op after another, each value freed
 //! after its last reader. Submitting runs the program; there is nothing to wait for.
 
-use super::program::Cmd;
+use super::program::{Cmd, Reduced, Reduction};
 use super::{Engine, Outcome, Program};
-use crate::cpu::{self, Planes};
+use crate::cpu::{self, threshold, Planes};
 use crate::image::SampleType;
-use crate::Result;
+use crate::{Error, Result};
 use std::sync::Arc;
 
 /// The CPU twins as an [`Engine`]. Parallel within each kernel (rayon).
@@ -28,6 +28,10 @@ impl Engine for CpuEngine {
         frame.value_type
     }
 
+    fn plane_limit(&self, budget: &crate::budget::Budget) -> u64 {
+        budget.memory / super::PLANES_PER_TILE
+    }
+
     fn submit(&self, program: Program<'_, Self::Frame>) -> Result<Self::Pending> {
         let deaths = program.deaths();
         let mut out = Outcome::new(program.len());
@@ -35,9 +39,14 @@ impl Engine for CpuEngine {
         for (i, cmd) in program.cmds.into_iter().enumerate() {
             let value = |s: super::Slot| slots[s.0].as_ref().expect("live until its last reader");
             let made = match cmd {
-                Cmd::Upload { image, value_type } => {
+                Cmd::Upload {
+                    image,
+                    value_type,
+                    window,
+                } => {
                     let mut p = cpu::convert::to_planes(image);
                     p.value_type = value_type;
+                    p.window = window;
                     Some(Arc::new(p))
                 }
                 Cmd::Resident { frame } => Some(frame),
@@ -46,12 +55,49 @@ impl Engine for CpuEngine {
                     out.thresholds[i] = t;
                     Some(Arc::new(planes))
                 }
-                Cmd::Download { input, to } => {
-                    out.images.push(cpu::convert::to_image(value(input), to));
+                Cmd::Download { input, to, rect } => {
+                    let v = value(input);
+                    let image = match rect {
+                        Some(r) => cpu::convert::to_image(&checked_crop(v, r)?, to),
+                        None => cpu::convert::to_image(v, to),
+                    };
+                    out.images.push(image);
                     None
                 }
                 Cmd::Keep { input } => {
                     out.kept.push(Arc::clone(value(input)));
+                    None
+                }
+                Cmd::Reduce {
+                    input,
+                    rect,
+                    reduction,
+                } => {
+                    let v = value(input);
+                    let part;
+                    let data = match rect {
+                        Some(r) => {
+                            part = checked_crop(v, r)?;
+                            &part.data
+                        }
+                        None => &v.data,
+                    };
+                    out.reduced[i] = Some(match reduction {
+                        Reduction::MinMax => Reduced::Range(threshold::min_max(data)),
+                        Reduction::Histogram { lo, hi, integer } => {
+                            Reduced::Counts(threshold::histogram_of(data, lo, hi, integer))
+                        }
+                    });
+                    None
+                }
+                Cmd::OtsuScan {
+                    counts,
+                    lo,
+                    hi,
+                    integer,
+                } => {
+                    out.thresholds[i] =
+                        Some(threshold::otsu_from_histogram(&counts, lo, hi, integer));
                     None
                 }
             };
@@ -66,4 +112,15 @@ impl Engine for CpuEngine {
     fn finish(&self, pending: Self::Pending) -> Result<Outcome<Self::Frame>> {
         Ok(pending)
     }
+}
+
+/// The part `rect` of `planes`, if it lies within them.
+fn checked_crop(planes: &Planes, rect: crate::image::Rect) -> Result<Planes> {
+    if !rect.fits(planes.shape) {
+        return Err(Error::usage(format!(
+            "crop {rect:?} does not fit a {} window",
+            planes.shape
+        )));
+    }
+    Ok(planes.crop(rect))
 }

@@ -2,11 +2,11 @@
 //! op's dispatches, narrow, copies to one staging buffer, Otsu's value beside them),
 //! submitted once and mapped once.
 
-use super::program::Cmd;
+use super::program::{Cmd, Reduction};
 use super::{Engine, Outcome, Program};
 use crate::gpu::batch::Submitted;
 use crate::gpu::convert::PackedImage;
-use crate::gpu::{GpuContext, GpuImage, PendingThreshold};
+use crate::gpu::{GpuContext, GpuImage, PendingReduction, PendingThreshold};
 use crate::image::SampleType;
 use crate::ops::{Op, Threshold};
 use crate::Result;
@@ -35,6 +35,7 @@ pub struct GpuPending {
     submitted: Submitted,
     images: Vec<PackedImage>,
     thresholds: Vec<(usize, PendingThreshold)>,
+    reductions: Vec<(usize, PendingReduction)>,
     outcome: Outcome<Arc<GpuImage>>,
 }
 
@@ -54,20 +55,36 @@ impl Engine for GpuEngine {
         frame.value_type()
     }
 
+    fn plane_limit(&self, budget: &crate::budget::Budget) -> u64 {
+        // A software adapter's memory is the host's.
+        let software = self.ctx.adapter().device_type == "Cpu";
+        let memory = budget.gpu_memory.unwrap_or(if software {
+            budget.memory
+        } else {
+            crate::budget::DEFAULT_GPU_MEMORY
+        });
+        (memory / super::PLANES_PER_TILE).min(self.ctx.max_binding())
+    }
+
     fn submit(&self, program: Program<'_, Self::Frame>) -> Result<Self::Pending> {
         let deaths = program.deaths();
         let mut out = Outcome::new(program.len());
         let mut images = Vec::new();
         let mut thresholds = Vec::new();
+        let mut reductions = Vec::new();
         let mut slots: Vec<Option<Arc<GpuImage>>> = vec![None; program.len()];
         let mut batch = self.ctx.batch("imflow.frame");
         for (i, cmd) in program.cmds.into_iter().enumerate() {
             let value = |s: super::Slot| slots[s.0].as_ref().expect("live until its last reader");
             let made = match cmd {
-                Cmd::Upload { image, value_type } => {
-                    out.uploaded[i] =
-                        image.samples().len() as u64 * image.sample_type().size() as u64;
-                    Some(Arc::new(batch.upload(image, value_type)?))
+                Cmd::Upload {
+                    image,
+                    value_type,
+                    window,
+                } => {
+                    let wire = crate::gpu::convert::wire_size(image.sample_type());
+                    out.uploaded[i] = image.samples().len() as u64 * wire;
+                    Some(Arc::new(batch.upload(image, value_type, window)?))
                 }
                 Cmd::Resident { frame } => Some(frame),
                 Cmd::Apply { op, input } => {
@@ -85,10 +102,54 @@ impl Engine for GpuEngine {
                         }
                     }))
                 }
-                Cmd::Download { input, to } => {
-                    let packed = batch.download(value(input), to)?;
+                Cmd::Download { input, to, rect } => {
+                    let src = value(input);
+                    let packed = match rect.filter(|r| *r != crate::image::Rect::of(src.shape())) {
+                        Some(r) => {
+                            let part = batch.crop(src, r)?;
+                            let packed = batch.download(&part, to)?;
+                            batch.free(part.into_buffer());
+                            packed
+                        }
+                        None => batch.download(src, to)?,
+                    };
                     out.downloaded[i] = packed.slot.len;
                     images.push(packed);
+                    None
+                }
+                Cmd::Reduce {
+                    input,
+                    rect,
+                    reduction,
+                } => {
+                    let src = value(input);
+                    let part = match rect.filter(|r| *r != crate::image::Rect::of(src.shape())) {
+                        Some(r) => Some(batch.crop(src, r)?),
+                        None => None,
+                    };
+                    let of = part.as_ref().unwrap_or(src);
+                    let pending = match reduction {
+                        Reduction::MinMax => batch.min_max(of)?,
+                        Reduction::Histogram { lo, hi, integer } => {
+                            batch.histogram(of, lo, hi, integer)?
+                        }
+                    };
+                    out.downloaded[i] = pending.bytes();
+                    reductions.push((i, pending));
+                    if let Some(p) = part {
+                        batch.free(p.into_buffer());
+                    }
+                    None
+                }
+                Cmd::OtsuScan {
+                    counts,
+                    lo,
+                    hi,
+                    integer,
+                } => {
+                    out.uploaded[i] = counts.len() as u64 * 4;
+                    out.downloaded[i] = 4;
+                    thresholds.push((i, batch.otsu_scan(&counts, lo, hi, integer)?));
                     None
                 }
                 Cmd::Keep { input } => {
@@ -107,6 +168,7 @@ impl Engine for GpuEngine {
             submitted: batch.submit()?,
             images,
             thresholds,
+            reductions,
             outcome: out,
         })
     }
@@ -116,6 +178,7 @@ impl Engine for GpuEngine {
             submitted,
             images,
             thresholds,
+            reductions,
             mut outcome,
         } = pending;
         submitted.wait(|mapped| {
@@ -124,6 +187,9 @@ impl Engine for GpuEngine {
             }
             for (i, t) in &thresholds {
                 outcome.thresholds[*i] = Some(t.read(mapped));
+            }
+            for (i, r) in &reductions {
+                outcome.reduced[*i] = Some(r.read(mapped));
             }
             Ok(outcome)
         })

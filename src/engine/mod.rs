@@ -9,14 +9,25 @@
 
 mod cpu;
 mod gpu;
+pub mod graph;
 mod program;
+pub mod tiled;
 
 pub use cpu::CpuEngine;
 pub use gpu::GpuEngine;
-pub use program::{Outcome, Program, Slot};
+pub use graph::Graph;
+pub use program::{Outcome, Program, Reduced, Reduction, Slot};
+pub use tiled::{Tile, Tiling};
 
+use crate::budget::Budget;
 use crate::image::SampleType;
 use crate::Result;
+
+/// Plane buffers a tile's program may hold at once, counting two tiles in flight (input,
+/// output and scratch planes, the upload and the cropped download of each), with room
+/// for the bands a tiled frame reads and writes. A tile's planes get this share of the
+/// budget.
+pub const PLANES_PER_TILE: u64 = 16;
 
 /// Frames a caller keeps submitted before it waits for the oldest: one recording while
 /// one runs. More would only hold more memory.
@@ -37,6 +48,11 @@ pub trait Engine: Send + Sync + 'static {
 
     /// What a resident frame's values are.
     fn frame_value_type(frame: &Self::Frame) -> SampleType;
+
+    /// The most bytes one f32 plane buffer of a program may take under `budget` (the
+    /// GPU's binding limit, a share of the device's or host's memory): larger frames are
+    /// tiled.
+    fn plane_limit(&self, budget: &Budget) -> u64;
 
     /// Records and submits one frame's program. The CPU engine runs it here.
     fn submit(&self, program: Program<'_, Self::Frame>) -> Result<Self::Pending>;

@@ -3,7 +3,7 @@
 //! right after the last command that reads it, so a chain of any length holds at most
 //! its live values.
 
-use crate::image::{Image, SampleType};
+use crate::image::{Image, Rect, SampleType, Window};
 use crate::ops::Op;
 use crate::{Error, Result};
 
@@ -23,6 +23,7 @@ pub(crate) enum Cmd<'a, F> {
     Upload {
         image: &'a Image,
         value_type: SampleType,
+        window: Window,
     },
     Resident {
         frame: F,
@@ -34,19 +35,58 @@ pub(crate) enum Cmd<'a, F> {
     Download {
         input: Slot,
         to: SampleType,
+        rect: Option<Rect>,
     },
     Keep {
         input: Slot,
     },
+    Reduce {
+        input: Slot,
+        rect: Option<Rect>,
+        reduction: Reduction,
+    },
+    OtsuScan {
+        counts: Vec<u64>,
+        lo: f32,
+        hi: f32,
+        integer: bool,
+    },
+}
+
+/// A reduction of a frame's part that a tiled frame combines across its tiles.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reduction {
+    /// The smallest and largest sample, NaNs ignored.
+    MinMax,
+    /// Otsu's histogram over [lo, hi], the whole frame's min and max: one bin per
+    /// level for integer levels, 256 bins otherwise.
+    Histogram {
+        /// The whole frame's smallest sample.
+        lo: f32,
+        /// The whole frame's largest sample.
+        hi: f32,
+        /// One bin per integer level.
+        integer: bool,
+    },
+}
+
+/// What a [`Reduction`] gave.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reduced {
+    /// Min and max; `None` when every sample was NaN.
+    Range(Option<(f32, f32)>),
+    /// Histogram counts.
+    Counts(Vec<u64>),
 }
 
 impl<F> Cmd<'_, F> {
     fn input(&self) -> Option<Slot> {
         match self {
-            Cmd::Apply { input, .. } | Cmd::Download { input, .. } | Cmd::Keep { input } => {
-                Some(*input)
-            }
-            Cmd::Upload { .. } | Cmd::Resident { .. } => None,
+            Cmd::Apply { input, .. }
+            | Cmd::Download { input, .. }
+            | Cmd::Keep { input }
+            | Cmd::Reduce { input, .. } => Some(*input),
+            Cmd::Upload { .. } | Cmd::Resident { .. } | Cmd::OtsuScan { .. } => None,
         }
     }
 }
@@ -115,7 +155,25 @@ impl<'a, F> Program<'a, F> {
 
     /// Uploads an image whose values are of `value_type` (a stored result read back).
     pub fn upload_as(&mut self, image: &'a Image, value_type: SampleType) -> Slot {
-        self.push(Cmd::Upload { image, value_type }, Some(value_type))
+        self.upload_window(image, value_type, Window::whole(image.shape()))
+    }
+
+    /// Uploads a window of a larger image (a tile and its halo): kernels reflect at
+    /// the larger image's edges.
+    pub fn upload_window(
+        &mut self,
+        image: &'a Image,
+        value_type: SampleType,
+        window: Window,
+    ) -> Slot {
+        self.push(
+            Cmd::Upload {
+                image,
+                value_type,
+                window,
+            },
+            Some(value_type),
+        )
     }
 
     /// A frame already resident on the engine, whose values are of `value_type`.
@@ -127,15 +185,48 @@ impl<'a, F> Program<'a, F> {
     pub fn apply(&mut self, op: &'a Op, input: Slot) -> Result<Slot> {
         op.validate()?;
         let t = self.check(input)?;
+        op.check_input(t)?;
         Ok(self.push(Cmd::Apply { op, input }, Some(op.output_type(t))))
     }
 
     /// Narrows `input` to `to` and reads it back; returns its index in
     /// [`Outcome::images`].
     pub fn download(&mut self, input: Slot, to: SampleType) -> usize {
-        self.push(Cmd::Download { input, to }, None);
+        self.download_rect(input, to, None)
+    }
+
+    /// [`Program::download`] of the part `rect` of the value (a tile's inner part).
+    pub fn download_rect(&mut self, input: Slot, to: SampleType, rect: Option<Rect>) -> usize {
+        self.push(Cmd::Download { input, to, rect }, None);
         self.downloads += 1;
         self.downloads - 1
+    }
+
+    /// Reduces `input` (or its part `rect`); the result is in [`Outcome::reduced`] at
+    /// the returned slot's index.
+    pub fn reduce(&mut self, input: Slot, rect: Option<Rect>, reduction: Reduction) -> Slot {
+        self.push(
+            Cmd::Reduce {
+                input,
+                rect,
+                reduction,
+            },
+            None,
+        )
+    }
+
+    /// Otsu's threshold from a whole frame's histogram over [lo, hi]; the value is in
+    /// [`Outcome::thresholds`] at the returned slot's index.
+    pub fn otsu_scan(&mut self, counts: Vec<u64>, lo: f32, hi: f32, integer: bool) -> Slot {
+        self.push(
+            Cmd::OtsuScan {
+                counts,
+                lo,
+                hi,
+                integer,
+            },
+            None,
+        )
     }
 
     /// Keeps `input` resident after the program; returns its index in [`Outcome::kept`].
@@ -186,8 +277,10 @@ pub struct Outcome<F> {
     pub images: Vec<Image>,
     /// The kept frames, in the order of [`Program::keep`].
     pub kept: Vec<F>,
-    /// Per command: the threshold a threshold op used (Otsu's computed value).
+    /// Per command: the threshold a threshold op (or an Otsu scan) used.
     pub thresholds: Vec<Option<f64>>,
+    /// Per command: what a reduction gave.
+    pub reduced: Vec<Option<Reduced>>,
     /// Per command: bytes it uploaded to the device (0 on the CPU).
     pub uploaded: Vec<u64>,
     /// Per command: bytes it read back from the device (0 on the CPU).
@@ -200,6 +293,7 @@ impl<F> Outcome<F> {
             images: Vec::new(),
             kept: Vec::new(),
             thresholds: vec![None; commands],
+            reduced: vec![None; commands],
             uploaded: vec![0; commands],
             downloaded: vec![0; commands],
         }

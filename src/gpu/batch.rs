@@ -14,7 +14,7 @@ use super::context::POLL_TIMEOUT;
 use super::pipelines::Kernel;
 use super::pool::{BufferPool, Counters, PooledBuffer};
 use super::{GpuContext, GpuImage, PLANES};
-use crate::image::{SampleType, Shape};
+use crate::image::{SampleType, Shape, Window};
 use crate::{Error, Result};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{channel, Receiver};
@@ -232,14 +232,31 @@ impl Batch<'_> {
         self.ctx.storage_buffer(what, bytes, usage)
     }
 
-    /// New planes of `shape`, not yet written.
-    pub fn planes(&mut self, what: &str, shape: Shape, value_type: SampleType) -> Result<GpuImage> {
+    /// New planes of `shape`, not yet written, at `window` of the whole image.
+    pub fn planes(
+        &mut self,
+        what: &str,
+        shape: Shape,
+        value_type: SampleType,
+        window: Window,
+    ) -> Result<GpuImage> {
         let buffer = self.buffer(what, shape.samples_u64() * 4, PLANES)?;
         Ok(GpuImage {
             buffer,
             shape,
             value_type,
+            window,
         })
+    }
+
+    /// New planes like `src` (same shape and window), holding values of `value_type`.
+    pub fn planes_like(
+        &mut self,
+        what: &str,
+        src: &GpuImage,
+        value_type: SampleType,
+    ) -> Result<GpuImage> {
+        self.planes(what, src.shape(), value_type, src.window())
     }
 
     /// `buffer` is dead for this recording: later commands may reuse it.

@@ -17,6 +17,10 @@ pub(super) struct Params {
     lo: u32,
     hi: u32,
     seg_len: u32,
+    origin_x: u32,
+    origin_y: u32,
+    full_w: u32,
+    full_h: u32,
     _pad: [u32; 3],
 }
 
@@ -27,12 +31,18 @@ pub(super) const CONSTANTS: &[(&str, f64)] = &[("WORKGROUP", WORKGROUP as f64)];
 /// Outputs per thread, at least the window so the first sum is amortised.
 const MIN_SEGMENT: u32 = 64;
 
+/// Outputs per running sum (one thread) for a box of `size`: segments start at
+/// multiples of this in the whole image, so a tile's halo must reach back this far.
+pub(crate) fn segment_len(size: u32) -> u32 {
+    size.max(MIN_SEGMENT)
+}
+
 impl Batch<'_> {
     /// Box filter, axis 0 then axis 1.
     pub fn box_blur(&mut self, src: &GpuImage, b: &BoxBlur) -> Result<GpuImage> {
         b.validate()?;
         let s = src.shape();
-        let out = self.planes("box", s, SampleType::F32)?;
+        let out = self.planes_like("box", src, SampleType::F32)?;
         if b.size == 1 {
             self.encoder.copy_buffer_to_buffer(
                 src.buffer(),
@@ -43,15 +53,20 @@ impl Batch<'_> {
             );
             return Ok(out);
         }
-        let tmp = self.planes("box.tmp", s, SampleType::F32)?;
+        let tmp = self.planes_like("box.tmp", src, SampleType::F32)?;
         let (lo, hi) = b.window();
-        let seg_len = b.size.max(MIN_SEGMENT);
+        let seg_len = segment_len(b.size);
+        let win = src.window();
         let params = Params {
             width: s.width,
             height: s.height,
             lo,
             hi,
             seg_len,
+            origin_x: win.x,
+            origin_y: win.y,
+            full_w: win.full_width,
+            full_h: win.full_height,
             _pad: [0; 3],
         };
         let (w, h, c, seg) = (
@@ -60,10 +75,13 @@ impl Batch<'_> {
             u64::from(s.channels),
             u64::from(seg_len),
         );
+        // Segments of the whole image that meet the window, along each axis.
+        let segments =
+            |origin: u32, n: u64| (u64::from(origin) + n).div_ceil(seg) - u64::from(origin) / seg;
         let group = u64::from(WORKGROUP);
         let v = self
             .ctx
-            .check_groups("box", [w.div_ceil(group), h.div_ceil(seg), c])?;
+            .check_groups("box", [w.div_ceil(group), segments(win.y, h), c])?;
         self.dispatch(
             Kernel::BoxVertical,
             &params,
@@ -72,7 +90,7 @@ impl Batch<'_> {
         )?;
         let hz = self
             .ctx
-            .check_groups("box", [h.div_ceil(group), w.div_ceil(seg), c])?;
+            .check_groups("box", [h.div_ceil(group), segments(win.x, w), c])?;
         self.dispatch(
             Kernel::BoxHorizontal,
             &params,

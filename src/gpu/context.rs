@@ -367,7 +367,7 @@ impl GpuContext {
 
     /// The largest storage binding the adapter allows (and so the largest buffer the
     /// pool rounds a request up to).
-    pub(crate) fn max_binding(&self) -> u64 {
+    pub fn max_binding(&self) -> u64 {
         let l = &self.inner.limits;
         l.max_storage_buffer_binding_size.min(l.max_buffer_size)
     }

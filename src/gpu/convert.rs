@@ -4,7 +4,7 @@
 use super::batch::{Batch, ReadSlot};
 use super::pipelines::Kernel;
 use super::GpuImage;
-use crate::image::{Image, SampleType, Shape};
+use crate::image::{Image, SampleType, Samples, Shape, Window};
 use crate::Result;
 use bytemuck::{Pod, Zeroable};
 use std::sync::atomic::Ordering::Relaxed;
@@ -26,12 +26,24 @@ pub(super) struct Params {
     _pad: [u32; 3],
 }
 
-fn type_code(t: SampleType) -> u32 {
+/// The shader's code for the samples that travel in `t`, and the type they travel as:
+/// 32-bit integers and f64 travel as f32 (rounded on the host: no more bytes than their
+/// own, and the f32 rounding every backend applies).
+fn wire(t: SampleType) -> (u32, SampleType) {
     match t {
-        SampleType::U8 => 0,
-        SampleType::U16 => 1,
-        SampleType::F32 => 2,
+        SampleType::U8 => (0, t),
+        SampleType::U16 => (1, t),
+        SampleType::I8 => (3, t),
+        SampleType::I16 => (4, t),
+        SampleType::F32 | SampleType::I32 | SampleType::U32 | SampleType::F64 => {
+            (2, SampleType::F32)
+        }
     }
+}
+
+/// Bytes per sample on the bus for samples of type `t`.
+pub(crate) fn wire_size(t: SampleType) -> u64 {
+    wire(t).1.size() as u64
 }
 
 const RAW: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
@@ -43,19 +55,28 @@ const RAW: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
 pub(crate) struct PackedImage {
     pub slot: ReadSlot,
     pub shape: Shape,
+    /// The type asked for.
     pub sample_type: SampleType,
 }
 
 impl PackedImage {
-    /// The image, from the mapped staging bytes.
+    /// The image, from the mapped staging bytes. Types narrowed on the host (32-bit
+    /// integers, f64) arrive as f32 and are converted here as the CPU twin does.
     pub fn read(&self, mapped: &[u8]) -> Result<Image> {
         let raw = self.slot.of(mapped);
-        let samples = match self.sample_type {
-            SampleType::U8 => crate::image::Samples::U8(raw.to_vec()),
-            SampleType::U16 => crate::image::Samples::U16(bytemuck::pod_collect_to_vec(raw)),
-            SampleType::F32 => crate::image::Samples::F32(bytemuck::pod_collect_to_vec(raw)),
-        };
         let s = self.shape;
+        let samples = match self.sample_type {
+            SampleType::U8 => Samples::U8(raw.to_vec()),
+            SampleType::U16 => Samples::U16(bytemuck::pod_collect_to_vec(raw)),
+            SampleType::F32 => Samples::F32(bytemuck::pod_collect_to_vec(raw)),
+            SampleType::I8 => Samples::I8(bytemuck::pod_collect_to_vec(raw)),
+            SampleType::I16 => Samples::I16(bytemuck::pod_collect_to_vec(raw)),
+            to => {
+                let f: Vec<f32> = bytemuck::pod_collect_to_vec(raw);
+                let image = Image::new(s.width, s.height, s.channels, Samples::F32(f))?;
+                return Ok(crate::cpu::convert::retype(&image, to));
+            }
+        };
         Image::new(s.width, s.height, s.channels, samples)
     }
 }
@@ -64,10 +85,22 @@ impl Batch<'_> {
     /// Uploads an image in its own sample type (u8/u16 packed into u32 words) and widens
     /// it to f32 planes on the GPU. `value_type` says what the values are (the sample
     /// type for a source; a stored result may hold floats in a u8 file, say).
-    pub fn upload(&mut self, image: &Image, value_type: SampleType) -> Result<GpuImage> {
+    pub fn upload(
+        &mut self,
+        image: &Image,
+        value_type: SampleType,
+        window: Window,
+    ) -> Result<GpuImage> {
         let shape = image.shape();
-        let bytes = image.samples().as_le_bytes();
-        let planes = self.planes("planes", shape, value_type)?;
+        let (code, travels) = wire(image.sample_type());
+        let rounded;
+        let bytes = if travels == image.sample_type() {
+            image.samples().as_le_bytes()
+        } else {
+            rounded = Samples::F32(image.to_f32_vec());
+            rounded.as_le_bytes()
+        };
+        let planes = self.planes("planes", shape, value_type, window)?;
         let raw_len = (bytes.len() as u64).next_multiple_of(4);
         let raw = self.fresh("upload", raw_len, RAW)?;
         // write_buffer needs whole words: the aligned body goes as is, a ragged tail
@@ -91,7 +124,7 @@ impl Batch<'_> {
             samples: shape.samples() as u32,
             channels: shape.channels,
             plane_len: shape.plane_len() as u32,
-            sample_type: type_code(image.sample_type()),
+            sample_type: code,
             row_pitch,
             _pad: [0; 3],
         };
@@ -112,7 +145,8 @@ impl Batch<'_> {
     pub fn download(&mut self, image: &GpuImage, to: SampleType) -> Result<PackedImage> {
         let shape = image.shape();
         let n = shape.samples_u64();
-        let bytes = n * to.size() as u64;
+        let (code, travels) = wire(to);
+        let bytes = n * travels.size() as u64;
         let words = bytes.div_ceil(4);
         let packed = self.buffer("download", words * 4, RAW)?;
         let (groups, row_pitch) = self.ctx.grid_1d("download", words, WORKGROUP)?;
@@ -120,7 +154,7 @@ impl Batch<'_> {
             samples: n as u32,
             channels: shape.channels,
             plane_len: shape.plane_len() as u32,
-            sample_type: type_code(to),
+            sample_type: code,
             row_pitch,
             _pad: [0; 3],
         };

@@ -15,6 +15,10 @@ pub(super) struct Params {
     width: u32,
     height: u32,
     radius: u32,
+    origin_x: u32,
+    origin_y: u32,
+    full_w: u32,
+    full_h: u32,
     _pad: u32,
 }
 
@@ -51,10 +55,10 @@ impl Batch<'_> {
             .into_iter()
             .filter_map(|a| g.kernel(a).map(|k| (a, k)))
             .collect();
-        let shape = src.shape();
-        let out = self.planes("gaussian", shape, SampleType::F32)?;
+
+        let out = self.planes_like("gaussian", src, SampleType::F32)?;
         let tmp = match passes.len() {
-            2 => Some(self.planes("gaussian.tmp", shape, SampleType::F32)?),
+            2 => Some(self.planes_like("gaussian.tmp", src, SampleType::F32)?),
             _ => None,
         };
         for (i, (axis, weights)) in passes.iter().enumerate() {
@@ -108,10 +112,15 @@ impl Batch<'_> {
         };
         let groups = self.ctx.check_groups("gaussian", groups)?;
         let weights = self.constants(bytemuck::cast_slice(weights))?;
+        let win = src.window();
         let params = Params {
             width: s.width,
             height: s.height,
             radius,
+            origin_x: win.x,
+            origin_y: win.y,
+            full_w: win.full_width,
+            full_h: win.full_height,
             _pad: 0,
         };
         self.dispatch_with(

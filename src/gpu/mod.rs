@@ -15,15 +15,16 @@ mod gaussian;
 mod pipelines;
 mod pool;
 mod threshold;
+mod window;
 
 #[cfg(test)]
 mod layout_tests;
 
 pub use context::{adapters, AdapterSummary, GpuContext, GpuOptions};
 pub use pool::{GpuStats, PooledBuffer};
-pub(crate) use threshold::PendingThreshold;
+pub(crate) use threshold::{PendingReduction, PendingThreshold};
 
-use crate::image::{Image, SampleType, Shape};
+use crate::image::{Image, SampleType, Shape, Window};
 use crate::ops::{BoxBlur, Gaussian, Op, Threshold};
 use crate::Result;
 
@@ -33,6 +34,7 @@ pub struct GpuImage {
     buffer: PooledBuffer,
     shape: Shape,
     value_type: SampleType,
+    window: Window,
 }
 
 impl GpuImage {
@@ -44,6 +46,11 @@ impl GpuImage {
     /// What the values are (see [`crate::cpu::Planes::value_type`]).
     pub fn value_type(&self) -> SampleType {
         self.value_type
+    }
+
+    /// Where these planes sit in the whole image.
+    pub fn window(&self) -> Window {
+        self.window
     }
 
     /// Bytes of GPU memory the planes occupy.
@@ -73,7 +80,7 @@ impl GpuContext {
     /// Uploads an image in its own sample type and widens it to f32 planes on the GPU.
     pub fn upload(&self, image: &Image) -> Result<GpuImage> {
         let mut batch = self.batch("imflow.upload");
-        let planes = batch.upload(image, image.sample_type())?;
+        let planes = batch.upload(image, image.sample_type(), Window::whole(image.shape()))?;
         batch.submit()?;
         Ok(planes)
     }

@@ -34,6 +34,7 @@ pub(crate) enum Kernel {
     HistogramGlobal,
     OtsuScanInteger,
     OtsuScanFloat,
+    Crop,
 }
 
 impl Kernel {
@@ -48,6 +49,7 @@ impl Kernel {
             BoxVertical | BoxHorizontal => Shader::BoxBlur,
             ThresholdApply | MinMax | HistogramShared | HistogramGlobal | OtsuScanInteger
             | OtsuScanFloat => Shader::Threshold,
+            Crop => Shader::Window,
         }
     }
 
@@ -68,6 +70,7 @@ impl Kernel {
             HistogramGlobal => "histogram_global",
             OtsuScanInteger => "otsu_scan_integer",
             OtsuScanFloat => "otsu_scan_float",
+            Crop => "crop",
         }
     }
 
@@ -75,7 +78,7 @@ impl Kernel {
     pub fn storage(self) -> &'static [(u32, Access)] {
         use Kernel::*;
         match self {
-            Unpack | Pack | BoxVertical | BoxHorizontal => &[(1, Read), (2, ReadWrite)],
+            Unpack | Pack | BoxVertical | BoxHorizontal | Crop => &[(1, Read), (2, ReadWrite)],
             GaussHorizontalTiled
             | GaussVerticalTiled
             | GaussHorizontalDirect
@@ -100,6 +103,7 @@ impl Kernel {
             BoxVertical | BoxHorizontal => super::box_blur::CONSTANTS,
             ThresholdApply | MinMax | HistogramShared | HistogramGlobal | OtsuScanInteger
             | OtsuScanFloat => super::threshold::CONSTANTS,
+            Crop => super::window::CONSTANTS,
         }
     }
 
@@ -116,12 +120,13 @@ impl Kernel {
             BoxVertical | BoxHorizontal => std::mem::size_of::<super::box_blur::Params>(),
             ThresholdApply | MinMax | HistogramShared | HistogramGlobal | OtsuScanInteger
             | OtsuScanFloat => std::mem::size_of::<super::threshold::Params>(),
+            Crop => std::mem::size_of::<super::window::Params>(),
         }
     }
 
     /// Every kernel.
     #[cfg(test)]
-    pub const ALL: [Kernel; 14] = [
+    pub const ALL: [Kernel; 15] = [
         Kernel::Unpack,
         Kernel::Pack,
         Kernel::GaussHorizontalTiled,
@@ -136,6 +141,7 @@ impl Kernel {
         Kernel::HistogramGlobal,
         Kernel::OtsuScanInteger,
         Kernel::OtsuScanFloat,
+        Kernel::Crop,
     ];
 
     /// `imflow.<shader>.<entry>`, the label of the pipeline and its errors.

@@ -2,6 +2,7 @@
 
 use super::batch::{Batch, ReadSlot};
 use super::pipelines::Kernel;
+use super::pool::PooledBuffer;
 use super::GpuImage;
 use crate::image::SampleType;
 use crate::ops::{f32_at_or_below, Threshold};
@@ -78,9 +79,9 @@ impl Batch<'_> {
         op.validate()?;
         let s = src.shape();
         let n = s.samples_u64();
-        let out = self.planes("threshold", s, SampleType::U8)?;
+        let out = self.planes_like("threshold", src, SampleType::U8)?;
         let (grid, row_pitch) = self.ctx.grid_1d("threshold", n, WORKGROUP)?;
-        let integer = src.value_type() != SampleType::F32;
+        let integer = crate::cpu::threshold::integer_levels(src.value_type());
         let mut params = Params {
             samples: n as u32,
             row_pitch,
@@ -97,7 +98,7 @@ impl Batch<'_> {
             }
             Threshold::Otsu => {
                 let bins: u64 = match src.value_type() {
-                    SampleType::U16 => 65536,
+                    SampleType::U16 | SampleType::I16 => 65536,
                     _ => 256,
                 };
                 let hist = self.buffer("threshold.histogram", bins * 4, STATS)?;
@@ -155,5 +156,176 @@ impl Batch<'_> {
             }
         };
         Ok((out, t))
+    }
+}
+
+/// Order-preserving map from f32 to u32 (as `key` in shaders/threshold.wgsl).
+pub(crate) fn key(x: f32) -> u32 {
+    let b = x.to_bits();
+    if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+/// The inverse of [`key`].
+pub(crate) fn unkey(k: u32) -> f32 {
+    f32::from_bits(if k & 0x8000_0000 != 0 {
+        k & 0x7fff_ffff
+    } else {
+        !k
+    })
+}
+
+/// The `stats` words a histogram or scan reads: [0] = !key(min), [1] = key(max).
+fn stats_words(lo: f32, hi: f32) -> [u32; STATS_WORDS as usize] {
+    [!key(lo), key(hi), 0, 0]
+}
+
+/// A reduction's read-back: where its bytes land, and how to read them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum PendingReduction {
+    /// Min and max: two keyed words.
+    MinMax(ReadSlot),
+    /// Histogram counts, one u32 per bin.
+    Histogram(ReadSlot),
+}
+
+impl PendingReduction {
+    /// Bytes it reads back.
+    pub fn bytes(&self) -> u64 {
+        match self {
+            PendingReduction::MinMax(s) | PendingReduction::Histogram(s) => s.len,
+        }
+    }
+
+    /// The min and max (`None` when every sample was NaN), or the counts.
+    pub fn read(&self, mapped: &[u8]) -> crate::engine::Reduced {
+        match *self {
+            PendingReduction::MinMax(slot) => {
+                let w: Vec<u32> = bytemuck::pod_collect_to_vec(slot.of(mapped));
+                let (lo, hi) = (unkey(!w[0]), unkey(w[1]));
+                crate::engine::Reduced::Range((lo <= hi).then_some((lo, hi)))
+            }
+            PendingReduction::Histogram(slot) => {
+                let c: Vec<u32> = bytemuck::pod_collect_to_vec(slot.of(mapped));
+                crate::engine::Reduced::Counts(c.into_iter().map(u64::from).collect())
+            }
+        }
+    }
+}
+
+impl Batch<'_> {
+    fn reduction_params(&self, src: &GpuImage, integer: bool) -> Result<(Params, [u32; 3])> {
+        let n = src.shape().samples_u64();
+        let (grid, row_pitch) = self.ctx.grid_1d("reduce", n, WORKGROUP)?;
+        Ok((
+            Params {
+                samples: n as u32,
+                row_pitch,
+                integer: integer as u32,
+                use_stats: 0,
+                value: 0.0,
+                _pad: [0; 3],
+            },
+            grid,
+        ))
+    }
+
+    /// A fresh buffer holding `words`, written ahead of the submit's commands.
+    fn words(&mut self, what: &str, words: &[u32]) -> Result<PooledBuffer> {
+        let buffer = self.fresh(what, (words.len() as u64 * 4).max(16), STATS)?;
+        self.ctx
+            .inner
+            .queue
+            .write_buffer(&buffer, 0, bytemuck::cast_slice(words));
+        Ok(buffer)
+    }
+
+    /// The min and max of every sample of `src` (NaNs ignored), read back with the frame.
+    pub fn min_max(&mut self, src: &GpuImage) -> Result<PendingReduction> {
+        let (params, grid) = self.reduction_params(src, false)?;
+        let stats = self.buffer("threshold.stats", STATS_WORDS * 4, STATS)?;
+        self.encoder.clear_buffer(&stats, 0, None);
+        self.dispatch(
+            Kernel::MinMax,
+            &params,
+            &[(1, src.buffer()), (3, &stats)],
+            grid,
+        )?;
+        Ok(PendingReduction::MinMax(self.read_back(stats, 0, 8)))
+    }
+
+    /// Otsu's histogram of `src` over [lo, hi] (the whole frame's min and max), read
+    /// back with the frame.
+    pub fn histogram(
+        &mut self,
+        src: &GpuImage,
+        lo: f32,
+        hi: f32,
+        integer: bool,
+    ) -> Result<PendingReduction> {
+        let (params, _) = self.reduction_params(src, integer)?;
+        let bins = crate::cpu::threshold::bin_count(lo, hi, integer) as u64;
+        let stats = self.words("threshold.stats", &stats_words(lo, hi))?;
+        let hist = self.buffer("threshold.histogram", bins * 4, STATS)?;
+        self.encoder.clear_buffer(&hist, 0, None);
+        let n = src.shape().samples_u64();
+        let groups = n
+            .div_ceil(u64::from(WORKGROUP) * SAMPLES_PER_THREAD)
+            .clamp(1, HISTOGRAM_GROUPS);
+        let groups = self.ctx.check_groups("histogram", [groups, 1, 1])?;
+        for k in [Kernel::HistogramShared, Kernel::HistogramGlobal] {
+            self.dispatch(
+                k,
+                &params,
+                &[(1, src.buffer()), (3, &stats), (4, &hist)],
+                groups,
+            )?;
+        }
+        self.free(stats);
+        Ok(PendingReduction::Histogram(self.read_back(
+            hist,
+            0,
+            bins * 4,
+        )))
+    }
+
+    /// Otsu's scan of a whole frame's histogram over [lo, hi], on the GPU like an
+    /// untiled frame's (so the threshold is the same on adapters without f64, whose
+    /// scan rounds differently from the CPU twin's); its value is read back.
+    pub fn otsu_scan(
+        &mut self,
+        counts: &[u64],
+        lo: f32,
+        hi: f32,
+        integer: bool,
+    ) -> Result<PendingThreshold> {
+        let words: Vec<u32> = counts
+            .iter()
+            .map(|&c| {
+                u32::try_from(c)
+                    .map_err(|_| crate::Error::usage("a histogram bin over 2^32 samples"))
+            })
+            .collect::<Result<_>>()?;
+        let stats = self.words("threshold.stats", &stats_words(lo, hi))?;
+        let hist = self.words("threshold.histogram", &words)?;
+        let params = Params {
+            samples: 0,
+            row_pitch: 0,
+            integer: integer as u32,
+            use_stats: 0,
+            value: 0.0,
+            _pad: [0; 3],
+        };
+        let scan = if integer {
+            Kernel::OtsuScanInteger
+        } else {
+            Kernel::OtsuScanFloat
+        };
+        self.dispatch(scan, &params, &[(3, &stats), (4, &hist)], [1, 1, 1])?;
+        self.free(hist);
+        Ok(PendingThreshold::Otsu(self.read_back(stats, 8, 4)))
     }
 }

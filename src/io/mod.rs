@@ -9,7 +9,7 @@
 
 mod gif;
 mod raster;
-mod tiff;
+pub mod tiff;
 
 use crate::image::{Image, SampleType};
 use crate::{Error, Result};
@@ -28,6 +28,10 @@ pub enum Format {
     Jpeg,
     /// GIF: u8, every frame quantised to a 256-colour palette; keeps animation timing.
     Gif,
+    /// WebP: u8 gray, RGB or RGBA, written lossless.
+    Webp,
+    /// BMP: u8 gray, RGB or RGBA.
+    Bmp,
 }
 
 impl Format {
@@ -38,6 +42,8 @@ impl Format {
             Format::Png => "PNG",
             Format::Jpeg => "JPEG",
             Format::Gif => "GIF",
+            Format::Webp => "WebP",
+            Format::Bmp => "BMP",
         }
     }
 
@@ -48,6 +54,8 @@ impl Format {
             Format::Png => "png",
             Format::Jpeg => "jpg",
             Format::Gif => "gif",
+            Format::Webp => "webp",
+            Format::Bmp => "bmp",
         }
     }
 
@@ -59,6 +67,8 @@ impl Format {
             "png" => Some(Format::Png),
             "jpg" | "jpeg" => Some(Format::Jpeg),
             "gif" => Some(Format::Gif),
+            "webp" => Some(Format::Webp),
+            "bmp" => Some(Format::Bmp),
             _ => None,
         }
     }
@@ -71,7 +81,7 @@ impl Format {
             .unwrap_or_default();
         Format::from_extension(ext).ok_or_else(|| {
             Error::encode(format!(
-                "unknown output extension `{ext}` (use .tif/.tiff, .png, .jpg/.jpeg or .gif)"
+                "unknown output extension `{ext}` (use .tif/.tiff, .png, .jpg/.jpeg, .gif, .webp or .bmp)"
             ))
             .at(path)
         })
@@ -118,6 +128,12 @@ pub fn load_stack(path: impl AsRef<Path>) -> Result<Stack> {
     decode_stack_from_file(&mut file).map_err(|e| e.at(path))
 }
 
+/// The most one page may take decoded when a file is read whole: the default memory
+/// budget. (Larger frames are streamed in tiles by the executor and `apply`.)
+fn page_limit() -> u64 {
+    crate::budget::default_memory()
+}
+
 fn is_tiff(bytes: &[u8]) -> bool {
     bytes.starts_with(b"II*\0")
         || bytes.starts_with(b"MM\0*")
@@ -133,7 +149,7 @@ pub fn decode_stack(bytes: &[u8]) -> Result<Stack> {
     }
     let stack = if is_tiff(bytes) {
         Stack {
-            frames: tiff::decode_pages(Cursor::new(bytes), usize::MAX)?.0,
+            frames: tiff::decode_pages(Cursor::new(bytes), usize::MAX, page_limit())?.0,
             animation: None,
             format: Some(Format::Tiff),
         }
@@ -144,6 +160,8 @@ pub fn decode_stack(bytes: &[u8]) -> Result<Stack> {
         let format = match image::guess_format(bytes).ok() {
             Some(image::ImageFormat::Png) => Some(Format::Png),
             Some(image::ImageFormat::Jpeg) => Some(Format::Jpeg),
+            Some(image::ImageFormat::WebP) => Some(Format::Webp),
+            Some(image::ImageFormat::Bmp) => Some(Format::Bmp),
             _ => None,
         };
         Stack {
@@ -174,7 +192,7 @@ pub fn decode_stack_from_file(file: &mut std::fs::File) -> Result<Stack> {
         return decode_stack(&bytes);
     }
     let stack = Stack {
-        frames: tiff::decode_pages(std::io::BufReader::new(file), usize::MAX)?.0,
+        frames: tiff::decode_pages(std::io::BufReader::new(file), usize::MAX, page_limit())?.0,
         animation: None,
         format: Some(Format::Tiff),
     };
@@ -217,14 +235,15 @@ pub fn encode_stack(stack: &Stack, format: Format) -> Result<Vec<u8>> {
     }
 }
 
-/// The default output format: a GIF source stays a GIF (when the result is 8-bit);
-/// other stacks of several frames are multi-page TIFF; single 8-bit colour images PNG;
-/// everything else (16-bit, float, masks) TIFF.
+/// The default output format: a GIF or WebP source stays a GIF or WebP (when the result
+/// is 8-bit); other stacks of several frames are multi-page TIFF; single 8-bit colour
+/// images PNG; everything else (16-bit, float, masks) TIFF.
 pub fn default_format(stack: &Stack) -> Format {
     let first = &stack.frames[0];
     let u8 = first.sample_type() == SampleType::U8;
     match stack.format {
         Some(Format::Gif) if u8 => Format::Gif,
+        Some(Format::Webp) if u8 && stack.frames.len() == 1 => Format::Webp,
         _ if stack.frames.len() > 1 => Format::Tiff,
         _ if u8 && first.channels() > 1 => Format::Png,
         _ => Format::Tiff,
@@ -257,7 +276,7 @@ fn decode_first(bytes: &[u8]) -> Result<(Image, bool)> {
         return Err(Error::decode("empty file (0 bytes)"));
     }
     if is_tiff(bytes) {
-        let (mut pages, more) = tiff::decode_pages(Cursor::new(bytes), 1)?;
+        let (mut pages, more) = tiff::decode_pages(Cursor::new(bytes), 1, page_limit())?;
         return Ok((pages.remove(0), more));
     }
     if image::guess_format(bytes).ok() == Some(image::ImageFormat::Gif) {

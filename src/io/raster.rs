@@ -1,14 +1,16 @@
-//! PNG and JPEG through `image`: 8- and 16-bit PNG, 8-bit JPEG.
+//! PNG, JPEG, WebP and BMP through `image`: 8- and 16-bit PNG, 8-bit JPEG, WebP (read
+//! lossy or lossless, written lossless; an animated WebP gives its first frame) and BMP.
 
 use super::Format;
-use crate::image::{Image, SampleType, Samples};
+use crate::image::{Image, Samples};
 use crate::{Error, Result};
 use std::io::Cursor;
 
 /// Decodes one image of a format `image` knows (by its bytes).
 pub(super) fn decode(bytes: &[u8]) -> Result<Image> {
-    let format = image::guess_format(bytes)
-        .map_err(|_| Error::decode("not a recognised image format (TIFF, PNG, JPEG or GIF)"))?;
+    let format = image::guess_format(bytes).map_err(|_| {
+        Error::decode("not a recognised image format (TIFF, PNG, JPEG, GIF, WebP or BMP)")
+    })?;
     let dynamic = image::load_from_memory_with_format(bytes, format).map_err(Error::decode_from)?;
     from_dynamic(dynamic)
 }
@@ -38,36 +40,36 @@ fn from_dynamic(img: image::DynamicImage) -> Result<Image> {
     Image::new(w, h, c, samples).map_err(super::tiff::shape_to_decode)
 }
 
-/// Encodes one image as PNG or JPEG.
+/// Encodes one image as PNG, JPEG, WebP or BMP.
 pub(super) fn encode(image: &Image, format: Format) -> Result<Vec<u8>> {
     use image::ExtendedColorType as E;
     let (w, h, c) = (image.width(), image.height(), image.channels());
-    let color = match (image.samples(), c) {
-        (Samples::U8(_), 1) => E::L8,
-        (Samples::U8(_), 3) => E::Rgb8,
-        (Samples::U8(_), _) => E::Rgba8,
-        (Samples::U16(_), 1) => E::L16,
-        (Samples::U16(_), 3) => E::Rgb16,
-        (Samples::U16(_), _) => E::Rgba16,
-        (Samples::F32(_), _) => {
-            return Err(Error::encode(format!(
-                "{} cannot hold f32 samples; write a .tif, or narrow with --dtype u8/u16",
-                format.name()
-            )))
-        }
+    let what = match format {
+        Format::Png => "8- or 16-bit unsigned samples; write a .tif, or narrow with --dtype u8/u16",
+        Format::Jpeg => "8-bit gray or RGB; write a .tif or .png",
+        _ => "8-bit samples; write a .tif or .png, or narrow with --dtype u8",
     };
-    if format == Format::Jpeg && (image.sample_type() != SampleType::U8 || c == 4) {
-        return Err(Error::encode(
-            "JPEG holds only 8-bit gray or RGB; write a .tif or .png",
-        ));
+    let refuse = || {
+        Err(Error::encode(format!(
+            "{} holds only {what} (this image is {} with {c} channels)",
+            format.name(),
+            image.sample_type()
+        )))
+    };
+    let (color, native): (E, &[u8]) = match (image.samples(), c) {
+        (Samples::U8(v), 1) => (E::L8, v),
+        (Samples::U8(v), 3) => (E::Rgb8, v),
+        (Samples::U8(v), _) => (E::Rgba8, v),
+        // `image` takes 16-bit samples in native byte order (it writes PNG's
+        // big-endian itself).
+        (Samples::U16(v), 1) if format == Format::Png => (E::L16, bytemuck::cast_slice(v)),
+        (Samples::U16(v), 3) if format == Format::Png => (E::Rgb16, bytemuck::cast_slice(v)),
+        (Samples::U16(v), _) if format == Format::Png => (E::Rgba16, bytemuck::cast_slice(v)),
+        _ => return refuse(),
+    };
+    if format == Format::Jpeg && c == 4 {
+        return refuse();
     }
-    // `image` takes 16-bit samples in native byte order (it writes PNG's big-endian
-    // itself).
-    let native: &[u8] = match image.samples() {
-        Samples::U8(v) => v,
-        Samples::U16(v) => bytemuck::cast_slice(v),
-        Samples::F32(v) => bytemuck::cast_slice(v),
-    };
     let mut out = Cursor::new(Vec::new());
     let r = match format {
         Format::Png => image::ImageEncoder::write_image(
@@ -77,13 +79,34 @@ pub(super) fn encode(image: &Image, format: Format) -> Result<Vec<u8>> {
             h,
             color,
         ),
-        _ => image::ImageEncoder::write_image(
+        Format::Jpeg => image::ImageEncoder::write_image(
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95),
             native,
             w,
             h,
             color,
         ),
+        Format::Webp => image::ImageEncoder::write_image(
+            image::codecs::webp::WebPEncoder::new_lossless(&mut out),
+            native,
+            w,
+            h,
+            color,
+        ),
+        Format::Bmp => image::ImageEncoder::write_image(
+            image::codecs::bmp::BmpEncoder::new(&mut out),
+            native,
+            w,
+            h,
+            color,
+        ),
+        // Routed to their own encoders by `encode_stack`.
+        Format::Tiff | Format::Gif => {
+            return Err(Error::encode(format!(
+                "{} is not written here",
+                format.name()
+            )))
+        }
     };
     r.map_err(Error::encode_from)?;
     Ok(out.into_inner())

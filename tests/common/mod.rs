@@ -81,12 +81,8 @@ pub fn read_f32(file: &str) -> Vec<f32> {
 pub fn load_input(m: &Manifest, id: &str) -> Image {
     let meta = &m.inputs[id];
     let raw = read_bin(&meta.file);
-    let samples = match meta.dtype.as_str() {
-        "u8" => Samples::U8(raw),
-        "u16" => Samples::U16(bytemuck::pod_collect_to_vec(&raw)),
-        "f32" => Samples::F32(bytemuck::pod_collect_to_vec(&raw)),
-        d => panic!("dtype {d}"),
-    };
+    let t: SampleType = meta.dtype.parse().unwrap_or_else(|e| panic!("{e}"));
+    let samples = Samples::from_le_bytes(t, &raw);
     Image::new(meta.width, meta.height, meta.channels, samples).unwrap()
 }
 
@@ -134,6 +130,15 @@ pub fn random_image(width: u32, height: u32, channels: u32, t: SampleType, seed:
         SampleType::F32 => Samples::F32(
             (0..n)
                 .map(|_| (next() >> 40) as f32 / (1u64 << 24) as f32 * 1000.0 - 100.0)
+                .collect(),
+        ),
+        SampleType::I8 => Samples::I8((0..n).map(|_| (next() >> 56) as u8 as i8).collect()),
+        SampleType::I16 => Samples::I16((0..n).map(|_| (next() >> 48) as u16 as i16).collect()),
+        SampleType::I32 => Samples::I32((0..n).map(|_| (next() >> 32) as u32 as i32).collect()),
+        SampleType::U32 => Samples::U32((0..n).map(|_| (next() >> 32) as u32).collect()),
+        SampleType::F64 => Samples::F64(
+            (0..n)
+                .map(|_| (next() >> 11) as f64 / (1u64 << 53) as f64 * 1000.0 - 100.0)
                 .collect(),
         ),
     };

@@ -1,0 +1,644 @@
+//! Frames of any size: cut into tiles, each with a halo equal to the graph's reach, run
+//! as one program per tile, and stitched back band by band. Kernels reflect at the whole
+//! frame's edges (see [`Window`]) and every running sum starts at a fixed place of the
+//! whole frame, so a tiled result equals the untiled one bit for bit.
+//!
+//! Whole-frame ops (Otsu's threshold) are resolved first, one after another: a pass over
+//! the tiles reduces the op's input to its min and max, a second to its histogram over
+//! that range, and a small program scans the histogram (on the device, like an untiled
+//! frame); the op then runs as the fixed threshold it found. Passes recompute the tiles'
+//! values, so memory stays that of a few tiles whatever the frame's size.
+//!
+//! Sources are read a band of rows at a time ([`RowSource`]) and outputs are handed over
+//! a band at a time ([`RowSink`]), so a frame need never be whole in memory.
+
+use super::graph::{Graph, Node};
+use super::{Engine, Outcome, Program, Reduced, Reduction, Slot, MAX_FRAMES_IN_FLIGHT};
+use crate::image::{Image, Rect, SampleType, Shape, Window};
+use crate::ops::{Op, Threshold};
+use crate::{Error, Result};
+use std::collections::VecDeque;
+
+/// Where a tiled frame's pixels come from: full-width bands of rows, top to bottom (a
+/// band may be asked for again when halos overlap).
+pub trait RowSource {
+    /// Rows `y0..y1`, all columns.
+    fn rows(&mut self, y0: u32, y1: u32) -> Result<Image>;
+}
+
+/// Where a tiled frame's output goes: full-width bands of rows, top to bottom.
+pub trait RowSink {
+    /// The next band.
+    fn put(&mut self, band: Image) -> Result<()>;
+}
+
+impl RowSource for &Image {
+    fn rows(&mut self, y0: u32, y1: u32) -> Result<Image> {
+        self.crop(Rect {
+            x: 0,
+            y: y0,
+            width: self.width(),
+            height: y1 - y0,
+        })
+    }
+}
+
+/// Collects bands into one image.
+#[derive(Debug, Default)]
+pub struct Collect {
+    bands: Vec<Image>,
+}
+
+impl RowSink for Collect {
+    fn put(&mut self, band: Image) -> Result<()> {
+        self.bands.push(band);
+        Ok(())
+    }
+}
+
+impl Collect {
+    /// The bands, one above the other.
+    pub fn into_image(self) -> Result<Image> {
+        let first = self
+            .bands
+            .first()
+            .ok_or_else(|| Error::usage("no bands collected"))?;
+        let (w, c, t) = (first.width(), first.channels(), first.sample_type());
+        let h: u32 = self.bands.iter().map(Image::height).sum();
+        let mut bytes = Vec::with_capacity(w as usize * h as usize * c as usize * t.size());
+        for b in &self.bands {
+            bytes.extend_from_slice(&b.samples().as_le_bytes());
+        }
+        Image::new(w, h, c, crate::image::Samples::from_le_bytes(t, &bytes))
+    }
+}
+
+/// One tile: the part of the frame it produces, and the part it reads (that plus its
+/// halo, clipped to the frame).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tile {
+    /// What the tile produces, in frame coordinates.
+    pub inner: Rect,
+    /// What it reads, in frame coordinates.
+    pub outer: Rect,
+}
+
+impl Tile {
+    /// The inner part, in the coordinates of the tile's window.
+    pub fn inner_in_window(&self) -> Rect {
+        Rect {
+            x: self.inner.x - self.outer.x,
+            y: self.inner.y - self.outer.y,
+            ..self.inner
+        }
+    }
+
+    /// The tile's window onto a frame of `frame`.
+    pub fn window(&self, frame: Shape) -> Window {
+        Window {
+            x: self.outer.x,
+            y: self.outer.y,
+            full_width: frame.width,
+            full_height: frame.height,
+        }
+    }
+}
+
+/// How a frame is cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tiling {
+    /// The frame.
+    pub frame: Shape,
+    /// A tile's inner size (the last in each row and column may be smaller).
+    pub tile: (u32, u32),
+    /// The halo around each tile (x, y).
+    pub halo: (u32, u32),
+}
+
+impl Tiling {
+    /// Tiles for a frame whose programs need `halo`, each tile's f32 planes (inner plus
+    /// halo) within `plane_limit` bytes, no side over `max_tile`. Full-width bands when
+    /// a useful number of rows fits (no horizontal halo then, and bands are what TIFF
+    /// strips are), squares otherwise.
+    pub fn new(
+        frame: Shape,
+        halo: (u32, u32),
+        plane_limit: u64,
+        max_tile: Option<u32>,
+    ) -> Result<Tiling> {
+        let (w, h) = (frame.width, frame.height);
+        let cap = max_tile.unwrap_or(u32::MAX).max(1);
+        let px = u64::from(frame.channels) * 4;
+        let outer = |inner: u32, halo: u32, whole: u32| (inner + 2 * halo).min(whole);
+        let fits = |tw: u32, th: u32| {
+            u64::from(outer(tw, halo.0, w)) * u64::from(outer(th, halo.1, h)) * px <= plane_limit
+        };
+        let tiling = |tile| Ok(Tiling { frame, tile, halo });
+        if w <= cap && h <= cap && fits(w, h) {
+            return tiling((w, h));
+        }
+        if w <= cap {
+            // Rows of a full-width band: the most that fit, at most `cap`.
+            let rows = (plane_limit / (u64::from(w) * px)).saturating_sub(2 * u64::from(halo.1));
+            let rows = rows.min(u64::from(cap)).min(u64::from(h)) as u32;
+            if rows >= 16.min(h) && rows > 0 && fits(w, rows) {
+                return tiling((w, rows));
+            }
+        }
+        // Squares: the largest side whose tile and halo fit.
+        let mut side = cap.min(w.max(h));
+        while side > 1 && !fits(side.min(w), side.min(h)) {
+            side = side * 3 / 4;
+        }
+        if !fits(side.min(w), side.min(h)) {
+            return Err(Error::usage(format!(
+                "a {frame} frame with a halo of {}x{} cannot be tiled within {plane_limit} bytes per plane: \
+                 the halo alone is too large (reduce sigma or the box size, or raise the memory budget)",
+                halo.0, halo.1
+            )));
+        }
+        tiling((side.min(w), side.min(h)))
+    }
+
+    /// Whether the frame is one tile (no tiling needed).
+    pub fn is_whole(&self) -> bool {
+        self.tile == (self.frame.width, self.frame.height)
+    }
+
+    /// Rows of tiles, top to bottom, each left to right.
+    pub fn rows(&self) -> Vec<Vec<Tile>> {
+        let (w, h) = (self.frame.width, self.frame.height);
+        let (tw, th) = self.tile;
+        let span = |start: u32, len: u32, halo: u32, whole: u32| {
+            let a = start.saturating_sub(halo);
+            let b = (start + len + halo).min(whole);
+            (a, b - a)
+        };
+        (0..h)
+            .step_by(th as usize)
+            .map(|y| {
+                let ih = th.min(h - y);
+                (0..w)
+                    .step_by(tw as usize)
+                    .map(|x| {
+                        let iw = tw.min(w - x);
+                        let (ox, ow) = span(x, iw, self.halo.0, w);
+                        let (oy, oh) = span(y, ih, self.halo.1, h);
+                        Tile {
+                            inner: Rect {
+                                x,
+                                y,
+                                width: iw,
+                                height: ih,
+                            },
+                            outer: Rect {
+                                x: ox,
+                                y: oy,
+                                width: ow,
+                                height: oh,
+                            },
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Number of tiles.
+    pub fn count(&self) -> usize {
+        let (w, h) = (self.frame.width, self.frame.height);
+        (w.div_ceil(self.tile.0) * h.div_ceil(self.tile.1)) as usize
+    }
+}
+
+/// What a tiled frame did, per node of its graph.
+#[derive(Clone, Debug, Default)]
+pub struct TiledOutcome {
+    /// The threshold each threshold op used.
+    pub thresholds: Vec<Option<f64>>,
+    /// Bytes uploaded for each node.
+    pub uploaded: Vec<u64>,
+    /// Bytes read back for each node.
+    pub downloaded: Vec<u64>,
+    /// Tiles run (over all passes).
+    pub programs: usize,
+}
+
+/// Reads the tiles' source windows: one band of rows per source per row of tiles.
+struct TileReader<'s, 'r> {
+    sources: &'s mut [&'r mut dyn RowSource],
+    band: Option<(Rect, Vec<Image>)>,
+}
+
+impl TileReader<'_, '_> {
+    /// Every source's window of `tile`.
+    fn images(&mut self, tile: &Tile, row_tiles: usize) -> Result<Vec<Image>> {
+        let rows = Rect {
+            x: 0,
+            width: 0,
+            ..tile.outer
+        };
+        if self.band.as_ref().is_none_or(|(r, _)| *r != rows) {
+            let bands = (self.sources.iter_mut())
+                .map(|s| s.rows(tile.outer.y, tile.outer.y + tile.outer.height))
+                .collect::<Result<Vec<_>>>()?;
+            self.band = Some((rows, bands));
+        }
+        let (_, bands) = self.band.as_mut().expect("read above");
+        if row_tiles == 1 && tile.outer.x == 0 {
+            // A full-width band is the tile itself: hand it over without a copy.
+            return Ok(self.band.take().expect("read above").1);
+        }
+        bands
+            .iter()
+            .map(|b| b.crop(Rect { y: 0, ..tile.outer }))
+            .collect()
+    }
+}
+
+/// Frames kept in flight: submit, and get back the oldest once there are too many.
+struct Pipe<'e, E: Engine, L> {
+    engine: &'e E,
+    queue: VecDeque<(E::Pending, L)>,
+}
+
+impl<'e, E: Engine, L> Pipe<'e, E, L> {
+    fn new(engine: &'e E) -> Self {
+        Pipe {
+            engine,
+            queue: VecDeque::new(),
+        }
+    }
+
+    fn submit(
+        &mut self,
+        p: Program<'_, E::Frame>,
+        layout: L,
+    ) -> Result<Option<(Outcome<E::Frame>, L)>> {
+        self.queue.push_back((self.engine.submit(p)?, layout));
+        if self.queue.len() >= MAX_FRAMES_IN_FLIGHT {
+            return self.next();
+        }
+        Ok(None)
+    }
+
+    fn next(&mut self) -> Result<Option<(Outcome<E::Frame>, L)>> {
+        match self.queue.pop_front() {
+            Some((p, l)) => Ok(Some((self.engine.finish(p)?, l))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The per-command bookkeeping of one tile's program.
+struct TileProgram {
+    /// The tile's place in its row, and its row's length.
+    col: usize,
+    row_len: usize,
+    /// Node of each command (for byte figures).
+    node_of: Vec<usize>,
+    /// Slots of reductions or downloads, as the pass wants them.
+    slots: Vec<Slot>,
+    /// Threshold ops' slots.
+    thresholds: Vec<(usize, Slot)>,
+}
+
+/// Runs `graph` on a frame of `frame`'s shape tile by tile: `sources[i]` feeds the
+/// graph's source `i`, `sinks[k]` takes output `k`'s bands.
+pub fn run<E: Engine>(
+    engine: &E,
+    graph: &Graph<'_>,
+    frame: Shape,
+    tiling: &Tiling,
+    sources: &mut [&mut dyn RowSource],
+    sinks: &mut [&mut dyn RowSink],
+) -> Result<TiledOutcome> {
+    let types = graph.value_types()?;
+    if sinks.len() != graph.outputs.len() {
+        return Err(Error::usage(format!(
+            "{} sinks for {} outputs",
+            sinks.len(),
+            graph.outputs.len()
+        )));
+    }
+    let n = graph.nodes.len();
+    let mut out = TiledOutcome {
+        thresholds: vec![None; n],
+        uploaded: vec![0; n],
+        downloaded: vec![0; n],
+        programs: 0,
+    };
+    // The ops, whole-frame ones replaced by what they resolve to.
+    let mut ops: Vec<Option<Op>> = (graph.nodes.iter())
+        .map(|n| match n {
+            Node::Op { op, .. } => Some((*op).clone()),
+            Node::Source { .. } => None,
+        })
+        .collect();
+    let targets: Vec<usize> = graph.outputs.iter().map(|o| o.0).collect();
+    let needed = graph.ancestors(&targets);
+    let whole_frame: Vec<usize> = (0..n)
+        .filter(|&i| needed[i] && ops[i].as_ref().is_some_and(Op::is_whole_frame))
+        .collect();
+    for t in whole_frame {
+        let Node::Op { input, .. } = graph.nodes[t] else {
+            unreachable_op()?
+        };
+        let integer = crate::cpu::threshold::integer_levels(types[input]);
+        let value = resolve_otsu(
+            engine, graph, &ops, frame, tiling, sources, input, integer, &mut out,
+        )?;
+        ops[t] = Some(Op::Threshold(Threshold::Value { value }));
+        out.thresholds[t] = Some(value);
+    }
+    // The final pass: every output, cropped to each tile and stitched into bands.
+    let wanted: Vec<usize> = targets.clone();
+    let mut reader = TileReader {
+        sources,
+        band: None,
+    };
+    let mut pipe = Pipe::new(engine);
+    let mut row_parts: Vec<Vec<Image>> = vec![Vec::new(); graph.outputs.len()];
+    let mut finish =
+        |(o, layout): (Outcome<E::Frame>, TileProgram), out: &mut TiledOutcome| -> Result<()> {
+            account(&o, &layout, out);
+            for ((k, image), sink) in o.images.into_iter().enumerate().zip(sinks.iter_mut()) {
+                row_parts[k].push(image);
+                if layout.col + 1 == layout.row_len {
+                    let parts = std::mem::take(&mut row_parts[k]);
+                    sink.put(Image::beside(&parts)?)?;
+                }
+            }
+            Ok(())
+        };
+    for row in tiling.rows() {
+        for (col, tile) in row.iter().enumerate() {
+            let images = reader.images(tile, row.len())?;
+            let mut layout = TileProgram {
+                col,
+                row_len: row.len(),
+                node_of: Vec::new(),
+                slots: Vec::new(),
+                thresholds: Vec::new(),
+            };
+            let mut p = Program::new();
+            let slots = record(
+                graph,
+                &ops,
+                &types,
+                frame,
+                tile,
+                &images,
+                &wanted,
+                &mut p,
+                &mut layout,
+            )?;
+            for &(node, to) in &graph.outputs {
+                p.download_rect(
+                    slots[node].expect("outputs are computed"),
+                    to,
+                    Some(tile.inner_in_window()),
+                );
+                layout.node_of.push(node);
+            }
+            out.programs += 1;
+            if let Some(done) = pipe.submit(p, layout)? {
+                finish(done, &mut out)?;
+            }
+        }
+    }
+    while let Some(done) = pipe.next()? {
+        finish(done, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn unreachable_op<T>() -> Result<T> {
+    Err(Error::usage("a whole-frame op that is not an op"))
+}
+
+/// Adds a program's bytes to the nodes that moved them, and its thresholds.
+fn account<F>(o: &Outcome<F>, layout: &TileProgram, out: &mut TiledOutcome) {
+    for (c, &node) in layout.node_of.iter().enumerate() {
+        out.uploaded[node] += o.uploaded[c];
+        out.downloaded[node] += o.downloaded[c];
+    }
+    for &(node, s) in &layout.thresholds {
+        if out.thresholds[node].is_none() {
+            out.thresholds[node] = o.threshold(s);
+        }
+    }
+}
+
+/// Records one tile's sources and the nodes `wanted` depends on; returns each node's
+/// slot (those recorded).
+#[allow(clippy::too_many_arguments)]
+fn record<'p, F>(
+    graph: &Graph<'_>,
+    ops: &'p [Option<Op>],
+    types: &[SampleType],
+    frame: Shape,
+    tile: &Tile,
+    images: &'p [Image],
+    wanted: &[usize],
+    p: &mut Program<'p, F>,
+    layout: &mut TileProgram,
+) -> Result<Vec<Option<Slot>>> {
+    let needed = graph.ancestors(wanted);
+    let mut slots: Vec<Option<Slot>> = vec![None; graph.nodes.len()];
+    for (i, node) in graph.nodes.iter().enumerate().filter(|(i, _)| needed[*i]) {
+        let s = match node {
+            Node::Source { index, .. } => {
+                let image = images.get(*index).ok_or_else(|| {
+                    Error::usage(format!("no source {index} for the tiled frame"))
+                })?;
+                p.upload_window(image, types[i], tile.window(frame))
+            }
+            Node::Op { input, .. } => {
+                let op = ops[i].as_ref().expect("op nodes have ops");
+                let s = p.apply(op, slots[*input].expect("inputs come first"))?;
+                if matches!(op, Op::Threshold(_)) {
+                    layout.thresholds.push((i, s));
+                }
+                s
+            }
+        };
+        slots[i] = Some(s);
+        layout.node_of.push(i);
+    }
+    Ok(slots)
+}
+
+/// Otsu's threshold of node `input`'s values over the whole frame: its min and max over
+/// every tile's inner part, its histogram over that range, and the scan.
+#[allow(clippy::too_many_arguments)]
+fn resolve_otsu<E: Engine>(
+    engine: &E,
+    graph: &Graph<'_>,
+    ops: &[Option<Op>],
+    frame: Shape,
+    tiling: &Tiling,
+    sources: &mut [&mut dyn RowSource],
+    input: usize,
+    integer: bool,
+    out: &mut TiledOutcome,
+) -> Result<f64> {
+    let types = graph.value_types()?;
+    let mut reduce = |reduction: Reduction, out: &mut TiledOutcome| -> Result<Vec<Reduced>> {
+        let mut reader = TileReader {
+            sources: &mut *sources,
+            band: None,
+        };
+        let mut pipe = Pipe::new(engine);
+        let mut got = Vec::new();
+        let mut take = |(o, layout): (Outcome<E::Frame>, TileProgram), out: &mut TiledOutcome| {
+            account(&o, &layout, out);
+            let s = layout.slots[0];
+            got.push(o.reduced[s.index()].clone());
+        };
+        for row in tiling.rows() {
+            for tile in &row {
+                let images = reader.images(tile, row.len())?;
+                let mut layout = TileProgram {
+                    col: 0,
+                    row_len: 1,
+                    node_of: Vec::new(),
+                    slots: Vec::new(),
+                    thresholds: Vec::new(),
+                };
+                let mut p = Program::new();
+                let slots = record(
+                    graph,
+                    ops,
+                    &types,
+                    frame,
+                    tile,
+                    &images,
+                    &[input],
+                    &mut p,
+                    &mut layout,
+                )?;
+                let s = p.reduce(
+                    slots[input].expect("recorded"),
+                    Some(tile.inner_in_window()),
+                    reduction,
+                );
+                layout.slots.push(s);
+                layout.node_of.push(input);
+                out.programs += 1;
+                if let Some(done) = pipe.submit(p, layout)? {
+                    take(done, out);
+                }
+            }
+        }
+        while let Some(done) = pipe.next()? {
+            take(done, out);
+        }
+        got.into_iter()
+            .map(|r| r.ok_or_else(|| Error::usage("a reduction gave nothing")))
+            .collect()
+    };
+    let mut range: Option<(f32, f32)> = None;
+    for r in reduce(Reduction::MinMax, out)? {
+        if let Reduced::Range(Some((lo, hi))) = r {
+            range = Some(match range {
+                None => (lo, hi),
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+            });
+        }
+    }
+    let Some((lo, hi)) = range else {
+        return Ok(f64::NAN); // nothing but NaN: as the untiled twin says
+    };
+    if lo == hi {
+        return Ok(f64::from(lo));
+    }
+    let bins = crate::cpu::threshold::bin_count(lo, hi, integer);
+    let mut counts = vec![0u64; bins];
+    for r in reduce(Reduction::Histogram { lo, hi, integer }, out)? {
+        let Reduced::Counts(c) = r else {
+            return Err(Error::usage("a histogram pass gave no counts"));
+        };
+        for (a, b) in counts.iter_mut().zip(c) {
+            *a += b;
+        }
+    }
+    let mut p = Program::new();
+    let s = p.otsu_scan(counts, lo, hi, integer);
+    let o = engine.run(p)?;
+    out.programs += 1;
+    out.downloaded[input] += o.downloaded[s.index()];
+    out.uploaded[input] += o.uploaded[s.index()];
+    o.threshold(s)
+        .ok_or_else(|| Error::usage("the Otsu scan gave no threshold"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(w: u32, h: u32) -> Shape {
+        Shape::new(w, h, 1).unwrap()
+    }
+
+    #[test]
+    fn tiles_cover_the_frame_once_with_clipped_halos() {
+        let t = Tiling::new(shape(10, 7), (2, 1), u64::MAX, Some(4)).unwrap();
+        assert_eq!(t.tile, (4, 4));
+        let rows = t.rows();
+        assert_eq!((rows.len(), rows[0].len(), t.count()), (2, 3, 6));
+        let mut covered = vec![0; 70];
+        for tile in rows.iter().flatten() {
+            for y in tile.inner.y..tile.inner.y + tile.inner.height {
+                for x in tile.inner.x..tile.inner.x + tile.inner.width {
+                    covered[(y * 10 + x) as usize] += 1;
+                }
+            }
+        }
+        assert!(covered.iter().all(|&c| c == 1));
+        assert_eq!(
+            rows[0][1].outer,
+            Rect {
+                x: 2,
+                y: 0,
+                width: 8,
+                height: 5
+            }
+        );
+        assert_eq!(
+            rows[1][2].inner,
+            Rect {
+                x: 8,
+                y: 4,
+                width: 2,
+                height: 3
+            }
+        );
+        assert_eq!(
+            rows[1][2].inner_in_window(),
+            Rect {
+                x: 2,
+                y: 1,
+                width: 2,
+                height: 3
+            }
+        );
+    }
+
+    #[test]
+    fn full_width_bands_when_rows_fit_squares_otherwise() {
+        // 1000 columns of 4 bytes: 100 rows fit 400 kB, less the halo's 2 * 5.
+        let t = Tiling::new(shape(1000, 800), (3, 5), 400_000, None).unwrap();
+        assert_eq!(t.tile, (1000, 90));
+        // Too wide for 16 rows: squares.
+        let t = Tiling::new(shape(100_000, 50), (3, 3), 400_000, None).unwrap();
+        assert!(t.tile.0 < 100_000 && t.tile.1 <= 50, "{t:?}");
+        // The whole frame fits: one tile.
+        assert!(Tiling::new(shape(10, 10), (99, 99), u64::MAX, None)
+            .unwrap()
+            .is_whole());
+        // A halo that cannot fit is an error that says so.
+        let e = Tiling::new(shape(1000, 1000), (400, 400), 10_000, None).unwrap_err();
+        assert!(e.to_string().contains("halo"), "{e}");
+    }
+}

@@ -1,0 +1,182 @@
+//! Tiles with a halo give what the untiled computation gives, bit for bit: every op and
+//! chain, every sample type, gray/RGB/RGBA, halos larger than a tile, one-pixel-wide
+//! frames, on both backends. Tiling is forced by lowering the tile size.
+
+mod common;
+use common::*;
+use imflow::budget::Budget;
+use imflow::{Image, Op, OutputType, Processor, SampleType};
+
+fn ops(specs: &[&str]) -> Vec<Op> {
+    specs.iter().map(|s| Op::parse(s).unwrap()).collect()
+}
+
+fn tiled(p: Processor, tile: u32) -> Processor {
+    p.with_budget(Budget {
+        max_tile: Some(tile),
+        ..Budget::default()
+    })
+}
+
+/// `untiled` and `tiled` agree on `image` for every chain, exactly, in f32 and in the
+/// source's type.
+fn agree(untiled: &Processor, tiled: &Processor, image: &Image, chains: &[Vec<Op>], what: &str) {
+    for chain in chains {
+        for out in [OutputType::Exactly(SampleType::F32), OutputType::Same] {
+            let a = untiled.run(image, chain, out).unwrap();
+            let b = tiled.run(image, chain, out).unwrap();
+            let spec: Vec<String> = chain.iter().map(|o| o.to_string()).collect();
+            assert!(
+                tiled
+                    .tiling(image.shape(), chain)
+                    .map_or(true, |t| !t.is_whole()),
+                "{what}: not tiled"
+            );
+            assert_eq!(a.thresholds, b.thresholds, "{what} {spec:?}: thresholds");
+            if a.image != b.image {
+                let (x, y) = (a.image.to_f32_vec(), b.image.to_f32_vec());
+                let first = x
+                    .iter()
+                    .zip(&y)
+                    .position(|(p, q)| p.to_bits() != q.to_bits());
+                panic!("{what} {spec:?} {out:?}: tiled differs first at sample {first:?}");
+            }
+        }
+    }
+}
+
+fn every_op_chain() -> Vec<Vec<Op>> {
+    [
+        &["gaussian:sigma=0.7"][..],
+        &["gaussian:sigma=2"],
+        &["gaussian:sigma=20"], // direct kernels, a halo of 80
+        &["gaussian:sigma_x=3,sigma_y=0.5,truncate=3"],
+        &["box:size=1"],
+        &["box:size=4"],
+        &["box:size=5"],
+        &["box:size=40"],
+        &["threshold:value=100"],
+        &["threshold:method=otsu"],
+        &["gaussian:sigma=1.5", "threshold:method=otsu"],
+        &["gaussian:sigma=2", "box:size=3", "threshold:method=otsu"],
+        &[
+            "threshold:method=otsu",
+            "gaussian:sigma=1",
+            "threshold:method=otsu",
+        ],
+    ]
+    .iter()
+    .map(|s| ops(s))
+    .collect()
+}
+
+fn check(
+    backend: &str,
+    untiled: Processor,
+    tiled16: Processor,
+    tiled7: Processor,
+    tiled128: Processor,
+) {
+    // Float data wide and tall enough that tiles' windows start part-way into the box's
+    // running-sum segments, whose rounding depends on where a sum starts. Its values span
+    // 40 orders of magnitude, so that even the CPU twin's f64 sums round (integer data,
+    // or floats of one scale, sum exactly whatever the path, and could not show it).
+    let mut seed = 99u64;
+    let wide: Vec<f32> = (0..640 * 700)
+        .map(|_| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let (m, e) = (
+                (seed >> 40) as f32 / 16_777_216.0,
+                ((seed >> 20) % 41) as i32 - 20,
+            );
+            m * 10f32.powi(e)
+        })
+        .collect();
+    let image = Image::gray(640, 700, imflow::Samples::F32(wide)).unwrap();
+    let chains = [
+        ops(&["box:size=5"]),
+        ops(&["gaussian:sigma=2", "box:size=3", "threshold:method=otsu"]),
+    ];
+    agree(
+        &untiled,
+        &tiled128,
+        &image,
+        &chains,
+        &format!("{backend} wide f32"),
+    );
+    // Every op and chain, gray u16 and RGBA f32, on tiles of 16 (halos up to 80 cross
+    // several tiles).
+    for (c, t) in [
+        (1, SampleType::U16),
+        (4, SampleType::F32),
+        (3, SampleType::U8),
+    ] {
+        let image = random_image(61, 43, c, t, 7 + u64::from(c));
+        agree(
+            &untiled,
+            &tiled16,
+            &image,
+            &every_op_chain(),
+            &format!("{backend} {t} x{c}"),
+        );
+    }
+    // Every sample type through the microscopy chain (Otsu on untouched 32-bit integers
+    // is refused either way, so those go through a filter first).
+    for t in SampleType::ALL {
+        let image = random_image(40, 29, 1, t, 3);
+        let chains = match t {
+            SampleType::I32 | SampleType::U32 => {
+                vec![ops(&["gaussian:sigma=1", "threshold:method=otsu"])]
+            }
+            _ => vec![
+                ops(&["gaussian:sigma=1", "threshold:method=otsu"]),
+                ops(&["threshold:method=otsu"]),
+            ],
+        };
+        agree(
+            &untiled,
+            &tiled7,
+            &image,
+            &chains,
+            &format!("{backend} {t}"),
+        );
+    }
+    // One pixel wide, one pixel high: tiles of one column or row.
+    for (w, h) in [(1, 50), (50, 1)] {
+        let image = random_image(w, h, 1, SampleType::U16, 11);
+        agree(
+            &untiled,
+            &tiled7,
+            &image,
+            &every_op_chain(),
+            &format!("{backend} {w}x{h}"),
+        );
+    }
+}
+
+#[test]
+fn tiled_equals_untiled_on_the_cpu() {
+    check(
+        "cpu",
+        Processor::cpu(),
+        tiled(Processor::cpu(), 16),
+        tiled(Processor::cpu(), 7),
+        tiled(Processor::cpu(), 128),
+    );
+}
+
+#[test]
+fn tiled_equals_untiled_on_the_gpu() {
+    let Some(ctx) = gpu("tiled_equals_untiled_on_the_gpu") else {
+        return;
+    };
+    check(
+        "gpu",
+        Processor::gpu(ctx.clone()),
+        tiled(Processor::gpu(ctx.clone()), 16),
+        tiled(Processor::gpu(ctx.clone()), 7),
+        tiled(Processor::gpu(ctx), 128),
+    );
+}
