@@ -4,8 +4,9 @@
 // override constants the host sets, so the two sides cannot drift apart.
 //
 // One dispatch per axis; `weights` holds the 2r+1 taps (computed once on the host in
-// f64, as scipy does). Both twins sum in the same symmetric order:
-//     k[r]*x[i] + sum_{j=1..r} k[r+j] * (x[i-j] + x[i+j])
+// f64, as scipy does). Both twins sum in the same symmetric order, with fused
+// multiply-adds (the CPU twin's, and GPUs' native form), so they round alike:
+//     acc = k[r]*x[i];  acc = fma(k[r+j], x[i-j] + x[i+j], acc)  for j = 1..r
 // Radii up to MAX_TILE_RADIUS stage a tile plus halo in workgroup memory so each input
 // sample is read from global memory once per workgroup; larger radii (sigma > ~16) read
 // global memory directly, where the halo would not fit and caches serve the reuse.
@@ -65,7 +66,7 @@ fn horizontal_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     let c = li + r;
     var acc = weights[r] * row_tile[c];
     for (var j = 1u; j <= r; j++) {
-        acc += weights[r + j] * (row_tile[c - j] + row_tile[c + j]);
+        acc = fma(weights[r + j], row_tile[c - j] + row_tile[c + j], acc);
     }
     dst[row + x] = acc;
 }
@@ -97,7 +98,7 @@ fn vertical_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
             let c = (ty + r) * TILE_COLS + lid.x;
             var acc = weights[r] * col_tile[c];
             for (var j = 1u; j <= r; j++) {
-                acc += weights[r + j] * (col_tile[c - j * TILE_COLS] + col_tile[c + j * TILE_COLS]);
+                acc = fma(weights[r + j], col_tile[c - j * TILE_COLS] + col_tile[c + j * TILE_COLS], acc);
             }
             dst[base + y * params.width + x] = acc;
         }
@@ -116,7 +117,7 @@ fn horizontal_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var j = 1u; j <= r; j++) {
         let a = src[row + x_index(x - i32(j))];
         let b = src[row + x_index(x + i32(j))];
-        acc += weights[r + j] * (a + b);
+        acc = fma(weights[r + j], a + b, acc);
     }
     dst[row + gid.x] = acc;
 }
@@ -133,7 +134,7 @@ fn vertical_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var j = 1u; j <= r; j++) {
         let a = src[base + y_index(y - i32(j)) * params.width + gid.x];
         let b = src[base + y_index(y + i32(j)) * params.width + gid.x];
-        acc += weights[r + j] * (a + b);
+        acc = fma(weights[r + j], a + b, acc);
     }
     dst[base + gid.y * params.width + gid.x] = acc;
 }

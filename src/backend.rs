@@ -142,6 +142,11 @@ impl Processor {
         self
     }
 
+    /// The memory budget and tile limits.
+    pub fn budget(&self) -> Budget {
+        self.budget
+    }
+
     /// How a frame of `shape` running `ops` is cut: one tile when it fits.
     pub fn tiling(&self, shape: crate::image::Shape, ops: &[Op]) -> Result<Tiling> {
         let mut graph = Graph::chain(ops, SampleType::F32);
@@ -214,6 +219,10 @@ impl Processor {
             return Ok(Vec::new());
         };
         let tiling = self.tiling(first.shape(), ops)?;
+        match &self.engine {
+            Which::Cpu(e) => e.prepare(&self.budget),
+            Which::Gpu(e) => e.prepare(&self.budget),
+        }
         match (&self.engine, tiling.is_whole()) {
             (Which::Cpu(e), true) => run_frames(e, frames, ops, output),
             (Which::Gpu(e), true) => run_frames(e, frames, ops, output),
@@ -243,6 +252,10 @@ impl Processor {
         let tiling = self.tiling(shape, ops)?;
         let mut graph = Graph::chain(ops, source_type);
         graph.outputs.push((graph.last(), to));
+        match &self.engine {
+            Which::Cpu(e) => e.prepare(&self.budget),
+            Which::Gpu(e) => e.prepare(&self.budget),
+        }
         let out = match &self.engine {
             Which::Cpu(e) => tiled::run(e, &graph, shape, &tiling, &mut [source], &mut [sink])?,
             Which::Gpu(e) => tiled::run(e, &graph, shape, &tiling, &mut [source], &mut [sink])?,

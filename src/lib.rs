@@ -40,6 +40,7 @@
 //! resident images ([`GpuContext::upload`], [`GpuContext::apply`],
 //! [`GpuContext::download`]) and the counters that prove what crossed the bus.
 
+pub mod apply;
 pub mod backend;
 pub mod budget;
 pub mod cpu;

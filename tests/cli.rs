@@ -126,10 +126,10 @@ fn bad_parameters_are_usage_errors_naming_the_problem() {
             "--op",
             "box:size=3",
             "--dtype",
-            "u32",
+            "u64",
         ],
         2,
-        &["u32"],
+        &["u64"],
     );
 }
 

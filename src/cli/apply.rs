@@ -3,7 +3,7 @@
 use super::{fail, output_type};
 use crate::exit;
 use clap::Args;
-use imflow::io::{self, Format};
+use imflow::io::Format;
 use imflow::{Backend, Op, Processor};
 use std::path::PathBuf;
 
@@ -19,9 +19,14 @@ pub struct ApplyArgs {
     /// Where kernels run: the GPU if there is one (auto), the GPU, or the CPU.
     #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
     backend: String,
-    /// Output sample type: `same` keeps the source's (masks are u8), or u8/u16/f32.
-    #[arg(long, default_value = "same", value_parser = ["same", "u8", "u16", "f32"])]
+    /// Output sample type: `same` keeps the source's (masks are u8), or
+    /// u8/u16/f32/i8/i16/i32/u32/f64.
+    #[arg(long, default_value = "same", value_parser = super::DTYPES)]
     dtype: String,
+    /// Host memory to work within (e.g. 1GiB; default: half of RAM). Larger TIFFs are
+    /// streamed through tiles.
+    #[arg(long, value_name = "SIZE")]
+    memory: Option<String>,
 }
 
 pub fn apply(a: ApplyArgs) -> u8 {
@@ -29,37 +34,43 @@ pub fn apply(a: ApplyArgs) -> u8 {
         Ok(ops) => ops,
         Err(e) => return fail(exit::USAGE, &e),
     };
-    let format = match Format::from_path(&a.output) {
-        Ok(f) => f,
+    if let Err(e) = Format::from_path(&a.output) {
+        return fail(exit::USAGE, &e);
+    }
+    let budget = match super::budget(a.memory.as_deref()) {
+        Ok(b) => b,
         Err(e) => return fail(exit::USAGE, &e),
     };
     let backend: Backend = a.backend.parse().expect("clap checked the value");
     let run = || -> imflow::Result<()> {
-        let stack = io::load_stack(&a.input)?;
-        let processor = Processor::new(backend)?;
+        let processor = Processor::new(backend)?.with_budget(budget);
         if let Some(notice) = processor.notice() {
             eprintln!("imflow: {notice}");
         }
-        let (result, thresholds) = processor.run_stack(&stack, &ops, output_type(&a.dtype))?;
-        let first = &stack.frames[0];
-        io::save_stack(&result, format, &a.output)?;
-        let t: Vec<String> = thresholds
+        let done = processor.apply_file(&a.input, &a.output, &ops, output_type(&a.dtype))?;
+        let t: Vec<String> = done
+            .thresholds
             .iter()
             .flatten()
             .map(|t| format!("threshold {t}"))
             .collect();
         eprintln!(
-            "{} -> {} ({} {}{} -> {}) on {}{}{}",
+            "{} -> {} ({} {}{} -> {}{}) on {}{}{}",
             a.input.display(),
             a.output.display(),
-            first.shape(),
-            first.sample_type(),
-            if stack.frames.len() > 1 {
-                format!(" x{} frames", stack.frames.len())
+            done.shape,
+            done.source_type,
+            if done.frames > 1 {
+                format!(" x{} frames", done.frames)
             } else {
                 String::new()
             },
-            result.frames[0].sample_type(),
+            done.output_type,
+            if done.streamed {
+                ", streamed in tiles"
+            } else {
+                ""
+            },
             processor.device_name(),
             if t.is_empty() { "" } else { "; " },
             t.join(", "),

@@ -53,7 +53,20 @@ pub fn info(json: bool) -> u8 {
     exit::OK
 }
 
-/// `same|u8|u16|f32` to an output type.
+/// The values `--dtype` takes.
+pub const DTYPES: [&str; 9] = ["same", "u8", "u16", "f32", "i8", "i16", "i32", "u32", "f64"];
+
+/// The memory budget `--memory` gives (the default without it).
+pub fn budget(memory: Option<&str>) -> imflow::Result<imflow::budget::Budget> {
+    match memory {
+        Some(m) => Ok(imflow::budget::Budget::with_memory(
+            imflow::budget::parse_size(m)?,
+        )),
+        None => Ok(imflow::budget::Budget::default()),
+    }
+}
+
+/// `same|u8|u16|f32|...` to an output type.
 pub fn output_type(s: &str) -> imflow::OutputType {
     match s {
         "same" => imflow::OutputType::Same,

@@ -31,12 +31,18 @@ pub struct RunArgs {
     /// Recompute everything and overwrite the stored results.
     #[arg(long)]
     refresh: bool,
-    /// Output sample type with --op: `same` keeps the source's (masks are u8), or u8/u16/f32.
-    #[arg(long, default_value = "same", value_parser = ["same", "u8", "u16", "f32"])]
+    /// Output sample type with --op: `same` keeps the source's (masks are u8), or
+    /// u8/u16/f32/i8/i16/i32/u32/f64.
+    #[arg(long, default_value = "same", value_parser = super::DTYPES)]
     dtype: String,
-    /// Output format with --op: tif, png, jpg or gif (default: by content; GIFs stay GIFs).
-    #[arg(long, value_parser = ["tif", "png", "jpg", "gif"])]
+    /// Output format with --op: tif, png, jpg, gif, webp or bmp (default: by content;
+    /// GIFs and WebPs stay so).
+    #[arg(long, value_parser = ["tif", "png", "jpg", "gif", "webp", "bmp"])]
     format: Option<String>,
+    /// Host memory to work within (e.g. 1GiB; default: half of RAM). Larger TIFFs are
+    /// streamed through tiles, read and written band by band.
+    #[arg(long, value_name = "SIZE")]
+    memory: Option<String>,
     /// Treat stored results older than this as missing (e.g. 12h, 7d).
     #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
     max_age: Option<std::time::Duration>,
@@ -168,10 +174,15 @@ pub fn run(a: RunArgs) -> u8 {
     // so a resident cache would only hold up to its budget of GPU memory (or RAM) of
     // finished results until exit. Memory stays bounded by the pipeline instead.
     let exec = Executor::new(backend).with_resident_budget(0);
+    let budget = match super::budget(a.memory.as_deref()) {
+        Ok(b) => b,
+        Err(e) => return fail(exit::USAGE, &e),
+    };
     let options = RunOptions {
         refresh: a.refresh,
         max_age: a.max_age,
         jobs: a.jobs,
+        budget,
     };
     let total = flow.outputs().count();
     let mut progress = Progress::new(total, false);

@@ -19,6 +19,17 @@ pub struct GpuEngine {
 }
 
 impl GpuEngine {
+    /// The device memory a budget gives this adapter: a software adapter's memory is
+    /// the host's; wgpu does not report a GPU's, so a default stands in.
+    fn memory(&self, budget: &crate::budget::Budget) -> u64 {
+        let software = self.ctx.adapter().device_type == "Cpu";
+        budget.gpu_memory.unwrap_or(if software {
+            budget.memory
+        } else {
+            crate::budget::DEFAULT_GPU_MEMORY
+        })
+    }
+
     /// The engine of a GPU context.
     pub fn new(ctx: GpuContext) -> Self {
         GpuEngine { ctx }
@@ -56,14 +67,13 @@ impl Engine for GpuEngine {
     }
 
     fn plane_limit(&self, budget: &crate::budget::Budget) -> u64 {
-        // A software adapter's memory is the host's.
-        let software = self.ctx.adapter().device_type == "Cpu";
-        let memory = budget.gpu_memory.unwrap_or(if software {
-            budget.memory
-        } else {
-            crate::budget::DEFAULT_GPU_MEMORY
-        });
-        (memory / super::PLANES_PER_TILE).min(self.ctx.max_binding())
+        (self.memory(budget) / super::PLANES_PER_TILE).min(self.ctx.max_binding())
+    }
+
+    fn prepare(&self, budget: &crate::budget::Budget) {
+        // Free buffers kept for reuse count against the budget too.
+        self.ctx
+            .set_pool_limit((self.memory(budget) / 4).min(512 << 20));
     }
 
     fn submit(&self, program: Program<'_, Self::Frame>) -> Result<Self::Pending> {

@@ -54,6 +54,10 @@ pub trait Engine: Send + Sync + 'static {
     /// tiled.
     fn plane_limit(&self, budget: &Budget) -> u64;
 
+    /// Adapts to `budget` before frames run under it (the GPU keeps fewer free buffers
+    /// under a small one).
+    fn prepare(&self, _budget: &Budget) {}
+
     /// Records and submits one frame's program. The CPU engine runs it here.
     fn submit(&self, program: Program<'_, Self::Frame>) -> Result<Self::Pending>;
 

@@ -98,6 +98,7 @@ impl<'e, 'f, 'a, E: Engine> Evaluator<'e, 'f, 'a, E> {
         pinned: HashMap<usize, Value<E::Frame>>,
     ) -> Self {
         front.run.device = Some(t.engine.device_name());
+        t.engine.prepare(&front.run.options.budget);
         Evaluator {
             budget: lock(&t.resident).budget(),
             t,
@@ -130,6 +131,30 @@ impl<'e, 'f, 'a, E: Engine> Evaluator<'e, 'f, 'a, E> {
                     })
                 }
             };
+            let mut work = work;
+            // Frames too large for one program run in tiles (their sources may stream).
+            let resident_input = work.unit.inputs.iter().any(|i| self.pinned.contains_key(i));
+            if resident_input && !work.lazy.is_empty() {
+                work.failed = Some(Arc::new(crate::Error::usage(
+                    "a streamed file and a resident value in one computation: run with a resident budget of 0",
+                )));
+            }
+            if work.frames > 0 && work.failed.is_none() && !resident_input {
+                let budget = self.front.run.options.budget;
+                match super::tiled::tiling(&self.t.engine, self.front, &work, &budget) {
+                    Ok(Some(tiling)) => {
+                        // Finish what is in flight first: memory goes to the tiles.
+                        while !self.in_flight.is_empty() {
+                            self.complete_oldest();
+                        }
+                        super::tiled::run_unit(&self.t.engine, self.front, work, tiling, &budget);
+                        self.front.pick_up_written();
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => work.failed = Some(Arc::new(e)),
+                }
+            }
             let frames = work.frames;
             self.work.insert(k, work);
             for f in 0..frames {

@@ -7,7 +7,7 @@ use super::plan::{How, Plan, Unit};
 use super::report::{OutputReport, Status};
 use super::run::Run;
 use super::value::Meta;
-use super::workers::{self, encode_worker, EncodeJob, Fetch, Prefetch};
+use super::workers::{self, encode_worker, EncodeJob, Fetch, Fetched, LazyTiff, Prefetch};
 use crate::flow::NodeKind;
 use crate::image::{Image, SampleType};
 use crate::io::{self, Stack};
@@ -44,9 +44,43 @@ pub(super) struct Work {
     pub images: HashMap<usize, Vec<Image>>,
     /// Bytes of one frame of one value (f32 planes): what keeping it resident costs.
     pub frame_bytes: u64,
+    /// TIFFs too large to read whole: streamed band by band.
+    pub lazy: HashMap<usize, LazyTiff>,
     /// Frames read back.
     pub done: usize,
     pub failed: Option<Arc<Error>>,
+}
+
+impl Work {
+    /// Files what a reader handed over for node `i` (a decoded file, or a TIFF to
+    /// stream), with the meta of its source (`None`: the file's own); returns its frames.
+    fn take(&mut self, i: usize, got: Fetched, meta: Option<Meta>) -> usize {
+        match got {
+            Fetched::Whole(stack) => {
+                let first = &stack.frames[0];
+                self.meta
+                    .insert(i, Arc::new(meta.unwrap_or_else(|| Meta::of(&stack))));
+                self.value_types.insert(i, first.sample_type());
+                self.frame_bytes = self.frame_bytes.max(first.shape().samples_u64() * 4);
+                let n = stack.frames.len();
+                self.stacks.insert(i, stack);
+                n
+            }
+            Fetched::Lazy(lazy) => {
+                let own = Meta {
+                    source_type: lazy.sample_type,
+                    format: Some(crate::io::Format::Tiff),
+                    animation: None,
+                };
+                self.meta.insert(i, Arc::new(meta.unwrap_or(own)));
+                self.value_types.insert(i, lazy.sample_type);
+                self.frame_bytes = self.frame_bytes.max(lazy.shape.samples_u64() * 4);
+                let n = lazy.pages;
+                self.lazy.insert(i, lazy);
+                n
+            }
+        }
+    }
 }
 
 /// The run with its readers and writers.
@@ -70,7 +104,10 @@ pub(super) fn with_workers(
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         j => j,
     };
-    let prefetch = Prefetch::new(fetch_order(run, plan), jobs + 1);
+    // Files read ahead and waiting share a quarter of the memory budget; larger TIFFs
+    // are streamed when their turn comes.
+    let whole_limit = run.options.budget.memory / 4 / (jobs as u64 + 1);
+    let prefetch = Prefetch::new(fetch_order(run, plan), jobs + 1, whole_limit);
     let (job_tx, job_rx) = sync_channel::<EncodeJob>(jobs);
     let job_rx = Mutex::new(job_rx);
     let (done_tx, done_rx) = channel();
@@ -151,14 +188,14 @@ impl Front<'_, '_> {
             value_types: HashMap::new(),
             images: HashMap::new(),
             frame_bytes: 0,
+            lazy: HashMap::new(),
             done: 0,
             failed: None,
             unit,
         };
-        let planes = |image: &Image| image.shape().samples_u64() * 4;
         let mut available: Vec<usize> = Vec::new();
         let mut frames: Vec<(usize, usize)> = Vec::new(); // (node, frame count)
-        for &i in &w.unit.inputs {
+        for i in w.unit.inputs.clone() {
             if let Some(p) = pinned(i) {
                 w.frame_bytes = w.frame_bytes.max(p.frame_bytes);
                 w.meta.insert(i, p.meta);
@@ -170,24 +207,19 @@ impl Front<'_, '_> {
             }
             // Loaded from the store.
             match self.prefetch.take(i) {
-                Some(Ok(stack)) => {
+                Some(Ok(got)) => {
                     let record = &run.hits[&i].record;
                     w.loaded_as.insert(i, record.value_type);
-                    w.value_types.insert(i, record.value_type);
-                    let m = match &record.source {
-                        Some(s) => Meta {
-                            source_type: s.sample_type,
-                            format: s.format,
-                            animation: s.animation.clone(),
-                        },
-                        None => Meta::of(&stack),
-                    };
-                    w.meta.insert(i, Arc::new(m));
-                    frames.push((i, stack.frames.len()));
-                    w.frame_bytes = w.frame_bytes.max(planes(&stack.frames[0]));
+                    let meta = record.source.as_ref().map(|s| Meta {
+                        source_type: s.sample_type,
+                        format: s.format,
+                        animation: s.animation.clone(),
+                    });
                     run.touched.push(record.key);
                     run.nodes[i].status = Status::StoreHit;
-                    w.stacks.insert(i, stack);
+                    let n = w.take(i, got, meta);
+                    w.value_types.insert(i, record.value_type);
+                    frames.push((i, n));
                     available.push(i);
                 }
                 Some(Err(e)) => run.fail(i, Arc::new(e), true),
@@ -202,13 +234,7 @@ impl Front<'_, '_> {
             }
             match run.kind(i) {
                 NodeKind::File(_) => match self.prefetch.take(i) {
-                    Some(Ok(stack)) => {
-                        w.meta.insert(i, Arc::new(Meta::of(&stack)));
-                        w.value_types.insert(i, stack.frames[0].sample_type());
-                        w.frame_bytes = w.frame_bytes.max(planes(&stack.frames[0]));
-                        frames.push((i, stack.frames.len()));
-                        w.stacks.insert(i, stack);
-                    }
+                    Some(Ok(got)) => frames.push((i, w.take(i, got, None))),
                     Some(Err(e)) => {
                         run.fail(i, Arc::new(e), true);
                         continue;
@@ -221,7 +247,7 @@ impl Front<'_, '_> {
                 NodeKind::Image { image, .. } => {
                     w.meta.insert(i, Arc::new(Meta::of_image(image)));
                     w.value_types.insert(i, image.sample_type());
-                    w.frame_bytes = w.frame_bytes.max(planes(image));
+                    w.frame_bytes = w.frame_bytes.max(image.shape().samples_u64() * 4);
                     frames.push((i, 1));
                 }
                 NodeKind::Op { op, .. } => {
@@ -324,7 +350,7 @@ impl Front<'_, '_> {
     }
 
     /// An output the encoders have written (or failed to).
-    fn written(&mut self, o: usize, written: Result<Hit>) {
+    pub fn written(&mut self, o: usize, written: Result<Hit>) {
         let run = &mut *self.run;
         let r = match written {
             Ok(hit) => {

@@ -22,6 +22,7 @@ mod report;
 mod resident;
 mod run;
 mod source;
+mod tiled;
 mod value;
 mod workers;
 
@@ -57,6 +58,9 @@ pub struct RunOptions {
     /// (each pool this size; 0 = one per core). Also bounds how many decoded sources and
     /// encoded outputs wait in memory.
     pub jobs: usize,
+    /// Memory and tile limits: files too large for a share of `budget.memory` are
+    /// streamed, frames too large for one program are tiled.
+    pub budget: crate::budget::Budget,
 }
 
 /// An engine and the results it keeps resident.

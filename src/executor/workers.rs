@@ -3,6 +3,7 @@
 //! that panics on a file (a codec bug) fails that file, not the run.
 
 use super::source::Source;
+use crate::image::{SampleType, Shape};
 use crate::io::{self, Stack};
 use crate::store::{Draft, Hit, Store};
 use crate::{Error, Result};
@@ -32,19 +33,91 @@ impl Fetch {
         }
     }
 
-    fn run(&self) -> Result<Stack> {
+    fn source(&self) -> Option<&Source> {
         match self {
-            Fetch::Decode(s) => s.decode(),
-            Fetch::Load(p) => io::load_stack(p),
+            Fetch::Decode(s) => Some(s),
+            Fetch::Load(_) => None,
         }
+    }
+
+    /// Reads the file whole, or, for a TIFF whose pages together decode to more than
+    /// `whole_limit` bytes, only its header: it will be streamed.
+    fn run(&self, whole_limit: u64) -> Result<Fetched> {
+        let path = self.path();
+        if let Some(lazy) = LazyTiff::probe(&path, self.source().cloned())? {
+            if lazy.bytes() > whole_limit {
+                return Ok(Fetched::Lazy(lazy));
+            }
+        }
+        Ok(Fetched::Whole(match self {
+            Fetch::Decode(s) => s.decode()?,
+            Fetch::Load(p) => io::load_stack(p)?,
+        }))
+    }
+}
+
+/// What a reader hands over: a decoded file, or a TIFF too large to decode whole.
+#[derive(Debug)]
+pub(crate) enum Fetched {
+    Whole(Stack),
+    Lazy(LazyTiff),
+}
+
+/// A TIFF to stream: its pages' shape and type, and (for a source) its key, to check
+/// the bytes streamed are the keyed ones.
+#[derive(Clone, Debug)]
+pub(crate) struct LazyTiff {
+    pub path: PathBuf,
+    pub shape: Shape,
+    pub sample_type: SampleType,
+    pub pages: usize,
+    pub source: Option<Source>,
+}
+
+impl LazyTiff {
+    /// The header of a TIFF (every page's), or `None` for another format.
+    fn probe(path: &std::path::Path, source: Option<Source>) -> Result<Option<LazyTiff>> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut magic = [0u8; 4];
+        if std::io::Read::read_exact(&mut &file, &mut magic).is_err() || !io::is_tiff(&magic) {
+            return Ok(None);
+        }
+        let (first, count) =
+            io::tiff::probe(std::io::BufReader::new(file)).map_err(|e| e.at(path))?;
+        Ok(Some(LazyTiff {
+            path: path.to_path_buf(),
+            shape: first.shape,
+            sample_type: first.sample_type,
+            pages: count,
+            source,
+        }))
+    }
+
+    /// Bytes all pages decode to.
+    pub fn bytes(&self) -> u64 {
+        self.shape.samples_u64() * self.sample_type.size() as u64 * self.pages as u64
+    }
+
+    /// The pages, to read band by band; a strip or tile decodes to at most
+    /// `chunk_limit` bytes.
+    pub fn open(
+        &self,
+        chunk_limit: u64,
+    ) -> Result<io::tiff::TiffPages<std::io::BufReader<std::fs::File>>> {
+        let path = &self.path;
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        io::tiff::TiffPages::open(std::io::BufReader::new(file), chunk_limit)
+            .map_err(|e| e.at(path))
     }
 }
 
 /// Files read ahead by worker threads, at most `lookahead` beyond the one the run is
-/// waiting for, so memory stays bounded however many files a flow has.
+/// waiting for, so memory stays bounded however many files a flow has. TIFFs larger than
+/// `whole_limit` decoded are not read here: they are streamed when their turn comes.
 pub(crate) struct Prefetch {
     order: Vec<(usize, Fetch)>,
     lookahead: usize,
+    whole_limit: u64,
     state: Mutex<PrefetchState>,
     ready: Condvar,
 }
@@ -54,15 +127,16 @@ struct PrefetchState {
     next: usize,
     taken: usize,
     stop: bool,
-    done: HashMap<usize, Result<Stack>>,
+    done: HashMap<usize, Result<Fetched>>,
 }
 
 impl Prefetch {
     /// Reads for `(node, what)` in this order, `lookahead` ahead.
-    pub fn new(order: Vec<(usize, Fetch)>, lookahead: usize) -> Self {
+    pub fn new(order: Vec<(usize, Fetch)>, lookahead: usize, whole_limit: u64) -> Self {
         Prefetch {
             order,
             lookahead: lookahead.max(1),
+            whole_limit,
             state: Mutex::default(),
             ready: Condvar::new(),
         }
@@ -88,13 +162,15 @@ impl Prefetch {
                 st.next += 1;
                 self.order[st.next - 1].clone()
             };
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fetch.run()))
-                .unwrap_or_else(|_| {
-                    Err(Error::Crashed {
-                        path: fetch.path(),
-                        what: "decoder",
-                    })
-                });
+            let limit = self.whole_limit;
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fetch.run(limit)))
+                    .unwrap_or_else(|_| {
+                        Err(Error::Crashed {
+                            path: fetch.path(),
+                            what: "decoder",
+                        })
+                    });
             lock(&self.state).done.insert(node, result);
             self.ready.notify_all();
         }
@@ -102,7 +178,7 @@ impl Prefetch {
 
     /// The read file of `node`, waiting for a worker if need be; `None` for a node not
     /// in the order.
-    pub fn take(&self, node: usize) -> Option<Result<Stack>> {
+    pub fn take(&self, node: usize) -> Option<Result<Fetched>> {
         let position = self.order.iter().position(|(n, _)| *n == node)?;
         let mut st = lock(&self.state);
         loop {

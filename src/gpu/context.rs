@@ -337,6 +337,12 @@ impl GpuContext {
         Ok((value, Some(Duration::from_nanos(total as u64))))
     }
 
+    /// Keeps at most `bytes` of free buffers for reuse (512 MiB by default); a memory
+    /// budget lowers it.
+    pub fn set_pool_limit(&self, bytes: u64) {
+        self.inner.pool.set_limit(bytes)
+    }
+
     /// Releases the pool's free buffers.
     pub fn trim(&self) {
         self.inner.pool.trim()

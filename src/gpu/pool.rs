@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
-/// Free buffers above this many bytes are released rather than kept.
+/// Free buffers above this many bytes are released rather than kept, by default
+/// ([`BufferPool::set_limit`] lowers it under a memory budget).
 const MAX_POOLED_BYTES: u64 = 512 << 20;
 
 /// Transfer and memory counters of one [`super::GpuContext`], since it was created.
@@ -106,6 +107,7 @@ pub(crate) struct BufferPool {
     device: wgpu::Device,
     counters: Arc<Counters>,
     free: Mutex<Free>,
+    limit: AtomicU64,
 }
 
 #[derive(Default)]
@@ -135,6 +137,7 @@ impl BufferPool {
             device,
             counters,
             free: Mutex::default(),
+            limit: AtomicU64::new(MAX_POOLED_BYTES),
         }
     }
 
@@ -188,10 +191,29 @@ impl BufferPool {
     fn give_back(&self, key: Key, buffer: wgpu::Buffer) {
         self.counters.bytes_in_use.fetch_sub(key.0, Relaxed);
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        if free.bytes + key.0 <= MAX_POOLED_BYTES {
+        if free.bytes + key.0 <= self.limit.load(Relaxed) {
             free.bytes += key.0;
             free.buffers.entry(key).or_default().push(buffer);
         } // else: dropped here, and wgpu frees it once the GPU is done with it
+    }
+
+    /// Keeps at most `bytes` of free buffers (releasing the excess now).
+    pub fn set_limit(&self, bytes: u64) {
+        self.limit.store(bytes, Relaxed);
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while free.bytes > bytes {
+            let Some(key) = free
+                .buffers
+                .iter()
+                .find(|(_, v)| !v.is_empty())
+                .map(|(k, _)| *k)
+            else {
+                break;
+            };
+            if free.buffers.get_mut(&key).and_then(Vec::pop).is_some() {
+                free.bytes -= key.0;
+            }
+        }
     }
 
     /// Releases every free buffer.

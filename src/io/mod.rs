@@ -134,7 +134,8 @@ fn page_limit() -> u64 {
     crate::budget::default_memory()
 }
 
-fn is_tiff(bytes: &[u8]) -> bool {
+/// Whether bytes start like a TIFF (classic or BigTIFF, either byte order).
+pub fn is_tiff(bytes: &[u8]) -> bool {
     bytes.starts_with(b"II*\0")
         || bytes.starts_with(b"MM\0*")
         || bytes.starts_with(b"II+\0")
@@ -240,12 +241,27 @@ pub fn encode_stack(stack: &Stack, format: Format) -> Result<Vec<u8>> {
 /// images PNG; everything else (16-bit, float, masks) TIFF.
 pub fn default_format(stack: &Stack) -> Format {
     let first = &stack.frames[0];
-    let u8 = first.sample_type() == SampleType::U8;
-    match stack.format {
+    default_format_for(
+        first.sample_type(),
+        first.channels(),
+        stack.frames.len(),
+        stack.format,
+    )
+}
+
+/// [`default_format`] for frames described rather than held.
+pub fn default_format_for(
+    t: SampleType,
+    channels: u32,
+    frames: usize,
+    source: Option<Format>,
+) -> Format {
+    let u8 = t == SampleType::U8;
+    match source {
         Some(Format::Gif) if u8 => Format::Gif,
-        Some(Format::Webp) if u8 && stack.frames.len() == 1 => Format::Webp,
-        _ if stack.frames.len() > 1 => Format::Tiff,
-        _ if u8 && first.channels() > 1 => Format::Png,
+        Some(Format::Webp) if u8 && frames == 1 => Format::Webp,
+        _ if frames > 1 => Format::Tiff,
+        _ if u8 && channels > 1 => Format::Png,
         _ => Format::Tiff,
     }
 }

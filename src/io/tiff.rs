@@ -409,6 +409,25 @@ fn place(
     }
 }
 
+/// Every page's header: the first page's, and the number of pages, which must all match
+/// it in shape and sample type.
+pub fn probe<R: Read + Seek>(reader: R) -> Result<(PageInfo, usize)> {
+    let mut pages = TiffPages::open(reader, u64::MAX)?;
+    let first = pages.info().clone();
+    let mut count = 1;
+    while pages.advance()? {
+        let p = pages.info();
+        if (p.shape, p.sample_type) != (first.shape, first.sample_type) {
+            return Err(Error::unsupported(format!(
+                "page {count} is {} {} but page 0 is {} {}: every page must match",
+                p.shape, p.sample_type, first.shape, first.sample_type
+            )));
+        }
+        count += 1;
+    }
+    Ok((first, count))
+}
+
 /// Decodes up to `max_pages` pages whole; says whether more follow. `chunk_limit`
 /// bounds one strip or tile, `page_limit` one page's samples.
 pub(super) fn decode_pages<R: Read + Seek>(
@@ -510,12 +529,6 @@ pub fn write_stream<W: Write + Seek>(
     } else {
         go!(tiff::encoder::TiffEncoder::new(w))
     }
-}
-
-/// Strips of about 1 MiB: this many rows (fewer when rows are wide).
-fn rows_per_strip(shape: Shape, sample_type: SampleType) -> u32 {
-    let row = u64::from(shape.width) * u64::from(shape.channels) * sample_type.size() as u64;
-    ((1u64 << 20) / row.max(1)).clamp(1, u64::from(shape.height)) as u32
 }
 
 mod colors {
@@ -695,21 +708,20 @@ fn write_page<W: Write + Seek, K: tiff::encoder::TiffKind>(
     })
 }
 
-/// One page from bands of rows, written as strips.
+/// One page from bands of rows, written as the strips a whole write makes (about 1 MB
+/// each, the encoder's default), so a streamed file is byte for byte the file a whole
+/// write of the same pixels gives.
 fn stream_page<W: Write + Seek, K: tiff::encoder::TiffKind>(
     enc: &mut tiff::encoder::TiffEncoder<W, K>,
     shape: Shape,
     sample_type: SampleType,
     next_band: &mut dyn FnMut() -> Result<Image>,
 ) -> Result<()> {
-    let rps = rows_per_strip(shape, sample_type);
-    let row = shape.width as usize * shape.channels as usize;
     by_color!(sample_type, shape.channels, C => {
         let mut image = enc
             .new_image::<C>(shape.width, shape.height)
             .map_err(Error::encode_from)?;
-        image.rows_per_strip(rps).map_err(Error::encode_from)?;
-        let mut pending = Vec::with_capacity(rps as usize * row);
+        let mut pending = Vec::new();
         let mut rows = 0u32;
         while rows < shape.height {
             let band = next_band()?;
@@ -722,12 +734,14 @@ fn stream_page<W: Write + Seek, K: tiff::encoder::TiffKind>(
             }
             rows += band.height();
             pending.extend_from_slice(typed_samples::<<C as tiff::encoder::colortype::ColorType>::Inner>(&band)?);
-            let strip = rps as usize * row;
             let mut at = 0;
-            while pending.len() - at >= strip || (rows >= shape.height && at < pending.len()) {
-                let n = strip.min(pending.len() - at);
-                image.write_strip(&pending[at..at + n]).map_err(Error::encode_from)?;
-                at += n;
+            loop {
+                let strip = image.next_strip_sample_count() as usize;
+                if strip == 0 || pending.len() - at < strip {
+                    break;
+                }
+                image.write_strip(&pending[at..at + strip]).map_err(Error::encode_from)?;
+                at += strip;
             }
             pending.drain(..at);
         }
@@ -778,20 +792,23 @@ mod tests {
         }
     }
 
-    /// Streaming writes of bands of any height make the file a whole write makes (the
-    /// same samples; strips of the same size), over several pages.
+    /// Streaming writes of bands of any height make the very file a whole write makes,
+    /// over several pages.
     #[test]
     fn streamed_pages_equal_whole_ones() {
-        let pages: Vec<Image> = (0..3).map(|_| image(SampleType::U16, 1, 50, 41)).collect();
+        // 4000-byte rows: strips of 250 rows, so the bands below straddle strips.
+        let pages: Vec<Image> = (0..3)
+            .map(|_| image(SampleType::U16, 1, 2000, 601))
+            .collect();
         let mut out = Cursor::new(Vec::new());
         let mut bands = pages
             .iter()
             .flat_map(|p| {
-                [(0, 7), (7, 30), (30, 41)].map(|(a, b)| {
+                [(0, 7), (7, 300), (300, 601)].map(|(a, b)| {
                     p.crop(crate::image::Rect {
                         x: 0,
                         y: a,
-                        width: 50,
+                        width: 2000,
                         height: b - a,
                     })
                     .unwrap()
@@ -803,7 +820,15 @@ mod tests {
             bands.next().ok_or_else(|| Error::encode("out of bands"))
         })
         .unwrap();
-        let (back, _) = decode_pages(Cursor::new(out.into_inner()), 9, 1 << 30).unwrap();
+        let streamed = out.into_inner();
+        let (back, _) = decode_pages(Cursor::new(&streamed), 9, 1 << 30).unwrap();
         assert_eq!(back, pages);
+        let whole = encode(&Stack {
+            frames: pages,
+            animation: None,
+            format: None,
+        })
+        .unwrap();
+        assert_eq!(streamed, whole, "the same bytes");
     }
 }

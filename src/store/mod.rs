@@ -44,6 +44,19 @@ pub(crate) struct RunLog {
     outputs: Vec<Key>,
 }
 
+/// An output file in place, named by its hash, whose record is not yet written.
+#[derive(Clone, Debug)]
+pub struct StoredFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its name in the output folder.
+    pub name: String,
+    /// blake3 of its bytes.
+    pub hash: Key,
+    /// Its size.
+    pub bytes: u64,
+}
+
 /// A store: an output folder plus its records.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -218,6 +231,69 @@ impl Store {
             .frames
             .first()
             .ok_or_else(|| Error::encode("no frames").at(&path))?;
+        let file = StoredFile {
+            path,
+            name,
+            hash,
+            bytes: bytes.len() as u64,
+        };
+        self.commit(
+            draft,
+            file,
+            first.shape(),
+            first.sample_type(),
+            stack.frames.len(),
+        )
+    }
+
+    /// Writes an output file that `write` produces (a TIFF streamed band by band, too
+    /// large to hold in memory) into a temporary file of the output folder, then names
+    /// it by the hash of its bytes. Commit it with [`Store::commit`] once its record's
+    /// draft is complete.
+    pub fn put_file(
+        &self,
+        name: &str,
+        ext: &str,
+        write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> Result<()>,
+    ) -> Result<StoredFile> {
+        let planned = self.out.join(format!("{name}.{ext}"));
+        let io = |e: std::io::Error| Error::io(&planned, e);
+        let tmp = tempfile::Builder::new()
+            .prefix(".imflow-tmp-")
+            .tempfile_in(&self.out)
+            .map_err(io)?;
+        {
+            let mut w = std::io::BufWriter::new(tmp.as_file());
+            write(&mut w).map_err(|e| e.at(&planned))?;
+            std::io::Write::flush(&mut w).map_err(io)?;
+        }
+        tmp.as_file().sync_all().map_err(io)?;
+        let hash = crate::key::hash_file(tmp.path()).map_err(io)?;
+        let bytes = tmp.as_file().metadata().map_err(io)?.len();
+        let file_name = format!("{name}-{}.{ext}", hash.short());
+        let path = self.out.join(&file_name);
+        if crate::key::hash_file(&path).is_ok_and(|h| h == hash) {
+            drop(tmp); // an identical file is there already
+        } else {
+            tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        }
+        Ok(StoredFile {
+            path,
+            name: file_name,
+            hash,
+            bytes,
+        })
+    }
+
+    /// Writes the record of a file in place, the commit marker: the output is stored.
+    pub fn commit(
+        &self,
+        draft: Draft,
+        file: StoredFile,
+        shape: crate::image::Shape,
+        sample_type: crate::image::SampleType,
+        frames: usize,
+    ) -> Result<Hit> {
         let record = Record {
             version: RECORD_VERSION,
             key: draft.key,
@@ -225,14 +301,14 @@ impl Store {
             name: draft.name,
             lineage: draft.lineage,
             inputs: draft.inputs,
-            file: name,
-            file_blake3: hash,
-            file_bytes: bytes.len() as u64,
-            sample_type: first.sample_type(),
+            file: file.name,
+            file_blake3: file.hash,
+            file_bytes: file.bytes,
+            sample_type,
             value_type: draft.value_type,
-            shape: first.shape(),
+            shape,
             source: Some(draft.source),
-            frames: stack.frames.len(),
+            frames,
             format: draft.format.name().into(),
             device: draft.device,
             crate_version: env!("CARGO_PKG_VERSION").into(),
@@ -240,7 +316,10 @@ impl Store {
         };
         let json = serde_json::to_vec_pretty(&record).expect("records serialise");
         write_atomic(&self.record_path(&record.key), &json)?;
-        Ok(Hit { record, path })
+        Ok(Hit {
+            record,
+            path: file.path,
+        })
     }
 
     /// Notes which outputs a run produced or reused (gc keeps the last runs' outputs).

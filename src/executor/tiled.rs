@@ -1,0 +1,292 @@
+//! Units too large for one program per frame: frames cut into tiles, TIFF sources read
+//! band by band, and TIFF outputs written band by band straight into the store, so
+//! memory follows the budget, not the image.
+
+use super::front::{Front, Work};
+use crate::budget::Budget;
+use crate::engine::graph::{Graph, Node};
+use crate::engine::tiled::{self, Collect, RowSink, RowSource, Tiling};
+use crate::engine::Engine;
+use crate::flow::NodeKind;
+use crate::image::{Image, SampleType, Shape};
+use crate::io::tiff::TiffPages;
+use crate::io::{self, Format};
+use crate::store::StoredFile;
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+
+/// The unit's frame shape and how an engine would cut it, when it must be tiled (its
+/// frames exceed the engine's plane limit or `budget.max_tile`, or a source is streamed).
+pub(super) fn tiling<E: Engine>(
+    engine: &E,
+    front: &Front<'_, '_>,
+    w: &Work,
+    budget: &Budget,
+) -> Result<Option<Tiling>> {
+    let Some((shape, graph, _)) = graph(front, w)? else {
+        return Ok(None);
+    };
+    let t = Tiling::new(
+        shape,
+        graph.halo(),
+        engine.plane_limit(budget),
+        budget.max_tile,
+    )?;
+    Ok((!t.is_whole() || !w.lazy.is_empty()).then_some(t))
+}
+
+/// The unit as a frame graph: its shape, the graph, and the flow node of each graph
+/// node. `None` when nothing of it can run.
+fn graph<'a>(front: &Front<'_, 'a>, w: &Work) -> Result<Option<(Shape, Graph<'a>, Vec<usize>)>> {
+    let run = &*front.run;
+    let mut nodes: Vec<usize> = w
+        .unit
+        .inputs
+        .iter()
+        .chain(&w.viable)
+        .copied()
+        .filter(|i| w.stacks.contains_key(i) || w.lazy.contains_key(i) || w.viable.contains(i))
+        .collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    let mut shape = None;
+    let mut g = Graph::default();
+    let mut index: HashMap<usize, usize> = HashMap::new();
+    let mut sources = 0;
+    for &i in &nodes {
+        let source_shape = match (w.stacks.get(&i), w.lazy.get(&i), run.kind(i)) {
+            (Some(stack), _, _) => Some(stack.frames[0].shape()),
+            (_, Some(lazy), _) => Some(lazy.shape),
+            (_, _, NodeKind::Image { image, .. }) => Some(image.shape()),
+            _ => None,
+        };
+        let node = match (source_shape, run.kind(i)) {
+            (Some(s), _) => {
+                if shape.is_some_and(|t| t != s) {
+                    return Err(Error::usage(format!(
+                        "the sources of one computation differ in shape: {} and {s}",
+                        shape.unwrap_or(s)
+                    )));
+                }
+                shape = Some(s);
+                sources += 1;
+                Node::Source {
+                    index: sources - 1,
+                    value_type: w.loaded_as.get(&i).copied().unwrap_or(w.value_types[&i]),
+                }
+            }
+            (None, NodeKind::Op { op, .. }) => Node::Op {
+                op,
+                input: index[&run.inputs(i)[0]],
+            },
+            (None, _) => return Err(Error::usage(format!("node {i} has no values to tile"))),
+        };
+        index.insert(i, g.nodes.len());
+        g.nodes.push(node);
+    }
+    for &o in w.unit.outputs.iter().filter(|o| w.viable.contains(o)) {
+        let (_, m) = run
+            .outputs
+            .iter()
+            .find(|(n, _)| *n == o)
+            .expect("an output");
+        g.outputs.push((
+            index[&o],
+            m.dtype.resolve(w.meta[&o].source_type, w.value_types[&o]),
+        ));
+    }
+    Ok(shape.map(|s| (s, g, nodes)))
+}
+
+/// A frame's source: a decoded frame, or a page of a TIFF read band by band.
+enum FrameSource<'s> {
+    Image(&'s Image),
+    Page(&'s mut TiffPages<std::io::BufReader<std::fs::File>>),
+}
+
+impl RowSource for FrameSource<'_> {
+    fn rows(&mut self, y0: u32, y1: u32) -> Result<Image> {
+        match self {
+            FrameSource::Image(image) => {
+                let mut image: &Image = image;
+                image.rows(y0, y1)
+            }
+            FrameSource::Page(p) => p.read_rows(y0, y1),
+        }
+    }
+}
+
+/// A frame's output: bands sent to a writer thread, or collected.
+enum FrameSink {
+    Writer(SyncSender<Image>),
+    Collect(Collect),
+}
+
+impl RowSink for FrameSink {
+    fn put(&mut self, band: Image) -> Result<()> {
+        match self {
+            FrameSink::Writer(tx) => tx
+                .send(band)
+                .map_err(|_| Error::encode("the output writer stopped")),
+            FrameSink::Collect(c) => c.put(band),
+        }
+    }
+}
+
+/// Runs a unit in tiles: every frame through [`tiled::run`], TIFF outputs streamed into
+/// the store as their bands come, the others collected for the encoders.
+pub(super) fn run_unit<E: Engine>(
+    engine: &E,
+    front: &mut Front<'_, '_>,
+    mut w: Work,
+    tiling: Tiling,
+    budget: &Budget,
+) {
+    let device = engine.device_name();
+    let result = std::thread::scope(|scope| -> Result<Vec<(usize, StoredFile, SampleType)>> {
+        let (shape, g, nodes) = graph(front, &w)?.ok_or_else(|| Error::usage("nothing to tile"))?;
+        let (store, flow) = (front.run.store, front.run.flow);
+        let run = &*front.run;
+        for lazy in w.lazy.values() {
+            if let Some(s) = &lazy.source {
+                s.check_unchanged()?;
+            }
+        }
+        // Outputs written as TIFF stream into the store; the rest are collected.
+        let mut writers = Vec::new();
+        let mut senders: Vec<Option<SyncSender<Image>>> = Vec::new();
+        for &(gi, to) in &g.outputs {
+            let o = nodes[gi];
+            let (_, m) = run
+                .outputs
+                .iter()
+                .find(|(n, _)| *n == o)
+                .expect("an output");
+            let format = m.format.unwrap_or_else(|| {
+                io::default_format_for(to, shape.channels, w.frames, w.meta[&o].format)
+            });
+            if !m.persist || format != Format::Tiff {
+                senders.push(None);
+                continue;
+            }
+            let (tx, rx): (SyncSender<Image>, Receiver<Image>) = sync_channel(1);
+            let (name, frames) = (m.name.clone(), w.frames);
+            let writer = scope.spawn(move || {
+                store.put_file(&name, "tif", |file| {
+                    io::tiff::write_stream(file, shape, to, frames, &mut || {
+                        rx.recv()
+                            .map_err(|_| Error::encode("the tiles stopped coming"))
+                    })
+                })
+            });
+            writers.push((o, to, writer));
+            senders.push(Some(tx));
+        }
+        let sources: Vec<usize> = nodes
+            .iter()
+            .zip(&g.nodes)
+            .filter(|(_, n)| matches!(n, Node::Source { .. }))
+            .map(|(&i, _)| i)
+            .collect();
+        // One reader per streamed source, in the sources' order.
+        let mut readers = Vec::new();
+        for i in sources.iter().filter(|i| w.lazy.contains_key(i)) {
+            readers.push(w.lazy[i].open(engine.plane_limit(budget).max(1 << 20))?);
+        }
+        for f in 0..w.frames {
+            if f > 0 {
+                for r in &mut readers {
+                    r.advance()?;
+                }
+            }
+            let mut pages = readers.iter_mut();
+            let mut frame_sources: Vec<FrameSource<'_>> = Vec::new();
+            for i in &sources {
+                let kind = flow.kind(crate::flow::NodeId::from(*i));
+                frame_sources.push(match (w.stacks.get(i), kind) {
+                    (Some(stack), _) => FrameSource::Image(&stack.frames[f]),
+                    (None, Some(NodeKind::Image { image, .. })) => FrameSource::Image(image),
+                    _ => FrameSource::Page(pages.next().expect("a reader per streamed source")),
+                });
+            }
+            let mut sinks: Vec<FrameSink> = senders
+                .iter()
+                .map(|tx| match tx {
+                    Some(tx) => FrameSink::Writer(tx.clone()),
+                    None => FrameSink::Collect(Collect::default()),
+                })
+                .collect();
+            let out = {
+                let mut srcs: Vec<&mut dyn RowSource> = frame_sources
+                    .iter_mut()
+                    .map(|s| s as &mut dyn RowSource)
+                    .collect();
+                let mut outs: Vec<&mut dyn RowSink> =
+                    sinks.iter_mut().map(|s| s as &mut dyn RowSink).collect();
+                tiled::run(engine, &g, shape, &tiling, &mut srcs, &mut outs)?
+            };
+            let run = &mut *front.run;
+            for (gi, &i) in nodes.iter().enumerate() {
+                run.nodes[i].bytes_uploaded += out.uploaded[gi];
+                run.nodes[i].bytes_downloaded += out.downloaded[gi];
+                if let Some(t) = out.thresholds[gi] {
+                    run.nodes[i].thresholds.push(t);
+                }
+            }
+            for (k, sink) in sinks.into_iter().enumerate() {
+                if let FrameSink::Collect(c) = sink {
+                    w.images
+                        .entry(nodes[g.outputs[k].0])
+                        .or_default()
+                        .push(c.into_image()?);
+                }
+            }
+        }
+        drop(senders); // the writers end their files
+        for lazy in w.lazy.values() {
+            if let Some(s) = &lazy.source {
+                s.check_unchanged()?;
+            }
+        }
+        writers
+            .into_iter()
+            .map(|(o, to, h)| {
+                let file = h.join().map_err(|_| Error::Crashed {
+                    path: store.out_dir().to_path_buf(),
+                    what: "encoder",
+                })??;
+                Ok((o, file, to))
+            })
+            .collect()
+    });
+    let stored = match result {
+        Ok(stored) => stored,
+        Err(e) => {
+            w.failed = Some(Arc::new(e));
+            front.finish(w, Some(&device));
+            return;
+        }
+    };
+    let shape = w
+        .stacks
+        .values()
+        .map(|s| s.frames[0].shape())
+        .chain(w.lazy.values().map(|l| l.shape))
+        .next();
+    for &i in &w.viable {
+        front.run.nodes[i].status = crate::executor::Status::Computed;
+    }
+    for (o, file, to) in stored {
+        let run = &mut *front.run;
+        let meta = Arc::clone(&w.meta[&o]);
+        let draft = run.draft(o, w.value_types[&o], &meta, Format::Tiff, device.clone());
+        let hit = shape
+            .ok_or_else(|| Error::usage("a streamed unit without a shape"))
+            .and_then(|shape| run.store.commit(draft, file, shape, to, w.frames));
+        w.unit.outputs.retain(|&x| x != o);
+        front.written(o, hit);
+    }
+    front.finish(w, Some(&device));
+}
