@@ -159,6 +159,20 @@ pub enum Error {
         adapter: String,
     },
 
+    /// The work needs an adapter feature this adapter lacks.
+    #[error(
+        "{what} needs the GPU feature {feature}, which the adapter `{adapter}` lacks; \
+         use the CPU backend (`--backend cpu`)"
+    )]
+    NeedsFeature {
+        /// What needs it.
+        what: String,
+        /// The wgpu feature's name.
+        feature: &'static str,
+        /// Adapter name.
+        adapter: String,
+    },
+
     /// The GPU reported an error (validation, out of memory, device lost, timeout) while
     /// running a kernel or reading a result back.
     #[error("GPU error in `{label}`: {message}")]

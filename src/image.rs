@@ -76,6 +76,14 @@ impl SampleType {
         self.range().is_some()
     }
 
+    /// True for the 8- and 16-bit integer types, whose every level is exact in f32.
+    pub fn is_small_integer(self) -> bool {
+        matches!(
+            self,
+            SampleType::U8 | SampleType::U16 | SampleType::I8 | SampleType::I16
+        )
+    }
+
     /// Lower-case name, as used on the command line and in records.
     pub fn name(self) -> &'static str {
         match self {

@@ -7,7 +7,7 @@
 //! keys: a result computed on one is a hit for the other.
 
 use crate::image::Image;
-use crate::ops::Op;
+use crate::ops::{IntMode, Op};
 use crate::shaders::Shader;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -16,11 +16,13 @@ const SCHEME: &[u8] = b"imflow.key.v1";
 
 /// Versions of the CPU twins. Bump one when its numerics change; the shader side is
 /// covered by hashing the WGSL source.
-const CPU_TWIN_VERSIONS: [(&str, u32); 4] = [
+const CPU_TWIN_VERSIONS: [(&str, u32); 6] = [
     ("convert", 1),
     ("gaussian", 1),
     ("box", 2), // 2: running sums start at fixed places in the whole image (tiling)
     ("threshold", 1),
+    ("gaussian.int", 1),
+    ("box.int", 1),
 ];
 
 /// A 32-byte blake3 key.
@@ -202,7 +204,11 @@ pub fn image_source(image: &Image) -> Key {
 /// The version of an op: its shader family's WGSL, the conversion shader every GPU
 /// chain runs, the prelude both are compiled with, and the CPU twins' versions.
 pub fn op_version(op: &Op) -> Key {
+    // The integer mode's ops run another family (on integer input); ops without it keep
+    // the versions they always had.
     let (family, shader) = match op {
+        Op::Gaussian(g) if g.int == IntMode::Scipy => ("gaussian.int", Shader::GaussianInt),
+        Op::Box(b) if b.int == IntMode::Scipy => ("box.int", Shader::BoxInt),
         Op::Gaussian(_) => ("gaussian", Shader::Gaussian),
         Op::Box(_) => ("box", Shader::BoxBlur),
         Op::Threshold(_) => ("threshold", Shader::Threshold),
@@ -213,14 +219,20 @@ pub fn op_version(op: &Op) -> Key {
             .find(|(n, _)| *n == name)
             .map_or(0, |(_, v)| *v)
     };
-    Hasher::new("op.version")
-        .field(family.as_bytes())
+    let mut h = Hasher::new("op.version");
+    h.field(family.as_bytes())
         .field(shader.source().as_bytes())
         .field(Shader::Convert.source().as_bytes())
         .field(crate::shaders::PRELUDE.as_bytes())
         .field(&twin(family).to_le_bytes())
-        .field(&twin("convert").to_le_bytes())
-        .finish()
+        .field(&twin("convert").to_le_bytes());
+    // On float input the integer mode's ops run the default family.
+    match shader {
+        Shader::GaussianInt => h.field(Shader::Gaussian.source().as_bytes()),
+        Shader::BoxInt => h.field(Shader::BoxBlur.source().as_bytes()),
+        _ => &mut h,
+    };
+    h.finish()
 }
 
 /// Key of a task: op, op version, canonical parameters, input keys.

@@ -64,5 +64,5 @@ pub use executor::{Executor, RunOptions, RunReport, Status};
 pub use flow::{Flow, NodeId};
 pub use gpu::{GpuContext, GpuImage, GpuStats};
 pub use image::{Image, SampleType, Samples, Shape};
-pub use ops::{BoxBlur, Gaussian, Op, Threshold};
+pub use ops::{BoxBlur, Gaussian, IntMode, Op, Threshold};
 pub use store::Store;

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 /// extra tap revisit samples already in the window.
 pub const MAX_RADIUS: u32 = 1 << 16;
 
+/// Largest box with `int=scipy`: its window sums of 16-bit levels are exact in i32.
+pub const MAX_INT_BOX: u32 = 32767;
+
 /// One image transform with its parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
@@ -38,6 +41,10 @@ pub struct Gaussian {
     pub sigma_y: f64,
     /// Kernel half-width in standard deviations (scipy's `truncate`, default 4).
     pub truncate: f64,
+    /// How integer input is treated (`int=scipy` to truncate after each axis as scipy
+    /// does on integer arrays).
+    #[serde(default, skip_serializing_if = "IntMode::is_round")]
+    pub int: IntMode,
 }
 
 /// Box (uniform) filter parameters: the window is `size` pixels along each axis,
@@ -46,6 +53,74 @@ pub struct Gaussian {
 pub struct BoxBlur {
     /// Window side in pixels, at least 1.
     pub size: u32,
+    /// How integer input is treated (see [`IntMode`]).
+    #[serde(default, skip_serializing_if = "IntMode::is_round")]
+    pub int: IntMode,
+}
+
+/// What a filter does with integer input.
+///
+/// scipy.ndimage filters an integer array in f64 one axis at a time and casts each pass
+/// back to the array's type, truncating toward zero; imflow by default computes in f32
+/// and rounds once, at the end (and only if the output is written as integers), which is
+/// closer to the true filter. `Scipy` reproduces scipy bit for bit, for users migrating
+/// a `gaussian_filter(raw_u16, 2)` pipeline. It applies to 8- and 16-bit integer values;
+/// on float values (a filter's output) both modes are the same, as scipy's float path is
+/// not what this option is about.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntMode {
+    /// Compute in f32, round once (the default; serialised by omission, so keys of
+    /// ops written before this option existed are unchanged).
+    #[default]
+    Round,
+    /// scipy.ndimage's integer path: f64 per axis, truncated to the integer type after
+    /// each axis.
+    Scipy,
+}
+
+impl IntMode {
+    fn is_round(&self) -> bool {
+        *self == IntMode::Round
+    }
+
+    /// Whether this mode changes the computation for values of type `t`.
+    pub fn applies_to(self, t: SampleType) -> bool {
+        self == IntMode::Scipy && t.is_small_integer()
+    }
+
+    fn parse(op: &'static str, v: Option<&str>) -> Result<Self> {
+        match v {
+            None | Some("round") => Ok(IntMode::Round),
+            Some("scipy") => Ok(IntMode::Scipy),
+            Some(other) => Err(Error::param(
+                op,
+                "int",
+                format!("unknown mode `{other}` (expected scipy or round)"),
+            )),
+        }
+    }
+
+    fn check(self, op: &'static str, input: SampleType) -> Result<()> {
+        match input {
+            SampleType::I32 | SampleType::U32 if self == IntMode::Scipy => Err(Error::param(
+                op,
+                "int",
+                format!(
+                    "int=scipy needs 8- or 16-bit integer input; {input} samples are carried as \
+                     f32, which cannot hold every level exactly"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn spec_suffix(self) -> &'static str {
+        match self {
+            IntMode::Round => "",
+            IntMode::Scipy => ",int=scipy",
+        }
+    }
 }
 
 /// How the threshold is chosen. The output is `x > t` as 0/255 u8.
@@ -80,6 +155,7 @@ impl Gaussian {
             sigma_x,
             sigma_y,
             truncate,
+            int: IntMode::Round,
         };
         g.validate()?;
         Ok(g)
@@ -134,6 +210,15 @@ impl Gaussian {
         // scipy skips axes whose sigma is (numerically) zero.
         (sigma > 1e-15).then(|| gaussian_weights(sigma, self.truncate))
     }
+
+    /// The 1-D kernel for one axis in f64, as scipy computes it (for `int=scipy`).
+    pub fn kernel64(&self, axis: Axis) -> Option<Vec<f64>> {
+        let sigma = match axis {
+            Axis::Y => self.sigma_y,
+            Axis::X => self.sigma_x,
+        };
+        (sigma > 1e-15).then(|| gaussian_weights64(sigma, self.truncate))
+    }
 }
 
 /// An image axis. Filters run along `Y` (axis 0) first, then `X`, as scipy does.
@@ -158,10 +243,60 @@ pub fn gaussian_weights(sigma: f64, truncate: f64) -> Vec<f32> {
     phi.iter().map(|&p| (p / sum) as f32).collect()
 }
 
+/// scipy's `_gaussian_kernel1d(sigma, 0, r)` in f64, bit for bit where numpy's `exp` is
+/// the C library's: `phi = exp(-0.5 / sigma^2 * i^2)`, divided by `phi.sum()` as numpy
+/// sums (pairwise, see [`numpy_sum`]).
+///
+/// numpy's own AVX-512 build of `exp` (Intel SVML, used on CPUs with AVX-512) differs
+/// from the C library's in the last bit for about 5% of these arguments, so scipy's
+/// weights there differ by an ulp in some taps. Only a weighted sum that lands within an
+/// ulp of an integer can truncate differently: in practice flat plateaus, for some
+/// sigma and level pairs. `NPY_DISABLE_CPU_FEATURES=X86_V4` makes numpy use the C
+/// library's `exp` (tests/goldens/generate.py does, so goldens are reproducible).
+pub fn gaussian_weights64(sigma: f64, truncate: f64) -> Vec<f64> {
+    let radius = (truncate * sigma + 0.5).floor() as i64;
+    let s2 = sigma * sigma;
+    let phi: Vec<f64> = (-radius..=radius)
+        .map(|i| (-0.5 / s2 * (i * i) as f64).exp())
+        .collect();
+    let sum = numpy_sum(&phi);
+    phi.iter().map(|&p| p / sum).collect()
+}
+
+/// `numpy.sum` of a contiguous f64 array: pairwise summation, 8 accumulators in blocks
+/// of up to 128, halves split at multiples of 8 beyond that (numpy's `pairwise_sum`).
+pub fn numpy_sum(a: &[f64]) -> f64 {
+    let n = a.len();
+    if n < 8 {
+        a.iter().fold(-0.0, |s, &v| s + v)
+    } else if n <= 128 {
+        let mut r = [0.0; 8];
+        r.copy_from_slice(&a[..8]);
+        let whole = n - n % 8;
+        for block in a[8..whole].chunks_exact(8) {
+            for (acc, &v) in r.iter_mut().zip(block) {
+                *acc += v;
+            }
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &v in &a[whole..] {
+            res += v;
+        }
+        res
+    } else {
+        let half = n / 2;
+        let half = half - half % 8;
+        numpy_sum(&a[..half]) + numpy_sum(&a[half..])
+    }
+}
+
 impl BoxBlur {
     /// A box filter of side `size`.
     pub fn new(size: u32) -> Result<Self> {
-        let b = BoxBlur { size };
+        let b = BoxBlur {
+            size,
+            int: IntMode::Round,
+        };
         b.validate()?;
         Ok(b)
     }
@@ -176,6 +311,17 @@ impl BoxBlur {
                 "box",
                 "size",
                 format!("{} exceeds the limit of {}", self.size, 2 * MAX_RADIUS + 1),
+            ));
+        }
+        if self.int == IntMode::Scipy && self.size > MAX_INT_BOX {
+            // Exact window sums of 16-bit levels must fit the GPU's i32.
+            return Err(Error::param(
+                "box",
+                "size",
+                format!(
+                    "{} exceeds the limit of {MAX_INT_BOX} with int=scipy",
+                    self.size
+                ),
             ));
         }
         Ok(())
@@ -229,6 +375,11 @@ impl Op {
     /// integer levels is refused, since skimage counts one bin per level there (up to
     /// 2^32 of them).
     pub fn check_input(&self, input: SampleType) -> Result<()> {
+        match self {
+            Op::Gaussian(g) => g.int.check("gaussian", input)?,
+            Op::Box(b) => b.int.check("box", input)?,
+            Op::Threshold(_) => {}
+        }
         match (self, input) {
             (Op::Threshold(Threshold::Otsu), SampleType::I32 | SampleType::U32) => Err(Error::param(
                 "threshold",
@@ -245,7 +396,9 @@ impl Op {
     /// How far the op reaches: an output sample depends on input samples up to this many
     /// columns and rows away (x, y). A tile's halo is the sum along a chain. A box's
     /// running sums also start at fixed places in the whole image (up to
-    /// `max(size, 256)` samples back, see `cpu::box_blur`), and that is part of its reach.
+    /// `max(size, 256)` samples back, see `cpu::box_blur`), and that is part of its reach
+    /// (also with `int=scipy`, whose exact sums need no more than the window, but which
+    /// runs the running sums on float input).
     pub fn reach(&self) -> (u32, u32) {
         match self {
             Op::Gaussian(g) => {
@@ -283,10 +436,16 @@ impl Op {
         }
     }
 
-    /// What the output's values are, given the input's: filters produce arbitrary floats;
-    /// a threshold produces a u8 mask. Otsu uses this to pick integer or float binning.
-    pub fn output_type(&self, _input: SampleType) -> SampleType {
+    /// What the output's values are, given the input's: filters produce arbitrary floats
+    /// (or, with `int=scipy` on 8- and 16-bit integers, levels of the input's type); a
+    /// threshold produces a u8 mask. Otsu uses this to pick integer or float binning.
+    pub fn output_type(&self, input: SampleType) -> SampleType {
         match self {
+            Op::Gaussian(Gaussian { int, .. }) | Op::Box(BoxBlur { int, .. })
+                if int.applies_to(input) =>
+            {
+                input
+            }
             Op::Gaussian(_) | Op::Box(_) => SampleType::F32,
             Op::Threshold(_) => SampleType::U8,
         }
@@ -328,6 +487,7 @@ impl Op {
                 let sx = p.number("sigma_x")?;
                 let sy = p.number("sigma_y")?;
                 let truncate = p.number("truncate")?.unwrap_or(4.0);
+                let int = IntMode::parse("gaussian", p.take("int"))?;
                 let (sigma_x, sigma_y) = match (sigma, sx, sy) {
                     (Some(s), None, None) => (s, s),
                     (None, Some(x), Some(y)) => (x, y),
@@ -350,6 +510,7 @@ impl Op {
                     sigma_x,
                     sigma_y,
                     truncate,
+                    int,
                 })
             }
             "box" => {
@@ -363,7 +524,11 @@ impl Op {
                         format!("must be a whole number >= 1, got {size}"),
                     ));
                 }
-                Op::Box(BoxBlur { size: size as u32 })
+                let int = IntMode::parse("box", p.take("int"))?;
+                Op::Box(BoxBlur {
+                    size: size as u32,
+                    int,
+                })
             }
             _ => {
                 let method = p.take("method");
@@ -407,15 +572,22 @@ impl std::fmt::Display for Op {
     /// The canonical spec, which [`Op::parse`] reads back.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Op::Gaussian(g) if g.sigma_x == g.sigma_y => {
-                write!(f, "gaussian:sigma={},truncate={}", g.sigma_x, g.truncate)
-            }
+            Op::Gaussian(g) if g.sigma_x == g.sigma_y => write!(
+                f,
+                "gaussian:sigma={},truncate={}{}",
+                g.sigma_x,
+                g.truncate,
+                g.int.spec_suffix()
+            ),
             Op::Gaussian(g) => write!(
                 f,
-                "gaussian:sigma_x={},sigma_y={},truncate={}",
-                g.sigma_x, g.sigma_y, g.truncate
+                "gaussian:sigma_x={},sigma_y={},truncate={}{}",
+                g.sigma_x,
+                g.sigma_y,
+                g.truncate,
+                g.int.spec_suffix()
             ),
-            Op::Box(b) => write!(f, "box:size={}", b.size),
+            Op::Box(b) => write!(f, "box:size={}{}", b.size, b.int.spec_suffix()),
             Op::Threshold(Threshold::Value { value }) => write!(f, "threshold:value={value}"),
             Op::Threshold(Threshold::Otsu) => write!(f, "threshold:method=otsu"),
         }
@@ -462,6 +634,8 @@ mod tests {
             "gaussian:sigma=2,truncate=4",
             "gaussian:sigma_x=2,sigma_y=0.5,truncate=3",
             "box:size=5",
+            "gaussian:sigma=2,truncate=4,int=scipy",
+            "box:size=3,int=scipy",
             "threshold:value=400",
             "threshold:method=otsu",
         ] {
@@ -495,6 +669,8 @@ mod tests {
             ("threshold:method=huang", "unknown method"),
             ("median:size=3", "unknown op `median`"),
             ("box:size", "key=value"),
+            ("gaussian:sigma=1,int=floor", "unknown mode `floor`"),
+            ("box:size=40000,int=scipy", "with int=scipy"),
         ];
         for (spec, needle) in cases {
             let err = Op::parse(spec).expect_err(spec).to_string();

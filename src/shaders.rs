@@ -17,16 +17,23 @@ pub enum Shader {
     Threshold,
     /// `shaders/window.wgsl`: the inner part of a tile.
     Window,
+    /// `shaders/gaussian_int.wgsl`: gaussian on integer levels, scipy's integer path
+    /// (f64; needs SHADER_F64).
+    GaussianInt,
+    /// `shaders/box_int.wgsl`: box on integer levels, scipy's integer path.
+    BoxInt,
 }
 
 impl Shader {
     /// Every shader family.
-    pub const ALL: [Shader; 5] = [
+    pub const ALL: [Shader; 7] = [
         Shader::Convert,
         Shader::Gaussian,
         Shader::BoxBlur,
         Shader::Threshold,
         Shader::Window,
+        Shader::GaussianInt,
+        Shader::BoxInt,
     ];
 
     /// The file's source as committed.
@@ -37,6 +44,8 @@ impl Shader {
             Shader::BoxBlur => include_str!("../shaders/box_blur.wgsl"),
             Shader::Threshold => include_str!("../shaders/threshold.wgsl"),
             Shader::Window => include_str!("../shaders/window.wgsl"),
+            Shader::GaussianInt => include_str!("../shaders/gaussian_int.wgsl"),
+            Shader::BoxInt => include_str!("../shaders/box_int.wgsl"),
         }
     }
 
@@ -48,6 +57,8 @@ impl Shader {
             Shader::BoxBlur => "box_blur.wgsl",
             Shader::Threshold => "threshold.wgsl",
             Shader::Window => "window.wgsl",
+            Shader::GaussianInt => "gaussian_int.wgsl",
+            Shader::BoxInt => "box_int.wgsl",
         }
     }
 
@@ -61,5 +72,10 @@ impl Shader {
             _ => "",
         };
         format!("{real}{PRELUDE}\n{}", self.source())
+    }
+
+    /// Whether the family needs SHADER_F64 (f64 in shaders) to compile.
+    pub fn needs_f64(self) -> bool {
+        self == Shader::GaussianInt
     }
 }

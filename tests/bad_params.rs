@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use imflow::{BoxBlur, Error, Gaussian, Op, OutputType, Processor, SampleType, Threshold};
+use imflow::{BoxBlur, Error, Gaussian, IntMode, Op, OutputType, Processor, SampleType, Threshold};
 
 fn bad_ops() -> Vec<Op> {
     vec![
@@ -11,23 +11,30 @@ fn bad_ops() -> Vec<Op> {
             sigma_x: f64::NAN,
             sigma_y: 1.0,
             truncate: 4.0,
+            int: IntMode::Round,
         }),
         Op::Gaussian(Gaussian {
             sigma_x: 0.0,
             sigma_y: 0.0,
             truncate: 4.0,
+            int: IntMode::Round,
         }),
         Op::Gaussian(Gaussian {
             sigma_x: 1.0,
             sigma_y: -1.0,
             truncate: 4.0,
+            int: IntMode::Round,
         }),
         Op::Gaussian(Gaussian {
             sigma_x: 1.0,
             sigma_y: 1.0,
             truncate: f64::INFINITY,
+            int: IntMode::Round,
         }),
-        Op::Box(BoxBlur { size: 0 }),
+        Op::Box(BoxBlur {
+            size: 0,
+            int: IntMode::Round,
+        }),
         Op::Threshold(Threshold::Value { value: f64::NAN }),
     ]
 }
@@ -62,11 +69,20 @@ fn gpu_rejects_bad_params() {
             &Gaussian {
                 sigma_x: -1.0,
                 sigma_y: 1.0,
-                truncate: 4.0
+                truncate: 4.0,
+                int: IntMode::Round,
             }
         )
         .is_err());
-    assert!(ctx.box_blur(&image, &BoxBlur { size: 0 }).is_err());
+    assert!(ctx
+        .box_blur(
+            &image,
+            &BoxBlur {
+                size: 0,
+                int: IntMode::Round,
+            }
+        )
+        .is_err());
 }
 
 #[test]

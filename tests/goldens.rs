@@ -2,7 +2,8 @@
 //!
 //! Tolerances are DESIGN.md's contract: filters within 1e-4 of the input's range; Otsu
 //! identical on integer data, within one bin on float data (here the CPU twin is held to
-//! identical there too, since it replays numpy's f32 arithmetic).
+//! identical there too, since it replays numpy's f32 arithmetic). `int=scipy` outputs
+//! are scipy's integer arrays and must be identical, bit for bit.
 
 mod common;
 use common::*;
@@ -12,7 +13,7 @@ fn check_all(p: &Processor, backend: &str, exact_float_otsu: bool) {
     let m = manifest();
     // What was compared, counted where the comparison happens: a case that compares
     // nothing, or a manifest that lost its cases, fails here.
-    let (mut thresholds, mut outputs) = (0, 0);
+    let (mut thresholds, mut outputs, mut exact) = (0, 0, 0);
     for case in &m.cases {
         let input = load_input(&m, &case.input);
         let mut ops = vec![Op::parse(&case.op).unwrap()];
@@ -28,6 +29,24 @@ fn check_all(p: &Processor, backend: &str, exact_float_otsu: bool) {
                 .map(|t| format!(" | {t}"))
                 .unwrap_or_default()
         );
+        if let (Some(dtype), Some(file)) = (&case.output_dtype, &case.output) {
+            let t: SampleType = dtype.parse().unwrap();
+            let out = p
+                .run(&input, &ops, OutputType::Exactly(t))
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let (got, gold) = (out.image.samples().as_le_bytes(), read_bin(file));
+            let differ = (got.chunks(t.size()).zip(gold.chunks(t.size())))
+                .filter(|(a, b)| a != b)
+                .count();
+            assert_eq!(got.len(), gold.len(), "{what}: size");
+            assert_eq!(differ, 0, "{what}: {differ} samples differ from scipy's");
+            if let Some(t_gold) = case.threshold {
+                assert_eq!(*out.thresholds.last().unwrap(), t_gold, "{what}: Otsu");
+                thresholds += 1;
+            }
+            exact += 1;
+            continue;
+        }
         let out = p
             .run(&input, &ops, OutputType::Exactly(SampleType::F32))
             .unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -42,8 +61,9 @@ fn check_all(p: &Processor, backend: &str, exact_float_otsu: bool) {
             let t = *out.thresholds.last().unwrap();
             // Exact where Otsu sees numpy's very input (a single op); after a filter our
             // f32 output differs from scipy's in the last bits, which moves the bins.
-            let integer = input.sample_type() != SampleType::F32;
-            if ops.len() == 1 && (integer || exact_float_otsu) {
+            let integer = input.sample_type().is_integer();
+            let f32_input = input.sample_type() == SampleType::F32;
+            if ops.len() == 1 && (integer || (f32_input && exact_float_otsu)) {
                 assert_eq!(t, t_gold, "{what}: Otsu threshold");
             } else {
                 // Within one of the 256 bins of the thresholded data's range.
@@ -80,8 +100,9 @@ fn check_all(p: &Processor, backend: &str, exact_float_otsu: bool) {
         }
     }
     assert!(
-        thresholds >= 12 && outputs >= 64,
-        "{thresholds} thresholds and {outputs} outputs compared: goldens went missing"
+        thresholds >= 14 && outputs >= 70 && exact >= 30,
+        "{thresholds} thresholds, {outputs} outputs and {exact} exact outputs compared: \
+         goldens went missing"
     );
 }
 

@@ -18,6 +18,9 @@ fn validate(name: &str, source: &str, caps: naga::valid::Capabilities) {
 fn every_shader_parses_and_validates() {
     for shader in Shader::ALL {
         for f64_available in [false, true] {
+            if shader.needs_f64() && !f64_available {
+                continue; // only ever compiled where the adapter has SHADER_F64
+            }
             let caps = if f64_available {
                 naga::valid::Capabilities::FLOAT64
             } else {

@@ -57,6 +57,10 @@ fn every_op_chain() -> Vec<Vec<Op>> {
         &["box:size=40"],
         &["threshold:value=100"],
         &["threshold:method=otsu"],
+        &["gaussian:sigma=2,int=scipy"],
+        &["gaussian:sigma=20,int=scipy"],
+        &["box:size=4,int=scipy"],
+        &["gaussian:sigma=1.5,int=scipy", "threshold:method=otsu"],
         &["gaussian:sigma=1.5", "threshold:method=otsu"],
         &["gaussian:sigma=2", "box:size=3", "threshold:method=otsu"],
         &[
@@ -133,6 +137,7 @@ fn check(
             _ => vec![
                 ops(&["gaussian:sigma=1", "threshold:method=otsu"]),
                 ops(&["threshold:method=otsu"]),
+                ops(&["gaussian:sigma=1,int=scipy", "threshold:method=otsu"]),
             ],
         };
         agree(

@@ -7,6 +7,7 @@
 pub mod box_blur;
 pub mod convert;
 pub mod gaussian;
+pub mod scipy_int;
 pub mod threshold;
 
 use crate::image::{SampleType, Shape, Window};
@@ -21,6 +22,10 @@ pub fn apply(planes: &Planes, op: &Op) -> Result<(Planes, Option<f64>)> {
     op.validate()?;
     op.check_input(planes.value_type)?;
     Ok(match op {
+        Op::Gaussian(g) if g.int.applies_to(planes.value_type) => {
+            (scipy_int::gaussian(planes, g), None)
+        }
+        Op::Box(b) if b.int.applies_to(planes.value_type) => (scipy_int::box_blur(planes, b), None),
         Op::Gaussian(g) => (gaussian::gaussian(planes, g), None),
         Op::Box(b) => (box_blur::box_blur(planes, b), None),
         Op::Threshold(t) => {
@@ -205,7 +210,14 @@ mod tests {
         use crate::ops::{BoxBlur, Op};
         let planes =
             super::convert::to_planes(&Image::gray(3, 3, Samples::U8(vec![7; 9])).unwrap());
-        let e = super::apply(&planes, &Op::Box(BoxBlur { size: 0 })).unwrap_err();
+        let e = super::apply(
+            &planes,
+            &Op::Box(BoxBlur {
+                size: 0,
+                int: Default::default(),
+            }),
+        )
+        .unwrap_err();
         assert!(matches!(e, crate::Error::InvalidParam { .. }), "{e}");
     }
 

@@ -41,6 +41,9 @@ impl Batch<'_> {
     /// Box filter, axis 0 then axis 1.
     pub fn box_blur(&mut self, src: &GpuImage, b: &BoxBlur) -> Result<GpuImage> {
         b.validate()?;
+        if b.int.applies_to(src.value_type()) {
+            return self.box_int(src, b);
+        }
         let s = src.shape();
         let out = self.planes_like("box", src, SampleType::F32)?;
         if b.size == 1 {

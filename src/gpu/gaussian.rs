@@ -51,6 +51,9 @@ impl Batch<'_> {
     /// Gaussian filter, axis 0 then axis 1.
     pub fn gaussian(&mut self, src: &GpuImage, g: &Gaussian) -> Result<GpuImage> {
         g.validate()?;
+        if g.int.applies_to(src.value_type()) {
+            return self.gaussian_int(src, g);
+        }
         let passes: Vec<(Axis, Vec<f32>)> = [Axis::Y, Axis::X]
             .into_iter()
             .filter_map(|a| g.kernel(a).map(|k| (a, k)))

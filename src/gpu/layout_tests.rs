@@ -9,10 +9,16 @@ use naga::valid::{Capabilities, ValidationFlags, Validator};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn parse(kernel: Kernel) -> (naga::Module, naga::valid::ModuleInfo) {
-    let source = kernel.shader().compiled_source(false);
+    let f64 = kernel.shader().needs_f64();
+    let source = kernel.shader().compiled_source(f64);
     let module = naga::front::wgsl::parse_str(&source)
         .unwrap_or_else(|e| panic!("{kernel:?}: {}", e.emit_to_string(&source)));
-    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+    let caps = if f64 {
+        Capabilities::FLOAT64
+    } else {
+        Capabilities::empty()
+    };
+    let info = Validator::new(ValidationFlags::all(), caps)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{kernel:?}: {}", e.emit_to_string(&source)));
     (module, info)

@@ -14,6 +14,7 @@ pub(crate) mod convert;
 mod gaussian;
 mod pipelines;
 mod pool;
+mod scipy_int;
 mod threshold;
 mod window;
 

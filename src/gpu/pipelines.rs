@@ -35,6 +35,10 @@ pub(crate) enum Kernel {
     OtsuScanInteger,
     OtsuScanFloat,
     Crop,
+    GaussIntVertical,
+    GaussIntHorizontal,
+    BoxIntVertical,
+    BoxIntHorizontal,
 }
 
 impl Kernel {
@@ -50,6 +54,8 @@ impl Kernel {
             ThresholdApply | MinMax | HistogramShared | HistogramGlobal | OtsuScanInteger
             | OtsuScanFloat => Shader::Threshold,
             Crop => Shader::Window,
+            GaussIntVertical | GaussIntHorizontal => Shader::GaussianInt,
+            BoxIntVertical | BoxIntHorizontal => Shader::BoxInt,
         }
     }
 
@@ -71,6 +77,8 @@ impl Kernel {
             OtsuScanInteger => "otsu_scan_integer",
             OtsuScanFloat => "otsu_scan_float",
             Crop => "crop",
+            GaussIntVertical | BoxIntVertical => "vertical",
+            GaussIntHorizontal | BoxIntHorizontal => "horizontal",
         }
     }
 
@@ -78,11 +86,14 @@ impl Kernel {
     pub fn storage(self) -> &'static [(u32, Access)] {
         use Kernel::*;
         match self {
-            Unpack | Pack | BoxVertical | BoxHorizontal | Crop => &[(1, Read), (2, ReadWrite)],
+            Unpack | Pack | BoxVertical | BoxHorizontal | Crop | BoxIntVertical
+            | BoxIntHorizontal => &[(1, Read), (2, ReadWrite)],
             GaussHorizontalTiled
             | GaussVerticalTiled
             | GaussHorizontalDirect
-            | GaussVerticalDirect => &[(1, Read), (2, ReadWrite), (3, Read)],
+            | GaussVerticalDirect
+            | GaussIntVertical
+            | GaussIntHorizontal => &[(1, Read), (2, ReadWrite), (3, Read)],
             ThresholdApply => &[(1, Read), (2, ReadWrite), (3, ReadWrite)],
             MinMax => &[(1, Read), (3, ReadWrite)],
             HistogramShared | HistogramGlobal => &[(1, Read), (3, ReadWrite), (4, ReadWrite)],
@@ -104,6 +115,9 @@ impl Kernel {
             ThresholdApply | MinMax | HistogramShared | HistogramGlobal | OtsuScanInteger
             | OtsuScanFloat => super::threshold::CONSTANTS,
             Crop => super::window::CONSTANTS,
+            GaussIntVertical | GaussIntHorizontal | BoxIntVertical | BoxIntHorizontal => {
+                super::scipy_int::CONSTANTS
+            }
         }
     }
 
@@ -121,12 +135,16 @@ impl Kernel {
             ThresholdApply | MinMax | HistogramShared | HistogramGlobal | OtsuScanInteger
             | OtsuScanFloat => std::mem::size_of::<super::threshold::Params>(),
             Crop => std::mem::size_of::<super::window::Params>(),
+            GaussIntVertical | GaussIntHorizontal => {
+                std::mem::size_of::<super::scipy_int::GaussParams>()
+            }
+            BoxIntVertical | BoxIntHorizontal => std::mem::size_of::<super::scipy_int::BoxParams>(),
         }
     }
 
     /// Every kernel.
     #[cfg(test)]
-    pub const ALL: [Kernel; 15] = [
+    pub const ALL: [Kernel; 19] = [
         Kernel::Unpack,
         Kernel::Pack,
         Kernel::GaussHorizontalTiled,
@@ -142,6 +160,10 @@ impl Kernel {
         Kernel::OtsuScanInteger,
         Kernel::OtsuScanFloat,
         Kernel::Crop,
+        Kernel::GaussIntVertical,
+        Kernel::GaussIntHorizontal,
+        Kernel::BoxIntVertical,
+        Kernel::BoxIntHorizontal,
     ];
 
     /// `imflow.<shader>.<entry>`, the label of the pipeline and its errors.

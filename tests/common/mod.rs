@@ -53,6 +53,9 @@ pub struct Case {
     pub then: Option<String>,
     pub output: Option<String>,
     pub threshold: Option<f64>,
+    /// Set for outputs stored in their own integer type (`int=scipy`): compared bit for
+    /// bit, as that type.
+    pub output_dtype: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -8,16 +8,29 @@ imflow promises (see DESIGN.md):
   otsu      = skimage.filters.threshold_otsu(x), mask = x > t
 
 Integer inputs are filtered as float32 (x.astype(np.float32)): imflow computes in f32
-and rounds once at the end, where scipy would truncate after every axis.
+and rounds once at the end, where scipy would truncate after every axis. The opt-in
+`int=scipy` mode is scipy on the integer array itself (truncated after every axis pass);
+those goldens hold the integer output, and the tests compare it bit for bit.
+
+scipy's gaussian weights come from np.exp, which on CPUs with AVX-512 is Intel SVML's
+and differs from the C library's exp in the last bit for some arguments. This script
+turns numpy's AVX-512 dispatch off (NPY_DISABLE_CPU_FEATURES below) so that the goldens
+are the same on every x86-64 machine. It changes none of the float goldens; with the
+AVX-512 exp, one integer golden differs (2026-11-30, numpy 2.4.6): the plateau image
+with sigma_y=0.5, where 88 of 5917 samples come out 4015 instead of 4016, a weighted sum
+of a flat region landing on the other side of an integer.
 
 Files: <id>.bin holds raw little-endian samples, interleaved; manifest.json says what
 each is. Run from anywhere:  python3 tests/goldens/generate.py
 Requirements: tests/goldens/requirements.txt
 """
 import json
+import os
 import pathlib
 
-import numpy as np
+os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL")
+
+import numpy as np  # noqa: E402 (after the dispatch setting, which numpy reads at import)
 import scipy
 import scipy.ndimage as ndi
 import skimage
@@ -38,8 +51,11 @@ def save(name, arr):
 def add_input(name, arr):
     h, w = arr.shape[:2]
     c = 1 if arr.ndim == 2 else arr.shape[2]
-    inputs[name] = dict(file=save(name, arr), width=w, height=h, channels=c, dtype=str(arr.dtype).replace("float32", "f32").replace("uint16", "u16").replace("uint8", "u8"))
+    inputs[name] = dict(file=save(name, arr), width=w, height=h, channels=c, dtype=DTYPES[str(arr.dtype)])
     return arr
+
+
+DTYPES = dict(float32="f32", float64="f64", uint8="u8", uint16="u16", uint32="u32", int8="i8", int16="i16", int32="i32")
 
 
 def per_channel(f, x):
@@ -134,9 +150,56 @@ save("nuclei_u16__gauss2_otsu_mask", ((g > t) * 255).astype(np.uint8))
 apply_case = dict(file="nuclei_u16.tif", ops=["gaussian:sigma=2", "threshold:method=otsu"], threshold=float(t),
                   mask="nuclei_u16__gauss2_otsu_mask.bin", width=256, height=256)
 
+# Sample types beyond u8/u16/f32: computed in f32 (i16 and u32 exactly as scipy on
+# x.astype(float32); f64 rounded to f32 on the way in, compared against scipy on the
+# f64 data itself, within the same 1e-4 of range).
+rng2 = np.random.default_rng(20261130)  # a stream of its own: the goldens above stay put
+xi = add_input("i16_97x61", (blobs(61, 97, 3, rng2).astype(np.int32) - 20000).astype(np.int16))
+x32 = add_input("u32_97x61", blobs(61, 97, 3, rng2).astype(np.uint32) * 60000)
+x64 = add_input("f64_97x61", rng2.normal(0.0, 1e-3, (61, 97)))
+for inp, x in [("i16_97x61", xi), ("u32_97x61", x32)]:
+    case(inp, x, "gaussian:sigma=2,truncate=4", gaussian(x, 2, 2))
+    case(inp, x, "box:size=5", box(x, 5))
+case("f64_97x61", x64, "gaussian:sigma=2,truncate=4", ndi.gaussian_filter(x64, 2))
+case("f64_97x61", x64, "box:size=5", ndi.uniform_filter(x64, 5))
+case("i16_97x61", xi, "threshold:method=otsu", ((xi > threshold_otsu(xi)) * 255).astype(np.uint8))["threshold"] = float(threshold_otsu(xi))
+
+# scipy's integer mode (int=scipy): scipy on the integer array itself. The outputs are
+# of the input's type, stored as such, and must match bit for bit.
+def int_case(inp, x, spec, out, then=None):
+    c = dict(input=inp, op=spec, output_dtype=DTYPES[str(out.dtype)])
+    if then:
+        c["then"] = then
+    name = f"{inp}__{(spec + (then or '')).replace(':', '_').replace(',', '_').replace('=', '')}"
+    c["output"] = save(name, out)
+    cases.append(c)
+    return c
+
+
+x8 = add_input("u8_97x61", rng2.integers(0, 256, (61, 97), dtype=np.uint8))
+xp = np.zeros((61, 97), np.uint16)  # plateaus: 0, 4000 and saturated, where truncation bites
+xp[10:40, 20:80] = 4000
+xp[25:30, :] = 65535
+xp = add_input("u16plateau_97x61", xp)
+xb = np.frombuffer((HERE / inputs["u16_517x389"]["file"]).read_bytes(), "<u2").reshape(389, 517)
+for inp, x in [("u16_517x389", xb), ("u8_97x61", x8), ("i16_97x61", xi), ("u16plateau_97x61", xp)]:
+    sigmas = [2] if inp == "u16_517x389" else [0.5, 1, 2, 3]
+    for s in sigmas:
+        int_case(inp, x, f"gaussian:sigma={s},truncate=4,int=scipy", ndi.gaussian_filter(x, s))
+    int_case(inp, x, "gaussian:sigma_x=2,sigma_y=0.5,truncate=4,int=scipy", ndi.gaussian_filter(x, (0.5, 2)))
+    for z in [3, 4, 7]:
+        int_case(inp, x, f"box:size={z},int=scipy", ndi.uniform_filter(x, z))
+# The microscopy flow as scipy + skimage run it on the raw u16 array: Otsu then bins
+# per integer level of the truncated gaussian.
+g = ndi.gaussian_filter(xb, 2)
+t = threshold_otsu(g)
+int_case("u16_517x389", xb, "gaussian:sigma=2,truncate=4,int=scipy", ((g > t) * 255).astype(np.uint8),
+         then="threshold:method=otsu")["threshold"] = float(t)
+
 manifest = dict(
     generator="tests/goldens/generate.py",
     versions=dict(numpy=np.__version__, scipy=scipy.__version__, skimage=skimage.__version__),
+    numpy_disabled_cpu_features=os.environ["NPY_DISABLE_CPU_FEATURES"],
     inputs=inputs, cases=cases, apply=apply_case,
 )
 (HERE / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
