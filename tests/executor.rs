@@ -715,3 +715,30 @@ fn two_processes_on_one_store_agree() {
         .unwrap();
     assert_eq!(statuses(&r), [Status::StoreHit; 6]);
 }
+
+/// An executor kept across runs (a service, a notebook) writes an output its resident
+/// cache holds into a store that lacks it: taken resident, downloaded, written, the same
+/// file. (The planner's resident-output unit has no computed member; it once fell
+/// through as "an input was not computed".)
+#[test]
+fn a_resident_output_is_written_to_a_store_that_lacks_it() {
+    let mut executors = vec![("cpu", Executor::new(Backend::Cpu))];
+    if let Some((exec, _)) = gpu_executor("a_resident_output_is_written_to_a_store_that_lacks_it") {
+        executors.push(("gpu", exec));
+    }
+    for (backend, exec) in executors {
+        let (dir, _files, store, flow) = fixture(2, 40, 1.5);
+        let first = exec.run(&flow, &store, &RunOptions::default()).unwrap();
+        assert_eq!(statuses(&first), [Status::Computed; 2], "{backend}");
+        let other = Store::open(dir.path().join("other"), None).unwrap();
+        let second = exec.run(&flow, &other, &RunOptions::default()).unwrap();
+        assert!(second.ok(), "{backend}: {:?}", second.failures);
+        assert_eq!(statuses(&second), [Status::ResidentHit; 2], "{backend}");
+        assert_eq!(second.bytes_uploaded, 0, "{backend}: nothing uploaded");
+        for (a, b) in first.outputs.iter().zip(&second.outputs) {
+            let (pa, pb) = (a.path.as_ref().unwrap(), b.path.as_ref().unwrap());
+            assert_eq!(pa.file_name(), pb.file_name(), "{backend}: same key");
+            assert_eq!(std::fs::read(pa).unwrap(), std::fs::read(pb).unwrap());
+        }
+    }
+}

@@ -268,7 +268,9 @@ impl Front<'_, '_> {
                 run.nodes[i].label, run.nodes[j].label
             ))));
         }
-        if !w.unit.outputs.iter().any(|o| w.viable.contains(o)) {
+        // An output is had when computed here, or at hand (resident, to be written to a
+        // store that lacks it).
+        if !(w.unit.outputs.iter()).any(|o| w.viable.contains(o) || available.contains(o)) {
             w.frames = 0; // nothing to compute: every output lost an input
         }
         w
@@ -297,7 +299,9 @@ impl Front<'_, '_> {
             None => {}
         }
         for &o in &w.unit.outputs {
-            let computed = run.nodes[o].status == Status::Computed;
+            // Computed here, or taken resident and downloaded (an output the resident
+            // cache holds, written to a store that lacks it).
+            let computed = matches!(run.nodes[o].status, Status::Computed | Status::ResidentHit);
             let Some(frames) = w.images.remove(&o).filter(|_| computed) else {
                 if run.nodes[o].status != Status::Failed {
                     run.fail_from_inputs(o);
@@ -355,7 +359,11 @@ impl Front<'_, '_> {
         let r = match written {
             Ok(hit) => {
                 run.touched.push(hit.record.key);
-                run.set_report(o, Status::Computed, Some(&hit))
+                let status = match run.nodes[o].status {
+                    Status::ResidentHit => Status::ResidentHit,
+                    _ => Status::Computed,
+                };
+                run.set_report(o, status, Some(&hit))
             }
             Err(e) => {
                 run.fail(o, Arc::new(e), true);
