@@ -98,6 +98,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// An op has no defined result on this data (Otsu on values with infinities).
+    #[error("op `{op}` is undefined on this data: {reason}")]
+    Undefined {
+        /// The op.
+        op: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+
     /// The call itself is wrong: no inputs, options that contradict each other, a node
     /// from another flow.
     #[error("{message}")]

@@ -116,6 +116,7 @@ fn a_mixed_folder_with_bad_files_is_partial_then_all_hits() {
             "imflow_version",
             "nodes",
             "outputs",
+            "peak_rss_bytes",
             "run_id",
             "schema",
             "summary",

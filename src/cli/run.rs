@@ -103,7 +103,7 @@ impl Progress {
             }
             None => {
                 let what = match (&o.path, &o.error) {
-                    (_, Some(e)) => format!("failed: {e}"),
+                    (_, Some(e)) => e.root().to_string(),
                     (Some(p), _) => p.display().to_string(),
                     _ => String::new(),
                 };

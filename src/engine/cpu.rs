@@ -52,7 +52,7 @@ impl Engine for CpuEngine {
                 Cmd::Resident { frame } => Some(frame),
                 Cmd::Apply { op, input } => {
                     let (planes, t) = cpu::apply(value(input), op)?;
-                    out.thresholds[i] = t;
+                    out.thresholds[i] = t.map(super::defined_threshold).transpose()?;
                     Some(Arc::new(planes))
                 }
                 Cmd::Download { input, to, rect } => {
@@ -96,8 +96,9 @@ impl Engine for CpuEngine {
                     hi,
                     integer,
                 } => {
-                    out.thresholds[i] =
-                        Some(threshold::otsu_from_histogram(&counts, lo, hi, integer));
+                    out.thresholds[i] = Some(super::defined_threshold(
+                        threshold::otsu_from_histogram(&counts, lo, hi, integer),
+                    )?);
                     None
                 }
             };

@@ -196,7 +196,7 @@ impl Engine for GpuEngine {
                 outcome.images.push(p.read(mapped)?);
             }
             for (i, t) in &thresholds {
-                outcome.thresholds[*i] = Some(t.read(mapped));
+                outcome.thresholds[*i] = Some(super::defined_threshold(t.read(mapped))?);
             }
             for (i, r) in &reductions {
                 outcome.reduced[*i] = Some(r.read(mapped));

@@ -166,6 +166,10 @@ pub struct RunReport {
     pub bytes_uploaded: u64,
     /// Bytes downloaded in this run.
     pub bytes_downloaded: u64,
+    /// The process's peak resident memory so far, in bytes, when the run ended (Linux's
+    /// `VmHWM`; `None` elsewhere). For a one-run process such as the CLI, the run's
+    /// peak: what `--memory` bounds, plus the process's own footprint.
+    pub peak_rss_bytes: Option<u64>,
     /// Every node.
     pub nodes: Vec<NodeReport>,
 }
@@ -190,6 +194,22 @@ impl RunReport {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("reports serialise")
     }
+}
+
+/// The process's peak resident set (`VmHWM` of /proc/self/status), where there is one.
+/// (getrusage's `ru_maxrss` would also count the memory of whatever process exec'd this
+/// one, which a test harness's can exceed.)
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 impl Summary {

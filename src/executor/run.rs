@@ -450,6 +450,7 @@ impl<'a> Run<'a> {
             summary: Summary::of(&outputs),
             bytes_uploaded: self.nodes.iter().map(|n| n.bytes_uploaded).sum(),
             bytes_downloaded: self.nodes.iter().map(|n| n.bytes_downloaded).sum(),
+            peak_rss_bytes: super::report::peak_rss(),
             outputs,
             failures: self.failures,
             warnings: self.warnings,

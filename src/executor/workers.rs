@@ -46,6 +46,11 @@ impl Fetch {
         let path = self.path();
         if let Some(lazy) = LazyTiff::probe(&path, self.source().cloned())? {
             if lazy.bytes() > whole_limit {
+                log::debug!(
+                    "{}: {} bytes decoded, over {whole_limit}: streamed",
+                    path.display(),
+                    lazy.bytes()
+                );
                 return Ok(Fetched::Lazy(lazy));
             }
         }

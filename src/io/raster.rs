@@ -11,8 +11,54 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Image> {
     let format = image::guess_format(bytes).map_err(|_| {
         Error::decode("not a recognised image format (TIFF, PNG, JPEG, GIF, WebP or BMP)")
     })?;
+    if format == image::ImageFormat::Jpeg {
+        check_jpeg_complete(bytes)?;
+    }
     let dynamic = image::load_from_memory_with_format(bytes, format).map_err(Error::decode_from)?;
     from_dynamic(dynamic)
+}
+
+/// Refuses a JPEG that stops before its end-of-image marker. The decoder fills what is
+/// missing with gray and says nothing, so a file cut short in a copy would otherwise
+/// become a plausible, wrong image. Walks the segments (skipping their lengths, so a
+/// thumbnail's own markers inside APP1 do not count) and each scan's entropy-coded data
+/// (where a 0xFF byte is always followed by 0x00 or a restart marker) to the EOI marker.
+/// Bytes after it (a camera's trailer, a motion photo's video) are allowed.
+fn check_jpeg_complete(bytes: &[u8]) -> Result<()> {
+    let truncated =
+        || Error::decode("truncated JPEG: the file ends before its end-of-image marker");
+    let mut i = 2; // past SOI
+    loop {
+        // Fill bytes (0xFF runs) may precede a marker.
+        while bytes.get(i) == Some(&0xFF) && bytes.get(i + 1) == Some(&0xFF) {
+            i += 1;
+        }
+        let (Some(&0xFF), Some(&marker)) = (bytes.get(i), bytes.get(i + 1)) else {
+            return Err(truncated());
+        };
+        i += 2;
+        match marker {
+            0xD9 => return Ok(()),          // EOI
+            0x01 | 0xD0..=0xD7 => continue, // no length
+            _ => {}
+        }
+        let (Some(&hi), Some(&lo)) = (bytes.get(i), bytes.get(i + 1)) else {
+            return Err(truncated());
+        };
+        i += usize::from(u16::from_be_bytes([hi, lo]));
+        if marker == 0xDA {
+            // Entropy-coded data runs to the next marker that is not a stuffed byte or
+            // a restart.
+            loop {
+                match (bytes.get(i), bytes.get(i + 1)) {
+                    (Some(&0xFF), Some(&(0x00 | 0xD0..=0xD7 | 0xFF))) => i += 1,
+                    (Some(&0xFF), Some(_)) => break,
+                    (Some(_), _) => i += 1,
+                    (None, _) => return Err(truncated()),
+                }
+            }
+        }
+    }
 }
 
 fn from_dynamic(img: image::DynamicImage) -> Result<Image> {

@@ -203,7 +203,10 @@ impl<R: Read + Seek> TiffPages<R> {
         }
         let little_endian = self.little_endian;
         let dec = &mut self.dec;
-        let raw = (compression == 1 && predictor == 1 && !tiled && bits % 8 == 0)
+        // Raw strips are read straight into samples: only where a stored sample is one
+        // of ours (not 1-bit, not f16, which widen to u8 and f32).
+        let as_stored = usize::from(bits) == 8 * info.sample_type.size();
+        let raw = (compression == 1 && predictor == 1 && !tiled && as_stored)
             .then(|| -> Result<RawStrips> {
                 let offsets: Vec<u64> = dec
                     .find_tag_unsigned_vec(Tag::StripOffsets)
