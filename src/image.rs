@@ -156,7 +156,47 @@ macro_rules! with_samples {
     };
 }
 
+/// Calls `$f` on two [`Samples`] vectors of the same type (`$else` when they differ).
+macro_rules! with_samples_pair {
+    ($a:expr, $b:expr, $x:ident, $y:ident => $f:expr, $else:expr) => {
+        match ($a, $b) {
+            (Samples::U8($x), Samples::U8($y)) => $f,
+            (Samples::U16($x), Samples::U16($y)) => $f,
+            (Samples::F32($x), Samples::F32($y)) => $f,
+            (Samples::I8($x), Samples::I8($y)) => $f,
+            (Samples::I16($x), Samples::I16($y)) => $f,
+            (Samples::I32($x), Samples::I32($y)) => $f,
+            (Samples::U32($x), Samples::U32($y)) => $f,
+            (Samples::F64($x), Samples::F64($y)) => $f,
+            _ => $else,
+        }
+    };
+}
+
 impl Samples {
+    /// An empty vector of type `t` with room for `capacity` samples.
+    pub fn with_capacity(t: SampleType, capacity: usize) -> Samples {
+        match t {
+            SampleType::U8 => Samples::U8(Vec::with_capacity(capacity)),
+            SampleType::U16 => Samples::U16(Vec::with_capacity(capacity)),
+            SampleType::F32 => Samples::F32(Vec::with_capacity(capacity)),
+            SampleType::I8 => Samples::I8(Vec::with_capacity(capacity)),
+            SampleType::I16 => Samples::I16(Vec::with_capacity(capacity)),
+            SampleType::I32 => Samples::I32(Vec::with_capacity(capacity)),
+            SampleType::U32 => Samples::U32(Vec::with_capacity(capacity)),
+            SampleType::F64 => Samples::F64(Vec::with_capacity(capacity)),
+        }
+    }
+
+    /// Appends `other[range]`, which must be of the same type.
+    pub fn extend_from(&mut self, other: &Samples, range: std::ops::Range<usize>) -> Result<()> {
+        let (a, b) = (self.sample_type(), other.sample_type());
+        with_samples_pair!(self, other, x, y => {
+            x.extend_from_slice(&y[range]);
+            Ok(())
+        }, Err(Error::usage(format!("cannot append {b} samples to {a} ones"))))
+    }
+
     /// The sample type.
     pub fn sample_type(&self) -> SampleType {
         match self {
@@ -462,16 +502,40 @@ impl Image {
             )));
         }
         let width: u32 = parts.iter().map(Image::width).sum();
-        let px = c as usize * t.size();
-        let bytes: Vec<_> = parts.iter().map(|p| p.samples.as_le_bytes()).collect();
-        let mut out = Vec::with_capacity(width as usize * h as usize * px);
+        let mut out = Samples::with_capacity(t, width as usize * h as usize * c as usize);
         for y in 0..h as usize {
-            for (p, b) in parts.iter().zip(&bytes) {
-                let row = p.width() as usize * px;
-                out.extend_from_slice(&b[y * row..][..row]);
+            for p in parts {
+                let row = p.width() as usize * c as usize;
+                out.extend_from(&p.samples, y * row..(y + 1) * row)?;
             }
         }
-        Image::new(width, h, c, Samples::from_le_bytes(t, &out))
+        Image::new(width, h, c, out)
+    }
+
+    /// Images of one width, channel count and sample type, one above the other.
+    pub fn stacked(parts: &[Image]) -> Result<Image> {
+        let first = parts
+            .first()
+            .ok_or_else(|| Error::usage("no images to stack"))?;
+        let (w, c, t) = (first.width(), first.channels(), first.sample_type());
+        if let Some(p) = parts
+            .iter()
+            .find(|p| (p.width(), p.channels(), p.sample_type()) != (w, c, t))
+        {
+            return Err(Error::usage(format!(
+                "cannot stack a {} {} image under a {} {} one",
+                p.shape(),
+                p.sample_type(),
+                first.shape(),
+                t
+            )));
+        }
+        let h: u32 = parts.iter().map(Image::height).sum();
+        let mut out = Samples::with_capacity(t, w as usize * h as usize * c as usize);
+        for p in parts {
+            out.extend_from(&p.samples, 0..p.samples.len())?;
+        }
+        Image::new(w, h, c, out)
     }
 
     /// The same image with alpha set to opaque (RGBA u8 only; others unchanged). GIF

@@ -13,6 +13,7 @@
 
 mod chains;
 mod kernels;
+mod tiling;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use imflow::{GpuContext, Image, SampleType, Samples};
@@ -85,6 +86,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = kernels::bench, chains::bench
+    targets = kernels::bench, chains::bench, tiling::bench
 }
 criterion_main!(benches);

@@ -97,6 +97,43 @@ pub fn to_image(planes: &Planes, to: SampleType) -> Image {
     Image::new(shape.width, shape.height, shape.channels, samples).expect("shape already valid")
 }
 
+/// [`to_image`] of the part `rect` of `planes` (a tile's inner part), read in place
+/// rather than cropped first: for one plane written as u8, u16 or f32, the tiled path's
+/// common case; others crop, then convert.
+pub fn to_image_rect(planes: &Planes, rect: crate::image::Rect, to: SampleType) -> Image {
+    if rect == crate::image::Rect::of(planes.shape) {
+        return to_image(planes, to);
+    }
+    if planes.shape.channels != 1 || !rect.fits(planes.shape) {
+        return to_image(&planes.crop(rect), to);
+    }
+    let w = planes.shape.width as usize;
+    let (x0, y0, rw) = (rect.x as usize, rect.y as usize, rect.width as usize);
+    let n = rw * rect.height as usize;
+    fn rows<T: Copy + Default + Send>(
+        data: &[f32],
+        (w, x0, y0, rw, n): (usize, usize, usize, usize, usize),
+        f: impl Fn(f32) -> T + Sync,
+    ) -> Vec<T> {
+        let mut v = vec![T::default(); n];
+        v.par_chunks_mut(rw.max(1)).enumerate().for_each(|(r, o)| {
+            for (d, &x) in o.iter_mut().zip(&data[(y0 + r) * w + x0..][..rw]) {
+                *d = f(x);
+            }
+        });
+        v
+    }
+    let at = (w, x0, y0, rw, n);
+    let data = &planes.data;
+    let samples = match to {
+        SampleType::U8 => Samples::U8(rows(data, at, |x| round_clamped(x, 255.0) as u8)),
+        SampleType::U16 => Samples::U16(rows(data, at, |x| round_clamped(x, 65535.0) as u16)),
+        SampleType::F32 => Samples::F32(rows(data, at, |x| x)),
+        _ => return to_image(&planes.crop(rect), to),
+    };
+    Image::new(rect.width, rect.height, 1, samples).expect("shape already valid")
+}
+
 /// The image's samples as type `to`, through f32 as every backend computes (integers
 /// rounded half to even and clamped).
 pub fn retype(image: &Image, to: SampleType) -> Image {

@@ -58,6 +58,7 @@ impl Engine for CpuEngine {
                 Cmd::Download { input, to, rect } => {
                     let v = value(input);
                     let image = match rect {
+                        Some(r) if r.fits(v.shape) => cpu::convert::to_image_rect(v, r, to),
                         Some(r) => cpu::convert::to_image(&checked_crop(v, r)?, to),
                         None => cpu::convert::to_image(v, to),
                     };

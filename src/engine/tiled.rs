@@ -24,6 +24,14 @@ use std::collections::VecDeque;
 pub trait RowSource {
     /// Rows `y0..y1`, all columns.
     fn rows(&mut self, y0: u32, y1: u32) -> Result<Image>;
+
+    /// The part `rect` directly, where the source holds the whole frame (an image in
+    /// memory): one copy instead of a band and then its part. `None` for a source read
+    /// band by band.
+    fn window(&mut self, rect: Rect) -> Option<Result<Image>> {
+        let _ = rect;
+        None
+    }
 }
 
 /// Where a tiled frame's output goes: full-width bands of rows, top to bottom.
@@ -40,6 +48,10 @@ impl RowSource for &Image {
             width: self.width(),
             height: y1 - y0,
         })
+    }
+
+    fn window(&mut self, rect: Rect) -> Option<Result<Image>> {
+        Some(self.crop(rect))
     }
 }
 
@@ -58,18 +70,11 @@ impl RowSink for Collect {
 
 impl Collect {
     /// The bands, one above the other.
-    pub fn into_image(self) -> Result<Image> {
-        let first = self
-            .bands
-            .first()
-            .ok_or_else(|| Error::usage("no bands collected"))?;
-        let (w, c, t) = (first.width(), first.channels(), first.sample_type());
-        let h: u32 = self.bands.iter().map(Image::height).sum();
-        let mut bytes = Vec::with_capacity(w as usize * h as usize * c as usize * t.size());
-        for b in &self.bands {
-            bytes.extend_from_slice(&b.samples().as_le_bytes());
+    pub fn into_image(mut self) -> Result<Image> {
+        match self.bands.len() {
+            1 => Ok(self.bands.pop().expect("one band")),
+            _ => Image::stacked(&self.bands),
         }
-        Image::new(w, h, c, crate::image::Samples::from_le_bytes(t, &bytes))
     }
 }
 
@@ -233,6 +238,12 @@ struct TileReader<'s, 'r> {
 impl TileReader<'_, '_> {
     /// Every source's window of `tile`.
     fn images(&mut self, tile: &Tile, row_tiles: usize) -> Result<Vec<Image>> {
+        let direct: Option<Result<Vec<Image>>> = (self.sources.iter_mut())
+            .map(|s| s.window(tile.outer))
+            .collect();
+        if let Some(images) = direct {
+            return images;
+        }
         let rows = Rect {
             x: 0,
             width: 0,

@@ -116,6 +116,13 @@ impl RowSource for FrameSource<'_> {
             FrameSource::Page(p) => p.read_rows(y0, y1),
         }
     }
+
+    fn window(&mut self, rect: crate::image::Rect) -> Option<Result<Image>> {
+        match self {
+            FrameSource::Image(image) => Some(image.crop(rect)),
+            FrameSource::Page(_) => None,
+        }
+    }
 }
 
 /// A frame's output: bands sent to a writer thread, or collected.
