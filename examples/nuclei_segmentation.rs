@@ -1,12 +1,15 @@
-//! The microscopy flow: denoise 16-bit images with a gaussian (sigma 2), then segment
-//! them into u8 masks with Otsu's threshold (or a fixed one), cached and verified.
+//! The microscopy flow: denoise 16-bit images with a gaussian (sigma 2), segment them
+//! into u8 masks with Otsu's threshold (or a fixed one), label the nuclei and measure
+//! each one on the raw image (one CSV per image: area, centroid, bbox, intensities),
+//! cached and verified.
 //!
 //!     cargo run --release --example nuclei_segmentation [-- [--fixed T] [INPUT_DIR [OUT_DIR]]]
 //!
 //! With no input folder it first writes a deterministic synthetic set: 16 images of
 //! 1024x1024 u16, bright nuclei-like blobs on a dim background with Poisson-like noise,
 //! into target/nuclei_example/input. The flow then runs twice; the second run finds
-//! every mask in the store and computes nothing (it does not even open the GPU).
+//! every mask and table in the store and computes nothing (it does not even open the
+//! GPU), and still reports how many nuclei each image holds.
 
 use imflow::executor::Status;
 use imflow::io;
@@ -53,6 +56,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         flow.materialize(mask, format!("{stem}_mask"))?;
+        let labels = flow.op(mask, Op::parse("label:connectivity=1")?)?;
+        let objects = flow.measure(labels, src)?;
+        flow.materialize(objects, format!("{stem}_objects"))?;
     }
     let store = Store::open(&out, None)?;
     println!(
@@ -62,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.display()
     );
     println!(
-        "flow per image: {}",
+        "flow per image: {} -> mask; mask -> label -> measure(labels, image) -> CSV",
         ops.iter()
             .map(|o| o.to_string())
             .collect::<Vec<_>>()
@@ -106,13 +112,23 @@ fn summarize(label: &str, r: &RunReport) {
         r.bytes_uploaded as f64 / 1e6,
         r.bytes_downloaded as f64 / 1e6,
     );
-    if let Some(o) = r.outputs.first() {
+    for o in r.outputs.iter().take(2) {
         println!(
             "  e.g. {} -> {}",
             o.source.as_deref().unwrap_or(Path::new("?")).display(),
             o.path.as_deref().unwrap_or(Path::new("?")).display()
         );
     }
+    let counts: Vec<String> = (r.outputs.iter())
+        .filter_map(|o| {
+            Some(format!(
+                "{} {}",
+                o.name.trim_end_matches("_objects"),
+                o.objects?
+            ))
+        })
+        .collect();
+    println!("  nuclei per image: {}", counts.join(", "));
 }
 
 /// Writes `n` synthetic nuclei images unless they are already there (same seed, same

@@ -75,6 +75,8 @@ impl OutputType {
             OutputType::Same if value_type == SampleType::U8 && source != value_type => {
                 SampleType::U8
             }
+            // Labels: u32 levels, narrowed to u16 when they fit (see `narrow_labels`).
+            OutputType::Same if value_type == SampleType::U32 => SampleType::U32,
             OutputType::Same => source,
         }
     }

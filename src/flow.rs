@@ -50,6 +50,14 @@ pub enum NodeKind {
         /// Its input.
         input: NodeId,
     },
+    /// A table of per-object measurements (see [`crate::measure`]): a label image's
+    /// objects measured on an intensity image. Written as CSV; no op reads it.
+    Measure {
+        /// The label image (e.g. a `label` node).
+        labels: NodeId,
+        /// The image the intensity columns are measured on (e.g. the source).
+        intensity: NodeId,
+    },
 }
 
 impl NodeKind {
@@ -57,8 +65,14 @@ impl NodeKind {
     pub fn inputs(&self) -> Vec<NodeId> {
         match self {
             NodeKind::Op { input, .. } => vec![*input],
+            NodeKind::Measure { labels, intensity } => vec![*labels, *intensity],
             NodeKind::File(_) | NodeKind::Image { .. } => Vec::new(),
         }
+    }
+
+    /// Whether the node's value is a table rather than an image.
+    pub fn is_table(&self) -> bool {
+        matches!(self, NodeKind::Measure { .. })
     }
 }
 
@@ -134,7 +148,18 @@ impl Flow {
     pub fn op(&mut self, input: NodeId, op: Op) -> Result<NodeId> {
         op.validate()?;
         self.check(input)?;
+        self.check_image(input, op.name())?;
         Ok(self.push(NodeKind::Op { op, input }))
+    }
+
+    /// Per-object measurements of `labels` on `intensity` (two nodes of one shape): a
+    /// table, written as CSV when materialized.
+    pub fn measure(&mut self, labels: NodeId, intensity: NodeId) -> Result<NodeId> {
+        for n in [labels, intensity] {
+            self.check(n)?;
+            self.check_image(n, "measure")?;
+        }
+        Ok(self.push(NodeKind::Measure { labels, intensity }))
     }
 
     /// A chain of ops from `input`; returns the last node (or `input` for no ops).
@@ -192,6 +217,16 @@ impl Flow {
             .filter_map(|(i, n)| n.materialize.as_ref().map(|m| (NodeId(i), m)))
     }
 
+    fn check_image(&self, node: NodeId, what: &str) -> Result<()> {
+        if self.nodes[node.0].kind.is_table() {
+            return Err(Error::usage(format!(
+                "`{what}` reads an image, and node {} is a table of measurements",
+                node.0
+            )));
+        }
+        Ok(())
+    }
+
     fn check(&self, node: NodeId) -> Result<()> {
         if node.0 < self.nodes.len() {
             Ok(())
@@ -210,6 +245,7 @@ impl Flow {
             NodeKind::File(p) => p.display().to_string(),
             NodeKind::Image { name, .. } => format!("image:{name}"),
             NodeKind::Op { op, .. } => op.to_string(),
+            NodeKind::Measure { .. } => "measure".into(),
         }
     }
 }

@@ -21,6 +21,19 @@
 //!
 //! Each node takes `from` (`input` or another node's name) and `op` or `ops`; a node
 //! with `output` is written. Every flow needs at least one output.
+//!
+//! A measurement table reads two nodes, a label image and the image to measure:
+//!
+//! ```toml
+//! [nodes.labels]
+//! from = "input"
+//! ops = ["gaussian:sigma=2", "threshold:method=otsu", "label"]
+//!
+//! [nodes.objects]
+//! from = ["labels", "input"]     # labels, intensity
+//! op = "measure"
+//! output = "objects"             # <stem>_objects-<hash16>.csv
+//! ```
 
 use crate::backend::OutputType;
 use crate::flow::{Flow, NodeId};
@@ -40,10 +53,21 @@ struct FileSpec {
     nodes: BTreeMap<String, NodeSpec>,
 }
 
+/// `from`: one node's name, or a list of them (a measure's labels and intensity).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum From {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The op name of a measurement table in flow files.
+pub const MEASURE: &str = "measure";
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NodeSpec {
-    from: String,
+    from: From,
     op: Option<String>,
     #[serde(default)]
     ops: Vec<String>,
@@ -57,10 +81,13 @@ struct NodeSpec {
 pub struct StepSpec {
     /// The node's name.
     pub name: String,
-    /// `input` or another node's name.
-    pub from: String,
-    /// The ops, in order.
+    /// `input` or other nodes' names: one for ops, two (labels, intensity) for a
+    /// measurement table.
+    pub from: Vec<String>,
+    /// The ops, in order (none for a measurement table).
     pub ops: Vec<Op>,
+    /// Whether the node is a measurement table (`op = "measure"`).
+    pub measure: bool,
     /// Output suffix, when this node is written.
     pub output: Option<String>,
     /// Output sample type.
@@ -124,8 +151,9 @@ impl FlowSpec {
         FlowSpec {
             steps: vec![StepSpec {
                 name: "result".into(),
-                from: INPUT.into(),
+                from: vec![INPUT.into()],
                 ops,
+                measure: false,
                 output: Some(String::new()),
                 dtype,
                 format,
@@ -172,6 +200,33 @@ impl FlowSpec {
             if specs.is_empty() {
                 return Err(bad(&name, "needs `op` or `ops`"));
             }
+            let from = match n.from {
+                From::One(f) => vec![f],
+                From::Many(f) => f,
+            };
+            let measure = specs.iter().any(|s| s.trim() == MEASURE);
+            match (measure, specs.len(), from.len()) {
+                (true, 1, 2) | (false, _, 1) => {}
+                (true, 1, _) => {
+                    return Err(bad(
+                        format!("{name}.from"),
+                        "`measure` reads two nodes: from = [\"<labels>\", \"<intensity>\"]",
+                    ))
+                }
+                (true, _, _) => {
+                    return Err(bad(
+                        &name,
+                        "`measure` is a node of its own, not part of `ops`",
+                    ))
+                }
+                (false, _, _) => {
+                    return Err(bad(
+                        format!("{name}.from"),
+                        "ops read one node; only `measure` reads two",
+                    ))
+                }
+            }
+            let specs = if measure { Vec::new() } else { specs };
             let ops = specs
                 .iter()
                 .map(|s| Op::parse(s))
@@ -209,8 +264,9 @@ impl FlowSpec {
             }
             steps.push(StepSpec {
                 name,
-                from: n.from,
+                from,
                 ops,
+                measure,
                 output: n.output,
                 dtype,
                 format,
@@ -219,20 +275,24 @@ impl FlowSpec {
         // Order steps after what they read from; unknown names and cycles are errors.
         let mut ordered: Vec<StepSpec> = Vec::new();
         while !steps.is_empty() {
-            let ready = steps
-                .iter()
-                .position(|s| s.from == INPUT || ordered.iter().any(|o| o.name == s.from));
+            let ready = steps.iter().position(|s| {
+                (s.from.iter()).all(|f| f == INPUT || ordered.iter().any(|o| &o.name == f))
+            });
             match ready {
                 Some(k) => ordered.push(steps.remove(k)),
                 None => {
                     let s = &steps[0];
-                    let known = steps.iter().any(|t| t.name == s.from);
+                    let from = (s.from.iter())
+                        .find(|f| *f != INPUT && !ordered.iter().any(|o| &o.name == *f))
+                        .cloned()
+                        .unwrap_or_default();
+                    let known = steps.iter().any(|t| t.name == from);
                     return Err(bad(
                         format!("{}.from", s.name),
                         if known {
-                            format!("`{}` is part of a cycle", s.from)
+                            format!("`{from}` is part of a cycle")
                         } else {
-                            format!("no node named `{}` (use `input` for the source)", s.from)
+                            format!("no node named `{from}` (use `input` for the source)")
                         },
                     ));
                 }
@@ -260,7 +320,18 @@ impl FlowSpec {
         let mut named: HashMap<&str, NodeId> = HashMap::from([(INPUT, src)]);
         let mut outputs = Vec::new();
         for step in &self.steps {
-            let node = flow.chain(named[step.from.as_str()], &step.ops)?;
+            let node = match step.from.as_slice() {
+                [labels, intensity] if step.measure => {
+                    flow.measure(named[labels.as_str()], named[intensity.as_str()])?
+                }
+                [from] => flow.chain(named[from.as_str()], &step.ops)?,
+                _ => {
+                    return Err(Error::usage(format!(
+                        "node `{}` reads the wrong inputs",
+                        step.name
+                    )))
+                }
+            };
             named.insert(&step.name, node);
             if let Some(o) = &step.output {
                 let name = if o.is_empty() {

@@ -16,13 +16,14 @@ const SCHEME: &[u8] = b"imflow.key.v1";
 
 /// Versions of the CPU twins. Bump one when its numerics change; the shader side is
 /// covered by hashing the WGSL source.
-const CPU_TWIN_VERSIONS: [(&str, u32); 6] = [
+const CPU_TWIN_VERSIONS: [(&str, u32); 7] = [
     ("convert", 1),
     ("gaussian", 1),
     ("box", 2), // 2: running sums start at fixed places in the whole image (tiling)
     ("threshold", 1),
     ("gaussian.int", 1),
     ("box.int", 1),
+    ("label", 1),
 ];
 
 /// A 32-byte blake3 key.
@@ -212,6 +213,7 @@ pub fn op_version(op: &Op) -> Key {
         Op::Gaussian(_) => ("gaussian", Shader::Gaussian),
         Op::Box(_) => ("box", Shader::BoxBlur),
         Op::Threshold(_) => ("threshold", Shader::Threshold),
+        Op::Label(_) | Op::RemoveSmall(_) => ("label", Shader::Label),
     };
     let twin = |name: &str| {
         CPU_TWIN_VERSIONS
@@ -232,6 +234,20 @@ pub fn op_version(op: &Op) -> Key {
         Shader::BoxInt => h.field(Shader::BoxBlur.source().as_bytes()),
         _ => &mut h,
     };
+    h.finish()
+}
+
+/// Version of [`crate::measure`]: its columns and their arithmetic.
+const MEASURE_VERSION: u32 = 1;
+
+/// Key of a measurement table: its version and its two inputs' keys (labels,
+/// intensity).
+pub fn measure(inputs: &[Key]) -> Key {
+    let mut h = Hasher::new("measure");
+    h.field(&MEASURE_VERSION.to_le_bytes());
+    for k in inputs {
+        h.field(&k.0);
+    }
     h.finish()
 }
 

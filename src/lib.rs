@@ -54,6 +54,7 @@ pub mod image;
 pub mod inputs;
 pub mod io;
 pub mod key;
+pub mod measure;
 pub mod ops;
 pub mod shaders;
 pub mod store;

@@ -22,11 +22,13 @@ pub enum Shader {
     GaussianInt,
     /// `shaders/box_int.wgsl`: box on integer levels, scipy's integer path.
     BoxInt,
+    /// `shaders/label.wgsl`: connected components, removing small objects.
+    Label,
 }
 
 impl Shader {
     /// Every shader family.
-    pub const ALL: [Shader; 7] = [
+    pub const ALL: [Shader; 8] = [
         Shader::Convert,
         Shader::Gaussian,
         Shader::BoxBlur,
@@ -34,6 +36,7 @@ impl Shader {
         Shader::Window,
         Shader::GaussianInt,
         Shader::BoxInt,
+        Shader::Label,
     ];
 
     /// The file's source as committed.
@@ -46,6 +49,7 @@ impl Shader {
             Shader::Window => include_str!("../shaders/window.wgsl"),
             Shader::GaussianInt => include_str!("../shaders/gaussian_int.wgsl"),
             Shader::BoxInt => include_str!("../shaders/box_int.wgsl"),
+            Shader::Label => include_str!("../shaders/label.wgsl"),
         }
     }
 
@@ -59,6 +63,7 @@ impl Shader {
             Shader::Window => "window.wgsl",
             Shader::GaussianInt => "gaussian_int.wgsl",
             Shader::BoxInt => "box_int.wgsl",
+            Shader::Label => "label.wgsl",
         }
     }
 

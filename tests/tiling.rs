@@ -61,6 +61,19 @@ fn every_op_chain() -> Vec<Vec<Op>> {
         &["gaussian:sigma=20,int=scipy"],
         &["box:size=4,int=scipy"],
         &["gaussian:sigma=1.5,int=scipy", "threshold:method=otsu"],
+        &["threshold:method=otsu", "label:connectivity=1"],
+        &[
+            "gaussian:sigma=1",
+            "threshold:method=otsu",
+            "label:connectivity=2",
+        ],
+        &["threshold:method=otsu", "remove_small_objects:min_size=4"],
+        &[
+            "threshold:method=otsu",
+            "remove_small_objects:max_size=3,connectivity=2",
+            "label:connectivity=2",
+            "box:size=3",
+        ],
         &["gaussian:sigma=1.5", "threshold:method=otsu"],
         &["gaussian:sigma=2", "box:size=3", "threshold:method=otsu"],
         &[

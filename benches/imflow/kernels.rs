@@ -16,15 +16,17 @@ fn sizes() -> &'static [u32] {
 
 /// Bytes a kernel must move at the least: separable filters read and write the plane
 /// once per pass; a threshold reads it and writes the mask; Otsu reads it three times.
-fn bytes_moved(op: &Op, px: u64) -> u64 {
+pub fn bytes_moved(op: &Op, px: u64) -> u64 {
     match op {
         Op::Gaussian(_) | Op::Box(_) => 2 * 2 * 4 * px,
         Op::Threshold(imflow::Threshold::Value { .. }) => 2 * 4 * px,
         Op::Threshold(imflow::Threshold::Otsu) => 4 * 4 * px,
+        // Read the mask and the forest a few times each (benches/imflow/objects.rs).
+        Op::Label(_) | Op::RemoveSmall(_) => 6 * 4 * px,
     }
 }
 
-fn run_gpu(ctx: &GpuContext, src: &GpuImage, op: &Op) -> GpuImage {
+pub fn run_gpu(ctx: &GpuContext, src: &GpuImage, op: &Op) -> GpuImage {
     ctx.apply(src, op).expect("kernel runs").0
 }
 

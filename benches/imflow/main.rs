@@ -13,6 +13,7 @@
 
 mod chains;
 mod kernels;
+mod objects;
 mod tiling;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -86,6 +87,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = kernels::bench, chains::bench, tiling::bench
+    targets = kernels::bench, chains::bench, tiling::bench, objects::bench
 }
 criterion_main!(benches);

@@ -107,6 +107,10 @@ impl Progress {
                     (Some(p), _) => p.display().to_string(),
                     _ => String::new(),
                 };
+                let what = match o.objects {
+                    Some(n) => format!("{what} ({n} objects)"),
+                    None => what,
+                };
                 let status = match o.status {
                     Status::StoreHit => "hit",
                     Status::Failed => "FAILED",
@@ -210,6 +214,19 @@ pub fn run(a: RunArgs) -> u8 {
         report.wall_ms / 1e3,
         report.device.as_deref().unwrap_or("no device (nothing computed)"),
     );
+    let counted: Vec<_> = (report.outputs.iter())
+        .filter_map(|o| Some((o.name.as_str(), o.objects?)))
+        .collect();
+    if !counted.is_empty() {
+        let each: Vec<String> = (counted.iter().take(8))
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        let more = match counted.len() {
+            n if n > 8 => format!(", ... ({} more)", n - 8),
+            _ => String::new(),
+        };
+        eprintln!("  objects: {}{more}", each.join(", "));
+    }
     for f in &report.failures {
         eprintln!("  failed: {}", f.error);
     }

@@ -7,6 +7,7 @@
 pub mod box_blur;
 pub mod convert;
 pub mod gaussian;
+pub mod label;
 pub mod scipy_int;
 pub mod threshold;
 
@@ -32,6 +33,8 @@ pub fn apply(planes: &Planes, op: &Op) -> Result<(Planes, Option<f64>)> {
             let (mask, value) = threshold::threshold(planes, t);
             (mask, Some(value))
         }
+        Op::Label(l) => (label::label(planes, l)?, None),
+        Op::RemoveSmall(r) => (label::remove_small(planes, r)?, None),
     })
 }
 

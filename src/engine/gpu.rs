@@ -102,6 +102,8 @@ impl Engine for GpuEngine {
                     Some(Arc::new(match op {
                         Op::Gaussian(g) => batch.gaussian(src, g)?,
                         Op::Box(b) => batch.box_blur(src, b)?,
+                        Op::Label(l) => batch.label(src, l)?,
+                        Op::RemoveSmall(r) => batch.remove_small(src, r)?,
                         Op::Threshold(t) => {
                             let (mask, pending) = batch.threshold(src, t)?;
                             if matches!(t, Threshold::Otsu) {

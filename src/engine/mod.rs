@@ -12,6 +12,7 @@ mod gpu;
 pub mod graph;
 mod program;
 pub mod tiled;
+mod whole_frame;
 
 pub use cpu::CpuEngine;
 pub use gpu::GpuEngine;

@@ -3,18 +3,17 @@
 //! frame's edges (see [`Window`]) and every running sum starts at a fixed place of the
 //! whole frame, so a tiled result equals the untiled one bit for bit.
 //!
-//! Whole-frame ops (Otsu's threshold) are resolved first, one after another: a pass over
-//! the tiles reduces the op's input to its min and max, a second to its histogram over
-//! that range, and a small program scans the histogram (on the device, like an untiled
-//! frame); the op then runs as the fixed threshold it found. Passes recompute the tiles'
-//! values, so memory stays that of a few tiles whatever the frame's size.
+//! Whole-frame ops (Otsu's threshold, objects) are resolved first, one after another, in
+//! passes that recompute the tiles' values (see [`super::whole_frame`]), so memory stays
+//! that of a few tiles whatever the frame's size.
 //!
 //! Sources are read a band of rows at a time ([`RowSource`]) and outputs are handed over
 //! a band at a time ([`RowSink`]), so a frame need never be whole in memory.
 
 use super::graph::{Graph, Node};
-use super::{Engine, Outcome, Program, Reduced, Reduction, Slot, MAX_FRAMES_IN_FLIGHT};
-use crate::image::{Image, Rect, SampleType, Shape, Window};
+use super::whole_frame::{self, Step};
+use super::{Engine, Outcome, Program, Slot, MAX_FRAMES_IN_FLIGHT};
+use crate::image::{Image, Rect, Shape, Window};
 use crate::ops::{Op, Threshold};
 use crate::{Error, Result};
 use std::collections::VecDeque;
@@ -230,14 +229,21 @@ pub struct TiledOutcome {
 }
 
 /// Reads the tiles' source windows: one band of rows per source per row of tiles.
-struct TileReader<'s, 'r> {
+pub(super) struct TileReader<'s, 'r> {
     sources: &'s mut [&'r mut dyn RowSource],
     band: Option<(Rect, Vec<Image>)>,
 }
 
-impl TileReader<'_, '_> {
+impl<'s, 'r> TileReader<'s, 'r> {
+    pub fn new(sources: &'s mut [&'r mut dyn RowSource]) -> Self {
+        TileReader {
+            sources,
+            band: None,
+        }
+    }
+
     /// Every source's window of `tile`.
-    fn images(&mut self, tile: &Tile, row_tiles: usize) -> Result<Vec<Image>> {
+    pub fn images(&mut self, tile: &Tile, row_tiles: usize) -> Result<Vec<Image>> {
         let direct: Option<Result<Vec<Image>>> = (self.sources.iter_mut())
             .map(|s| s.window(tile.outer))
             .collect();
@@ -268,20 +274,20 @@ impl TileReader<'_, '_> {
 }
 
 /// Frames kept in flight: submit, and get back the oldest once there are too many.
-struct Pipe<'e, E: Engine, L> {
+pub(super) struct Pipe<'e, E: Engine, L> {
     engine: &'e E,
     queue: VecDeque<(E::Pending, L)>,
 }
 
 impl<'e, E: Engine, L> Pipe<'e, E, L> {
-    fn new(engine: &'e E) -> Self {
+    pub fn new(engine: &'e E) -> Self {
         Pipe {
             engine,
             queue: VecDeque::new(),
         }
     }
 
-    fn submit(
+    pub fn submit(
         &mut self,
         p: Program<'_, E::Frame>,
         layout: L,
@@ -293,7 +299,7 @@ impl<'e, E: Engine, L> Pipe<'e, E, L> {
         Ok(None)
     }
 
-    fn next(&mut self) -> Result<Option<(Outcome<E::Frame>, L)>> {
+    pub fn next(&mut self) -> Result<Option<(Outcome<E::Frame>, L)>> {
         match self.queue.pop_front() {
             Some((p, l)) => Ok(Some((self.engine.finish(p)?, l))),
             None => Ok(None),
@@ -302,16 +308,28 @@ impl<'e, E: Engine, L> Pipe<'e, E, L> {
 }
 
 /// The per-command bookkeeping of one tile's program.
-struct TileProgram {
+pub(super) struct TileProgram {
     /// The tile's place in its row, and its row's length.
-    col: usize,
-    row_len: usize,
+    pub col: usize,
+    pub row_len: usize,
     /// Node of each command (for byte figures).
-    node_of: Vec<usize>,
+    pub node_of: Vec<usize>,
     /// Slots of reductions or downloads, as the pass wants them.
-    slots: Vec<Slot>,
+    pub slots: Vec<Slot>,
     /// Threshold ops' slots.
-    thresholds: Vec<(usize, Slot)>,
+    pub thresholds: Vec<(usize, Slot)>,
+}
+
+impl TileProgram {
+    pub fn new(col: usize, row_len: usize) -> Self {
+        TileProgram {
+            col,
+            row_len,
+            node_of: Vec::new(),
+            slots: Vec::new(),
+            thresholds: Vec::new(),
+        }
+    }
 }
 
 /// Runs `graph` on a frame of `frame`'s shape tile by tile: `sources[i]` feeds the
@@ -339,35 +357,44 @@ pub fn run<E: Engine>(
         downloaded: vec![0; n],
         programs: 0,
     };
-    // The ops, whole-frame ones replaced by what they resolve to.
-    let mut ops: Vec<Option<Op>> = (graph.nodes.iter())
-        .map(|n| match n {
-            Node::Op { op, .. } => Some((*op).clone()),
-            Node::Source { .. } => None,
-        })
-        .collect();
+    // The nodes as steps, whole-frame ones replaced by what they resolve to.
+    let mut steps = Step::of(graph);
     let targets: Vec<usize> = graph.outputs.iter().map(|o| o.0).collect();
     let needed = graph.ancestors(&targets);
     let whole_frame: Vec<usize> = (0..n)
-        .filter(|&i| needed[i] && ops[i].as_ref().is_some_and(Op::is_whole_frame))
+        .filter(|&i| needed[i] && matches!(&steps[i], Step::Op(op) if op.is_whole_frame()))
         .collect();
     for t in whole_frame {
-        let Node::Op { input, .. } = graph.nodes[t] else {
+        let (Node::Op { input, .. }, Step::Op(op)) = (&graph.nodes[t], steps[t].clone()) else {
             unreachable_op()?
         };
-        let integer = crate::cpu::threshold::integer_levels(types[input]);
-        let value = resolve_otsu(
-            engine, graph, &ops, frame, tiling, sources, input, integer, &mut out,
-        )?;
-        ops[t] = Some(Op::Threshold(Threshold::Value { value }));
-        out.thresholds[t] = Some(value);
+        let input = *input;
+        steps[t] = match op {
+            Op::Threshold(_) => {
+                let integer = crate::cpu::threshold::integer_levels(types[input]);
+                let value = whole_frame::resolve_otsu(
+                    engine, graph, &steps, frame, tiling, sources, input, integer, &mut out,
+                )?;
+                out.thresholds[t] = Some(value);
+                Step::Op(Op::Threshold(Threshold::Value {
+                    value: super::defined_threshold(value)?,
+                }))
+            }
+            op => {
+                let runs = whole_frame::resolve_objects(
+                    engine, graph, &steps, frame, tiling, sources, input, &op, &mut out,
+                )?;
+                Step::Objects {
+                    op,
+                    runs: std::sync::Arc::new(runs),
+                }
+            }
+        };
     }
     // The final pass: every output, cropped to each tile and stitched into bands.
     let wanted: Vec<usize> = targets.clone();
-    let mut reader = TileReader {
-        sources,
-        band: None,
-    };
+    let needed = whole_frame::needed(graph, &steps, &wanted);
+    let mut reader = TileReader::new(sources);
     let mut pipe = Pipe::new(engine);
     let mut row_parts: Vec<Vec<Image>> = vec![Vec::new(); graph.outputs.len()];
     let mut finish =
@@ -385,21 +412,17 @@ pub fn run<E: Engine>(
     for row in tiling.rows() {
         for (col, tile) in row.iter().enumerate() {
             let images = reader.images(tile, row.len())?;
-            let mut layout = TileProgram {
-                col,
-                row_len: row.len(),
-                node_of: Vec::new(),
-                slots: Vec::new(),
-                thresholds: Vec::new(),
-            };
+            let rendered = whole_frame::render(&steps, &needed, tile);
+            let mut layout = TileProgram::new(col, row.len());
             let mut p = Program::new();
-            let slots = record(
+            let slots = whole_frame::record(
                 graph,
-                &ops,
+                &steps,
                 &types,
                 frame,
                 tile,
                 &images,
+                &rendered,
                 &wanted,
                 &mut p,
                 &mut layout,
@@ -429,7 +452,7 @@ fn unreachable_op<T>() -> Result<T> {
 }
 
 /// Adds a program's bytes to the nodes that moved them, and its thresholds.
-fn account<F>(o: &Outcome<F>, layout: &TileProgram, out: &mut TiledOutcome) {
+pub(super) fn account<F>(o: &Outcome<F>, layout: &TileProgram, out: &mut TiledOutcome) {
     for (c, &node) in layout.node_of.iter().enumerate() {
         out.uploaded[node] += o.uploaded[c];
         out.downloaded[node] += o.downloaded[c];
@@ -439,149 +462,6 @@ fn account<F>(o: &Outcome<F>, layout: &TileProgram, out: &mut TiledOutcome) {
             out.thresholds[node] = o.threshold(s);
         }
     }
-}
-
-/// Records one tile's sources and the nodes `wanted` depends on; returns each node's
-/// slot (those recorded).
-#[allow(clippy::too_many_arguments)]
-fn record<'p, F>(
-    graph: &Graph<'_>,
-    ops: &'p [Option<Op>],
-    types: &[SampleType],
-    frame: Shape,
-    tile: &Tile,
-    images: &'p [Image],
-    wanted: &[usize],
-    p: &mut Program<'p, F>,
-    layout: &mut TileProgram,
-) -> Result<Vec<Option<Slot>>> {
-    let needed = graph.ancestors(wanted);
-    let mut slots: Vec<Option<Slot>> = vec![None; graph.nodes.len()];
-    for (i, node) in graph.nodes.iter().enumerate().filter(|(i, _)| needed[*i]) {
-        let s = match node {
-            Node::Source { index, .. } => {
-                let image = images.get(*index).ok_or_else(|| {
-                    Error::usage(format!("no source {index} for the tiled frame"))
-                })?;
-                p.upload_window(image, types[i], tile.window(frame))
-            }
-            Node::Op { input, .. } => {
-                let op = ops[i].as_ref().expect("op nodes have ops");
-                let s = p.apply(op, slots[*input].expect("inputs come first"))?;
-                if matches!(op, Op::Threshold(_)) {
-                    layout.thresholds.push((i, s));
-                }
-                s
-            }
-        };
-        slots[i] = Some(s);
-        layout.node_of.push(i);
-    }
-    Ok(slots)
-}
-
-/// Otsu's threshold of node `input`'s values over the whole frame: its min and max over
-/// every tile's inner part, its histogram over that range, and the scan.
-#[allow(clippy::too_many_arguments)]
-fn resolve_otsu<E: Engine>(
-    engine: &E,
-    graph: &Graph<'_>,
-    ops: &[Option<Op>],
-    frame: Shape,
-    tiling: &Tiling,
-    sources: &mut [&mut dyn RowSource],
-    input: usize,
-    integer: bool,
-    out: &mut TiledOutcome,
-) -> Result<f64> {
-    let types = graph.value_types()?;
-    let mut reduce = |reduction: Reduction, out: &mut TiledOutcome| -> Result<Vec<Reduced>> {
-        let mut reader = TileReader {
-            sources: &mut *sources,
-            band: None,
-        };
-        let mut pipe = Pipe::new(engine);
-        let mut got = Vec::new();
-        let mut take = |(o, layout): (Outcome<E::Frame>, TileProgram), out: &mut TiledOutcome| {
-            account(&o, &layout, out);
-            let s = layout.slots[0];
-            got.push(o.reduced[s.index()].clone());
-        };
-        for row in tiling.rows() {
-            for tile in &row {
-                let images = reader.images(tile, row.len())?;
-                let mut layout = TileProgram {
-                    col: 0,
-                    row_len: 1,
-                    node_of: Vec::new(),
-                    slots: Vec::new(),
-                    thresholds: Vec::new(),
-                };
-                let mut p = Program::new();
-                let slots = record(
-                    graph,
-                    ops,
-                    &types,
-                    frame,
-                    tile,
-                    &images,
-                    &[input],
-                    &mut p,
-                    &mut layout,
-                )?;
-                let s = p.reduce(
-                    slots[input].expect("recorded"),
-                    Some(tile.inner_in_window()),
-                    reduction,
-                );
-                layout.slots.push(s);
-                layout.node_of.push(input);
-                out.programs += 1;
-                if let Some(done) = pipe.submit(p, layout)? {
-                    take(done, out);
-                }
-            }
-        }
-        while let Some(done) = pipe.next()? {
-            take(done, out);
-        }
-        got.into_iter()
-            .map(|r| r.ok_or_else(|| Error::usage("a reduction gave nothing")))
-            .collect()
-    };
-    let mut range: Option<(f32, f32)> = None;
-    for r in reduce(Reduction::MinMax, out)? {
-        if let Reduced::Range(Some((lo, hi))) = r {
-            range = Some(match range {
-                None => (lo, hi),
-                Some((a, b)) => (a.min(lo), b.max(hi)),
-            });
-        }
-    }
-    let Some((lo, hi)) = range else {
-        return Ok(f64::NAN); // nothing but NaN: as the untiled twin says
-    };
-    if lo == hi {
-        return Ok(f64::from(lo));
-    }
-    let bins = crate::cpu::threshold::bin_count(lo, hi, integer);
-    let mut counts = vec![0u64; bins];
-    for r in reduce(Reduction::Histogram { lo, hi, integer }, out)? {
-        let Reduced::Counts(c) = r else {
-            return Err(Error::usage("a histogram pass gave no counts"));
-        };
-        for (a, b) in counts.iter_mut().zip(c) {
-            *a += b;
-        }
-    }
-    let mut p = Program::new();
-    let s = p.otsu_scan(counts, lo, hi, integer);
-    let o = engine.run(p)?;
-    out.programs += 1;
-    out.downloaded[input] += o.downloaded[s.index()];
-    out.uploaded[input] += o.uploaded[s.index()];
-    o.threshold(s)
-        .ok_or_else(|| Error::usage("the Otsu scan gave no threshold"))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::workers::lock;
 use super::{Executor, Ready, Typed};
 use crate::engine::{Engine, Outcome, Program, Slot, MAX_FRAMES_IN_FLIGHT};
 use crate::flow::NodeKind;
+use crate::image::SampleType;
 use crate::ops::Op;
 use crate::{Error, Result};
 use std::collections::{HashMap, VecDeque};
@@ -78,6 +79,8 @@ struct Layout {
     keeps: Vec<usize>,
     /// Threshold ops' slots.
     thresholds: Vec<(usize, Slot)>,
+    /// Measure nodes, each with two downloads (labels, intensity) ahead of the outputs'.
+    measures: Vec<usize>,
 }
 
 struct Evaluator<'e, 'f, 'a, E: Engine> {
@@ -205,6 +208,7 @@ impl<'e, 'f, 'a, E: Engine> Evaluator<'e, 'f, 'a, E> {
             downloads: Vec::new(),
             keeps: Vec::new(),
             thresholds: Vec::new(),
+            measures: Vec::new(),
         };
         for &i in &w.unit.inputs {
             let s = if let Some(v) = self.pinned.get(&i) {
@@ -221,6 +225,16 @@ impl<'e, 'f, 'a, E: Engine> Evaluator<'e, 'f, 'a, E> {
         }
         for &i in &w.viable {
             let s = match run.kind(i) {
+                NodeKind::Measure { labels, intensity } => {
+                    // Measured on the host from both inputs, read back as label values
+                    // and as f32 (exact for every 8- and 16-bit intensity).
+                    for (n, to) in [(labels, SampleType::U32), (intensity, SampleType::F32)] {
+                        p.download(slot[&n.index()], to);
+                        layout.node_of.push(n.index());
+                    }
+                    layout.measures.push(i);
+                    continue;
+                }
                 NodeKind::File(_) => p.upload(&w.stacks[&i].frames[f]),
                 NodeKind::Image { image, .. } => p.upload(image),
                 NodeKind::Op { op, .. } => {
@@ -279,7 +293,21 @@ impl<'e, 'f, 'a, E: Engine> Evaluator<'e, 'f, 'a, E> {
         let Some(w) = self.work.get_mut(&k) else {
             return;
         };
-        for (o, image) in layout.downloads.iter().zip(outcome.images.drain(..)) {
+        let mut images = outcome.images.drain(..);
+        for &m in &layout.measures {
+            let (Some(labels), Some(intensity)) = (images.next(), images.next()) else {
+                w.failed
+                    .get_or_insert(Arc::new(Error::usage("a measure's inputs went missing")));
+                break;
+            };
+            match crate::measure::measure(&labels, &intensity) {
+                Ok(t) => w.tables.entry(m).or_default().push(t),
+                Err(e) => {
+                    w.failed.get_or_insert(Arc::new(e));
+                }
+            }
+        }
+        for (o, image) in layout.downloads.iter().zip(images) {
             w.images.entry(*o).or_default().push(image);
         }
         let kept = self.kept.entry(k).or_default();

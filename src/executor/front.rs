@@ -7,10 +7,11 @@ use super::plan::{How, Plan, Unit};
 use super::report::{OutputReport, Status};
 use super::run::Run;
 use super::value::Meta;
-use super::workers::{self, encode_worker, EncodeJob, Fetch, Fetched, LazyTiff, Prefetch};
+use super::workers::{self, encode_worker, EncodeJob, Fetch, Fetched, LazyTiff, Payload, Prefetch};
 use crate::flow::NodeKind;
 use crate::image::{Image, SampleType};
 use crate::io::{self, Stack};
+use crate::ops::Op;
 use crate::store::Hit;
 use crate::{Error, Result};
 use std::collections::HashMap;
@@ -42,6 +43,8 @@ pub(super) struct Work {
     pub value_types: HashMap<usize, SampleType>,
     /// Downloaded frames, per output.
     pub images: HashMap<usize, Vec<Image>>,
+    /// Measured frames, per measure node.
+    pub tables: HashMap<usize, Vec<crate::measure::FrameTable>>,
     /// Bytes of one frame of one value (f32 planes): what keeping it resident costs.
     pub frame_bytes: u64,
     /// TIFFs too large to read whole: streamed band by band.
@@ -131,8 +134,17 @@ pub(super) fn with_workers(
             encoded: &done_rx,
             progress,
         };
+        // Stop the readers however `f` ends: a panic would otherwise leave the scope
+        // waiting for them forever.
+        struct StopOnDrop<'p>(&'p Prefetch);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.stop();
+            }
+        }
+        let stop = StopOnDrop(&prefetch);
         let result = f(&mut front);
-        prefetch.stop();
+        drop(stop);
         front.encode = None; // the encoders end once they have written what they hold
         for (node, written) in done_rx.iter() {
             front.written(node, written);
@@ -187,6 +199,7 @@ impl Front<'_, '_> {
             meta: HashMap::new(),
             value_types: HashMap::new(),
             images: HashMap::new(),
+            tables: HashMap::new(),
             frame_bytes: 0,
             lazy: HashMap::new(),
             done: 0,
@@ -256,6 +269,11 @@ impl Front<'_, '_> {
                     let t = op.output_type(w.value_types[&inputs[0]]);
                     w.value_types.insert(i, t);
                 }
+                NodeKind::Measure { .. } => {
+                    let m = Arc::clone(&w.meta[&inputs[0]]);
+                    w.meta.insert(i, m);
+                    w.value_types.insert(i, SampleType::F64);
+                }
             }
             available.push(i);
             w.viable.push(i);
@@ -298,52 +316,95 @@ impl Front<'_, '_> {
             }
             None => {}
         }
-        for &o in &w.unit.outputs {
-            // Computed here, or taken resident and downloaded (an output the resident
-            // cache holds, written to a store that lacks it).
-            let computed = matches!(run.nodes[o].status, Status::Computed | Status::ResidentHit);
-            let Some(frames) = w.images.remove(&o).filter(|_| computed) else {
-                if run.nodes[o].status != Status::Failed {
-                    run.fail_from_inputs(o);
-                }
-                let r = run.set_report(o, Status::Failed, None);
-                (self.progress)(r);
-                continue;
+        for &o in &w.unit.outputs.clone() {
+            self.output(&mut w, o, device);
+        }
+    }
+
+    /// One output of a finished unit: to the encoders, into the report (not persisted),
+    /// or failed.
+    fn output(&mut self, w: &mut Work, o: usize, device: Option<&str>) {
+        // Computed here, or taken resident and downloaded (an output the resident
+        // cache holds, written to a store that lacks it).
+        let computed = matches!(
+            self.run.nodes[o].status,
+            Status::Computed | Status::ResidentHit
+        );
+        let (_, m) = (self.run.outputs.iter())
+            .find(|(n, _)| *n == o)
+            .expect("an output")
+            .clone();
+        let Some(meta) = w.meta.get(&o).cloned().filter(|_| computed) else {
+            return self.lost(o);
+        };
+        let (payload, objects, format) = if self.run.kind(o).is_table() {
+            let Some(tables) = w.tables.remove(&o).filter(|_| computed) else {
+                return self.lost(o);
             };
-            let meta = &w.meta[&o];
+            let csv = crate::measure::to_csv(&tables);
+            let objects = crate::measure::count(&tables);
+            if !m.persist {
+                let mut r = self.run.output_report(o, Status::Computed, None);
+                (r.table, r.objects) = (Some(csv), Some(objects));
+                let r = self.run.put_report(r);
+                return (self.progress)(r);
+            }
+            let frames = tables.len();
+            (
+                Payload::Table { csv, frames },
+                Some(objects),
+                io::Format::Csv,
+            )
+        } else {
+            let Some(frames) = w.images.remove(&o).filter(|_| computed) else {
+                return self.lost(o);
+            };
+            let objects = matches!(
+                self.run.kind(o),
+                NodeKind::Op {
+                    op: Op::Label(_),
+                    ..
+                }
+            )
+            .then(|| crate::measure::label_count(&frames));
             let stack = Stack {
                 frames,
                 animation: meta.animation.clone(),
                 format: meta.format,
             };
-            let (_, m) = run
-                .outputs
-                .iter()
-                .find(|(n, _)| *n == o)
-                .expect("an output")
-                .clone();
             if !m.persist {
-                let mut r = run.output_report(o, Status::Computed, None);
-                r.image = Some(stack);
-                let r = run.put_report(r);
-                (self.progress)(r);
-                continue;
+                let mut r = self.run.output_report(o, Status::Computed, None);
+                (r.image, r.objects) = (Some(stack), objects);
+                let r = self.run.put_report(r);
+                return (self.progress)(r);
             }
             let format = m.format.unwrap_or_else(|| io::default_format(&stack));
-            let device = device.unwrap_or("cpu").to_string();
-            let draft = run.draft(o, w.value_types[&o], meta, format, device);
-            let job = EncodeJob {
-                node: o,
-                stack,
-                draft,
-            };
-            if self.encode.as_ref().is_none_or(|tx| tx.send(job).is_err()) {
-                let e = Error::encode("the encoder threads stopped").at(run.store.out_dir());
-                run.fail(o, Arc::new(e), true);
-                let r = run.set_report(o, Status::Failed, None);
-                (self.progress)(r);
-            }
+            (Payload::Image(stack), objects, format)
+        };
+        let device = device.unwrap_or("cpu").to_string();
+        let mut draft = self.run.draft(o, w.value_types[&o], &meta, format, device);
+        draft.objects = objects;
+        let job = EncodeJob {
+            node: o,
+            payload,
+            draft,
+        };
+        if self.encode.as_ref().is_none_or(|tx| tx.send(job).is_err()) {
+            let e = Error::encode("the encoder threads stopped").at(self.run.store.out_dir());
+            self.run.fail(o, Arc::new(e), true);
+            let r = self.run.set_report(o, Status::Failed, None);
+            (self.progress)(r);
         }
+    }
+
+    /// An output whose value never came: failed, because an input did.
+    fn lost(&mut self, o: usize) {
+        let run = &mut *self.run;
+        if run.nodes[o].status != Status::Failed {
+            run.fail_from_inputs(o);
+        }
+        let r = run.set_report(o, Status::Failed, None);
+        (self.progress)(r);
     }
 
     /// Files whatever the encoders have finished meanwhile.

@@ -81,9 +81,16 @@ pub struct OutputReport {
     pub source: Option<PathBuf>,
     /// blake3 of that source file's bytes (as `b3sum` prints it).
     pub source_blake3: Option<Key>,
+    /// Objects the output holds: labels (their count, over all frames) and measurement
+    /// tables (their rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objects: Option<u64>,
     /// The result, for outputs with `persist: false`.
     #[serde(skip)]
     pub image: Option<Stack>,
+    /// The table as CSV, for measurement outputs with `persist: false`.
+    #[serde(skip)]
+    pub table: Option<String>,
     /// Why it failed.
     #[serde(
         serialize_with = "serialize_opt_error",

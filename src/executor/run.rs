@@ -175,6 +175,11 @@ impl<'a> Run<'a> {
                         self.inputs(i).iter().map(|&j| self.keys[j]).collect();
                     inputs.map(|k| key::task(op, &k))
                 }
+                NodeKind::Measure { .. } => {
+                    let inputs: Option<Vec<Key>> =
+                        self.inputs(i).iter().map(|&j| self.keys[j]).collect();
+                    inputs.map(|k| key::measure(&k))
+                }
             };
             match key {
                 Some(k) => self.keys[i] = Some(k),
@@ -319,7 +324,9 @@ impl<'a> Run<'a> {
                 _ => None,
             },
             source_blake3: self.sources.get(&root).map(Source::content),
+            objects: hit.and_then(|h| h.record.objects),
             image: None,
+            table: None,
             error: match status {
                 Status::Failed => self.nodes[o].error.clone(),
                 _ => None,
@@ -376,6 +383,7 @@ impl<'a> Run<'a> {
                             Some(std::path::absolute(p).unwrap_or_else(|_| p.clone()))
                     }
                     NodeKind::Image { name, .. } => step.source = Some(name.clone()),
+                    NodeKind::Measure { .. } => step.op = Some("measure".into()),
                 }
                 step
             })
@@ -398,6 +406,7 @@ impl<'a> Run<'a> {
             .expect("an output");
         let task = self.keys[o].expect("computed outputs are keyed");
         Draft {
+            objects: None,
             key: m.output_key(&task),
             task,
             name: m.name.clone(),
@@ -436,7 +445,9 @@ impl<'a> Run<'a> {
                     file_bytes: None,
                     source: None,
                     source_blake3: None,
+                    objects: None,
                     image: None,
+                    table: None,
                     error: Some(Arc::new(Error::usage("the run ended before this output"))),
                 })
             })

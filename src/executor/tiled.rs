@@ -34,7 +34,14 @@ pub(super) fn tiling<E: Engine>(
         engine.plane_limit(budget),
         budget.max_tile,
     )?;
-    Ok((!t.is_whole() || !w.lazy.is_empty()).then_some(t))
+    let tiled = !t.is_whole() || !w.lazy.is_empty();
+    if tiled && (w.viable.iter()).any(|&i| front.run.kind(i).is_table()) {
+        return Err(Error::usage(
+            "measure on a frame too large for one program (tiled or streamed) is not \
+             supported yet: raise --memory so the frame runs whole",
+        ));
+    }
+    Ok(tiled.then_some(t))
 }
 
 /// The unit as a frame graph: its shape, the graph, and the flow node of each graph
@@ -55,6 +62,8 @@ fn graph<'a>(front: &Front<'_, 'a>, w: &Work) -> Result<Option<(Shape, Graph<'a>
     let mut g = Graph::default();
     let mut index: HashMap<usize, usize> = HashMap::new();
     let mut sources = 0;
+    // The flow node of each graph node (measure nodes have none: see `tiling`).
+    let mut order = Vec::new();
     for &i in &nodes {
         let source_shape = match (w.stacks.get(&i), w.lazy.get(&i), run.kind(i)) {
             (Some(stack), _, _) => Some(stack.frames[0].shape()),
@@ -81,12 +90,15 @@ fn graph<'a>(front: &Front<'_, 'a>, w: &Work) -> Result<Option<(Shape, Graph<'a>
                 op,
                 input: index[&run.inputs(i)[0]],
             },
+            // Measured on the host from downloaded frames; see `tiling`.
+            (None, NodeKind::Measure { .. }) => continue,
             (None, _) => return Err(Error::usage(format!("node {i} has no values to tile"))),
         };
         index.insert(i, g.nodes.len());
         g.nodes.push(node);
+        order.push(i);
     }
-    for &o in w.unit.outputs.iter().filter(|o| w.viable.contains(o)) {
+    for &o in (w.unit.outputs.iter()).filter(|o| w.viable.contains(o) && index.contains_key(o)) {
         let (_, m) = run
             .outputs
             .iter()
@@ -97,7 +109,7 @@ fn graph<'a>(front: &Front<'_, 'a>, w: &Work) -> Result<Option<(Shape, Graph<'a>
             m.dtype.resolve(w.meta[&o].source_type, w.value_types[&o]),
         ));
     }
-    Ok(shape.map(|s| (s, g, nodes)))
+    Ok(shape.map(|s| (s, g, order)))
 }
 
 /// A frame's source: a decoded frame, or a page of a TIFF read band by band.

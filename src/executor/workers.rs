@@ -210,8 +210,16 @@ impl Prefetch {
 /// An output to encode and commit off the engine's thread.
 pub(crate) struct EncodeJob {
     pub node: usize,
-    pub stack: Stack,
+    pub payload: Payload,
     pub draft: Draft,
+}
+
+/// What an encode job writes.
+pub(crate) enum Payload {
+    /// Image frames, in the draft's format.
+    Image(Stack),
+    /// A measurement table, as CSV text, of this many frames.
+    Table { csv: String, frames: usize },
 }
 
 /// Encodes and writes jobs until the sender goes away, sending each result to `done`.
@@ -242,7 +250,10 @@ pub(crate) fn encode_worker(
 
 /// The store's write, as the encode workers call it.
 pub(crate) fn store_write(store: &Store) -> impl Fn(&EncodeJob) -> Result<Hit> + Sync + '_ {
-    move |job: &EncodeJob| store.write(job.draft.clone(), &job.stack)
+    move |job: &EncodeJob| match &job.payload {
+        Payload::Image(stack) => store.write(job.draft.clone(), stack),
+        Payload::Table { csv, frames } => store.write_table(job.draft.clone(), csv, *frames),
+    }
 }
 
 #[cfg(test)]
@@ -262,7 +273,7 @@ mod tests {
             draft.name = name.into();
             tx.send(EncodeJob {
                 node,
-                stack: stack.clone(),
+                payload: Payload::Image(stack.clone()),
                 draft,
             })
             .unwrap();

@@ -12,6 +12,7 @@ mod box_blur;
 mod context;
 pub(crate) mod convert;
 mod gaussian;
+mod label;
 mod pipelines;
 mod pool;
 mod scipy_int;
@@ -116,7 +117,21 @@ impl GpuContext {
             Op::Gaussian(g) => Ok((self.gaussian(src, g)?, None)),
             Op::Box(b) => Ok((self.box_blur(src, b)?, None)),
             Op::Threshold(t) => self.threshold(src, t).map(|(m, v)| (m, Some(v))),
+            Op::Label(l) => self.one_batch("imflow.label", |b| b.label(src, l)),
+            Op::RemoveSmall(r) => self.one_batch("imflow.remove_small", |b| b.remove_small(src, r)),
         }
+    }
+
+    /// Records `f` as one batch and submits it.
+    fn one_batch(
+        &self,
+        label: &str,
+        f: impl FnOnce(&mut batch::Batch<'_>) -> Result<GpuImage>,
+    ) -> Result<(GpuImage, Option<f64>)> {
+        let mut batch = self.batch(label);
+        let out = f(&mut batch)?;
+        batch.submit()?;
+        Ok((out, None))
     }
 
     /// Narrows planes to `to` on the GPU (round half to even, clamp) and downloads them

@@ -39,6 +39,15 @@ pub(crate) enum Kernel {
     GaussIntHorizontal,
     BoxIntVertical,
     BoxIntHorizontal,
+    LabelInit,
+    LabelUnite,
+    LabelCompress,
+    LabelFlag,
+    ScanBlocks,
+    ScanAdd,
+    LabelWrite,
+    ObjectsCount,
+    ObjectsKeep,
 }
 
 impl Kernel {
@@ -56,6 +65,8 @@ impl Kernel {
             Crop => Shader::Window,
             GaussIntVertical | GaussIntHorizontal => Shader::GaussianInt,
             BoxIntVertical | BoxIntHorizontal => Shader::BoxInt,
+            LabelInit | LabelUnite | LabelCompress | LabelFlag | ScanBlocks | ScanAdd
+            | LabelWrite | ObjectsCount | ObjectsKeep => Shader::Label,
         }
     }
 
@@ -79,6 +90,15 @@ impl Kernel {
             Crop => "crop",
             GaussIntVertical | BoxIntVertical => "vertical",
             GaussIntHorizontal | BoxIntHorizontal => "horizontal",
+            LabelInit => "init",
+            LabelUnite => "unite_neighbours",
+            LabelCompress => "compress",
+            LabelFlag => "flag",
+            ScanBlocks => "scan_blocks",
+            ScanAdd => "scan_add",
+            LabelWrite => "write_labels",
+            ObjectsCount => "count",
+            ObjectsKeep => "keep",
         }
     }
 
@@ -98,6 +118,13 @@ impl Kernel {
             MinMax => &[(1, Read), (3, ReadWrite)],
             HistogramShared | HistogramGlobal => &[(1, Read), (3, ReadWrite), (4, ReadWrite)],
             OtsuScanInteger | OtsuScanFloat => &[(3, ReadWrite), (4, ReadWrite)],
+            LabelInit | LabelUnite => &[(1, Read), (3, ReadWrite)],
+            LabelCompress => &[(3, ReadWrite)],
+            LabelFlag => &[(3, ReadWrite), (4, ReadWrite)],
+            ScanBlocks | ScanAdd => &[(4, ReadWrite)],
+            LabelWrite => &[(2, ReadWrite), (3, ReadWrite), (4, ReadWrite)],
+            ObjectsCount => &[(1, Read), (3, ReadWrite), (5, ReadWrite)],
+            ObjectsKeep => &[(1, Read), (2, ReadWrite), (3, ReadWrite), (5, ReadWrite)],
         }
     }
 
@@ -118,6 +145,8 @@ impl Kernel {
             GaussIntVertical | GaussIntHorizontal | BoxIntVertical | BoxIntHorizontal => {
                 super::scipy_int::CONSTANTS
             }
+            LabelInit | LabelUnite | LabelCompress | LabelFlag | ScanBlocks | ScanAdd
+            | LabelWrite | ObjectsCount | ObjectsKeep => super::label::CONSTANTS,
         }
     }
 
@@ -139,12 +168,16 @@ impl Kernel {
                 std::mem::size_of::<super::scipy_int::GaussParams>()
             }
             BoxIntVertical | BoxIntHorizontal => std::mem::size_of::<super::scipy_int::BoxParams>(),
+            LabelInit | LabelUnite | LabelCompress | LabelFlag | ScanBlocks | ScanAdd
+            | LabelWrite | ObjectsCount | ObjectsKeep => {
+                std::mem::size_of::<super::label::Params>()
+            }
         }
     }
 
     /// Every kernel.
     #[cfg(test)]
-    pub const ALL: [Kernel; 19] = [
+    pub const ALL: [Kernel; 28] = [
         Kernel::Unpack,
         Kernel::Pack,
         Kernel::GaussHorizontalTiled,
@@ -164,6 +197,15 @@ impl Kernel {
         Kernel::GaussIntHorizontal,
         Kernel::BoxIntVertical,
         Kernel::BoxIntHorizontal,
+        Kernel::LabelInit,
+        Kernel::LabelUnite,
+        Kernel::LabelCompress,
+        Kernel::LabelFlag,
+        Kernel::ScanBlocks,
+        Kernel::ScanAdd,
+        Kernel::LabelWrite,
+        Kernel::ObjectsCount,
+        Kernel::ObjectsKeep,
     ];
 
     /// `imflow.<shader>.<entry>`, the label of the pipeline and its errors.

@@ -32,6 +32,8 @@ pub enum Format {
     Webp,
     /// BMP: u8 gray, RGB or RGBA.
     Bmp,
+    /// CSV: a table of measurements (see [`crate::measure`]), never an image.
+    Csv,
 }
 
 impl Format {
@@ -44,6 +46,7 @@ impl Format {
             Format::Gif => "GIF",
             Format::Webp => "WebP",
             Format::Bmp => "BMP",
+            Format::Csv => "CSV",
         }
     }
 
@@ -56,6 +59,7 @@ impl Format {
             Format::Gif => "gif",
             Format::Webp => "webp",
             Format::Bmp => "bmp",
+            Format::Csv => "csv",
         }
     }
 
@@ -69,6 +73,7 @@ impl Format {
             "gif" => Some(Format::Gif),
             "webp" => Some(Format::Webp),
             "bmp" => Some(Format::Bmp),
+            "csv" => Some(Format::Csv),
             _ => None,
         }
     }
@@ -225,6 +230,9 @@ fn uniform(stack: Stack) -> Result<Stack> {
 pub fn encode_stack(stack: &Stack, format: Format) -> Result<Vec<u8>> {
     match (format, stack.frames.as_slice()) {
         (_, []) => Err(Error::encode("no frames")),
+        (Format::Csv, _) => Err(Error::encode(
+            "CSV holds tables of measurements, not images; write a .tif or .png",
+        )),
         (Format::Gif, frames) => gif::encode(frames, stack.animation.as_ref()),
         (Format::Tiff, _) => tiff::encode(stack),
         (_, [one]) => raster::encode(one, format),

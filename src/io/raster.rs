@@ -147,7 +147,7 @@ pub(super) fn encode(image: &Image, format: Format) -> Result<Vec<u8>> {
             color,
         ),
         // Routed to their own encoders by `encode_stack`.
-        Format::Tiff | Format::Gif => {
+        Format::Tiff | Format::Gif | Format::Csv => {
             return Err(Error::encode(format!(
                 "{} is not written here",
                 format.name()

@@ -246,6 +246,28 @@ impl Store {
         )
     }
 
+    /// Writes a measurement table as `<name>-<hash16>.csv` and its record. The record's
+    /// shape is the CSV's columns by its lines (header included), its sample type f64.
+    pub fn write_table(&self, draft: Draft, csv: &str, frames: usize) -> Result<Hit> {
+        let bytes = csv.as_bytes();
+        let hash = Key::of_bytes(bytes);
+        let name = format!("{}-{}.csv", draft.name, hash.short());
+        let path = self.out.join(&name);
+        if !crate::key::hash_file(&path).is_ok_and(|h| h == hash) {
+            write_atomic(&path, bytes)?;
+        }
+        let columns = csv.lines().next().map_or(1, |h| h.split(',').count()) as u32;
+        let lines = csv.lines().count().max(1) as u32;
+        let shape = crate::image::Shape::new(columns, lines, 1)?;
+        let file = StoredFile {
+            path,
+            name,
+            hash,
+            bytes: bytes.len() as u64,
+        };
+        self.commit(draft, file, shape, crate::image::SampleType::F64, frames)
+    }
+
     /// Writes an output file that `write` produces (a TIFF streamed band by band, too
     /// large to hold in memory) into a temporary file of the output folder, then names
     /// it by the hash of its bytes. Commit it with [`Store::commit`] once its record's
@@ -311,6 +333,7 @@ impl Store {
             frames,
             format: draft.format.name().into(),
             device: draft.device,
+            objects: draft.objects,
             crate_version: env!("CARGO_PKG_VERSION").into(),
             created_unix: now_unix(),
         };

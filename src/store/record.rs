@@ -66,6 +66,10 @@ pub struct Record {
     pub format: String,
     /// The device that computed it (`cpu` or the adapter name).
     pub device: String,
+    /// Objects the output holds, for labels (their count) and measurement tables (their
+    /// rows), so a cache hit can say it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects: Option<u64>,
     /// imflow's version.
     pub crate_version: String,
     /// Seconds since the Unix epoch.
@@ -108,6 +112,8 @@ pub struct Draft {
     pub format: Format,
     /// The device that computed it (`cpu` or the adapter name).
     pub device: String,
+    /// Objects the output holds (labels, table rows), if it holds objects.
+    pub objects: Option<u64>,
 }
 
 impl Draft {
@@ -128,6 +134,7 @@ impl Draft {
             },
             format: Format::Tiff,
             device: "cpu".into(),
+            objects: None,
         }
     }
 }

@@ -1,0 +1,301 @@
+//! The filters' parameters and the numerics both backends share: gaussian weights (f32
+//! for the default path, f64 as scipy computes them for `int=scipy`), box windows, and
+//! the integer mode.
+
+use super::MAX_RADIUS;
+use crate::image::SampleType;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// Largest box with `int=scipy`: its window sums of 16-bit levels are exact in i32.
+pub const MAX_INT_BOX: u32 = 32767;
+
+/// Gaussian filter parameters. Axis 0 (rows, vertical) uses `sigma_y`, axis 1 uses
+/// `sigma_x`; a zero sigma leaves that axis unfiltered, as in scipy.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Gaussian {
+    /// Standard deviation along x (columns), in pixels.
+    pub sigma_x: f64,
+    /// Standard deviation along y (rows), in pixels.
+    pub sigma_y: f64,
+    /// Kernel half-width in standard deviations (scipy's `truncate`, default 4).
+    pub truncate: f64,
+    /// How integer input is treated (`int=scipy` to truncate after each axis as scipy
+    /// does on integer arrays).
+    #[serde(default, skip_serializing_if = "IntMode::is_round")]
+    pub int: IntMode,
+}
+
+/// Box (uniform) filter parameters: the window is `size` pixels along each axis,
+/// `size/2` before the centre and `(size-1)/2` after it, as scipy places it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BoxBlur {
+    /// Window side in pixels, at least 1.
+    pub size: u32,
+    /// How integer input is treated (see [`IntMode`]).
+    #[serde(default, skip_serializing_if = "IntMode::is_round")]
+    pub int: IntMode,
+}
+
+/// What a filter does with integer input.
+///
+/// scipy.ndimage filters an integer array in f64 one axis at a time and casts each pass
+/// back to the array's type, truncating toward zero; imflow by default computes in f32
+/// and rounds once, at the end (and only if the output is written as integers), which is
+/// closer to the true filter. `Scipy` reproduces scipy bit for bit, for users migrating
+/// a `gaussian_filter(raw_u16, 2)` pipeline. It applies to 8- and 16-bit integer values;
+/// on float values (a filter's output) both modes are the same, as scipy's float path is
+/// not what this option is about.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntMode {
+    /// Compute in f32, round once (the default; serialised by omission, so keys of
+    /// ops written before this option existed are unchanged).
+    #[default]
+    Round,
+    /// scipy.ndimage's integer path: f64 per axis, truncated to the integer type after
+    /// each axis.
+    Scipy,
+}
+
+impl IntMode {
+    fn is_round(&self) -> bool {
+        *self == IntMode::Round
+    }
+
+    /// Whether this mode changes the computation for values of type `t`.
+    pub fn applies_to(self, t: SampleType) -> bool {
+        self == IntMode::Scipy && t.is_small_integer()
+    }
+
+    pub(super) fn parse(op: &'static str, v: Option<&str>) -> Result<Self> {
+        match v {
+            None | Some("round") => Ok(IntMode::Round),
+            Some("scipy") => Ok(IntMode::Scipy),
+            Some(other) => Err(Error::param(
+                op,
+                "int",
+                format!("unknown mode `{other}` (expected scipy or round)"),
+            )),
+        }
+    }
+
+    pub(super) fn check(self, op: &'static str, input: SampleType) -> Result<()> {
+        match input {
+            SampleType::I32 | SampleType::U32 if self == IntMode::Scipy => Err(Error::param(
+                op,
+                "int",
+                format!(
+                    "int=scipy needs 8- or 16-bit integer input; {input} samples are carried as \
+                     f32, which cannot hold every level exactly"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) fn spec_suffix(self) -> &'static str {
+        match self {
+            IntMode::Round => "",
+            IntMode::Scipy => ",int=scipy",
+        }
+    }
+}
+
+impl Gaussian {
+    /// Isotropic gaussian with scipy's default `truncate = 4`.
+    pub fn new(sigma: f64) -> Result<Self> {
+        Self::anisotropic(sigma, sigma, 4.0).map_err(|e| match e {
+            Error::InvalidParam { op, reason, .. } => Error::InvalidParam {
+                op,
+                param: "sigma".into(),
+                reason,
+            },
+            e => e,
+        })
+    }
+
+    /// Per-axis sigmas and an explicit `truncate`.
+    pub fn anisotropic(sigma_x: f64, sigma_y: f64, truncate: f64) -> Result<Self> {
+        let g = Gaussian {
+            sigma_x,
+            sigma_y,
+            truncate,
+            int: IntMode::Round,
+        };
+        g.validate()?;
+        Ok(g)
+    }
+
+    /// Checks the parameters (also for values built directly or deserialised).
+    pub fn validate(&self) -> Result<()> {
+        for (name, s) in [("sigma_x", self.sigma_x), ("sigma_y", self.sigma_y)] {
+            if !s.is_finite() || s < 0.0 {
+                return Err(Error::param(
+                    "gaussian",
+                    name,
+                    format!("must be a finite number >= 0, got {s}"),
+                ));
+            }
+        }
+        if self.sigma_x == 0.0 && self.sigma_y == 0.0 {
+            return Err(Error::param(
+                "gaussian",
+                "sigma",
+                "must be > 0 (on at least one axis), got 0",
+            ));
+        }
+        if !self.truncate.is_finite() || self.truncate <= 0.0 {
+            return Err(Error::param(
+                "gaussian",
+                "truncate",
+                format!("must be a finite number > 0, got {}", self.truncate),
+            ));
+        }
+        for (name, s) in [("sigma_x", self.sigma_x), ("sigma_y", self.sigma_y)] {
+            let r = (self.truncate * s + 0.5).floor();
+            if r > f64::from(MAX_RADIUS) {
+                return Err(Error::param(
+                    "gaussian",
+                    name,
+                    format!(
+                        "kernel radius truncate*sigma = {r} exceeds the limit of {MAX_RADIUS} pixels"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The 1-D kernel for one axis, or `None` when that axis is not filtered.
+    pub fn kernel(&self, axis: Axis) -> Option<Vec<f32>> {
+        let sigma = match axis {
+            Axis::Y => self.sigma_y,
+            Axis::X => self.sigma_x,
+        };
+        // scipy skips axes whose sigma is (numerically) zero.
+        (sigma > 1e-15).then(|| gaussian_weights(sigma, self.truncate))
+    }
+
+    /// The 1-D kernel for one axis in f64, as scipy computes it (for `int=scipy`).
+    pub fn kernel64(&self, axis: Axis) -> Option<Vec<f64>> {
+        let sigma = match axis {
+            Axis::Y => self.sigma_y,
+            Axis::X => self.sigma_x,
+        };
+        (sigma > 1e-15).then(|| gaussian_weights64(sigma, self.truncate))
+    }
+}
+
+/// An image axis. Filters run along `Y` (axis 0) first, then `X`, as scipy does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Axis {
+    /// Along columns (axis 0, rows vary).
+    Y,
+    /// Along rows (axis 1, columns vary).
+    X,
+}
+
+/// scipy's `_gaussian_kernel1d(sigma, order=0, radius)`: `exp(-0.5 i^2 / sigma^2)` for
+/// `i` in `-r..=r`, `r = int(truncate * sigma + 0.5)`, normalised to sum 1. Computed in
+/// f64 like scipy, then rounded once to f32 for the kernels.
+pub fn gaussian_weights(sigma: f64, truncate: f64) -> Vec<f32> {
+    let radius = (truncate * sigma + 0.5).floor() as i64;
+    let s2 = sigma * sigma;
+    let phi: Vec<f64> = (-radius..=radius)
+        .map(|i| (-0.5 / s2 * (i * i) as f64).exp())
+        .collect();
+    let sum: f64 = phi.iter().sum();
+    phi.iter().map(|&p| (p / sum) as f32).collect()
+}
+
+/// scipy's `_gaussian_kernel1d(sigma, 0, r)` in f64, bit for bit where numpy's `exp` is
+/// the C library's: `phi = exp(-0.5 / sigma^2 * i^2)`, divided by `phi.sum()` as numpy
+/// sums (pairwise, see [`numpy_sum`]).
+///
+/// numpy's own AVX-512 build of `exp` (Intel SVML, used on CPUs with AVX-512) differs
+/// from the C library's in the last bit for about 5% of these arguments, so scipy's
+/// weights there differ by an ulp in some taps. Only a weighted sum that lands within an
+/// ulp of an integer can truncate differently: in practice flat plateaus, for some
+/// sigma and level pairs. `NPY_DISABLE_CPU_FEATURES=X86_V4` makes numpy use the C
+/// library's `exp` (tests/goldens/generate.py does, so goldens are reproducible).
+pub fn gaussian_weights64(sigma: f64, truncate: f64) -> Vec<f64> {
+    let radius = (truncate * sigma + 0.5).floor() as i64;
+    let s2 = sigma * sigma;
+    let phi: Vec<f64> = (-radius..=radius)
+        .map(|i| (-0.5 / s2 * (i * i) as f64).exp())
+        .collect();
+    let sum = numpy_sum(&phi);
+    phi.iter().map(|&p| p / sum).collect()
+}
+
+/// `numpy.sum` of a contiguous f64 array: pairwise summation, 8 accumulators in blocks
+/// of up to 128, halves split at multiples of 8 beyond that (numpy's `pairwise_sum`).
+pub fn numpy_sum(a: &[f64]) -> f64 {
+    let n = a.len();
+    if n < 8 {
+        a.iter().fold(-0.0, |s, &v| s + v)
+    } else if n <= 128 {
+        let mut r = [0.0; 8];
+        r.copy_from_slice(&a[..8]);
+        let whole = n - n % 8;
+        for block in a[8..whole].chunks_exact(8) {
+            for (acc, &v) in r.iter_mut().zip(block) {
+                *acc += v;
+            }
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &v in &a[whole..] {
+            res += v;
+        }
+        res
+    } else {
+        let half = n / 2;
+        let half = half - half % 8;
+        numpy_sum(&a[..half]) + numpy_sum(&a[half..])
+    }
+}
+
+impl BoxBlur {
+    /// A box filter of side `size`.
+    pub fn new(size: u32) -> Result<Self> {
+        let b = BoxBlur {
+            size,
+            int: IntMode::Round,
+        };
+        b.validate()?;
+        Ok(b)
+    }
+
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<()> {
+        if self.size == 0 {
+            return Err(Error::param("box", "size", "must be >= 1, got 0"));
+        }
+        if self.size > 2 * MAX_RADIUS + 1 {
+            return Err(Error::param(
+                "box",
+                "size",
+                format!("{} exceeds the limit of {}", self.size, 2 * MAX_RADIUS + 1),
+            ));
+        }
+        if self.int == IntMode::Scipy && self.size > MAX_INT_BOX {
+            // Exact window sums of 16-bit levels must fit the GPU's i32.
+            return Err(Error::param(
+                "box",
+                "size",
+                format!(
+                    "{} exceeds the limit of {MAX_INT_BOX} with int=scipy",
+                    self.size
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Samples before and after the centre: `(size/2, (size-1)/2)`, scipy's placement
+    /// for `origin = 0`.
+    pub fn window(&self) -> (u32, u32) {
+        (self.size / 2, (self.size - 1) / 2)
+    }
+}

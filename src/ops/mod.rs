@@ -1,0 +1,280 @@
+//! Op definitions shared by both backends: parameters, their validation and parsing, and
+//! the numerics both backends must agree on (gaussian weights, box windows, the rules
+//! for what sample type an op's output holds).
+//!
+//! The semantics contract (see DESIGN.md) is scipy's / scikit-image's:
+//! - [`Gaussian`] = `scipy.ndimage.gaussian_filter(x, sigma, mode='reflect', truncate)`
+//! - [`BoxBlur`] = `scipy.ndimage.uniform_filter(x, size, mode='reflect')`
+//! - [`Threshold::Value`] = `x > t`, [`Threshold::Otsu`] = `x > skimage.filters.threshold_otsu(x)`
+
+mod filters;
+mod objects;
+mod parse;
+mod threshold;
+
+pub use filters::*;
+pub use objects::*;
+pub use threshold::*;
+
+use crate::image::SampleType;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// Largest kernel radius accepted. Larger radii only add cost: reflection makes every
+/// extra tap revisit samples already in the window.
+pub const MAX_RADIUS: u32 = 1 << 16;
+
+/// One image transform with its parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum Op {
+    /// Gaussian blur / denoise.
+    Gaussian(Gaussian),
+    /// Box blur (mean filter).
+    #[serde(rename = "box")]
+    Box(BoxBlur),
+    /// Threshold into a 0/255 u8 mask.
+    Threshold(Threshold),
+    /// Connected-component labelling of a mask.
+    Label(Label),
+    /// Removing objects by area from a mask or labels.
+    #[serde(rename = "remove_small_objects")]
+    RemoveSmall(RemoveSmall),
+}
+
+const KNOWN_OPS: &str = "gaussian, box, threshold, label, remove_small_objects";
+
+impl Op {
+    /// Checks the op's parameters.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Op::Gaussian(g) => g.validate(),
+            Op::Box(b) => b.validate(),
+            Op::Threshold(t) => t.validate(),
+            Op::Label(l) => l.validate(),
+            Op::RemoveSmall(r) => r.validate(),
+        }
+    }
+
+    /// Checks that the op can take values of type `input`: Otsu on untouched 32-bit
+    /// integer levels is refused, since skimage counts one bin per level there (up to
+    /// 2^32 of them).
+    pub fn check_input(&self, input: SampleType) -> Result<()> {
+        match self {
+            Op::Gaussian(g) => g.int.check("gaussian", input)?,
+            Op::Box(b) => b.int.check("box", input)?,
+            Op::RemoveSmall(_) => RemoveSmall::check_input(input)?,
+            Op::Threshold(_) | Op::Label(_) => {}
+        }
+        match (self, input) {
+            (Op::Threshold(Threshold::Otsu), SampleType::I32 | SampleType::U32) => Err(Error::param(
+                "threshold",
+                "method",
+                format!(
+                    "otsu on untouched {input} data would need a bin per level, as skimage counts them \
+                     (up to 2^32); filter first (a filter's float output gets 256 bins) or use 16-bit data"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// How far the op reaches: an output sample depends on input samples up to this many
+    /// columns and rows away (x, y). A tile's halo is the sum along a chain. A box's
+    /// running sums also start at fixed places in the whole image (up to
+    /// `max(size, 256)` samples back, see `cpu::box_blur`), and that is part of its reach
+    /// (also with `int=scipy`, whose exact sums need no more than the window, but which
+    /// runs the running sums on float input).
+    pub fn reach(&self) -> (u32, u32) {
+        match self {
+            Op::Gaussian(g) => {
+                let r = |s: f64| {
+                    if s > 1e-15 {
+                        (g.truncate * s + 0.5).floor() as u32
+                    } else {
+                        0
+                    }
+                };
+                (r(g.sigma_x), r(g.sigma_y))
+            }
+            Op::Box(b) if b.size <= 1 => (0, 0),
+            Op::Box(b) => {
+                let (lo, hi) = b.window();
+                let r = lo.max(hi) + b.size.max(crate::cpu::box_blur::SEGMENT as u32);
+                (r, r)
+            }
+            // Whole-frame ops: tiled frames resolve them before the tiles that read them.
+            Op::Threshold(_) | Op::Label(_) | Op::RemoveSmall(_) => (0, 0),
+        }
+    }
+
+    /// Whether the op needs the whole frame's values before it can produce any (Otsu's
+    /// threshold comes from the whole frame's histogram; an object may span the frame):
+    /// tiled frames resolve it first.
+    pub fn is_whole_frame(&self) -> bool {
+        matches!(
+            self,
+            Op::Threshold(Threshold::Otsu) | Op::Label(_) | Op::RemoveSmall(_)
+        )
+    }
+
+    /// The op's name as used in specs and records.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Gaussian(_) => "gaussian",
+            Op::Box(_) => "box",
+            Op::Threshold(_) => "threshold",
+            Op::Label(_) => "label",
+            Op::RemoveSmall(_) => "remove_small_objects",
+        }
+    }
+
+    /// What the output's values are, given the input's: filters produce arbitrary floats
+    /// (or, with `int=scipy` on 8- and 16-bit integers, levels of the input's type); a
+    /// threshold produces a u8 mask; labels are u32 levels; removing small objects keeps
+    /// a mask a mask and labels labels. Otsu uses this to pick integer or float binning.
+    pub fn output_type(&self, input: SampleType) -> SampleType {
+        match self {
+            Op::Gaussian(Gaussian { int, .. }) | Op::Box(BoxBlur { int, .. })
+                if int.applies_to(input) =>
+            {
+                input
+            }
+            Op::Gaussian(_) | Op::Box(_) => SampleType::F32,
+            Op::Threshold(_) => SampleType::U8,
+            Op::Label(_) => SampleType::U32,
+            Op::RemoveSmall(_) if RemoveSmall::labels_mode(input) => input,
+            Op::RemoveSmall(_) => SampleType::U8,
+        }
+    }
+}
+
+impl std::fmt::Display for Op {
+    /// The canonical spec, which [`Op::parse`] reads back.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Op::Gaussian(g) if g.sigma_x == g.sigma_y => write!(
+                f,
+                "gaussian:sigma={},truncate={}{}",
+                g.sigma_x,
+                g.truncate,
+                g.int.spec_suffix()
+            ),
+            Op::Gaussian(g) => write!(
+                f,
+                "gaussian:sigma_x={},sigma_y={},truncate={}{}",
+                g.sigma_x,
+                g.sigma_y,
+                g.truncate,
+                g.int.spec_suffix()
+            ),
+            Op::Box(b) => write!(f, "box:size={}{}", b.size, b.int.spec_suffix()),
+            Op::Threshold(Threshold::Value { value }) => write!(f, "threshold:value={value}"),
+            Op::Threshold(Threshold::Otsu) => write!(f, "threshold:method=otsu"),
+            Op::Label(l) => write!(f, "label:connectivity={}", l.connectivity),
+            Op::RemoveSmall(r) => match (r.min_size, r.max_size) {
+                (Some(n), _) => write!(
+                    f,
+                    "remove_small_objects:min_size={n},connectivity={}",
+                    r.connectivity
+                ),
+                (None, n) => write!(
+                    f,
+                    "remove_small_objects:max_size={},connectivity={}",
+                    n.unwrap_or(0),
+                    r.connectivity
+                ),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_round_trips_through_display() {
+        for spec in [
+            "gaussian:sigma=2,truncate=4",
+            "gaussian:sigma_x=2,sigma_y=0.5,truncate=3",
+            "box:size=5",
+            "gaussian:sigma=2,truncate=4,int=scipy",
+            "box:size=3,int=scipy",
+            "threshold:value=400",
+            "threshold:method=otsu",
+            "label:connectivity=2",
+            "remove_small_objects:min_size=30,connectivity=1",
+            "remove_small_objects:max_size=64,connectivity=2",
+        ] {
+            let op = Op::parse(spec).unwrap();
+            assert_eq!(op.to_string(), spec);
+            assert_eq!(Op::parse(&op.to_string()).unwrap(), op);
+        }
+        assert_eq!(
+            Op::parse("gaussian:sigma=2").unwrap(),
+            Op::Gaussian(Gaussian::new(2.0).unwrap())
+        );
+    }
+
+    #[test]
+    fn bad_specs_name_the_problem() {
+        let cases = [
+            ("gaussian:sigma=0", "sigma"),
+            ("gaussian:sigma=-1", "sigma"),
+            ("gaussian:sigma=NaN", "sigma"),
+            ("gaussian:sigma=inf", "sigma"),
+            ("gaussian:sigma=abc", "expected a number"),
+            ("gaussian", "missing"),
+            ("gaussian:sigma=1,truncate=0", "truncate"),
+            ("gaussian:sigma=1e9", "exceeds the limit"),
+            ("gaussian:sigma=1,foo=2", "unknown parameter"),
+            ("box:size=0", "size"),
+            ("box:size=2.5", "whole number"),
+            ("box", "missing"),
+            ("threshold", "missing"),
+            ("threshold:value=nan", "finite"),
+            ("threshold:method=huang", "unknown method"),
+            ("median:size=3", "unknown op `median`"),
+            ("box:size", "key=value"),
+            ("gaussian:sigma=1,int=floor", "unknown mode `floor`"),
+            ("box:size=40000,int=scipy", "with int=scipy"),
+            ("label:connectivity=3", "connectivity"),
+            ("remove_small_objects", "exactly one"),
+            ("remove_small_objects:min_size=2,max_size=3", "exactly one"),
+            ("remove_small_objects:min_size=-1", "whole number"),
+        ];
+        for (spec, needle) in cases {
+            let err = Op::parse(spec).expect_err(spec).to_string();
+            assert!(err.contains(needle), "{spec}: `{err}` lacks `{needle}`");
+        }
+    }
+
+    #[test]
+    fn weights_match_scipy_definition() {
+        let w = gaussian_weights(1.0, 4.0);
+        assert_eq!(w.len(), 9);
+        let s: f32 = w.iter().sum();
+        assert!((s - 1.0).abs() < 1e-6);
+        // scipy: _gaussian_kernel1d(1, 0, 4)[4] = 0.3989422804014327 / sum ≈ 0.39894346
+        assert!((w[4] - 0.398_943_46).abs() < 1e-7, "{}", w[4]);
+        assert_eq!(gaussian_weights(0.1, 4.0), vec![1.0]);
+        assert_eq!(gaussian_weights(30.0, 4.0).len(), 241);
+    }
+
+    #[test]
+    fn strict_threshold_bound_is_exact() {
+        for t in [0.1f64, 400.0, 400.5, -3.3, 1e-30, 65535.7] {
+            let b = f32_at_or_below(t);
+            assert!(f64::from(b) <= t);
+            assert!(f64::from(b.next_up()) > t);
+        }
+    }
+
+    #[test]
+    fn box_window_matches_scipy_origin() {
+        assert_eq!(BoxBlur::new(1).unwrap().window(), (0, 0));
+        assert_eq!(BoxBlur::new(4).unwrap().window(), (2, 1));
+        assert_eq!(BoxBlur::new(5).unwrap().window(), (2, 2));
+    }
+}

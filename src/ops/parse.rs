@@ -1,0 +1,184 @@
+//! Op specs as the CLI, flow files and Python write them: `name[:key=value,...]`.
+
+use super::*;
+
+impl Op {
+    /// Parses `name[:key=value,...]`, e.g. `gaussian:sigma=2`, `box:size=5`,
+    /// `threshold:value=400`, `threshold:method=otsu`.
+    pub fn parse(spec: &str) -> Result<Op> {
+        let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
+        let mut params: Vec<(&str, &str)> = Vec::new();
+        let op_name: &'static str = match name.trim() {
+            "gaussian" => "gaussian",
+            "box" => "box",
+            "threshold" => "threshold",
+            "label" => "label",
+            "remove_small_objects" => "remove_small_objects",
+            other => {
+                return Err(Error::UnknownOp {
+                    name: other.to_string(),
+                    known: KNOWN_OPS,
+                })
+            }
+        };
+        for kv in rest.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| Error::param(op_name, kv, "expected key=value"))?;
+            let k = k.trim();
+            if params.iter().any(|(seen, _)| *seen == k) {
+                return Err(Error::param(op_name, k, "given twice"));
+            }
+            params.push((k, v.trim()));
+        }
+        let mut p = Params {
+            op: op_name,
+            params,
+        };
+        let op = match op_name {
+            "gaussian" => {
+                let sigma = p.number("sigma")?;
+                let sx = p.number("sigma_x")?;
+                let sy = p.number("sigma_y")?;
+                let truncate = p.number("truncate")?.unwrap_or(4.0);
+                let int = IntMode::parse("gaussian", p.take("int"))?;
+                let (sigma_x, sigma_y) = match (sigma, sx, sy) {
+                    (Some(s), None, None) => (s, s),
+                    (None, Some(x), Some(y)) => (x, y),
+                    (Some(_), _, _) => {
+                        return Err(Error::param(
+                            "gaussian",
+                            "sigma",
+                            "give either sigma, or both sigma_x and sigma_y",
+                        ))
+                    }
+                    _ => {
+                        return Err(Error::param(
+                            "gaussian",
+                            "sigma",
+                            "missing (e.g. gaussian:sigma=2, or sigma_x=2,sigma_y=1)",
+                        ))
+                    }
+                };
+                Op::Gaussian(Gaussian {
+                    sigma_x,
+                    sigma_y,
+                    truncate,
+                    int,
+                })
+            }
+            "box" => {
+                let size = p
+                    .number("size")?
+                    .ok_or_else(|| Error::param("box", "size", "missing (e.g. box:size=5)"))?;
+                if size.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&size) {
+                    return Err(Error::param(
+                        "box",
+                        "size",
+                        format!("must be a whole number >= 1, got {size}"),
+                    ));
+                }
+                let int = IntMode::parse("box", p.take("int"))?;
+                Op::Box(BoxBlur {
+                    size: size as u32,
+                    int,
+                })
+            }
+            "label" => Op::Label(Label {
+                connectivity: p.connectivity()?,
+            }),
+            "remove_small_objects" => Op::RemoveSmall(RemoveSmall {
+                min_size: p.whole("min_size")?,
+                max_size: p.whole("max_size")?,
+                connectivity: p.connectivity()?,
+            }),
+            _ => {
+                let method = p.take("method");
+                let value = p.number("value")?;
+                match (method, value) {
+                    (Some("otsu"), None) => Op::Threshold(Threshold::Otsu),
+                    (None | Some("value"), Some(value)) => {
+                        Op::Threshold(Threshold::Value { value })
+                    }
+                    (Some(m), _) if m != "otsu" && m != "value" => {
+                        return Err(Error::param(
+                            "threshold",
+                            "method",
+                            format!("unknown method `{m}` (expected otsu or value)"),
+                        ))
+                    }
+                    (Some("otsu"), Some(_)) => {
+                        return Err(Error::param(
+                            "threshold",
+                            "value",
+                            "not allowed with method=otsu",
+                        ))
+                    }
+                    _ => {
+                        return Err(Error::param(
+                            "threshold",
+                            "value",
+                            "missing (e.g. threshold:value=400 or threshold:method=otsu)",
+                        ))
+                    }
+                }
+            }
+        };
+        p.finish()?;
+        op.validate()?;
+        Ok(op)
+    }
+}
+/// The `key=value` pairs of one spec, consumed as they are read so leftovers can be named.
+struct Params<'a> {
+    op: &'static str,
+    params: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Params<'a> {
+    fn take(&mut self, key: &str) -> Option<&'a str> {
+        let i = self.params.iter().position(|(k, _)| *k == key)?;
+        Some(self.params.remove(i).1)
+    }
+
+    fn number(&mut self, key: &str) -> Result<Option<f64>> {
+        self.take(key)
+            .map(|v| {
+                v.parse::<f64>().map_err(|_| {
+                    Error::param(self.op, key, format!("expected a number, got `{v}`"))
+                })
+            })
+            .transpose()
+    }
+
+    /// A whole number >= 0.
+    fn whole(&mut self, key: &str) -> Result<Option<u64>> {
+        self.number(key)?
+            .map(|v| {
+                if v.fract() == 0.0 && (0.0..=9.0e15).contains(&v) {
+                    Ok(v as u64)
+                } else {
+                    Err(Error::param(
+                        self.op,
+                        key,
+                        format!("must be a whole number >= 0, got {v}"),
+                    ))
+                }
+            })
+            .transpose()
+    }
+
+    /// `connectivity`, 1 by default; values beyond a u8 saturate, and the op refuses them.
+    fn connectivity(&mut self) -> Result<u8> {
+        Ok(self
+            .whole("connectivity")?
+            .map_or(1, |c| u8::try_from(c).unwrap_or(u8::MAX)))
+    }
+
+    fn finish(self) -> Result<()> {
+        match self.params.first() {
+            None => Ok(()),
+            Some((k, _)) => Err(Error::param(self.op, *k, "unknown parameter")),
+        }
+    }
+}
