@@ -154,7 +154,7 @@ fn hash_reader(file: &mut std::fs::File) -> std::io::Result<Key> {
 }
 
 /// blake3 of a file's bytes, streamed (see [`hash_reader`]).
-pub(crate) fn hash_file(path: &std::path::Path) -> std::io::Result<Key> {
+pub fn hash_file(path: &std::path::Path) -> std::io::Result<Key> {
     hash_reader(&mut std::fs::File::open(path)?)
 }
 

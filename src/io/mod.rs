@@ -130,6 +130,13 @@ impl Stack {
 pub fn load_stack(path: impl AsRef<Path>) -> Result<Stack> {
     let path = path.as_ref();
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let seekable = file.metadata().is_ok_and(|m| m.is_file());
+    if !seekable {
+        // A pipe or a device: read it through, once.
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| Error::io(path, e))?;
+        return decode_stack(&bytes).map_err(|e| e.at(path));
+    }
     decode_stack_from_file(&mut file).map_err(|e| e.at(path))
 }
 
@@ -145,6 +152,35 @@ pub fn is_tiff(bytes: &[u8]) -> bool {
         || bytes.starts_with(b"MM\0*")
         || bytes.starts_with(b"II+\0")
         || bytes.starts_with(b"MM\0+")
+}
+
+/// The format bytes are in, by their content (not a name), if imflow reads it.
+pub fn sniff(bytes: &[u8]) -> Option<Format> {
+    if is_tiff(bytes) {
+        return Some(Format::Tiff);
+    }
+    match image::guess_format(bytes).ok()? {
+        image::ImageFormat::Png => Some(Format::Png),
+        image::ImageFormat::Jpeg => Some(Format::Jpeg),
+        image::ImageFormat::Gif => Some(Format::Gif),
+        image::ImageFormat::WebP => Some(Format::Webp),
+        image::ImageFormat::Bmp => Some(Format::Bmp),
+        _ => None,
+    }
+}
+
+/// Width and height of the (first) image in `bytes`, from its header alone: a service
+/// can refuse an image over its pixel limit before decoding it.
+pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32)> {
+    if is_tiff(bytes) {
+        let (first, _) = tiff::probe(Cursor::new(bytes))?;
+        return Ok((first.shape.width, first.shape.height));
+    }
+    image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(Error::decode_from)?
+        .into_dimensions()
+        .map_err(Error::decode_from)
 }
 
 /// Decodes every frame: all TIFF pages, all GIF frames (composited, with timing), or the

@@ -1,0 +1,200 @@
+//! numpy arrays in and out: any sample type imflow reads, C- or Fortran-ordered or
+//! strided, 2-D (H, W), colour (H, W, C) and stacks (N, H, W[, C]).
+//!
+//! An input is copied once, in C order, into imflow's image (one memcpy for a
+//! C-contiguous array); outputs are handed to numpy without a copy (the result's Vec
+//! becomes the array's buffer).
+
+use crate::errors::type_error;
+use imflow::{Image, SampleType, Samples};
+use numpy::{Element, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::PyAny;
+
+/// What the array's axes are.
+pub struct Layout {
+    /// Frames (1 for a single image).
+    pub frames: usize,
+    /// Whether the result is returned with a channel axis.
+    pub channel_axis: bool,
+    /// Whether the result is returned with a frame axis.
+    pub frame_axis: bool,
+}
+
+/// An array's frames as images. A 3-D array is colour (H, W, C) when C is 1, 3 or 4,
+/// frames of gray (N, H, W) otherwise; `stack` forces either reading.
+pub fn to_frames(array: &Bound<'_, PyAny>, stack: Option<bool>) -> PyResult<(Vec<Image>, Layout)> {
+    let untyped = array.cast::<numpy::PyUntypedArray>().map_err(|_| {
+        type_error(format!(
+            "expected a numpy array, got {}",
+            array
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })?;
+    let shape = untyped.shape().to_vec();
+    let (frames, h, w, c, frame_axis, channel_axis) = match (shape.as_slice(), stack) {
+        ([h, w], None | Some(false)) => (1, *h, *w, 1, false, false),
+        ([h, w, c], None) if [1, 3, 4].contains(c) => (1, *h, *w, *c, false, true),
+        ([h, w, c], Some(false)) => (1, *h, *w, *c, false, true),
+        ([n, h, w], _) => (*n, *h, *w, 1, true, false),
+        ([n, h, w, c], None | Some(true)) => (*n, *h, *w, *c, true, true),
+        _ => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "expected a 2-D (H, W), 3-D (H, W, C) or (N, H, W), or 4-D (N, H, W, C) array, \
+                 got shape {shape:?}{}",
+                if stack == Some(false) && shape.len() == 4 {
+                    " with stack=False"
+                } else {
+                    ""
+                }
+            )))
+        }
+    };
+    let samples = read_samples(array)?;
+    let per = h * w * c;
+    let dims = |v: usize| {
+        u32::try_from(v).map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err(format!("dimension {v} is too large"))
+        })
+    };
+    let (hh, ww, cc) = (dims(h)?, dims(w)?, dims(c)?);
+    let images = (0..frames)
+        .map(|f| {
+            let part = samples.range(f * per..(f + 1) * per);
+            Image::new(ww, hh, cc, part).map_err(crate::errors::to_py)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok((
+        images,
+        Layout {
+            frames,
+            channel_axis,
+            frame_axis,
+        },
+    ))
+}
+
+/// The samples of an array of any supported dtype, in C order.
+fn read_samples(array: &Bound<'_, PyAny>) -> PyResult<SamplesBuf> {
+    fn read<T: Element + Copy>(a: &Bound<'_, PyAny>) -> PyResult<Vec<T>> {
+        let a = a.cast::<numpy::PyArrayDyn<T>>()?.readonly();
+        // `as_slice` also takes Fortran-ordered memory as it lies: only C order is the
+        // layout imflow wants as is.
+        Ok(match a.as_slice() {
+            Ok(s) if a.is_c_contiguous() => s.to_vec(),
+            // Fortran-ordered or strided: read in logical (C) order.
+            _ => a.as_array().iter().copied().collect(),
+        })
+    }
+    let untyped = array.cast::<numpy::PyUntypedArray>()?;
+    let dtype = untyped.dtype();
+    let py = array.py();
+    let is = |d: Bound<'_, numpy::PyArrayDescr>| dtype.is_equiv_to(&d);
+    Ok(if is(numpy::dtype::<u8>(py)) {
+        SamplesBuf(Samples::U8(read::<u8>(array)?))
+    } else if is(numpy::dtype::<bool>(py)) {
+        // A boolean mask: 0 and 1 (numpy's astype(uint8)).
+        SamplesBuf(Samples::U8(
+            read::<bool>(array)?.into_iter().map(u8::from).collect(),
+        ))
+    } else if is(numpy::dtype::<u16>(py)) {
+        SamplesBuf(Samples::U16(read::<u16>(array)?))
+    } else if is(numpy::dtype::<f32>(py)) {
+        SamplesBuf(Samples::F32(read::<f32>(array)?))
+    } else if is(numpy::dtype::<i8>(py)) {
+        SamplesBuf(Samples::I8(read::<i8>(array)?))
+    } else if is(numpy::dtype::<i16>(py)) {
+        SamplesBuf(Samples::I16(read::<i16>(array)?))
+    } else if is(numpy::dtype::<i32>(py)) {
+        SamplesBuf(Samples::I32(read::<i32>(array)?))
+    } else if is(numpy::dtype::<u32>(py)) {
+        SamplesBuf(Samples::U32(read::<u32>(array)?))
+    } else if is(numpy::dtype::<f64>(py)) {
+        SamplesBuf(Samples::F64(read::<f64>(array)?))
+    } else {
+        return Err(type_error(format!(
+            "unsupported dtype {}: imflow reads bool, uint8, uint16, uint32, int8, int16, \
+             int32, float32 and float64",
+            dtype.str().map(|s| s.to_string()).unwrap_or_default()
+        )));
+    })
+}
+
+/// Samples of every frame, in C order.
+struct SamplesBuf(Samples);
+
+impl SamplesBuf {
+    /// The samples in `r`, as their own vector.
+    fn range(&self, r: std::ops::Range<usize>) -> Samples {
+        match &self.0 {
+            Samples::U8(v) => Samples::U8(v[r].to_vec()),
+            Samples::U16(v) => Samples::U16(v[r].to_vec()),
+            Samples::F32(v) => Samples::F32(v[r].to_vec()),
+            Samples::I8(v) => Samples::I8(v[r].to_vec()),
+            Samples::I16(v) => Samples::I16(v[r].to_vec()),
+            Samples::I32(v) => Samples::I32(v[r].to_vec()),
+            Samples::U32(v) => Samples::U32(v[r].to_vec()),
+            Samples::F64(v) => Samples::F64(v[r].to_vec()),
+        }
+    }
+}
+
+/// Frames back as one numpy array shaped as the input was (the result's own type).
+pub fn to_array<'py>(
+    py: Python<'py>,
+    frames: Vec<Image>,
+    layout: &Layout,
+) -> PyResult<Bound<'py, PyAny>> {
+    let first = frames
+        .first()
+        .ok_or_else(|| crate::errors::error("no frames came back"))?;
+    let (h, w, c) = (
+        first.height() as usize,
+        first.width() as usize,
+        first.channels() as usize,
+    );
+    let mut dims = Vec::new();
+    if layout.frame_axis {
+        dims.push(layout.frames);
+    }
+    dims.extend([h, w]);
+    if layout.channel_axis {
+        dims.push(c);
+    }
+    let t = first.sample_type();
+    let samples = join(frames, t)?;
+    fn shaped<'py, T: Element>(
+        py: Python<'py>,
+        v: Vec<T>,
+        dims: &[usize],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Ok(PyArray1::from_vec(py, v).reshape(dims)?.into_any())
+    }
+    match samples {
+        Samples::U8(v) => shaped(py, v, &dims),
+        Samples::U16(v) => shaped(py, v, &dims),
+        Samples::F32(v) => shaped(py, v, &dims),
+        Samples::I8(v) => shaped(py, v, &dims),
+        Samples::I16(v) => shaped(py, v, &dims),
+        Samples::I32(v) => shaped(py, v, &dims),
+        Samples::U32(v) => shaped(py, v, &dims),
+        Samples::F64(v) => shaped(py, v, &dims),
+    }
+}
+
+/// The frames' samples, one after another (no copy for a single frame).
+fn join(mut frames: Vec<Image>, t: SampleType) -> PyResult<Samples> {
+    if frames.len() == 1 {
+        return Ok(frames.pop().expect("one frame").into_samples());
+    }
+    let total = frames.iter().map(|f| f.samples().len()).sum();
+    let mut out = Samples::with_capacity(t, total);
+    for f in &frames {
+        out.extend_from(f.samples(), 0..f.samples().len())
+            .map_err(crate::errors::to_py)?;
+    }
+    Ok(out)
+}
