@@ -64,14 +64,13 @@ impl Runs {
             let first = self.runs.len();
             let mut x = 0;
             while x < w {
-                if row[x] == 0.0 {
-                    x += 1;
-                    continue;
+                // Slice searches: the compiler vectorises these, not a pixel loop.
+                match row[x..].iter().position(|&v| v != 0.0) {
+                    Some(d) => x += d,
+                    None => break,
                 }
                 let x0 = x;
-                while x < w && row[x] != 0.0 {
-                    x += 1;
-                }
+                x += row[x..].iter().position(|&v| v == 0.0).unwrap_or(w - x);
                 let i = self.runs.len() as u32;
                 self.runs.push(Run {
                     x0: x0 as u32,
