@@ -22,6 +22,9 @@ from fastapi.concurrency import run_in_threadpool
 import imflow
 
 MAX_PIXELS = int(os.environ.get("IMFLOW_MAX_PIXELS", str(40_000_000)))
+# 'auto' (the GPU when there is one), 'gpu' or 'cpu'. On a machine whose only adapter is
+# a software one (lavapipe), 'cpu' is the faster choice.
+BACKEND = os.environ.get("IMFLOW_BACKEND", "auto")
 MEDIA = {"tif": "image/tiff", "png": "image/png", "jpg": "image/jpeg", "gif": "image/gif",
          "webp": "image/webp", "bmp": "image/bmp"}
 
@@ -35,7 +38,7 @@ def blur_bytes(data: bytes, sigma: float) -> tuple[bytes, str]:
     hook = app.state.before_compute
     if hook is not None:
         hook()
-    return imflow.apply_bytes(data, [f"gaussian:sigma={sigma}"], max_pixels=MAX_PIXELS)
+    return imflow.apply_bytes(data, [f"gaussian:sigma={sigma}"], max_pixels=MAX_PIXELS, backend=BACKEND)
 
 
 @app.post("/blur")
@@ -54,4 +57,4 @@ async def blur(request: Request, sigma: float = Query(2.0, gt=0, le=100)) -> Res
 
 @app.get("/health")
 async def health() -> dict:
-    return {"ok": True, "device": imflow.device()[0]}
+    return {"ok": True, "device": imflow.device(BACKEND)[0]}
