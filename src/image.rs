@@ -173,7 +173,63 @@ macro_rules! with_samples_pair {
     };
 }
 
+/// The samples of `s` as `T`s, if that is their type.
+fn typed<T: 'static>(s: &Samples) -> Option<&[T]> {
+    with_samples!(s, v => (v as &dyn std::any::Any).downcast_ref::<Vec<T>>().map(Vec::as_slice))
+}
+
+/// Copies rows of images into `out` (lines of `line` samples), in parallel by line: the
+/// output is fresh memory, and its first touch (page faults) is most of the cost.
+fn put_together<T: Copy + Send + Sync + 'static>(
+    out: &mut [T],
+    rows: &[&[Image]],
+    line: usize,
+    c: usize,
+) -> Result<()> {
+    use rayon::prelude::*;
+    // Each row's first output line and its images' samples with their line lengths.
+    let mut bands = Vec::with_capacity(rows.len());
+    let mut y0 = 0;
+    for row in rows {
+        let parts = (row.iter())
+            .map(|p| typed::<T>(&p.samples).map(|s| (s, p.width() as usize * c)))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| Error::usage("cannot put images of different sample types together"))?;
+        bands.push((y0, parts));
+        y0 += row.first().map_or(0, |p| p.height() as usize);
+    }
+    if line == 0 {
+        return Ok(());
+    }
+    out.par_chunks_mut(line)
+        .with_min_len(64)
+        .enumerate()
+        .for_each(|(y, dst)| {
+            let (start, parts) = &bands[bands.partition_point(|(s, _)| *s <= y) - 1];
+            let mut x = 0;
+            for &(s, n) in parts {
+                dst[x..x + n].copy_from_slice(&s[(y - start) * n..][..n]);
+                x += n;
+            }
+        });
+    Ok(())
+}
+
 impl Samples {
+    /// `len` zero samples of type `t` (fresh zeroed pages, not written).
+    pub fn zeros(t: SampleType, len: usize) -> Samples {
+        match t {
+            SampleType::U8 => Samples::U8(vec![0; len]),
+            SampleType::U16 => Samples::U16(vec![0; len]),
+            SampleType::F32 => Samples::F32(vec![0.0; len]),
+            SampleType::I8 => Samples::I8(vec![0; len]),
+            SampleType::I16 => Samples::I16(vec![0; len]),
+            SampleType::I32 => Samples::I32(vec![0; len]),
+            SampleType::U32 => Samples::U32(vec![0; len]),
+            SampleType::F64 => Samples::F64(vec![0.0; len]),
+        }
+    }
+
     /// An empty vector of type `t` with room for `capacity` samples.
     pub fn with_capacity(t: SampleType, capacity: usize) -> Samples {
         match t {
@@ -468,74 +524,66 @@ impl Image {
         if rect == Rect::of(self.shape) {
             return Ok(self.clone());
         }
-        let px = self.shape.channels as usize * self.sample_type().size();
-        let row = self.shape.width as usize * px;
-        let (x0, w) = (rect.x as usize * px, rect.width as usize * px);
-        let bytes = self.samples.as_le_bytes();
-        let mut out = Vec::with_capacity(w * rect.height as usize);
+        // Row by row in the samples' own type: one copy, no byte round trip.
+        let c = self.shape.channels as usize;
+        let row = self.shape.width as usize * c;
+        let (x0, w) = (rect.x as usize * c, rect.width as usize * c);
+        let mut out = Samples::with_capacity(self.sample_type(), w * rect.height as usize);
         for y in rect.y as usize..(rect.y + rect.height) as usize {
-            out.extend_from_slice(&bytes[y * row + x0..][..w]);
+            out.extend_from(&self.samples, y * row + x0..y * row + x0 + w)?;
         }
-        let samples = Samples::from_le_bytes(self.sample_type(), &out);
-        Image::new(rect.width, rect.height, self.shape.channels, samples)
+        Image::new(rect.width, rect.height, self.shape.channels, out)
     }
 
     /// Images of equal height and type side by side, left to right.
     pub fn beside(parts: &[Image]) -> Result<Image> {
-        let first = parts
-            .first()
-            .ok_or_else(|| Error::usage("no images to put side by side"))?;
-        if parts.len() == 1 {
-            return Ok(first.clone());
+        match parts {
+            [one] => Ok(one.clone()),
+            _ => Image::mosaic(&[parts]),
         }
-        let (h, c, t) = (first.height(), first.channels(), first.sample_type());
-        if let Some(p) = parts
-            .iter()
-            .find(|p| (p.height(), p.channels(), p.sample_type()) != (h, c, t))
-        {
-            return Err(Error::usage(format!(
-                "cannot put a {} {} image beside a {} {} one",
-                p.shape(),
-                p.sample_type(),
-                first.shape(),
-                t
-            )));
-        }
-        let width: u32 = parts.iter().map(Image::width).sum();
-        let mut out = Samples::with_capacity(t, width as usize * h as usize * c as usize);
-        for y in 0..h as usize {
-            for p in parts {
-                let row = p.width() as usize * c as usize;
-                out.extend_from(&p.samples, y * row..(y + 1) * row)?;
-            }
-        }
-        Image::new(width, h, c, out)
     }
 
     /// Images of one width, channel count and sample type, one above the other.
     pub fn stacked(parts: &[Image]) -> Result<Image> {
-        let first = parts
-            .first()
-            .ok_or_else(|| Error::usage("no images to stack"))?;
-        let (w, c, t) = (first.width(), first.channels(), first.sample_type());
-        if let Some(p) = parts
-            .iter()
-            .find(|p| (p.width(), p.channels(), p.sample_type()) != (w, c, t))
-        {
-            return Err(Error::usage(format!(
-                "cannot stack a {} {} image under a {} {} one",
-                p.shape(),
-                p.sample_type(),
-                first.shape(),
-                t
-            )));
+        let rows: Vec<&[Image]> = parts.iter().map(std::slice::from_ref).collect();
+        Image::mosaic(&rows)
+    }
+
+    /// Rows of images put together in one copy: the images of a row side by side (equal
+    /// heights), the rows one above the other (equal widths); one channel count and
+    /// sample type throughout. How tiles become a frame.
+    pub fn mosaic<R: AsRef<[Image]>>(rows: &[R]) -> Result<Image> {
+        let rows: Vec<&[Image]> = rows.iter().map(AsRef::as_ref).collect();
+        let first = (rows.first().and_then(|r| r.first()))
+            .ok_or_else(|| Error::usage("no images to put together"))?;
+        let (c, t) = (first.channels(), first.sample_type());
+        let width: u32 = rows[0].iter().map(Image::width).sum();
+        let mut height = 0u32;
+        for row in &rows {
+            let r0 = row
+                .first()
+                .ok_or_else(|| Error::usage("an empty row of images to put together"))?;
+            let h = r0.height();
+            let w: u32 = row.iter().map(Image::width).sum();
+            if let Some(p) = row
+                .iter()
+                .find(|p| (p.height(), p.channels(), p.sample_type()) != (h, c, t))
+                .or((w != width).then_some(r0))
+            {
+                return Err(Error::usage(format!(
+                    "cannot put a {} {} image together with a {} {} one (rows of {width} columns)",
+                    p.shape(),
+                    p.sample_type(),
+                    first.shape(),
+                    t
+                )));
+            }
+            height += h;
         }
-        let h: u32 = parts.iter().map(Image::height).sum();
-        let mut out = Samples::with_capacity(t, w as usize * h as usize * c as usize);
-        for p in parts {
-            out.extend_from(&p.samples, 0..p.samples.len())?;
-        }
-        Image::new(w, h, c, out)
+        let line = width as usize * c as usize;
+        let mut out = Samples::zeros(t, line * height as usize);
+        with_samples!(&mut out, o => put_together(o, &rows, line, c as usize))?;
+        Image::new(width, height, c, out)
     }
 
     /// The same image with alpha set to opaque (RGBA u8 only; others unchanged). GIF

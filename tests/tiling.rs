@@ -198,3 +198,40 @@ fn tiled_equals_untiled_on_the_gpu() {
         tiled(Processor::gpu(ctx), 128),
     );
 }
+
+/// Crops of uneven sizes put back together (the copies tiles go through) give the image
+/// again, for every sample type and channel count; mismatched parts are an error.
+#[test]
+fn crops_put_together_give_the_image_back() {
+    use imflow::image::Rect;
+    for t in SampleType::ALL {
+        for c in [1, 3, 4] {
+            let image = random_image(37, 23, c, t, 5);
+            let (xs, ys) = ([0u32, 10, 11, 37], [0u32, 7, 23]);
+            let rows: Vec<Vec<Image>> = (ys.windows(2))
+                .map(|y| {
+                    (xs.windows(2))
+                        .map(|x| {
+                            (image.crop(Rect {
+                                x: x[0],
+                                y: y[0],
+                                width: x[1] - x[0],
+                                height: y[1] - y[0],
+                            }))
+                            .unwrap()
+                        })
+                        .collect()
+                })
+                .collect();
+            assert_eq!(Image::mosaic(&rows).unwrap(), image, "{t} x{c}");
+            let bands: Vec<Image> = rows.iter().map(|r| Image::beside(r).unwrap()).collect();
+            assert_eq!(Image::stacked(&bands).unwrap(), image, "{t} x{c}");
+        }
+    }
+    let a = random_image(4, 4, 1, SampleType::U16, 1);
+    let b = random_image(4, 4, 1, SampleType::F32, 1);
+    let err = Image::mosaic(&[vec![a.clone(), b]]).unwrap_err();
+    assert!(err.to_string().contains("together"), "{err}");
+    let err = Image::mosaic(&[vec![a.clone()], vec![a.clone(), a]]).unwrap_err();
+    assert!(err.to_string().contains("columns"), "{err}");
+}

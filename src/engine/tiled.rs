@@ -37,6 +37,12 @@ pub trait RowSource {
 pub trait RowSink {
     /// The next band.
     fn put(&mut self, band: Image) -> Result<()>;
+
+    /// The next band as its tiles, left to right. A sink that keeps the whole frame
+    /// anyway (an image in memory) takes them as they are and copies each sample once.
+    fn put_tiles(&mut self, tiles: Vec<Image>) -> Result<()> {
+        self.put(Image::beside(&tiles)?)
+    }
 }
 
 impl RowSource for &Image {
@@ -54,25 +60,30 @@ impl RowSource for &Image {
     }
 }
 
-/// Collects bands into one image.
+/// Collects bands (or their tiles) into one image.
 #[derive(Debug, Default)]
 pub struct Collect {
-    bands: Vec<Image>,
+    rows: Vec<Vec<Image>>,
 }
 
 impl RowSink for Collect {
     fn put(&mut self, band: Image) -> Result<()> {
-        self.bands.push(band);
+        self.rows.push(vec![band]);
+        Ok(())
+    }
+
+    fn put_tiles(&mut self, tiles: Vec<Image>) -> Result<()> {
+        self.rows.push(tiles);
         Ok(())
     }
 }
 
 impl Collect {
-    /// The bands, one above the other.
+    /// The bands, one above the other: the tiles put together in one copy.
     pub fn into_image(mut self) -> Result<Image> {
-        match self.bands.len() {
-            1 => Ok(self.bands.pop().expect("one band")),
-            _ => Image::stacked(&self.bands),
+        match (self.rows.len(), self.rows.first().map(Vec::len)) {
+            (1, Some(1)) => Ok(self.rows.pop().and_then(|mut r| r.pop()).expect("one tile")),
+            _ => Image::mosaic(&self.rows),
         }
     }
 }
@@ -403,8 +414,7 @@ pub fn run<E: Engine>(
             for ((k, image), sink) in o.images.into_iter().enumerate().zip(sinks.iter_mut()) {
                 row_parts[k].push(image);
                 if layout.col + 1 == layout.row_len {
-                    let parts = std::mem::take(&mut row_parts[k]);
-                    sink.put(Image::beside(&parts)?)?;
+                    sink.put_tiles(std::mem::take(&mut row_parts[k]))?;
                 }
             }
             Ok(())

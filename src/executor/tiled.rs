@@ -152,6 +152,13 @@ impl RowSink for FrameSink {
             FrameSink::Collect(c) => c.put(band),
         }
     }
+
+    fn put_tiles(&mut self, tiles: Vec<Image>) -> Result<()> {
+        match self {
+            FrameSink::Writer(_) => self.put(Image::beside(&tiles)?),
+            FrameSink::Collect(c) => c.put_tiles(tiles),
+        }
+    }
 }
 
 /// Runs a unit in tiles: every frame through [`tiled::run`], TIFF outputs streamed into
