@@ -39,9 +39,11 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Apply ops, in order, to one image file and write the result (no cache).
     ///
-    /// Ops: gaussian:sigma=S[,truncate=T] (or sigma_x=..,sigma_y=..), box:size=N,
-    /// threshold:value=T, threshold:method=otsu. Output format from OUT's extension
-    /// (.tif/.tiff, .png, .jpg/.jpeg, .gif).
+    /// Ops: gaussian:sigma=S[,truncate=T,int=scipy] (or sigma_x=..,sigma_y=..),
+    /// box:size=N[,int=scipy], threshold:value=T, threshold:method=otsu,
+    /// label[:connectivity=1|2], remove_small_objects:min_size=N[,connectivity=1|2].
+    /// Output format from OUT's extension (.tif/.tiff, .png, .jpg/.jpeg, .gif, .webp,
+    /// .bmp).
     Apply(cli::apply::ApplyArgs),
     /// Inspect and maintain a result store.
     Cache {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct ApplyArgs {
-    /// Input image (TIFF, PNG, JPEG, GIF); every page or frame is processed.
+    /// Input image (TIFF, PNG, JPEG, GIF, WebP, BMP); every page or frame is processed.
     input: PathBuf,
     /// Output image.
     output: PathBuf,
