@@ -4,7 +4,7 @@ use crate::budget::Budget;
 use crate::engine::tiled::{self, Collect, RowSink, RowSource, Tiling};
 use crate::engine::{CpuEngine, Engine, GpuEngine, Graph, Program, Slot, MAX_FRAMES_IN_FLIGHT};
 use crate::gpu::GpuContext;
-use crate::image::{Image, SampleType};
+use crate::image::{Image, ImageView, SampleType};
 use crate::io::Stack;
 use crate::ops::Op;
 use crate::{Error, Result};
@@ -183,7 +183,18 @@ impl Processor {
 
     /// Applies `ops` in order to one image.
     pub fn run(&self, image: &Image, ops: &[Op], output: OutputType) -> Result<Processed> {
-        let mut out = self.run_frames(std::slice::from_ref(image), ops, output)?;
+        self.run_view(image.view(), ops, output)
+    }
+
+    /// [`Processor::run`] on borrowed samples (a numpy array's buffer, say): read where
+    /// they lie, not copied first.
+    pub fn run_view(
+        &self,
+        image: ImageView<'_>,
+        ops: &[Op],
+        output: OutputType,
+    ) -> Result<Processed> {
+        let mut out = self.run_views(&[image], ops, output)?;
         Ok(out.remove(0))
     }
 
@@ -196,7 +207,8 @@ impl Processor {
         ops: &[Op],
         output: OutputType,
     ) -> Result<(Stack, Vec<Vec<f64>>)> {
-        let done = self.run_frames(&stack.frames, ops, output)?;
+        let views: Vec<ImageView<'_>> = stack.frames.iter().map(Image::view).collect();
+        let done = self.run_views(&views, ops, output)?;
         let (frames, thresholds) = done.into_iter().map(|p| (p.image, p.thresholds)).unzip();
         Ok((
             Stack {
@@ -208,9 +220,11 @@ impl Processor {
         ))
     }
 
-    fn run_frames(
+    /// Applies `ops` to each of `frames` (borrowed), frame k+1 recorded while frame k
+    /// runs; a threshold op's value is each frame's own.
+    pub fn run_views(
         &self,
-        frames: &[Image],
+        frames: &[ImageView<'_>],
         ops: &[Op],
         output: OutputType,
     ) -> Result<Vec<Processed>> {
@@ -230,11 +244,11 @@ impl Processor {
             (Which::Gpu(e), true) => run_frames(e, frames, ops, output),
             (Which::Cpu(e), false) => frames
                 .iter()
-                .map(|f| run_tiled(e, f, ops, output, &tiling))
+                .map(|f| run_tiled(e, *f, ops, output, &tiling))
                 .collect(),
             (Which::Gpu(e), false) => frames
                 .iter()
-                .map(|f| run_tiled(e, f, ops, output, &tiling))
+                .map(|f| run_tiled(e, *f, ops, output, &tiling))
                 .collect(),
         }
     }
@@ -294,7 +308,7 @@ fn thresholds_of(graph: &Graph<'_>, t: &[Option<f64>]) -> Vec<f64> {
 /// One frame in tiles, collected back into an image.
 fn run_tiled<E: Engine>(
     engine: &E,
-    frame: &Image,
+    frame: ImageView<'_>,
     ops: &[Op],
     output: OutputType,
     tiling: &Tiling,
@@ -320,7 +334,7 @@ fn run_tiled<E: Engine>(
 
 fn run_frames<E: Engine>(
     engine: &E,
-    frames: &[Image],
+    frames: &[ImageView<'_>],
     ops: &[Op],
     output: OutputType,
 ) -> Result<Vec<Processed>> {
@@ -335,7 +349,7 @@ fn run_frames<E: Engine>(
     };
     for frame in frames {
         let mut program = Program::new();
-        let mut value = program.upload(frame);
+        let mut value = program.upload_view(*frame);
         let mut thresholds = Vec::new();
         for op in ops {
             value = program.apply(op, value)?;

@@ -10,7 +10,7 @@
 //! skimage's. Rows can be fed a band at a time ([`Measurer::push`]), so a frame never
 //! has to be whole.
 
-use crate::image::{Image, Samples};
+use crate::image::{Image, ImageView, Samples};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -57,21 +57,18 @@ impl Measurer {
 
     /// The next band of rows: labels (one channel, any integer-valued type) and the
     /// intensity image's same rows.
-    pub fn push(&mut self, labels: &Image, intensity: &Image) -> Result<()> {
-        let (w, h) = (labels.width(), labels.height());
-        if labels.channels() != 1 {
+    pub fn push(&mut self, labels: ImageView<'_>, intensity: ImageView<'_>) -> Result<()> {
+        let (ls, is) = (labels.shape(), intensity.shape());
+        let (w, h) = (ls.width, ls.height);
+        if ls.channels != 1 {
             return Err(Error::usage(format!(
                 "measure: labels must have one channel, not {}",
-                labels.channels()
+                ls.channels
             )));
         }
-        if (intensity.width(), intensity.height()) != (w, h)
-            || intensity.channels() as usize != self.channels
-        {
+        if (is.width, is.height) != (w, h) || is.channels as usize != self.channels {
             return Err(Error::usage(format!(
-                "measure: labels {} and intensity {} differ in shape",
-                labels.shape(),
-                intensity.shape()
+                "measure: labels {ls} and intensity {is} differ in shape"
             )));
         }
         let ids = labels.to_f32_vec();
@@ -146,8 +143,8 @@ impl Measurer {
 }
 
 /// One frame measured whole.
-pub fn measure(labels: &Image, intensity: &Image) -> Result<FrameTable> {
-    let mut m = Measurer::new(intensity.channels() as usize);
+pub fn measure(labels: ImageView<'_>, intensity: ImageView<'_>) -> Result<FrameTable> {
+    let mut m = Measurer::new(intensity.shape().channels as usize);
     m.push(labels, intensity)?;
     Ok(m.finish())
 }
@@ -235,7 +232,7 @@ mod tests {
         let labels =
             Image::gray(4, 3, Samples::U32(vec![1, 0, 0, 0, 0, 0, 2, 2, 0, 0, 2, 2])).unwrap();
         let intensity = Image::gray(4, 3, Samples::U16((0..12).map(|v| v * 10).collect())).unwrap();
-        let t = measure(&labels, &intensity).unwrap();
+        let t = measure(labels.view(), intensity.view()).unwrap();
         assert_eq!(t.rows.len(), 2);
         assert_eq!(&t.rows[0][..8], &[1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]);
         let r = &t.rows[1];
@@ -260,7 +257,7 @@ mod tests {
             Samples::F32((0..60).map(|i| i as f32 * 0.5).collect()),
         )
         .unwrap();
-        let whole = measure(&l, &v).unwrap();
+        let whole = measure(l.view(), v.view()).unwrap();
         let mut m = Measurer::new(1);
         for (a, b) in [(0, 3), (3, 7), (7, 10)] {
             let rect = |img: &Image| {
@@ -272,7 +269,7 @@ mod tests {
                 })
                 .unwrap()
             };
-            m.push(&rect(&l), &rect(&v)).unwrap();
+            m.push(rect(&l).view(), rect(&v).view()).unwrap();
         }
         assert_eq!(m.finish(), whole);
     }

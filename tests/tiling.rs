@@ -235,3 +235,29 @@ fn crops_put_together_give_the_image_back() {
     let err = Image::mosaic(&[vec![a.clone()], vec![a.clone(), a]]).unwrap_err();
     assert!(err.to_string().contains("columns"), "{err}");
 }
+
+/// Borrowed samples (what the Python package passes for a C-ordered array) give what an
+/// owned image gives, whole and in tiles, on both backends.
+#[test]
+fn borrowed_samples_give_what_owned_images_give() {
+    let mut processors = vec![("cpu", Processor::cpu(), tiled(Processor::cpu(), 16))];
+    if let Some(ctx) = gpu("borrowed_samples_give_what_owned_images_give") {
+        let t = tiled(Processor::gpu(ctx.clone()), 16);
+        processors.push(("gpu", Processor::gpu(ctx), t));
+    }
+    let chain = ops(&["gaussian:sigma=2", "box:size=3", "threshold:method=otsu"]);
+    let owned = random_image(61, 47, 3, SampleType::U16, 3);
+    let imflow::Samples::U16(raw) = owned.samples() else {
+        unreachable!("made as u16")
+    };
+    let view = imflow::ImageView::new(61, 47, 3, imflow::SamplesRef::from(&raw[..])).unwrap();
+    assert!(imflow::ImageView::new(61, 46, 3, imflow::SamplesRef::from(&raw[..])).is_err());
+    for (name, p, t) in processors {
+        for (what, p) in [("whole", &p), ("tiled", &t)] {
+            let want = p.run(&owned, &chain, OutputType::Same).unwrap();
+            let got = p.run_view(view, &chain, OutputType::Same).unwrap();
+            assert_eq!(got.image, want.image, "{name} {what}");
+            assert_eq!(got.thresholds, want.thresholds, "{name} {what}");
+        }
+    }
+}

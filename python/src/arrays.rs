@@ -1,12 +1,13 @@
 //! numpy arrays in and out: any sample type imflow reads, C- or Fortran-ordered or
 //! strided, 2-D (H, W), colour (H, W, C) and stacks (N, H, W[, C]).
 //!
-//! An input is copied once, in C order, into imflow's image (one memcpy for a
-//! C-contiguous array); outputs are handed to numpy without a copy (the result's Vec
-//! becomes the array's buffer).
+//! A C-ordered input of a dtype imflow reads as is is borrowed without a copy for the
+//! call ([`with_frames`]); other layouts, and inputs that outlive the call (a flow's
+//! sources), are copied once into C order. Outputs are handed to numpy without a copy
+//! (the result's Vec becomes the array's buffer).
 
 use crate::errors::type_error;
-use imflow::{Image, SampleType, Samples};
+use imflow::{Image, ImageView, SampleType, Samples, SamplesRef};
 use numpy::{Element, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
@@ -21,19 +22,11 @@ pub struct Layout {
     pub frame_axis: bool,
 }
 
-/// An array's frames as images. A 3-D array is colour (H, W, C) when C is 1, 3 or 4,
-/// frames of gray (N, H, W) otherwise; `stack` forces either reading.
-pub fn to_frames(array: &Bound<'_, PyAny>, stack: Option<bool>) -> PyResult<(Vec<Image>, Layout)> {
-    let untyped = array.cast::<numpy::PyUntypedArray>().map_err(|_| {
-        type_error(format!(
-            "expected a numpy array, got {}",
-            array
-                .get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
-        ))
-    })?;
+/// An array's shape read as frames: the layout, and each frame's width, height and
+/// channels. A 3-D array is colour (H, W, C) when C is 1, 3 or 4, frames of gray
+/// (N, H, W) otherwise; `stack` forces either reading.
+fn dims(array: &Bound<'_, PyAny>, stack: Option<bool>) -> PyResult<(Layout, [u32; 3])> {
+    let untyped = untyped(array)?;
     let shape = untyped.shape().to_vec();
     let (frames, h, w, c, frame_axis, channel_axis) = match (shape.as_slice(), stack) {
         ([h, w], None | Some(false)) => (1, *h, *w, 1, false, false),
@@ -53,28 +46,91 @@ pub fn to_frames(array: &Bound<'_, PyAny>, stack: Option<bool>) -> PyResult<(Vec
             )))
         }
     };
-    let samples = read_samples(array)?;
-    let per = h * w * c;
-    let dims = |v: usize| {
+    let dim = |v: usize| {
         u32::try_from(v).map_err(|_| {
             pyo3::exceptions::PyValueError::new_err(format!("dimension {v} is too large"))
         })
     };
-    let (hh, ww, cc) = (dims(h)?, dims(w)?, dims(c)?);
-    let images = (0..frames)
+    let layout = Layout {
+        frames,
+        channel_axis,
+        frame_axis,
+    };
+    Ok((layout, [dim(w)?, dim(h)?, dim(c)?]))
+}
+
+fn untyped<'a, 'py>(
+    array: &'a Bound<'py, PyAny>,
+) -> PyResult<&'a Bound<'py, numpy::PyUntypedArray>> {
+    array.cast::<numpy::PyUntypedArray>().map_err(|_| {
+        type_error(format!(
+            "expected a numpy array, got {}",
+            array
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })
+}
+
+/// An array's frames as images of their own (a copy, in C order): for what outlives
+/// the call (a flow's source, a file to write).
+pub fn to_frames(array: &Bound<'_, PyAny>, stack: Option<bool>) -> PyResult<(Vec<Image>, Layout)> {
+    let (layout, [w, h, c]) = dims(array, stack)?;
+    let samples = read_samples(array)?;
+    let per = w as usize * h as usize * c as usize;
+    let images = (0..layout.frames)
         .map(|f| {
-            let part = samples.range(f * per..(f + 1) * per);
-            Image::new(ww, hh, cc, part).map_err(crate::errors::to_py)
+            Image::new(w, h, c, samples.range(f * per..(f + 1) * per)).map_err(crate::errors::to_py)
         })
         .collect::<PyResult<Vec<_>>>()?;
-    Ok((
-        images,
-        Layout {
-            frames,
-            channel_axis,
-            frame_axis,
-        },
-    ))
+    Ok((images, layout))
+}
+
+/// `frames` frames of `w`x`h`x`c` over `all`, borrowed.
+fn views(all: SamplesRef<'_>, frames: usize, [w, h, c]: [u32; 3]) -> PyResult<Vec<ImageView<'_>>> {
+    let per = w as usize * h as usize * c as usize;
+    (0..frames)
+        .map(|k| {
+            ImageView::new(w, h, c, all.slice(k * per..(k + 1) * per)).map_err(crate::errors::to_py)
+        })
+        .collect()
+}
+
+/// Calls `f` with the array's frames as views. A C-ordered array of a dtype imflow
+/// reads as is is borrowed where it lies (numpy's read-only borrow held for the call):
+/// no copy, whatever its size. Fortran-ordered or strided arrays, and bool masks, are
+/// copied into C order first. The caller may release the GIL inside `f`; Python code
+/// that writes to the array meanwhile races with the read, as with any C extension that
+/// reads a buffer without the GIL.
+pub fn with_frames<R>(
+    array: &Bound<'_, PyAny>,
+    stack: Option<bool>,
+    f: impl FnOnce(&[ImageView<'_>], Layout) -> PyResult<R>,
+) -> PyResult<R> {
+    let (layout, [w, h, c]) = dims(array, stack)?;
+    let untyped = untyped(array)?;
+    if untyped.is_c_contiguous() {
+        let dtype = untyped.dtype();
+        let py = array.py();
+        let is = |d: Bound<'_, numpy::PyArrayDescr>| dtype.is_equiv_to(&d);
+        macro_rules! borrow {
+            ($($t:ty),*) => {$(
+                if is(numpy::dtype::<$t>(py)) {
+                    let ro = array.cast::<numpy::PyArrayDyn<$t>>()?.try_readonly()?;
+                    let all = ro
+                        .as_slice()
+                        .map_err(|e| crate::errors::error(&format!("cannot read the array: {e}")))?;
+                    return f(&views(SamplesRef::from(all), layout.frames, [w, h, c])?, layout);
+                }
+            )*};
+        }
+        borrow!(u8, u16, f32, i8, i16, i32, u32, f64);
+    }
+    let (images, layout) = to_frames(array, stack)?;
+    let views: Vec<ImageView<'_>> = images.iter().map(Image::view).collect();
+    f(&views, layout)
 }
 
 /// The samples of an array of any supported dtype, in C order.

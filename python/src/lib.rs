@@ -7,7 +7,7 @@ mod errors;
 mod files;
 mod flows;
 
-use arrays::{to_array, to_frames};
+use arrays::{to_array, with_frames};
 use errors::to_py;
 use imflow::{Backend, Op, OutputType, Processor, SampleType};
 use pyo3::prelude::*;
@@ -81,17 +81,15 @@ fn run<'py>(
     stack: Option<bool>,
 ) -> PyResult<(Bound<'py, PyAny>, Vec<Vec<f64>>)> {
     let py = array.py();
-    let (frames, layout) = to_frames(array, stack)?;
     let p = processor(backend)?;
-    let stack = imflow::io::Stack {
-        frames,
-        animation: None,
-        format: None,
-    };
-    let (out, thresholds) = py
-        .detach(|| p.run_stack(&stack, &ops, dtype))
-        .map_err(to_py)?;
-    Ok((to_array(py, out.frames, &layout)?, thresholds))
+    let (done, layout) = with_frames(array, stack, |frames, layout| {
+        let done = py
+            .detach(|| p.run_views(frames, &ops, dtype))
+            .map_err(to_py)?;
+        Ok((done, layout))
+    })?;
+    let (images, thresholds) = done.into_iter().map(|d| (d.image, d.thresholds)).unzip();
+    Ok((to_array(py, images, &layout)?, thresholds))
 }
 
 /// Applies ops in order (CLI specs, e.g. ["gaussian:sigma=2", "threshold:method=otsu"])
@@ -244,11 +242,13 @@ fn measure<'py>(
     intensity: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
     let py = labels.py();
-    let (l, _) = to_frames(labels, Some(false))?;
-    let (i, _) = to_frames(intensity, Some(false))?;
-    let table = py
-        .detach(|| imflow::measure::measure(&l[0], &i[0]))
-        .map_err(to_py)?;
+    // Both arrays borrowed for the call where their layout allows.
+    let table = with_frames(labels, Some(false), |l, _| {
+        with_frames(intensity, Some(false), |i, _| {
+            py.detach(|| imflow::measure::measure(l[0], i[0]))
+                .map_err(to_py)
+        })
+    })?;
     let dict = pyo3::types::PyDict::new(py);
     for (k, name) in imflow::measure::columns(table.channels).iter().enumerate() {
         let col: Vec<f64> = table.rows.iter().map(|r| r[k]).collect();

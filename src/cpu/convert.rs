@@ -2,11 +2,16 @@
 //! f32 planes back to interleaved samples of a chosen type (narrowing).
 
 use super::Planes;
-use crate::image::{Image, SampleType, Samples};
+use crate::image::{Image, ImageView, SampleType, Samples, SamplesRef};
 use rayon::prelude::*;
 
 /// Widens and de-interleaves an image into f32 planes.
 pub fn to_planes(image: &Image) -> Planes {
+    to_planes_view(image.view())
+}
+
+/// [`to_planes`] of borrowed samples.
+pub fn to_planes_view(image: ImageView<'_>) -> Planes {
     let shape = image.shape();
     let c = shape.channels as usize;
     let n = shape.plane_len();
@@ -31,14 +36,14 @@ pub fn to_planes(image: &Image) -> Planes {
     }
     // 8- and 16-bit integers are exact in f32; 32-bit ones and f64 round to nearest.
     let data = match image.samples() {
-        Samples::U8(v) => widen(v, c, n, f32::from),
-        Samples::U16(v) => widen(v, c, n, f32::from),
-        Samples::F32(v) => widen(v, c, n, |x| x),
-        Samples::I8(v) => widen(v, c, n, f32::from),
-        Samples::I16(v) => widen(v, c, n, f32::from),
-        Samples::I32(v) => widen(v, c, n, |x| x as f32),
-        Samples::U32(v) => widen(v, c, n, |x| x as f32),
-        Samples::F64(v) => widen(v, c, n, |x| x as f32),
+        SamplesRef::U8(v) => widen(v, c, n, f32::from),
+        SamplesRef::U16(v) => widen(v, c, n, f32::from),
+        SamplesRef::F32(v) => widen(v, c, n, |x| x),
+        SamplesRef::I8(v) => widen(v, c, n, f32::from),
+        SamplesRef::I16(v) => widen(v, c, n, f32::from),
+        SamplesRef::I32(v) => widen(v, c, n, |x| x as f32),
+        SamplesRef::U32(v) => widen(v, c, n, |x| x as f32),
+        SamplesRef::F64(v) => widen(v, c, n, |x| x as f32),
     };
     Planes {
         shape,

@@ -44,7 +44,7 @@ impl Engine for CpuEngine {
                     value_type,
                     window,
                 } => {
-                    let mut p = cpu::convert::to_planes(image);
+                    let mut p = cpu::convert::to_planes_view(image);
                     p.value_type = value_type;
                     p.window = window;
                     Some(Arc::new(p))

@@ -3,7 +3,7 @@
 //! right after the last command that reads it, so a chain of any length holds at most
 //! its live values.
 
-use crate::image::{Image, Rect, SampleType, Window};
+use crate::image::{Image, ImageView, Rect, SampleType, Window};
 use crate::ops::Op;
 use crate::{Error, Result};
 
@@ -21,7 +21,7 @@ impl Slot {
 
 pub(crate) enum Cmd<'a, F> {
     Upload {
-        image: &'a Image,
+        image: ImageView<'a>,
         value_type: SampleType,
         window: Window,
     },
@@ -150,19 +150,24 @@ impl<'a, F> Program<'a, F> {
 
     /// Uploads a source image; its values are its samples.
     pub fn upload(&mut self, image: &'a Image) -> Slot {
-        self.upload_as(image, image.sample_type())
+        self.upload_view(image.view())
+    }
+
+    /// Uploads borrowed samples (a numpy array's buffer, say) with no copy first.
+    pub fn upload_view(&mut self, image: ImageView<'a>) -> Slot {
+        self.upload_window(image, image.sample_type(), Window::whole(image.shape()))
     }
 
     /// Uploads an image whose values are of `value_type` (a stored result read back).
     pub fn upload_as(&mut self, image: &'a Image, value_type: SampleType) -> Slot {
-        self.upload_window(image, value_type, Window::whole(image.shape()))
+        self.upload_window(image.view(), value_type, Window::whole(image.shape()))
     }
 
     /// Uploads a window of a larger image (a tile and its halo): kernels reflect at
     /// the larger image's edges.
     pub fn upload_window(
         &mut self,
-        image: &'a Image,
+        image: ImageView<'a>,
         value_type: SampleType,
         window: Window,
     ) -> Slot {

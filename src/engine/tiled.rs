@@ -13,7 +13,7 @@
 use super::graph::{Graph, Node};
 use super::whole_frame::{self, Step};
 use super::{Engine, Outcome, Program, Slot, MAX_FRAMES_IN_FLIGHT};
-use crate::image::{Image, Rect, Shape, Window};
+use crate::image::{Image, ImageView, Rect, Shape, Window};
 use crate::ops::{Op, Threshold};
 use crate::{Error, Result};
 use std::collections::VecDeque;
@@ -47,10 +47,20 @@ pub trait RowSink {
 
 impl RowSource for &Image {
     fn rows(&mut self, y0: u32, y1: u32) -> Result<Image> {
+        self.view().rows(y0, y1)
+    }
+
+    fn window(&mut self, rect: Rect) -> Option<Result<Image>> {
+        Some(self.crop(rect))
+    }
+}
+
+impl RowSource for ImageView<'_> {
+    fn rows(&mut self, y0: u32, y1: u32) -> Result<Image> {
         self.crop(Rect {
             x: 0,
             y: y0,
-            width: self.width(),
+            width: self.shape().width,
             height: y1 - y0,
         })
     }

@@ -114,13 +114,13 @@ pub(super) fn record<'p, F>(
                 let image = images.get(*index).ok_or_else(|| {
                     Error::usage(format!("no source {index} for the tiled frame"))
                 })?;
-                p.upload_window(image, types[i], tile.window(frame))
+                p.upload_window(image.view(), types[i], tile.window(frame))
             }
             (Node::Op { .. }, Step::Objects { .. }) => {
                 let image = rendered[i]
                     .as_ref()
                     .ok_or_else(|| Error::usage("resolved objects were not rendered"))?;
-                p.upload_window(image, types[i], tile.window(frame))
+                p.upload_window(image.view(), types[i], tile.window(frame))
             }
             (Node::Op { input, .. }, Step::Op(op)) => {
                 let s = p.apply(op, slots[*input].expect("inputs come first"))?;

@@ -300,7 +300,7 @@ impl<'e, 'f, 'a, E: Engine> Evaluator<'e, 'f, 'a, E> {
                     .get_or_insert(Arc::new(Error::usage("a measure's inputs went missing")));
                 break;
             };
-            match crate::measure::measure(&labels, &intensity) {
+            match crate::measure::measure(labels.view(), intensity.view()) {
                 Ok(t) => w.tables.entry(m).or_default().push(t),
                 Err(e) => {
                     w.failed.get_or_insert(Arc::new(e));

@@ -4,7 +4,7 @@
 use super::batch::{Batch, ReadSlot};
 use super::pipelines::Kernel;
 use super::GpuImage;
-use crate::image::{Image, SampleType, Samples, Shape, Window};
+use crate::image::{Image, ImageView, SampleType, Samples, Shape, Window};
 use crate::Result;
 use bytemuck::{Pod, Zeroable};
 use std::sync::atomic::Ordering::Relaxed;
@@ -87,7 +87,7 @@ impl Batch<'_> {
     /// type for a source; a stored result may hold floats in a u8 file, say).
     pub fn upload(
         &mut self,
-        image: &Image,
+        image: ImageView<'_>,
         value_type: SampleType,
         window: Window,
     ) -> Result<GpuImage> {

@@ -82,7 +82,11 @@ impl GpuContext {
     /// Uploads an image in its own sample type and widens it to f32 planes on the GPU.
     pub fn upload(&self, image: &Image) -> Result<GpuImage> {
         let mut batch = self.batch("imflow.upload");
-        let planes = batch.upload(image, image.sample_type(), Window::whole(image.shape()))?;
+        let planes = batch.upload(
+            image.view(),
+            image.sample_type(),
+            Window::whole(image.shape()),
+        )?;
         batch.submit()?;
         Ok(planes)
     }

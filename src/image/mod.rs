@@ -156,64 +156,10 @@ macro_rules! with_samples {
     };
 }
 
-/// Calls `$f` on two [`Samples`] vectors of the same type (`$else` when they differ).
-macro_rules! with_samples_pair {
-    ($a:expr, $b:expr, $x:ident, $y:ident => $f:expr, $else:expr) => {
-        match ($a, $b) {
-            (Samples::U8($x), Samples::U8($y)) => $f,
-            (Samples::U16($x), Samples::U16($y)) => $f,
-            (Samples::F32($x), Samples::F32($y)) => $f,
-            (Samples::I8($x), Samples::I8($y)) => $f,
-            (Samples::I16($x), Samples::I16($y)) => $f,
-            (Samples::I32($x), Samples::I32($y)) => $f,
-            (Samples::U32($x), Samples::U32($y)) => $f,
-            (Samples::F64($x), Samples::F64($y)) => $f,
-            _ => $else,
-        }
-    };
-}
+mod assemble;
+mod view;
 
-/// The samples of `s` as `T`s, if that is their type.
-fn typed<T: 'static>(s: &Samples) -> Option<&[T]> {
-    with_samples!(s, v => (v as &dyn std::any::Any).downcast_ref::<Vec<T>>().map(Vec::as_slice))
-}
-
-/// Copies rows of images into `out` (lines of `line` samples), in parallel by line: the
-/// output is fresh memory, and its first touch (page faults) is most of the cost.
-fn put_together<T: Copy + Send + Sync + 'static>(
-    out: &mut [T],
-    rows: &[&[Image]],
-    line: usize,
-    c: usize,
-) -> Result<()> {
-    use rayon::prelude::*;
-    // Each row's first output line and its images' samples with their line lengths.
-    let mut bands = Vec::with_capacity(rows.len());
-    let mut y0 = 0;
-    for row in rows {
-        let parts = (row.iter())
-            .map(|p| typed::<T>(&p.samples).map(|s| (s, p.width() as usize * c)))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| Error::usage("cannot put images of different sample types together"))?;
-        bands.push((y0, parts));
-        y0 += row.first().map_or(0, |p| p.height() as usize);
-    }
-    if line == 0 {
-        return Ok(());
-    }
-    out.par_chunks_mut(line)
-        .with_min_len(64)
-        .enumerate()
-        .for_each(|(y, dst)| {
-            let (start, parts) = &bands[bands.partition_point(|(s, _)| *s <= y) - 1];
-            let mut x = 0;
-            for &(s, n) in parts {
-                dst[x..x + n].copy_from_slice(&s[(y - start) * n..][..n]);
-                x += n;
-            }
-        });
-    Ok(())
-}
+pub use view::{ImageView, SamplesRef};
 
 impl Samples {
     /// `len` zero samples of type `t` (fresh zeroed pages, not written).
@@ -246,11 +192,32 @@ impl Samples {
 
     /// Appends `other[range]`, which must be of the same type.
     pub fn extend_from(&mut self, other: &Samples, range: std::ops::Range<usize>) -> Result<()> {
+        self.extend_from_view(other.view(), range)
+    }
+
+    /// Appends `other[range]` of borrowed samples, which must be of the same type.
+    pub fn extend_from_view(
+        &mut self,
+        other: SamplesRef<'_>,
+        range: std::ops::Range<usize>,
+    ) -> Result<()> {
         let (a, b) = (self.sample_type(), other.sample_type());
-        with_samples_pair!(self, other, x, y => {
-            x.extend_from_slice(&y[range]);
-            Ok(())
-        }, Err(Error::usage(format!("cannot append {b} samples to {a} ones"))))
+        match (self, other) {
+            (Samples::U8(x), SamplesRef::U8(y)) => x.extend_from_slice(&y[range]),
+            (Samples::U16(x), SamplesRef::U16(y)) => x.extend_from_slice(&y[range]),
+            (Samples::F32(x), SamplesRef::F32(y)) => x.extend_from_slice(&y[range]),
+            (Samples::I8(x), SamplesRef::I8(y)) => x.extend_from_slice(&y[range]),
+            (Samples::I16(x), SamplesRef::I16(y)) => x.extend_from_slice(&y[range]),
+            (Samples::I32(x), SamplesRef::I32(y)) => x.extend_from_slice(&y[range]),
+            (Samples::U32(x), SamplesRef::U32(y)) => x.extend_from_slice(&y[range]),
+            (Samples::F64(x), SamplesRef::F64(y)) => x.extend_from_slice(&y[range]),
+            _ => {
+                return Err(Error::usage(format!(
+                    "cannot append {b} samples to {a} ones"
+                )))
+            }
+        }
+        Ok(())
     }
 
     /// The sample type.
@@ -302,14 +269,20 @@ impl Samples {
 
     /// The samples as little-endian bytes (the upload format and the hashing format).
     pub fn as_le_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
-        // Every platform wgpu targets is little-endian, so the in-memory bytes are the
-        // wire bytes; the `to_le_bytes` path keeps big-endian hosts correct regardless.
-        if cfg!(target_endian = "little") {
-            with_samples!(self, v => std::borrow::Cow::Borrowed(bytemuck::cast_slice(v)))
-        } else {
-            std::borrow::Cow::Owned(
-                with_samples!(self, v => v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            )
+        self.view().as_le_bytes()
+    }
+
+    /// The samples, borrowed.
+    pub fn view(&self) -> SamplesRef<'_> {
+        match self {
+            Samples::U8(v) => SamplesRef::U8(v),
+            Samples::U16(v) => SamplesRef::U16(v),
+            Samples::F32(v) => SamplesRef::F32(v),
+            Samples::I8(v) => SamplesRef::I8(v),
+            Samples::I16(v) => SamplesRef::I16(v),
+            Samples::I32(v) => SamplesRef::I32(v),
+            Samples::U32(v) => SamplesRef::U32(v),
+            Samples::F64(v) => SamplesRef::F64(v),
         }
     }
 }
@@ -513,77 +486,17 @@ impl Image {
         self.samples
     }
 
+    /// The image, borrowed: what the engine reads from.
+    pub fn view(&self) -> ImageView<'_> {
+        ImageView::of(self.shape, self.samples.view())
+    }
+
     /// The part `rect` of the image.
     pub fn crop(&self, rect: Rect) -> Result<Image> {
-        if !rect.fits(self.shape) {
-            return Err(Error::usage(format!(
-                "crop {rect:?} does not fit a {} image",
-                self.shape
-            )));
-        }
         if rect == Rect::of(self.shape) {
             return Ok(self.clone());
         }
-        // Row by row in the samples' own type: one copy, no byte round trip.
-        let c = self.shape.channels as usize;
-        let row = self.shape.width as usize * c;
-        let (x0, w) = (rect.x as usize * c, rect.width as usize * c);
-        let mut out = Samples::with_capacity(self.sample_type(), w * rect.height as usize);
-        for y in rect.y as usize..(rect.y + rect.height) as usize {
-            out.extend_from(&self.samples, y * row + x0..y * row + x0 + w)?;
-        }
-        Image::new(rect.width, rect.height, self.shape.channels, out)
-    }
-
-    /// Images of equal height and type side by side, left to right.
-    pub fn beside(parts: &[Image]) -> Result<Image> {
-        match parts {
-            [one] => Ok(one.clone()),
-            _ => Image::mosaic(&[parts]),
-        }
-    }
-
-    /// Images of one width, channel count and sample type, one above the other.
-    pub fn stacked(parts: &[Image]) -> Result<Image> {
-        let rows: Vec<&[Image]> = parts.iter().map(std::slice::from_ref).collect();
-        Image::mosaic(&rows)
-    }
-
-    /// Rows of images put together in one copy: the images of a row side by side (equal
-    /// heights), the rows one above the other (equal widths); one channel count and
-    /// sample type throughout. How tiles become a frame.
-    pub fn mosaic<R: AsRef<[Image]>>(rows: &[R]) -> Result<Image> {
-        let rows: Vec<&[Image]> = rows.iter().map(AsRef::as_ref).collect();
-        let first = (rows.first().and_then(|r| r.first()))
-            .ok_or_else(|| Error::usage("no images to put together"))?;
-        let (c, t) = (first.channels(), first.sample_type());
-        let width: u32 = rows[0].iter().map(Image::width).sum();
-        let mut height = 0u32;
-        for row in &rows {
-            let r0 = row
-                .first()
-                .ok_or_else(|| Error::usage("an empty row of images to put together"))?;
-            let h = r0.height();
-            let w: u32 = row.iter().map(Image::width).sum();
-            if let Some(p) = row
-                .iter()
-                .find(|p| (p.height(), p.channels(), p.sample_type()) != (h, c, t))
-                .or((w != width).then_some(r0))
-            {
-                return Err(Error::usage(format!(
-                    "cannot put a {} {} image together with a {} {} one (rows of {width} columns)",
-                    p.shape(),
-                    p.sample_type(),
-                    first.shape(),
-                    t
-                )));
-            }
-            height += h;
-        }
-        let line = width as usize * c as usize;
-        let mut out = Samples::zeros(t, line * height as usize);
-        with_samples!(&mut out, o => put_together(o, &rows, line, c as usize))?;
-        Image::new(width, height, c, out)
+        self.view().crop(rect)
     }
 
     /// The same image with alpha set to opaque (RGBA u8 only; others unchanged). GIF
@@ -597,15 +510,6 @@ impl Image {
 
     /// Every sample as f32 (rounded to nearest for 32-bit integers and f64), interleaved.
     pub fn to_f32_vec(&self) -> Vec<f32> {
-        match &self.samples {
-            Samples::U8(v) => v.iter().map(|&x| f32::from(x)).collect(),
-            Samples::U16(v) => v.iter().map(|&x| f32::from(x)).collect(),
-            Samples::F32(v) => v.clone(),
-            Samples::I8(v) => v.iter().map(|&x| f32::from(x)).collect(),
-            Samples::I16(v) => v.iter().map(|&x| f32::from(x)).collect(),
-            Samples::I32(v) => v.iter().map(|&x| x as f32).collect(),
-            Samples::U32(v) => v.iter().map(|&x| x as f32).collect(),
-            Samples::F64(v) => v.iter().map(|&x| x as f32).collect(),
-        }
+        self.samples.view().to_f32_vec()
     }
 }
