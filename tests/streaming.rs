@@ -43,7 +43,9 @@ fn inputs(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Per file: gaussian -> Otsu mask, a gaussian written as f32 from an intermediate
-/// also feeding the mask, and scipy's integer-mode gaussian. (The box is left to
+/// also feeding the mask, and scipy's integer-mode gaussian; per gray file, the mask's
+/// objects labelled and measured on the source (a CSV; a stack's has a frame column).
+/// (The box is left to
 /// tests/tiling.rs: its running sums need a halo of 256 + size, so a budget this small
 /// cannot tile it.)
 fn flow(files: &[PathBuf]) -> Flow {
@@ -59,6 +61,11 @@ fn flow(files: &[PathBuf]) -> Flow {
             OutputType::Exactly(SampleType::F32);
         let i = flow.op(src, op("gaussian:sigma=2,int=scipy")).unwrap();
         flow.materialize(i, format!("{stem}_int")).unwrap();
+        if stem != "rgb" {
+            let labels = flow.op(m, op("label:connectivity=2")).unwrap();
+            let t = flow.measure(labels, src).unwrap();
+            flow.materialize(t, format!("{stem}_objects")).unwrap();
+        }
     }
     flow
 }
@@ -69,7 +76,7 @@ fn files_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".tif") || n.ends_with(".png"))
+        .filter(|n| [".tif", ".png", ".csv"].iter().any(|e| n.ends_with(e)))
         .map(|n| (n.clone(), std::fs::read(dir.join(&n)).unwrap()))
         .collect()
 }
@@ -89,7 +96,7 @@ fn check(exec: Executor, backend: &str) {
         };
         let report = exec.run(&flow, &store, &options).unwrap();
         assert!(report.ok(), "{backend}: {:?}", report.failures);
-        assert_eq!(report.summary.computed, 15, "{:?}", report.summary);
+        assert_eq!(report.summary.computed, 19, "{:?}", report.summary);
         assert!(report.outputs.iter().all(|o| o.status == Status::Computed));
         files_of(store.out_dir())
     };
@@ -105,7 +112,7 @@ fn check(exec: Executor, backend: &str) {
             max_tile: Some(24),
         },
     );
-    assert_eq!(whole.len(), 15);
+    assert_eq!(whole.len(), 19);
     assert_eq!(
         whole.keys().collect::<Vec<_>>(),
         streamed.keys().collect::<Vec<_>>(),
@@ -114,6 +121,21 @@ fn check(exec: Executor, backend: &str) {
     for (name, bytes) in &whole {
         assert!(streamed[name] == *bytes, "{backend}: {name} differs");
     }
+    // The stack's objects table measured both pages, in the tiled run as in the whole.
+    let objects = whole
+        .keys()
+        .find(|n| n.starts_with("pages_objects"))
+        .unwrap();
+    let csv = String::from_utf8(streamed[objects].clone()).unwrap();
+    assert!(csv.starts_with("frame,label,area,"), "{csv:.80}");
+    let frames: std::collections::BTreeSet<&str> = (csv.lines().skip(1))
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert!(
+        csv.lines().count() > 20,
+        "objects on random noise: {csv:.200}"
+    );
     // The u16 pages came back as two pages, masks as u8.
     let mask = whole.keys().find(|n| n.starts_with("pages_mask")).unwrap();
     let stack = io::decode_stack(&whole[mask]).unwrap();

@@ -11,9 +11,12 @@ use crate::flow::NodeKind;
 use crate::image::{Image, SampleType, Shape};
 use crate::io::tiff::TiffPages;
 use crate::io::{self, Format};
+use crate::measure::{FrameTable, Measurer};
 use crate::store::StoredFile;
 use crate::{Error, Result};
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 
@@ -25,28 +28,35 @@ pub(super) fn tiling<E: Engine>(
     w: &Work,
     budget: &Budget,
 ) -> Result<Option<Tiling>> {
-    let Some((shape, graph, _)) = graph(front, w)? else {
+    let Some(unit) = graph(front, w)? else {
         return Ok(None);
     };
     let t = Tiling::new(
-        shape,
-        graph.halo(),
+        unit.shape,
+        unit.graph.halo(),
         engine.plane_limit(budget),
         budget.max_tile,
     )?;
     let tiled = !t.is_whole() || !w.lazy.is_empty();
-    if tiled && (w.viable.iter()).any(|&i| front.run.kind(i).is_table()) {
-        return Err(Error::usage(
-            "measure on a frame too large for one program (tiled or streamed) is not \
-             supported yet: raise --memory so the frame runs whole",
-        ));
-    }
     Ok(tiled.then_some(t))
 }
 
-/// The unit as a frame graph: its shape, the graph, and the flow node of each graph
-/// node. `None` when nothing of it can run.
-fn graph<'a>(front: &Front<'_, 'a>, w: &Work) -> Result<Option<(Shape, Graph<'a>, Vec<usize>)>> {
+/// A unit as one frame graph.
+struct UnitGraph<'a> {
+    shape: Shape,
+    graph: Graph<'a>,
+    /// The flow node of each graph node.
+    nodes: Vec<usize>,
+    /// The graph's outputs that are the unit's outputs come first, this many of them;
+    /// after them, two per measure node (labels, intensity), fed band by band to its
+    /// measurer.
+    outputs: usize,
+    /// Each measure node and the index of its labels among the graph's outputs.
+    measures: Vec<(usize, usize)>,
+}
+
+/// The unit as a frame graph. `None` when nothing of it can run.
+fn graph<'a>(front: &Front<'_, 'a>, w: &Work) -> Result<Option<UnitGraph<'a>>> {
     let run = &*front.run;
     let mut nodes: Vec<usize> = w
         .unit
@@ -62,7 +72,7 @@ fn graph<'a>(front: &Front<'_, 'a>, w: &Work) -> Result<Option<(Shape, Graph<'a>
     let mut g = Graph::default();
     let mut index: HashMap<usize, usize> = HashMap::new();
     let mut sources = 0;
-    // The flow node of each graph node (measure nodes have none: see `tiling`).
+    // The flow node of each graph node (measure nodes have none: they read outputs).
     let mut order = Vec::new();
     for &i in &nodes {
         let source_shape = match (w.stacks.get(&i), w.lazy.get(&i), run.kind(i)) {
@@ -90,7 +100,7 @@ fn graph<'a>(front: &Front<'_, 'a>, w: &Work) -> Result<Option<(Shape, Graph<'a>
                 op,
                 input: index[&run.inputs(i)[0]],
             },
-            // Measured on the host from downloaded frames; see `tiling`.
+            // Measured on the host from the bands of two outputs; see below.
             (None, NodeKind::Measure { .. }) => continue,
             (None, _) => return Err(Error::usage(format!("node {i} has no values to tile"))),
         };
@@ -109,7 +119,31 @@ fn graph<'a>(front: &Front<'_, 'a>, w: &Work) -> Result<Option<(Shape, Graph<'a>
             m.dtype.resolve(w.meta[&o].source_type, w.value_types[&o]),
         ));
     }
-    Ok(shape.map(|s| (s, g, order)))
+    // Each measure reads its labels as label values and its intensity as f32 (exact
+    // for every 8- and 16-bit intensity), as a whole frame's measure does.
+    let outputs = g.outputs.len();
+    let mut measures = Vec::new();
+    for &m in &w.viable {
+        let NodeKind::Measure { labels, intensity } = run.kind(m) else {
+            continue;
+        };
+        let (Some(&l), Some(&i)) = (index.get(&labels.index()), index.get(&intensity.index()))
+        else {
+            return Err(Error::usage(format!(
+                "node {m} measures nodes outside its computation"
+            )));
+        };
+        measures.push((m, g.outputs.len()));
+        g.outputs.push((l, SampleType::U32));
+        g.outputs.push((i, SampleType::F32));
+    }
+    Ok(shape.map(|shape| UnitGraph {
+        shape,
+        graph: g,
+        nodes: order,
+        outputs,
+        measures,
+    }))
 }
 
 /// A frame's source: a decoded frame, or a page of a TIFF read band by band.
@@ -137,10 +171,62 @@ impl RowSource for FrameSource<'_> {
     }
 }
 
-/// A frame's output: bands sent to a writer thread, or collected.
+/// A frame's output: bands sent to a writer thread, collected, or measured (one side of
+/// a measure node's pair of inputs).
 enum FrameSink {
     Writer(SyncSender<Image>),
     Collect(Collect),
+    Measure(Rc<RefCell<Bands>>, Side),
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Labels,
+    Intensity,
+}
+
+/// A measure node's two inputs, band by band: each pair of bands goes to the measurer
+/// as soon as both have come.
+struct Bands {
+    labels: VecDeque<Image>,
+    intensity: VecDeque<Image>,
+    measurer: Option<Measurer>,
+}
+
+impl Bands {
+    fn new(channels: u32) -> Rc<RefCell<Bands>> {
+        Rc::new(RefCell::new(Bands {
+            labels: VecDeque::new(),
+            intensity: VecDeque::new(),
+            measurer: Some(Measurer::new(channels as usize)),
+        }))
+    }
+
+    fn put(&mut self, side: Side, band: Image) -> Result<()> {
+        match side {
+            Side::Labels => self.labels.push_back(band),
+            Side::Intensity => self.intensity.push_back(band),
+        }
+        while !self.labels.is_empty() && !self.intensity.is_empty() {
+            let (l, i) = (self.labels.pop_front(), self.intensity.pop_front());
+            let (Some(l), Some(i), Some(m)) = (l, i, self.measurer.as_mut()) else {
+                return Err(Error::usage("a measure's bands came after its end"));
+            };
+            m.push(l.view(), i.view())?;
+        }
+        Ok(())
+    }
+
+    /// The frame's table, once every band has come.
+    fn finish(&mut self) -> Result<FrameTable> {
+        match (
+            self.labels.is_empty() && self.intensity.is_empty(),
+            self.measurer.take(),
+        ) {
+            (true, Some(m)) => Ok(m.finish()),
+            _ => Err(Error::usage("a measure's inputs came back unevenly")),
+        }
+    }
 }
 
 impl RowSink for FrameSink {
@@ -150,13 +236,14 @@ impl RowSink for FrameSink {
                 .send(band)
                 .map_err(|_| Error::encode("the output writer stopped")),
             FrameSink::Collect(c) => c.put(band),
+            FrameSink::Measure(bands, side) => bands.borrow_mut().put(*side, band),
         }
     }
 
     fn put_tiles(&mut self, tiles: Vec<Image>) -> Result<()> {
         match self {
-            FrameSink::Writer(_) => self.put(Image::beside(&tiles)?),
             FrameSink::Collect(c) => c.put_tiles(tiles),
+            _ => self.put(Image::beside(&tiles)?),
         }
     }
 }
@@ -172,7 +259,8 @@ pub(super) fn run_unit<E: Engine>(
 ) {
     let device = engine.device_name();
     let result = std::thread::scope(|scope| -> Result<Vec<(usize, StoredFile, SampleType)>> {
-        let (shape, g, nodes) = graph(front, &w)?.ok_or_else(|| Error::usage("nothing to tile"))?;
+        let unit = graph(front, &w)?.ok_or_else(|| Error::usage("nothing to tile"))?;
+        let (shape, g, nodes) = (unit.shape, &unit.graph, &unit.nodes);
         let (store, flow) = (front.run.store, front.run.flow);
         let run = &*front.run;
         for lazy in w.lazy.values() {
@@ -183,7 +271,7 @@ pub(super) fn run_unit<E: Engine>(
         // Outputs written as TIFF stream into the store; the rest are collected.
         let mut writers = Vec::new();
         let mut senders: Vec<Option<SyncSender<Image>>> = Vec::new();
-        for &(gi, to) in &g.outputs {
+        for &(gi, to) in &g.outputs[..unit.outputs] {
             let o = nodes[gi];
             let (_, m) = run
                 .outputs
@@ -244,6 +332,13 @@ pub(super) fn run_unit<E: Engine>(
                     None => FrameSink::Collect(Collect::default()),
                 })
                 .collect();
+            let measured: Vec<(usize, Rc<RefCell<Bands>>)> = (unit.measures.iter())
+                .map(|&(m, _)| (m, Bands::new(shape.channels)))
+                .collect();
+            for (_, bands) in &measured {
+                sinks.push(FrameSink::Measure(Rc::clone(bands), Side::Labels));
+                sinks.push(FrameSink::Measure(Rc::clone(bands), Side::Intensity));
+            }
             let out = {
                 let mut srcs: Vec<&mut dyn RowSource> = frame_sources
                     .iter_mut()
@@ -251,7 +346,7 @@ pub(super) fn run_unit<E: Engine>(
                     .collect();
                 let mut outs: Vec<&mut dyn RowSink> =
                     sinks.iter_mut().map(|s| s as &mut dyn RowSink).collect();
-                tiled::run(engine, &g, shape, &tiling, &mut srcs, &mut outs)?
+                tiled::run(engine, g, shape, &tiling, &mut srcs, &mut outs)?
             };
             let run = &mut *front.run;
             for (gi, &i) in nodes.iter().enumerate() {
@@ -268,6 +363,10 @@ pub(super) fn run_unit<E: Engine>(
                         .or_default()
                         .push(c.into_image()?);
                 }
+            }
+            for (m, bands) in measured {
+                let table = bands.borrow_mut().finish()?;
+                w.tables.entry(m).or_default().push(table);
             }
         }
         drop(senders); // the writers end their files
