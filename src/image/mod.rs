@@ -222,21 +222,12 @@ impl Samples {
 
     /// The sample type.
     pub fn sample_type(&self) -> SampleType {
-        match self {
-            Samples::U8(_) => SampleType::U8,
-            Samples::U16(_) => SampleType::U16,
-            Samples::F32(_) => SampleType::F32,
-            Samples::I8(_) => SampleType::I8,
-            Samples::I16(_) => SampleType::I16,
-            Samples::I32(_) => SampleType::I32,
-            Samples::U32(_) => SampleType::U32,
-            Samples::F64(_) => SampleType::F64,
-        }
+        self.view().sample_type()
     }
 
     /// Number of samples.
     pub fn len(&self) -> usize {
-        with_samples!(self, v => v.len())
+        self.view().len()
     }
 
     /// True when there are no samples.
