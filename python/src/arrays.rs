@@ -98,52 +98,60 @@ fn views(all: SamplesRef<'_>, frames: usize, [w, h, c]: [u32; 3]) -> PyResult<Ve
         .collect()
 }
 
-/// Calls `f` with the array's frames as views. A C-ordered array of a dtype imflow
-/// reads as is is borrowed where it lies (numpy's read-only borrow held for the call):
-/// no copy, whatever its size. Fortran-ordered or strided arrays, and bool masks, are
-/// copied into C order first. The caller may release the GIL inside `f`; Python code
-/// that writes to the array meanwhile races with the read, as with any C extension that
-/// reads a buffer without the GIL.
+/// Calls `f` with the array's frames as views. A C-ordered, aligned array of a dtype
+/// imflow reads as is is borrowed where it lies (numpy's read-only borrow held for the
+/// call): no copy, whatever its size. Any other layout (Fortran order, strides, an odd
+/// offset) is first copied by numpy into one that is, and bool masks into u8. The
+/// caller may release the GIL inside `f`; Python code that writes to the array
+/// meanwhile races with the read, as with any C extension that reads a buffer without
+/// the GIL.
 pub fn with_frames<R>(
     array: &Bound<'_, PyAny>,
     stack: Option<bool>,
     f: impl FnOnce(&[ImageView<'_>], Layout) -> PyResult<R>,
 ) -> PyResult<R> {
     let (layout, [w, h, c]) = dims(array, stack)?;
-    let untyped = untyped(array)?;
-    if untyped.is_c_contiguous() {
-        let dtype = untyped.dtype();
-        let py = array.py();
-        let is = |d: Bound<'_, numpy::PyArrayDescr>| dtype.is_equiv_to(&d);
-        macro_rules! borrow {
-            ($($t:ty),*) => {$(
-                if is(numpy::dtype::<$t>(py)) {
-                    let ro = array.cast::<numpy::PyArrayDyn<$t>>()?.try_readonly()?;
-                    let all = ro
-                        .as_slice()
-                        .map_err(|e| crate::errors::error(&format!("cannot read the array: {e}")))?;
-                    return f(&views(SamplesRef::from(all), layout.frames, [w, h, c])?, layout);
-                }
-            )*};
-        }
-        borrow!(u8, u16, f32, i8, i16, i32, u32, f64);
+    let array = c_aligned(array)?;
+    let dtype = untyped(&array)?.dtype();
+    let py = array.py();
+    let is = |d: Bound<'_, numpy::PyArrayDescr>| dtype.is_equiv_to(&d);
+    macro_rules! borrow {
+        ($($t:ty),*) => {$(
+            if is(numpy::dtype::<$t>(py)) {
+                let ro = array.cast::<numpy::PyArrayDyn<$t>>()?.try_readonly()?;
+                let all = ro.as_slice().map_err(|e| {
+                    crate::errors::error(&format!("cannot read the array's memory: {e}"))
+                })?;
+                return f(&views(SamplesRef::from(all), layout.frames, [w, h, c])?, layout);
+            }
+        )*};
     }
-    let (images, layout) = to_frames(array, stack)?;
+    borrow!(u8, u16, f32, i8, i16, i32, u32, f64);
+    // bool, or a dtype read_samples refuses with the reason.
+    let (images, layout) = to_frames(&array, stack)?;
     let views: Vec<ImageView<'_>> = images.iter().map(Image::view).collect();
     f(&views, layout)
+}
+
+/// The array itself when it is C-ordered and aligned, else numpy's copy that is
+/// (`numpy.require(a, requirements="CA")`): memory a slice may be made of.
+fn c_aligned<'py>(array: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = array.py();
+    py.import("numpy")?
+        .call_method1("require", (array, py.None(), ("C", "A")))
 }
 
 /// The samples of an array of any supported dtype, in C order.
 fn read_samples(array: &Bound<'_, PyAny>) -> PyResult<SamplesBuf> {
     fn read<T: Element + Copy>(a: &Bound<'_, PyAny>) -> PyResult<Vec<T>> {
-        let a = a.cast::<numpy::PyArrayDyn<T>>()?.readonly();
-        // `as_slice` also takes Fortran-ordered memory as it lies: only C order is the
-        // layout imflow wants as is.
-        Ok(match a.as_slice() {
-            Ok(s) if a.is_c_contiguous() => s.to_vec(),
-            // Fortran-ordered or strided: read in logical (C) order.
-            _ => a.as_array().iter().copied().collect(),
-        })
+        // In C order from aligned memory (numpy copies any other layout first): a slice,
+        // then our own copy.
+        let c = c_aligned(a)?;
+        let c = c.cast::<numpy::PyArrayDyn<T>>()?.readonly();
+        let s = c
+            .as_slice()
+            .map_err(|e| crate::errors::error(&format!("cannot read the array's memory: {e}")))?;
+        Ok(s.to_vec())
     }
     let untyped = array.cast::<numpy::PyUntypedArray>()?;
     let dtype = untyped.dtype();

@@ -13,7 +13,8 @@ rng = np.random.default_rng(2026)
 
 
 def images():
-    """u8/u16/f32, gray/RGB/RGBA, C-ordered, Fortran-ordered and strided."""
+    """u8/u16/f32, gray/RGB/RGBA, C-ordered, Fortran-ordered, strided, and (for the
+    wider types) C-ordered at an odd address, which cannot be borrowed as a slice."""
     out = []
     for dtype in (np.uint8, np.uint16, np.float32):
         for channels in (None, 3, 4):
@@ -27,6 +28,11 @@ def images():
             big = np.zeros((122, 166) + x.shape[2:], dtype)
             big[::2, ::2] = x
             out.append((f"{np.dtype(dtype).name}-{channels or 1}-strided", big[::2, ::2]))
+            if dtype != np.uint8:
+                odd = np.frombuffer(b"\0" + x.tobytes(), dtype, count=x.size, offset=1)
+                assert not odd.flags.aligned
+                out.append((f"{np.dtype(dtype).name}-{channels or 1}-misaligned",
+                            odd.reshape(x.shape)))
     return out
 
 
