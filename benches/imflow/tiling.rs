@@ -4,6 +4,11 @@
 //! megapixel. Gaussian alone costs the halo (σ=2: 8 px a side, 1.6% more samples for
 //! 1024 tiles); gaussian → Otsu also runs the whole-frame passes tiles need (min/max,
 //! histogram, then the threshold pass, each recomputing the gaussian per tile).
+//!
+//! The bench runs under the library's default allocator. The `imflow` binary keeps
+//! freed buffers (`mallopt` in `main.rs`); to measure what it sees, run with
+//! `MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=536870912` (BENCHMARKS.md
+//! has both).
 
 use crate::{gpu, image, quick};
 use criterion::{BenchmarkId, Criterion, Throughput};
