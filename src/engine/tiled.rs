@@ -11,7 +11,7 @@
 //! a band at a time ([`RowSink`]), so a frame need never be whole in memory.
 
 use super::graph::{Graph, Node};
-use super::whole_frame::{self, Step};
+use super::whole_frame::{slot, Step, TiledFrame};
 use super::{Engine, Outcome, Program, Slot, MAX_FRAMES_IN_FLIGHT};
 use crate::image::{Image, ImageView, Rect, Shape, Window};
 use crate::ops::{Op, Threshold};
@@ -353,6 +353,44 @@ impl TileProgram {
     }
 }
 
+/// Tiles that came back, gathered into rows: a finished row goes to its sink.
+pub(super) struct Rows {
+    parts: Vec<Vec<Image>>,
+}
+
+impl Rows {
+    /// Rows of `outputs` outputs.
+    pub fn new(outputs: usize) -> Self {
+        Rows {
+            parts: vec![Vec::new(); outputs],
+        }
+    }
+
+    /// Files a tile program's images, one per output, and hands each finished row to
+    /// that output's sink.
+    pub fn take(
+        &mut self,
+        images: Vec<Image>,
+        layout: &TileProgram,
+        sinks: &mut [&mut dyn RowSink],
+    ) -> Result<()> {
+        if images.len() != self.parts.len() || sinks.len() != self.parts.len() {
+            return Err(Error::usage(format!(
+                "a tile gave {} images for {} outputs",
+                images.len(),
+                self.parts.len()
+            )));
+        }
+        for ((parts, image), sink) in self.parts.iter_mut().zip(images).zip(sinks.iter_mut()) {
+            parts.push(image);
+            if layout.col + 1 == layout.row_len {
+                sink.put_tiles(std::mem::take(parts))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Runs `graph` on a frame of `frame`'s shape tile by tile: `sources[i]` feeds the
 /// graph's source `i`, `sinks[k]` takes output `k`'s bands.
 pub fn run<E: Engine>(
@@ -378,6 +416,13 @@ pub fn run<E: Engine>(
         downloaded: vec![0; n],
         programs: 0,
     };
+    let tf = TiledFrame {
+        engine,
+        graph,
+        types,
+        frame,
+        tiling,
+    };
     // The nodes as steps, whole-frame ones replaced by what they resolve to.
     let mut steps = Step::of(graph);
     let targets: Vec<usize> = graph.outputs.iter().map(|o| o.0).collect();
@@ -392,19 +437,14 @@ pub fn run<E: Engine>(
         let input = *input;
         steps[t] = match op {
             Op::Threshold(_) => {
-                let integer = crate::cpu::threshold::integer_levels(types[input]);
-                let value = whole_frame::resolve_otsu(
-                    engine, graph, &steps, frame, tiling, sources, input, integer, &mut out,
-                )?;
+                let value = tf.resolve_otsu(&steps, sources, input, &mut out)?;
                 out.thresholds[t] = Some(value);
                 Step::Op(Op::Threshold(Threshold::Value {
                     value: super::defined_threshold(value)?,
                 }))
             }
             op => {
-                let runs = whole_frame::resolve_objects(
-                    engine, graph, &steps, frame, tiling, sources, input, &op, &mut out,
-                )?;
+                let runs = tf.resolve_objects(&steps, sources, input, &op, &mut out)?;
                 Step::Objects {
                     op,
                     runs: std::sync::Arc::new(runs),
@@ -413,57 +453,21 @@ pub fn run<E: Engine>(
         };
     }
     // The final pass: every output, cropped to each tile and stitched into bands.
-    let wanted: Vec<usize> = targets.clone();
-    let needed = whole_frame::needed(graph, &steps, &wanted);
-    let mut reader = TileReader::new(sources);
-    let mut pipe = Pipe::new(engine);
-    let mut row_parts: Vec<Vec<Image>> = vec![Vec::new(); graph.outputs.len()];
-    let mut finish =
-        |(o, layout): (Outcome<E::Frame>, TileProgram), out: &mut TiledOutcome| -> Result<()> {
-            account(&o, &layout, out);
-            for ((k, image), sink) in o.images.into_iter().enumerate().zip(sinks.iter_mut()) {
-                row_parts[k].push(image);
-                if layout.col + 1 == layout.row_len {
-                    sink.put_tiles(std::mem::take(&mut row_parts[k]))?;
-                }
-            }
-            Ok(())
-        };
-    for row in tiling.rows() {
-        for (col, tile) in row.iter().enumerate() {
-            let images = reader.images(tile, row.len())?;
-            let rendered = whole_frame::render(&steps, &needed, tile);
-            let mut layout = TileProgram::new(col, row.len());
-            let mut p = Program::new();
-            let slots = whole_frame::record(
-                graph,
-                &steps,
-                &types,
-                frame,
-                tile,
-                &images,
-                &rendered,
-                &wanted,
-                &mut p,
-                &mut layout,
-            )?;
+    let mut rows = Rows::new(graph.outputs.len());
+    tf.pass(
+        &steps,
+        sources,
+        &targets,
+        &mut out,
+        &|p, slots, tile, layout| {
             for &(node, to) in &graph.outputs {
-                p.download_rect(
-                    slots[node].expect("outputs are computed"),
-                    to,
-                    Some(tile.inner_in_window()),
-                );
+                p.download_rect(slot(slots, node)?, to, Some(tile.inner_in_window()));
                 layout.node_of.push(node);
             }
-            out.programs += 1;
-            if let Some(done) = pipe.submit(p, layout)? {
-                finish(done, &mut out)?;
-            }
-        }
-    }
-    while let Some(done) = pipe.next()? {
-        finish(done, &mut out)?;
-    }
+            Ok(())
+        },
+        &mut |o, l| rows.take(o.images, l, sinks),
+    )?;
     Ok(out)
 }
 

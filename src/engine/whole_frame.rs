@@ -10,7 +10,9 @@
 //!   untiled frame numbers them.
 
 use super::graph::{Graph, Node};
-use super::tiled::{account, Pipe, RowSource, Tile, TileProgram, TileReader, TiledOutcome, Tiling};
+use super::tiled::{
+    account, Pipe, RowSink, RowSource, Rows, Tile, TileProgram, TileReader, TiledOutcome, Tiling,
+};
 use super::{Engine, Outcome, Program, Reduced, Reduction, Slot};
 use crate::cpu::label::Runs;
 use crate::image::{Image, Rect, SampleType, Samples, Shape};
@@ -43,7 +45,7 @@ impl Step {
 }
 
 /// The nodes `wanted` depends on through `steps` (resolved objects need no input).
-pub(super) fn needed(graph: &Graph<'_>, steps: &[Step], wanted: &[usize]) -> Vec<bool> {
+fn needed(graph: &Graph<'_>, steps: &[Step], wanted: &[usize]) -> Vec<bool> {
     let mut seen = vec![false; graph.nodes.len()];
     let mut stack: Vec<usize> = wanted.to_vec();
     while let Some(i) = stack.pop() {
@@ -58,7 +60,7 @@ pub(super) fn needed(graph: &Graph<'_>, steps: &[Step], wanted: &[usize]) -> Vec
 }
 
 /// The values of each resolved objects node over `tile`'s window, for the nodes needed.
-pub(super) fn render(steps: &[Step], needed: &[bool], tile: &Tile) -> Vec<Option<Image>> {
+fn render(steps: &[Step], needed: &[bool], tile: &Tile) -> Vec<Option<Image>> {
     (steps.iter().zip(needed))
         .map(|(step, &need)| match step {
             Step::Objects { op, runs } if need => Some(render_tile(op, runs, tile.outer)),
@@ -91,250 +93,255 @@ fn render_tile(op: &Op, runs: &[Runs], rect: Rect) -> Image {
         .expect("a tile's shape is valid")
 }
 
-/// Records one tile's sources and the nodes `wanted` depends on; returns each node's
-/// slot (those recorded).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn record<'p, F>(
-    graph: &Graph<'_>,
-    steps: &'p [Step],
-    types: &[SampleType],
-    frame: Shape,
-    tile: &Tile,
-    images: &'p [Image],
-    rendered: &'p [Option<Image>],
-    wanted: &[usize],
-    p: &mut Program<'p, F>,
-    layout: &mut TileProgram,
-) -> Result<Vec<Option<Slot>>> {
-    let needed = needed(graph, steps, wanted);
-    let mut slots: Vec<Option<Slot>> = vec![None; graph.nodes.len()];
-    for (i, node) in graph.nodes.iter().enumerate().filter(|(i, _)| needed[*i]) {
-        let s = match (node, &steps[i]) {
-            (Node::Source { index, .. }, _) => {
-                let image = images.get(*index).ok_or_else(|| {
-                    Error::usage(format!("no source {index} for the tiled frame"))
-                })?;
-                p.upload_window(image.view(), types[i], tile.window(frame))
-            }
-            (Node::Op { .. }, Step::Objects { .. }) => {
-                let image = rendered[i]
-                    .as_ref()
-                    .ok_or_else(|| Error::usage("resolved objects were not rendered"))?;
-                p.upload_window(image.view(), types[i], tile.window(frame))
-            }
-            (Node::Op { input, .. }, Step::Op(op)) => {
-                let s = p.apply(op, slots[*input].expect("inputs come first"))?;
-                if matches!(op, Op::Threshold(_)) {
-                    layout.thresholds.push((i, s));
-                }
-                s
-            }
-            (Node::Op { .. }, Step::Source) => {
-                return Err(Error::usage("an op node recorded as a source"))
-            }
-        };
-        slots[i] = Some(s);
-        layout.node_of.push(i);
-    }
-    Ok(slots)
-}
-
-/// Ends a tile's program of a pass (a reduction, a download); returns the slot to read.
-type FinishProgram<'f, E> =
-    dyn Fn(&mut Program<'_, <E as Engine>::Frame>, Slot, &Tile) -> Slot + 'f;
+/// Ends a tile's program of a pass, given each node's slot: records what the pass reads
+/// back (a reduction, downloads), each command's node in the layout (one per command).
+type FinishProgram<'f, E> = dyn Fn(
+        &mut Program<'_, <E as Engine>::Frame>,
+        &[Option<Slot>],
+        &Tile,
+        &mut TileProgram,
+    ) -> Result<()>
+    + 'f;
 /// Takes a tile program's outcome in a pass.
 type Take<'t, E> = dyn FnMut(Outcome<<E as Engine>::Frame>, &TileProgram) -> Result<()> + 't;
 
-/// One pass over the frame's tiles computing node `input` (and what it needs), each
-/// tile's program finished by `finish_program`; `take` gets each program's outcome, in
-/// tile order, with the tile's place.
-#[allow(clippy::too_many_arguments)]
-fn pass<E: Engine>(
-    engine: &E,
-    graph: &Graph<'_>,
-    steps: &[Step],
-    frame: Shape,
-    tiling: &Tiling,
-    sources: &mut [&mut dyn RowSource],
-    input: usize,
-    out: &mut TiledOutcome,
-    finish_program: &FinishProgram<'_, E>,
-    take: &mut Take<'_, E>,
-) -> Result<()> {
-    let types = graph.value_types()?;
-    let mut reader = TileReader::new(sources);
-    let mut pipe = Pipe::new(engine);
-    let wanted = [input];
-    for row in tiling.rows() {
-        for (col, tile) in row.iter().enumerate() {
-            let images = reader.images(tile, row.len())?;
-            let rendered = render(steps, &needed(graph, steps, &wanted), tile);
-            let mut layout = TileProgram::new(col, row.len());
-            let mut p = Program::new();
-            let slots = record(
-                graph,
-                steps,
-                &types,
-                frame,
-                tile,
-                &images,
-                &rendered,
-                &wanted,
-                &mut p,
-                &mut layout,
-            )?;
-            let s = finish_program(&mut p, slots[input].expect("recorded"), tile);
-            layout.slots.push(s);
-            layout.node_of.push(input);
-            out.programs += 1;
-            if let Some((o, l)) = pipe.submit(p, layout)? {
-                account(&o, &l, out);
-                take(o, &l)?;
-            }
-        }
-    }
-    while let Some((o, l)) = pipe.next()? {
-        account(&o, &l, out);
-        take(o, &l)?;
-    }
-    Ok(())
+/// The slot of node `node` in a tile's program.
+pub(super) fn slot(slots: &[Option<Slot>], node: usize) -> Result<Slot> {
+    slots.get(node).copied().flatten().ok_or_else(|| {
+        Error::usage(format!(
+            "node {node} was not recorded in the tile's program"
+        ))
+    })
 }
 
-/// Otsu's threshold of node `input`'s values over the whole frame: its min and max over
-/// every tile's inner part, its histogram over that range, and the scan.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn resolve_otsu<E: Engine>(
-    engine: &E,
-    graph: &Graph<'_>,
-    steps: &[Step],
-    frame: Shape,
-    tiling: &Tiling,
-    sources: &mut [&mut dyn RowSource],
-    input: usize,
-    integer: bool,
-    out: &mut TiledOutcome,
-) -> Result<f64> {
-    let mut reduce = |reduction: Reduction, out: &mut TiledOutcome| -> Result<Vec<Reduced>> {
-        let mut got = Vec::new();
-        pass(
-            engine,
-            graph,
-            steps,
-            frame,
-            tiling,
-            sources,
-            input,
-            out,
-            &|p, s, tile| p.reduce(s, Some(tile.inner_in_window()), reduction),
-            &mut |o, l| {
-                let r = o.reduced[l.slots[0].index()].clone();
-                got.push(r.ok_or_else(|| Error::usage("a reduction gave nothing"))?);
-                Ok(())
-            },
-        )?;
-        Ok(got)
-    };
-    let mut range: Option<(f32, f32)> = None;
-    for r in reduce(Reduction::MinMax, out)? {
-        if let Reduced::Range(Some((lo, hi))) = r {
-            range = Some(match range {
-                None => (lo, hi),
-                Some((a, b)) => (a.min(lo), b.max(hi)),
-            });
-        }
-    }
-    let Some((lo, hi)) = range else {
-        return Ok(f64::NAN); // nothing but NaN: as the untiled twin says
-    };
-    if lo == hi {
-        return Ok(f64::from(lo));
-    }
-    let bins = crate::cpu::threshold::bin_count(lo, hi, integer);
-    let mut counts = vec![0u64; bins];
-    for r in reduce(Reduction::Histogram { lo, hi, integer }, out)? {
-        let Reduced::Counts(c) = r else {
-            return Err(Error::usage("a histogram pass gave no counts"));
-        };
-        for (a, b) in counts.iter_mut().zip(c) {
-            *a += b;
-        }
-    }
-    let mut p = Program::new();
-    let s = p.otsu_scan(counts, lo, hi, integer);
-    let o = engine.run(p)?;
-    out.programs += 1;
-    out.downloaded[input] += o.downloaded[s.index()];
-    out.uploaded[input] += o.uploaded[s.index()];
-    o.threshold(s)
-        .ok_or_else(|| Error::usage("the Otsu scan gave no threshold"))
+/// A tiled frame's fixed parts, which every pass over it shares.
+pub(super) struct TiledFrame<'f, 'a, E: Engine> {
+    pub engine: &'f E,
+    pub graph: &'f Graph<'a>,
+    /// What each node's values are.
+    pub types: Vec<SampleType>,
+    pub frame: Shape,
+    pub tiling: &'f Tiling,
 }
 
-/// The objects of node `input`'s values over the whole frame, for `op` (`label`, or
-/// `remove_small_objects` on a mask): its rows, band by band, into one [`Runs`] per
-/// channel.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn resolve_objects<E: Engine>(
-    engine: &E,
-    graph: &Graph<'_>,
-    steps: &[Step],
-    frame: Shape,
-    tiling: &Tiling,
-    sources: &mut [&mut dyn RowSource],
-    input: usize,
-    op: &Op,
-    out: &mut TiledOutcome,
-) -> Result<Vec<Runs>> {
-    let connectivity = match op {
-        Op::Label(l) => l.connectivity,
-        Op::RemoveSmall(r) if !RemoveSmall::labels_mode(graph.value_types()?[input]) => {
-            r.connectivity
-        }
-        _ => {
-            return Err(Error::usage(format!(
-                "`{op}` on label values cannot run in tiles yet: remove small objects \
-                 from the mask before labelling it, or raise --memory so the frame is whole"
-            )))
-        }
-    };
-    let c = frame.channels as usize;
-    let mut runs: Vec<Runs> = (0..c)
-        .map(|_| Runs::new(frame.width, connectivity))
-        .collect();
-    let mut parts: Vec<Image> = Vec::new();
-    pass(
-        engine,
-        graph,
-        steps,
-        frame,
-        tiling,
-        sources,
-        input,
-        out,
-        &|p, s, tile| {
-            p.download_rect(s, SampleType::F32, Some(tile.inner_in_window()));
-            s
-        },
-        &mut |mut o, l| {
-            parts.push(
-                o.images
-                    .pop()
-                    .ok_or_else(|| Error::usage("no tile came back"))?,
-            );
-            if l.col + 1 == l.row_len {
-                let band = Image::beside(&std::mem::take(&mut parts))?;
-                let Samples::F32(v) = band.samples() else {
-                    return Err(Error::usage("a band came back as another type"));
-                };
-                for (ch, r) in runs.iter_mut().enumerate() {
-                    let plane: Vec<f32> = v.iter().skip(ch).step_by(c).copied().collect();
-                    r.push_rows(&plane);
+impl<E: Engine> TiledFrame<'_, '_, E> {
+    /// One pass over the frame's tiles recording the nodes `wanted` depend on through
+    /// `steps`, each tile's program ended by `finish_program`; `take` gets each
+    /// program's outcome, in tile order, with the tile's place.
+    pub fn pass(
+        &self,
+        steps: &[Step],
+        sources: &mut [&mut dyn RowSource],
+        wanted: &[usize],
+        out: &mut TiledOutcome,
+        finish_program: &FinishProgram<'_, E>,
+        take: &mut Take<'_, E>,
+    ) -> Result<()> {
+        let needed = needed(self.graph, steps, wanted);
+        let mut reader = TileReader::new(sources);
+        let mut pipe = Pipe::new(self.engine);
+        for row in self.tiling.rows() {
+            for (col, tile) in row.iter().enumerate() {
+                let images = reader.images(tile, row.len())?;
+                let rendered = render(steps, &needed, tile);
+                let mut layout = TileProgram::new(col, row.len());
+                let mut p = Program::new();
+                let slots = self.record(
+                    steps,
+                    &needed,
+                    tile,
+                    &images,
+                    &rendered,
+                    &mut p,
+                    &mut layout,
+                )?;
+                finish_program(&mut p, &slots, tile, &mut layout)?;
+                out.programs += 1;
+                if let Some((o, l)) = pipe.submit(p, layout)? {
+                    account(&o, &l, out);
+                    take(o, &l)?;
                 }
             }
-            Ok(())
-        },
-    )?;
-    for r in &mut runs {
-        r.finish()?;
+        }
+        while let Some((o, l)) = pipe.next()? {
+            account(&o, &l, out);
+            take(o, &l)?;
+        }
+        Ok(())
     }
-    Ok(runs)
+
+    /// Records one tile's sources and the `needed` nodes; returns each node's slot (those
+    /// recorded).
+    #[allow(clippy::too_many_arguments)]
+    fn record<'p>(
+        &self,
+        steps: &'p [Step],
+        needed: &[bool],
+        tile: &Tile,
+        images: &'p [Image],
+        rendered: &'p [Option<Image>],
+        p: &mut Program<'p, E::Frame>,
+        layout: &mut TileProgram,
+    ) -> Result<Vec<Option<Slot>>> {
+        let (graph, types, frame) = (self.graph, &self.types, self.frame);
+        let mut slots: Vec<Option<Slot>> = vec![None; graph.nodes.len()];
+        for (i, node) in graph.nodes.iter().enumerate().filter(|(i, _)| needed[*i]) {
+            let s = match (node, &steps[i]) {
+                (Node::Source { index, .. }, _) => {
+                    let image = images.get(*index).ok_or_else(|| {
+                        Error::usage(format!("no source {index} for the tiled frame"))
+                    })?;
+                    p.upload_window(image.view(), types[i], tile.window(frame))
+                }
+                (Node::Op { .. }, Step::Objects { .. }) => {
+                    let image = rendered[i]
+                        .as_ref()
+                        .ok_or_else(|| Error::usage("resolved objects were not rendered"))?;
+                    p.upload_window(image.view(), types[i], tile.window(frame))
+                }
+                (Node::Op { input, .. }, Step::Op(op)) => {
+                    let s = p.apply(op, slots[*input].expect("inputs come first"))?;
+                    if matches!(op, Op::Threshold(_)) {
+                        layout.thresholds.push((i, s));
+                    }
+                    s
+                }
+                (Node::Op { .. }, Step::Source) => {
+                    return Err(Error::usage("an op node recorded as a source"))
+                }
+            };
+            slots[i] = Some(s);
+            layout.node_of.push(i);
+        }
+        Ok(slots)
+    }
+
+    /// Otsu's threshold of node `input`'s values over the whole frame: its min and max
+    /// over every tile's inner part, its histogram over that range, and the scan.
+    pub fn resolve_otsu(
+        &self,
+        steps: &[Step],
+        sources: &mut [&mut dyn RowSource],
+        input: usize,
+        out: &mut TiledOutcome,
+    ) -> Result<f64> {
+        let integer = crate::cpu::threshold::integer_levels(self.types[input]);
+        let mut reduce = |reduction: Reduction, out: &mut TiledOutcome| -> Result<Vec<Reduced>> {
+            let mut got = Vec::new();
+            self.pass(
+                steps,
+                sources,
+                &[input],
+                out,
+                &|p, slots, tile, layout| {
+                    let s = p.reduce(slot(slots, input)?, Some(tile.inner_in_window()), reduction);
+                    layout.slots.push(s);
+                    layout.node_of.push(input);
+                    Ok(())
+                },
+                &mut |o, l| {
+                    let r = o.reduced[l.slots[0].index()].clone();
+                    got.push(r.ok_or_else(|| Error::usage("a reduction gave nothing"))?);
+                    Ok(())
+                },
+            )?;
+            Ok(got)
+        };
+        let mut range: Option<(f32, f32)> = None;
+        for r in reduce(Reduction::MinMax, out)? {
+            if let Reduced::Range(Some((lo, hi))) = r {
+                range = Some(match range {
+                    None => (lo, hi),
+                    Some((a, b)) => (a.min(lo), b.max(hi)),
+                });
+            }
+        }
+        let Some((lo, hi)) = range else {
+            return Ok(f64::NAN); // nothing but NaN: as the untiled twin says
+        };
+        if lo == hi {
+            return Ok(f64::from(lo));
+        }
+        let bins = crate::cpu::threshold::bin_count(lo, hi, integer);
+        let mut counts = vec![0u64; bins];
+        for r in reduce(Reduction::Histogram { lo, hi, integer }, out)? {
+            let Reduced::Counts(c) = r else {
+                return Err(Error::usage("a histogram pass gave no counts"));
+            };
+            for (a, b) in counts.iter_mut().zip(c) {
+                *a += b;
+            }
+        }
+        let mut p = Program::new();
+        let s = p.otsu_scan(counts, lo, hi, integer);
+        let o = self.engine.run(p)?;
+        out.programs += 1;
+        out.downloaded[input] += o.downloaded[s.index()];
+        out.uploaded[input] += o.uploaded[s.index()];
+        o.threshold(s)
+            .ok_or_else(|| Error::usage("the Otsu scan gave no threshold"))
+    }
+
+    /// The objects of node `input`'s values over the whole frame, for `op` (`label`, or
+    /// `remove_small_objects` on a mask): its rows, band by band, into one [`Runs`] per
+    /// channel.
+    pub fn resolve_objects(
+        &self,
+        steps: &[Step],
+        sources: &mut [&mut dyn RowSource],
+        input: usize,
+        op: &Op,
+        out: &mut TiledOutcome,
+    ) -> Result<Vec<Runs>> {
+        let connectivity = match op {
+            Op::Label(l) => l.connectivity,
+            Op::RemoveSmall(r) if !RemoveSmall::labels_mode(self.types[input]) => r.connectivity,
+            _ => {
+                return Err(Error::usage(format!(
+                    "`{op}` on label values cannot run in tiles yet: remove small objects \
+                     from the mask before labelling it, or raise --memory so the frame is whole"
+                )))
+            }
+        };
+        let mut runs = IntoRuns(
+            (0..self.frame.channels)
+                .map(|_| Runs::new(self.frame.width, connectivity))
+                .collect(),
+        );
+        let mut rows = Rows::new(1);
+        self.pass(
+            steps,
+            sources,
+            &[input],
+            out,
+            &|p, slots, tile, layout| {
+                let s = slot(slots, input)?;
+                p.download_rect(s, SampleType::F32, Some(tile.inner_in_window()));
+                layout.node_of.push(input);
+                Ok(())
+            },
+            &mut |o, l| rows.take(o.images, l, &mut [&mut runs]),
+        )?;
+        for r in &mut runs.0 {
+            r.finish()?;
+        }
+        Ok(runs.0)
+    }
+}
+
+/// Bands of an objects op's input (f32), into one [`Runs`] per channel.
+struct IntoRuns(Vec<Runs>);
+
+impl RowSink for IntoRuns {
+    fn put(&mut self, band: Image) -> Result<()> {
+        let Samples::F32(v) = band.samples() else {
+            return Err(Error::usage("a band came back as another type"));
+        };
+        let c = self.0.len();
+        for (ch, r) in self.0.iter_mut().enumerate() {
+            let plane: Vec<f32> = v.iter().skip(ch).step_by(c).copied().collect();
+            r.push_rows(&plane);
+        }
+        Ok(())
+    }
 }
