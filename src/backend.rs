@@ -153,11 +153,11 @@ impl Processor {
     pub fn tiling(&self, shape: crate::image::Shape, ops: &[Op]) -> Result<Tiling> {
         let mut graph = Graph::chain(ops, SampleType::F32);
         graph.outputs.push((graph.last(), SampleType::F32));
-        let limit = match &self.engine {
-            Which::Cpu(e) => e.plane_limit(&self.budget),
-            Which::Gpu(e) => e.plane_limit(&self.budget),
+        let (limit, keep) = match &self.engine {
+            Which::Cpu(e) => (e.plane_limit(&self.budget), e.keep_limit(&self.budget)),
+            Which::Gpu(e) => (e.plane_limit(&self.budget), e.keep_limit(&self.budget)),
         };
-        Tiling::new(shape, graph.halo(), limit, self.budget.max_tile)
+        Ok(Tiling::new(shape, graph.halo(), limit, self.budget.max_tile)?.keeping(keep))
     }
 
     /// Why `Auto` fell back to the CPU, if it did.
@@ -316,7 +316,7 @@ fn run_tiled<E: Engine>(
     let to = Processor::output_type(ops, frame.sample_type(), output);
     let mut graph = Graph::chain(ops, frame.sample_type());
     graph.outputs.push((graph.last(), to));
-    let mut sink = Collect::default();
+    let mut sink = Collect::new(frame.shape());
     let mut source = frame;
     let out = tiled::run(
         engine,

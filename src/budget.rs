@@ -24,6 +24,11 @@ pub struct Budget {
     /// Largest tile side, in pixels: frames larger than this are tiled even when they
     /// would fit (the override tests use; `IMFLOW_MAX_TILE` sets it too).
     pub max_tile: Option<u32>,
+    /// Bytes of a tiled frame's values that may stay resident between the passes of a
+    /// whole-frame op (Otsu), instead of being recomputed; `None`: a quarter of the
+    /// memory the engine computes in. `Some(0)` always recomputes (what tests use to
+    /// cover that path on small frames).
+    pub resident: Option<u64>,
 }
 
 impl Default for Budget {
@@ -35,6 +40,7 @@ impl Default for Budget {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .filter(|&t| t > 0),
+            resident: None,
         }
     }
 }

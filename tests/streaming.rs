@@ -110,6 +110,7 @@ fn check(exec: Executor, backend: &str) {
             memory: 512 << 10,
             gpu_memory: None,
             max_tile: Some(24),
+            resident: None,
         },
     );
     assert_eq!(whole.len(), 19);

@@ -11,9 +11,20 @@ fn ops(specs: &[&str]) -> Vec<Op> {
     specs.iter().map(|s| Op::parse(s).unwrap()).collect()
 }
 
+/// Tiles of `tile`; Otsu's input kept resident between its passes (the default budget
+/// fits these frames' values) ...
 fn tiled(p: Processor, tile: u32) -> Processor {
     p.with_budget(Budget {
         max_tile: Some(tile),
+        ..Budget::default()
+    })
+}
+
+/// ... or recomputed by every pass, as frames too large to keep are.
+fn recomputing(p: Processor, tile: u32) -> Processor {
+    p.with_budget(Budget {
+        max_tile: Some(tile),
+        resident: Some(0),
         ..Budget::default()
     })
 }
@@ -124,7 +135,7 @@ fn check(
         &format!("{backend} wide f32"),
     );
     // Every op and chain, gray u16 and RGBA f32, on tiles of 16 (halos up to 80 cross
-    // several tiles).
+    // several tiles), Otsu's input kept resident.
     for (c, t) in [
         (1, SampleType::U16),
         (4, SampleType::F32),
@@ -140,7 +151,8 @@ fn check(
         );
     }
     // Every sample type through the microscopy chain (Otsu on untouched 32-bit integers
-    // is refused either way, so those go through a filter first).
+    // is refused either way, so those go through a filter first), Otsu's input
+    // recomputed by each pass.
     for t in SampleType::ALL {
         let image = random_image(40, 29, 1, t, 3);
         let chains = match t {
@@ -161,12 +173,19 @@ fn check(
             &format!("{backend} {t}"),
         );
     }
-    // One pixel wide, one pixel high: tiles of one column or row.
+    // One pixel wide, one pixel high: tiles of one column or row, recomputed and kept.
     for (w, h) in [(1, 50), (50, 1)] {
         let image = random_image(w, h, 1, SampleType::U16, 11);
         agree(
             &untiled,
             &tiled7,
+            &image,
+            &every_op_chain(),
+            &format!("{backend} {w}x{h}"),
+        );
+        agree(
+            &untiled,
+            &tiled16,
             &image,
             &every_op_chain(),
             &format!("{backend} {w}x{h}"),
@@ -180,7 +199,7 @@ fn tiled_equals_untiled_on_the_cpu() {
         "cpu",
         Processor::cpu(),
         tiled(Processor::cpu(), 16),
-        tiled(Processor::cpu(), 7),
+        recomputing(Processor::cpu(), 7),
         tiled(Processor::cpu(), 128),
     );
 }
@@ -194,7 +213,7 @@ fn tiled_equals_untiled_on_the_gpu() {
         "gpu",
         Processor::gpu(ctx.clone()),
         tiled(Processor::gpu(ctx.clone()), 16),
-        tiled(Processor::gpu(ctx.clone()), 7),
+        recomputing(Processor::gpu(ctx.clone()), 7),
         tiled(Processor::gpu(ctx), 128),
     );
 }
@@ -260,4 +279,46 @@ fn borrowed_samples_give_what_owned_images_give() {
             assert_eq!(got.thresholds, want.thresholds, "{name} {what}");
         }
     }
+}
+
+/// Otsu's passes read the source once when its filtered values fit the budget (kept
+/// resident on the GPU between the passes), and three times when they do not: counted
+/// uploads, the same mask either way.
+#[test]
+fn otsu_keeps_its_input_resident_when_it_fits() {
+    let Some(ctx) = gpu("otsu_keeps_its_input_resident_when_it_fits") else {
+        return;
+    };
+    let image = random_image(96, 80, 1, SampleType::U16, 5);
+    let chain = ops(&["gaussian:sigma=2", "threshold:method=otsu"]);
+    let run = |p: &Processor| {
+        let before = ctx.stats();
+        let r = p.run(&image, &chain, OutputType::Same).unwrap();
+        let after = ctx.stats();
+        (r, after.bytes_uploaded - before.bytes_uploaded)
+    };
+    let (whole, _) = run(&Processor::gpu(ctx.clone()));
+    let (kept, kept_up) = run(&tiled(Processor::gpu(ctx.clone()), 32));
+    let (again, again_up) = run(&recomputing(Processor::gpu(ctx.clone()), 32));
+    assert_eq!(
+        (&kept.image, &kept.thresholds),
+        (&whole.image, &whole.thresholds)
+    );
+    assert_eq!(
+        (&again.image, &again.thresholds),
+        (&whole.image, &whole.thresholds)
+    );
+    // 3x3 tiles of 32 with a halo of 8 (clipped at the frame's edges): windows 40, 48
+    // and 40 wide, 40, 48 and 24 high, two bytes a sample, uploaded once (then kept) or
+    // once per pass.
+    let windows: u64 = [40u64, 48, 40]
+        .iter()
+        .flat_map(|w| [40u64, 48, 24].map(|h| w * h))
+        .sum();
+    assert_eq!(kept_up, windows * 2, "kept: one upload per tile");
+    assert_eq!(
+        again_up,
+        3 * windows * 2,
+        "recomputed: one per tile and pass"
+    );
 }

@@ -2,7 +2,7 @@
 //! f32 planes back to interleaved samples of a chosen type (narrowing).
 
 use super::Planes;
-use crate::image::{Image, ImageView, SampleType, Samples, SamplesRef};
+use crate::image::{Image, ImageView, Rect, SampleType, Samples, SamplesRef};
 use rayon::prelude::*;
 
 /// Widens and de-interleaves an image into f32 planes.
@@ -12,38 +12,34 @@ pub fn to_planes(image: &Image) -> Planes {
 
 /// [`to_planes`] of borrowed samples.
 pub fn to_planes_view(image: ImageView<'_>) -> Planes {
-    let shape = image.shape();
-    let c = shape.channels as usize;
-    let n = shape.plane_len();
-    // One channel is already a plane: a straight map into a new buffer. Several are
-    // de-interleaved plane by plane.
-    fn widen<T: Copy + Sync>(
-        src: &[T],
-        c: usize,
-        n: usize,
-        f: impl Fn(T) -> f32 + Sync,
-    ) -> Vec<f32> {
-        if c == 1 {
-            return super::par_map(src, f);
-        }
-        let mut dst = super::zeroed(src.len());
-        dst.par_chunks_mut(n).enumerate().for_each(|(ch, plane)| {
-            for (p, d) in plane.iter_mut().enumerate() {
-                *d = f(src[p * c + ch]);
-            }
-        });
-        dst
-    }
+    to_planes_part(image, Rect::of(image.shape()))
+}
+
+/// [`to_planes`] of the part `rect` of borrowed samples (a tile's window of a frame in
+/// memory), read in place: no copy of the part first. `rect` must lie within the image.
+pub fn to_planes_part(image: ImageView<'_>, rect: Rect) -> Planes {
+    let full = image.shape();
+    let shape = rect.shape(full.channels);
+    // Each output row is one run of the source's line: widened (and de-interleaved,
+    // plane by plane) by rows in parallel, straight into a pooled buffer.
+    let part = Part {
+        line: full.width as usize * full.channels as usize,
+        x0: rect.x as usize,
+        y0: rect.y as usize,
+        width: rect.width as usize,
+        height: rect.height as usize,
+        channels: full.channels as usize,
+    };
     // 8- and 16-bit integers are exact in f32; 32-bit ones and f64 round to nearest.
     let data = match image.samples() {
-        SamplesRef::U8(v) => widen(v, c, n, f32::from),
-        SamplesRef::U16(v) => widen(v, c, n, f32::from),
-        SamplesRef::F32(v) => widen(v, c, n, |x| x),
-        SamplesRef::I8(v) => widen(v, c, n, f32::from),
-        SamplesRef::I16(v) => widen(v, c, n, f32::from),
-        SamplesRef::I32(v) => widen(v, c, n, |x| x as f32),
-        SamplesRef::U32(v) => widen(v, c, n, |x| x as f32),
-        SamplesRef::F64(v) => widen(v, c, n, |x| x as f32),
+        SamplesRef::U8(v) => part.widen(v, f32::from),
+        SamplesRef::U16(v) => part.widen(v, f32::from),
+        SamplesRef::F32(v) => part.widen(v, |x| x),
+        SamplesRef::I8(v) => part.widen(v, f32::from),
+        SamplesRef::I16(v) => part.widen(v, f32::from),
+        SamplesRef::I32(v) => part.widen(v, |x| x as f32),
+        SamplesRef::U32(v) => part.widen(v, |x| x as f32),
+        SamplesRef::F64(v) => part.widen(v, |x| x as f32),
     };
     Planes {
         shape,
@@ -51,6 +47,75 @@ pub fn to_planes_view(image: ImageView<'_>) -> Planes {
         value_type: image.sample_type(),
         window: crate::image::Window::whole(shape),
     }
+}
+
+/// Where a part of an interleaved image lies: its source lines' length (in samples),
+/// its first column and row, its size.
+struct Part {
+    line: usize,
+    x0: usize,
+    y0: usize,
+    width: usize,
+    height: usize,
+    channels: usize,
+}
+
+impl Part {
+    /// `f` of every sample of the part, as planes.
+    fn widen<T: Copy + Sync>(&self, src: &[T], f: impl Fn(T) -> f32 + Sync) -> Vec<f32> {
+        let (w, c) = (self.width, self.channels);
+        let n = w * self.height;
+        let mut v = super::pool::take(n * c);
+        if n > 0 {
+            // Rows of every plane: plane `ch`'s row `r` is output chunk `ch * height + r`.
+            v.spare_capacity_mut()[..n * c]
+                .par_chunks_mut(w)
+                .with_min_len((1 << 14) / w + 1)
+                .enumerate()
+                .for_each(|(k, out)| {
+                    let (ch, r) = (k / self.height, k % self.height);
+                    let start = (self.y0 + r) * self.line + self.x0 * c;
+                    let row = &src[start..start + w * c];
+                    prefetch(src, start + PREFETCH_ROWS * self.line, w * c);
+                    if c == 1 {
+                        for (d, &x) in out.iter_mut().zip(row) {
+                            d.write(f(x));
+                        }
+                    } else {
+                        for (d, &x) in out.iter_mut().zip(row.iter().skip(ch).step_by(c)) {
+                            d.write(f(x));
+                        }
+                    }
+                });
+        }
+        // SAFETY: the chunks are the `c * height` rows of `w` samples each that make up
+        // the first `n * c` elements, and each was written in full above.
+        unsafe { v.set_len(n * c) };
+        v
+    }
+}
+
+/// Rows ahead whose samples a part's widening asks the cache for.
+const PREFETCH_ROWS: usize = 4;
+
+/// Asks for `src[start..start + len]` in the cache ahead of its use. A part's rows are
+/// short runs a line apart, and the hardware's stream prefetchers restart at each one.
+#[inline]
+fn prefetch<T>(src: &[T], start: usize, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let end = (start + len).min(src.len());
+        let size = std::mem::size_of::<T>();
+        let mut i = start;
+        while i < end {
+            // SAFETY: a prefetch of an address inside `src`: a hint, never a fault.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(src.as_ptr().add(i).cast()) };
+            i += 64 / size.max(1);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (src, start, len);
 }
 
 /// Narrows one value to an integer type like the GPU pack kernel: NaN to 0, clamp to
@@ -132,17 +197,23 @@ pub fn to_image_rect(planes: &Planes, rect: crate::image::Rect, to: SampleType) 
     let w = planes.shape.width as usize;
     let (x0, y0, rw) = (rect.x as usize, rect.y as usize, rect.width as usize);
     let n = rw * rect.height as usize;
-    fn rows<T: Copy + Default + Send>(
+    fn rows<T: Copy + Send>(
         data: &[f32],
         (w, x0, y0, rw, n): (usize, usize, usize, usize, usize),
         f: impl Fn(f32) -> T + Sync,
     ) -> Vec<T> {
-        let mut v = vec![T::default(); n];
-        v.par_chunks_mut(rw.max(1)).enumerate().for_each(|(r, o)| {
-            for (d, &x) in o.iter_mut().zip(&data[(y0 + r) * w + x0..][..rw]) {
-                *d = f(x);
-            }
-        });
+        let mut v = Vec::with_capacity(n);
+        v.spare_capacity_mut()[..n]
+            .par_chunks_mut(rw.max(1))
+            .enumerate()
+            .for_each(|(r, o)| {
+                for (d, &x) in o.iter_mut().zip(&data[(y0 + r) * w + x0..][..rw]) {
+                    d.write(f(x));
+                }
+            });
+        // SAFETY: the `n / rw` chunks of `rw` samples are the part's rows, each written
+        // in full from its row of `data` above (`n` is `rw` times the part's height).
+        unsafe { v.set_len(n) };
         v
     }
     let at = (w, x0, y0, rw, n);
@@ -185,6 +256,37 @@ fn narrow_map(data: &[f32], to: SampleType, at: impl Fn(usize) -> f32 + Sync) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A part read in place gives the planes of the part cut out first, for every
+    /// sample type and channel count, at the edges and inside.
+    #[test]
+    fn parts_read_in_place_equal_parts_cut_out() {
+        for t in SampleType::ALL {
+            for c in [1, 3, 4] {
+                let n = 9 * 7 * c as usize;
+                let data: Vec<f32> = (0..n).map(|i| (i * 37 % 101) as f32).collect();
+                let image = retype(&Image::new(9, 7, c, Samples::F32(data)).unwrap(), t);
+                for (x, y, width, height) in
+                    [(0, 0, 9, 7), (2, 1, 5, 4), (8, 6, 1, 1), (0, 3, 9, 2)]
+                {
+                    let rect = Rect {
+                        x,
+                        y,
+                        width,
+                        height,
+                    };
+                    let cut = to_planes(&image.crop(rect).unwrap());
+                    let part = to_planes_part(image.view(), rect);
+                    assert_eq!(
+                        (part.shape, &part.data),
+                        (cut.shape, &cut.data),
+                        "{t} x{c} {rect:?}"
+                    );
+                    assert_eq!(part.value_type, t);
+                }
+            }
+        }
+    }
 
     /// Every type round-trips its own values exactly where f32 holds them, and narrows
     /// by clamping and rounding half to even.

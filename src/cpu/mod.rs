@@ -8,6 +8,7 @@ pub mod box_blur;
 pub mod convert;
 pub mod gaussian;
 pub mod label;
+pub mod pool;
 pub mod scipy_int;
 pub mod threshold;
 
@@ -59,6 +60,24 @@ impl Planes {
         self.data.chunks_exact(self.shape.plane_len())
     }
 
+    /// The rows of the part `rect` of every plane, where they lie, in parallel (a few
+    /// rows to a task): what a reduction over a tile's inner part reads.
+    pub(crate) fn par_rows(
+        &self,
+        rect: crate::image::Rect,
+    ) -> impl IndexedParallelIterator<Item = &[f32]> {
+        let (w, h, n) = (
+            self.shape.width as usize,
+            rect.height as usize,
+            self.shape.plane_len(),
+        );
+        let (x, y, rw) = (rect.x as usize, rect.y as usize, rect.width as usize);
+        (0..h * self.shape.channels as usize)
+            .into_par_iter()
+            .with_min_len((1 << 14) / rw.max(1) + 1)
+            .map(move |k| &self.data[(k / h) * n + (y + k % h) * w + x..][..rw])
+    }
+
     /// The part `rect` of every plane, as compact planes at that place of the whole
     /// image (a tile's inner part). Twin of `crop` in shaders/window.wgsl.
     pub fn crop(&self, rect: crate::image::Rect) -> Planes {
@@ -105,19 +124,18 @@ impl Planes {
 /// on a megapixel plane.
 const CHUNK: usize = 1 << 16;
 
-/// A zeroed plane buffer, zeroed by all cores. The binary keeps freed buffers in the
-/// heap (`main.rs`), so calloc hands back a recycled block and clears it with one serial
-/// memset; spread over the pool the same clearing costs a fraction of the wall time.
-/// Large buffers ask Linux for transparent huge pages before first touch, as numpy does:
-/// a fresh 64 MiB plane otherwise costs 16k page faults, which on a VM took longer than
-/// the gaussian itself.
+/// A zeroed plane buffer, zeroed by all cores: a recycled one from the [`pool`] (which
+/// keeps freed planes, so a tile or frame after the first finds its memory already
+/// touched), else fresh memory with huge pages asked for, as numpy does: a fresh 64 MiB
+/// plane otherwise costs 16k page faults, which on a VM took longer than the gaussian
+/// itself.
 pub(crate) fn zeroed(len: usize) -> Vec<f32> {
-    let mut v: Vec<f32> = Vec::with_capacity(len);
-    advise_huge_pages(v.as_mut_ptr().cast(), len * std::mem::size_of::<f32>());
+    let mut v = pool::take(len);
     v.spare_capacity_mut()[..len]
         .par_chunks_mut(CHUNK)
         .for_each(|c| c.fill(MaybeUninit::new(0.0)));
-    // SAFETY: the first `len` elements were written above.
+    // SAFETY: the first `len` elements were written above (`take` gives an empty
+    // buffer with room for them).
     unsafe { v.set_len(len) };
     v
 }
@@ -131,13 +149,30 @@ where
 {
     let mut v: Vec<D> = Vec::with_capacity(src.len());
     advise_huge_pages(v.as_mut_ptr().cast(), src.len() * std::mem::size_of::<D>());
-    v.spare_capacity_mut()[..src.len()]
+    par_map_into(v, src, f)
+}
+
+/// [`par_map`] into a plane buffer from the [`pool`].
+pub(crate) fn par_map_plane<S: Copy + Sync>(src: &[S], f: impl Fn(S) -> f32 + Sync) -> Vec<f32> {
+    par_map_into(pool::take(src.len()), src, f)
+}
+
+/// `f` of every sample into `v`'s spare room (`v` is emptied first).
+fn par_map_into<S, D>(mut v: Vec<D>, src: &[S], f: impl Fn(S) -> D + Sync) -> Vec<D>
+where
+    S: Copy + Sync,
+    D: Copy + Send,
+{
+    let len = src.len();
+    v.clear();
+    v.reserve(len);
+    v.spare_capacity_mut()[..len]
         .par_chunks_mut(CHUNK)
         .zip(src.par_chunks(CHUNK))
         .for_each(|(d, s)| map_into(d, s, &f));
     // SAFETY: the chunks of `d` and `s` pair up one to one with equal lengths, so every
-    // one of the first `src.len()` elements was written.
-    unsafe { v.set_len(src.len()) };
+    // one of the first `len` elements was written.
+    unsafe { v.set_len(len) };
     v
 }
 
@@ -152,7 +187,7 @@ fn map_into<S: Copy, D>(dst: &mut [MaybeUninit<D>], src: &[S], f: &impl Fn(S) ->
 
 /// Asks for transparent huge pages over the whole 2 MiB pages inside `[ptr, ptr+bytes)`
 /// of a fresh allocation (before it is touched). Advice only: harmless where THP is off.
-fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
+pub fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;

@@ -32,7 +32,7 @@ pub fn threshold(src: &Planes, op: &Threshold) -> (Planes, f64) {
 /// `x > t` as 0.0 / 255.0, over every channel.
 pub fn mask(src: &Planes, t: f64) -> Planes {
     let tf = f32_at_or_below(t);
-    let data = super::par_map(&src.data, |x| if x > tf { 255.0 } else { 0.0 });
+    let data = super::par_map_plane(&src.data, |x| if x > tf { 255.0 } else { 0.0 });
     Planes {
         shape: src.shape,
         data,
@@ -43,7 +43,12 @@ pub fn mask(src: &Planes, t: f64) -> Planes {
 
 /// Smallest and largest sample, NaNs ignored; `None` when there is no number at all.
 pub fn min_max(data: &[f32]) -> Option<(f32, f32)> {
-    let (lo, hi) = data.par_chunks(1 << 16).map(min_max_chunk).reduce(
+    min_max_parts(data.par_chunks(1 << 16))
+}
+
+/// [`min_max`] of samples in parts (a tile's rows, say), read where they lie.
+pub fn min_max_parts<'a>(parts: impl ParallelIterator<Item = &'a [f32]>) -> Option<(f32, f32)> {
+    let (lo, hi) = parts.map(min_max_chunk).reduce(
         || (f32::INFINITY, f32::NEG_INFINITY),
         |a, b| (a.0.min(b.0), a.1.max(b.1)),
     );
@@ -122,20 +127,32 @@ pub fn bin_count(lo: f32, hi: f32, integer: bool) -> usize {
 /// image the data is a part of): one bin per level for integer levels, numpy's 256 bins
 /// otherwise. Counts of parts add up to the whole's.
 pub fn histogram_of(data: &[f32], lo: f32, hi: f32, integer: bool) -> Vec<u64> {
+    histogram_of_parts(data.par_chunks(1 << 16), lo, hi, integer)
+}
+
+/// [`histogram_of`] samples in parts (a tile's rows, say), read where they lie.
+pub fn histogram_of_parts<'a>(
+    parts: impl ParallelIterator<Item = &'a [f32]>,
+    lo: f32,
+    hi: f32,
+    integer: bool,
+) -> Vec<u64> {
     if integer {
         let lo = lo as i64;
-        histogram(data, bin_count(lo as f32, hi, true), |c, h| {
+        histogram(parts, bin_count(lo as f32, hi, true), |c, h| {
             count_levels(c, h, lo)
         })
     } else if lo == hi {
         // One value: skimage returns it without a histogram; keep the counts anyway.
         let mut h = vec![0u64; FLOAT_BINS];
-        h[0] = data.iter().filter(|x| !x.is_nan()).count() as u64;
+        h[0] = parts
+            .map(|c| c.iter().filter(|x| !x.is_nan()).count() as u64)
+            .sum();
         h
     } else {
         let edges = float_edges(lo, hi);
         let scale = FLOAT_BINS as f32 / (hi - lo);
-        histogram(data, FLOAT_BINS, |c, h| count_float(c, h, &edges, scale))
+        histogram(parts, FLOAT_BINS, |c, h| count_float(c, h, &edges, scale))
     }
 }
 
@@ -155,8 +172,12 @@ pub fn otsu_from_histogram(counts: &[u64], lo: f32, hi: f32, integer: bool) -> f
 }
 
 /// Per-chunk counts, summed: `count` adds one chunk's samples to a histogram.
-fn histogram(data: &[f32], bins: usize, count: impl Fn(&[f32], &mut [u64]) + Sync) -> Vec<u64> {
-    data.par_chunks(1 << 16)
+fn histogram<'a>(
+    parts: impl ParallelIterator<Item = &'a [f32]>,
+    bins: usize,
+    count: impl Fn(&[f32], &mut [u64]) + Sync,
+) -> Vec<u64> {
+    parts
         .fold(
             || vec![0u64; bins],
             |mut h, chunk| {

@@ -32,6 +32,22 @@ impl Engine for CpuEngine {
         budget.memory / super::PLANES_PER_TILE
     }
 
+    fn keep_limit(&self, budget: &crate::budget::Budget) -> u64 {
+        budget.resident.unwrap_or(budget.memory / 4)
+    }
+
+    fn recycle(&self, frame: Self::Frame) {
+        // Planes no one else holds go back to the pool for the next ones.
+        if let Ok(planes) = Arc::try_unwrap(frame) {
+            cpu::pool::give(planes.data);
+        }
+    }
+
+    fn prepare(&self, budget: &crate::budget::Budget) {
+        // Free planes kept for reuse count against the budget too (as the GPU's buffers).
+        cpu::pool::set_limit((budget.memory / 8).min(512 << 20));
+    }
+
     fn submit(&self, program: Program<'_, Self::Frame>) -> Result<Self::Pending> {
         let deaths = program.deaths();
         let mut out = Outcome::new(program.len());
@@ -41,10 +57,12 @@ impl Engine for CpuEngine {
             let made = match cmd {
                 Cmd::Upload {
                     image,
+                    part,
                     value_type,
                     window,
                 } => {
-                    let mut p = cpu::convert::to_planes_view(image);
+                    let rect = part.unwrap_or(crate::image::Rect::of(image.shape()));
+                    let mut p = cpu::convert::to_planes_part(image, rect);
                     p.value_type = value_type;
                     p.window = window;
                     Some(Arc::new(p))
@@ -75,18 +93,19 @@ impl Engine for CpuEngine {
                     reduction,
                 } => {
                     let v = value(input);
-                    let part;
-                    let data = match rect {
-                        Some(r) => {
-                            part = checked_crop(v, r)?;
-                            &part.data
-                        }
-                        None => &v.data,
-                    };
+                    let rect = rect.unwrap_or(crate::image::Rect::of(v.shape));
+                    if !rect.fits(v.shape) {
+                        return Err(Error::usage(format!(
+                            "reduction over {rect:?} does not fit a {} window",
+                            v.shape
+                        )));
+                    }
+                    // The part's rows are read where they lie: no copy of the part.
+                    let rows = v.par_rows(rect);
                     out.reduced[i] = Some(match reduction {
-                        Reduction::MinMax => Reduced::Range(threshold::min_max(data)),
+                        Reduction::MinMax => Reduced::Range(threshold::min_max_parts(rows)),
                         Reduction::Histogram { lo, hi, integer } => {
-                            Reduced::Counts(threshold::histogram_of(data, lo, hi, integer))
+                            Reduced::Counts(threshold::histogram_of_parts(rows, lo, hi, integer))
                         }
                     });
                     None
@@ -105,7 +124,9 @@ impl Engine for CpuEngine {
             };
             slots[i] = made;
             for dead in &deaths[i] {
-                slots[dead.0] = None;
+                if let Some(planes) = slots[dead.0].take() {
+                    self.recycle(planes);
+                }
             }
         }
         Ok(out)

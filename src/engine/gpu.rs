@@ -70,6 +70,10 @@ impl Engine for GpuEngine {
         (self.memory(budget) / super::PLANES_PER_TILE).min(self.ctx.max_binding())
     }
 
+    fn keep_limit(&self, budget: &crate::budget::Budget) -> u64 {
+        budget.resident.unwrap_or(self.memory(budget) / 4)
+    }
+
     fn prepare(&self, budget: &crate::budget::Budget) {
         // Free buffers kept for reuse count against the budget too.
         self.ctx
@@ -89,9 +93,19 @@ impl Engine for GpuEngine {
             let made = match cmd {
                 Cmd::Upload {
                     image,
+                    part,
                     value_type,
                     window,
                 } => {
+                    // The GPU takes whole rows of bytes: a part is cut out on the host.
+                    let cut;
+                    let image = match part {
+                        Some(rect) => {
+                            cut = image.crop(rect)?;
+                            cut.view()
+                        }
+                        None => image,
+                    };
                     let wire = crate::gpu::convert::wire_size(image.sample_type());
                     out.uploaded[i] = image.samples().len() as u64 * wire;
                     Some(Arc::new(batch.upload(image, value_type, window)?))

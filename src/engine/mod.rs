@@ -11,6 +11,7 @@ mod cpu;
 mod gpu;
 pub mod graph;
 mod program;
+mod rows;
 pub mod tiled;
 mod whole_frame;
 
@@ -55,9 +56,21 @@ pub trait Engine: Send + Sync + 'static {
     /// tiled.
     fn plane_limit(&self, budget: &Budget) -> u64;
 
+    /// Bytes of values a tiled frame may keep resident between its passes under
+    /// `budget` ([`Budget::resident`], by default a quarter of the memory this engine
+    /// computes in): values an untiled frame would hold anyway, and far less than it
+    /// holds at once.
+    fn keep_limit(&self, budget: &Budget) -> u64;
+
     /// Adapts to `budget` before frames run under it (the GPU keeps fewer free buffers
     /// under a small one).
     fn prepare(&self, _budget: &Budget) {}
+
+    /// Takes back a resident frame no one needs any more (the CPU keeps its planes for
+    /// reuse; GPU buffers go back to their pool when dropped anyway).
+    fn recycle(&self, frame: Self::Frame) {
+        drop(frame);
+    }
 
     /// Records and submits one frame's program. The CPU engine runs it here.
     fn submit(&self, program: Program<'_, Self::Frame>) -> Result<Self::Pending>;

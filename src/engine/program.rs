@@ -22,6 +22,8 @@ impl Slot {
 pub(crate) enum Cmd<'a, F> {
     Upload {
         image: ImageView<'a>,
+        /// The part of `image` to upload; `None`: all of it.
+        part: Option<Rect>,
         value_type: SampleType,
         window: Window,
     },
@@ -174,11 +176,39 @@ impl<'a, F> Program<'a, F> {
         self.push(
             Cmd::Upload {
                 image,
+                part: None,
                 value_type,
                 window,
             },
             Some(value_type),
         )
+    }
+
+    /// Uploads the part `part` of an image (a tile's window of a frame in memory),
+    /// read in place: [`Program::upload_window`] of that part, without copying it out
+    /// first.
+    pub fn upload_part(
+        &mut self,
+        image: ImageView<'a>,
+        part: Rect,
+        value_type: SampleType,
+        window: Window,
+    ) -> Result<Slot> {
+        if !part.fits(image.shape()) {
+            return Err(Error::usage(format!(
+                "part {part:?} does not fit a {} image",
+                image.shape()
+            )));
+        }
+        Ok(self.push(
+            Cmd::Upload {
+                image,
+                part: Some(part),
+                value_type,
+                window,
+            },
+            Some(value_type),
+        ))
     }
 
     /// A frame already resident on the engine, whose values are of `value_type`.

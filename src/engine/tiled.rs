@@ -4,99 +4,23 @@
 //! whole frame, so a tiled result equals the untiled one bit for bit.
 //!
 //! Whole-frame ops (Otsu's threshold, objects) are resolved first, one after another, in
-//! passes that recompute the tiles' values (see [`super::whole_frame`]), so memory stays
-//! that of a few tiles whatever the frame's size.
+//! passes over the tiles (see [`super::whole_frame`]) that keep what they computed
+//! resident where the budget allows, and recompute it otherwise, so memory stays that
+//! of a few tiles whatever the frame's size.
 //!
-//! Sources are read a band of rows at a time ([`RowSource`]) and outputs are handed over
-//! a band at a time ([`RowSink`]), so a frame need never be whole in memory.
+//! Sources are read in place or a band of rows at a time ([`RowSource`]) and outputs are
+//! handed over a row of tiles at a time ([`RowSink`]), so a frame need never be whole
+//! in memory (see [`super::rows`]).
 
 use super::graph::{Graph, Node};
+use super::rows::Rows;
+pub use super::rows::{Collect, RowSink, RowSource};
 use super::whole_frame::{slot, Step, TiledFrame};
 use super::{Engine, Outcome, Program, Slot, MAX_FRAMES_IN_FLIGHT};
-use crate::image::{Image, ImageView, Rect, Shape, Window};
+use crate::image::{Rect, Shape, Window};
 use crate::ops::{Op, Threshold};
 use crate::{Error, Result};
 use std::collections::VecDeque;
-
-/// Where a tiled frame's pixels come from: full-width bands of rows, top to bottom (a
-/// band may be asked for again when halos overlap).
-pub trait RowSource {
-    /// Rows `y0..y1`, all columns.
-    fn rows(&mut self, y0: u32, y1: u32) -> Result<Image>;
-
-    /// The part `rect` directly, where the source holds the whole frame (an image in
-    /// memory): one copy instead of a band and then its part. `None` for a source read
-    /// band by band.
-    fn window(&mut self, rect: Rect) -> Option<Result<Image>> {
-        let _ = rect;
-        None
-    }
-}
-
-/// Where a tiled frame's output goes: full-width bands of rows, top to bottom.
-pub trait RowSink {
-    /// The next band.
-    fn put(&mut self, band: Image) -> Result<()>;
-
-    /// The next band as its tiles, left to right. A sink that keeps the whole frame
-    /// anyway (an image in memory) takes them as they are and copies each sample once.
-    fn put_tiles(&mut self, tiles: Vec<Image>) -> Result<()> {
-        self.put(Image::beside(&tiles)?)
-    }
-}
-
-impl RowSource for &Image {
-    fn rows(&mut self, y0: u32, y1: u32) -> Result<Image> {
-        self.view().rows(y0, y1)
-    }
-
-    fn window(&mut self, rect: Rect) -> Option<Result<Image>> {
-        Some(self.crop(rect))
-    }
-}
-
-impl RowSource for ImageView<'_> {
-    fn rows(&mut self, y0: u32, y1: u32) -> Result<Image> {
-        self.crop(Rect {
-            x: 0,
-            y: y0,
-            width: self.shape().width,
-            height: y1 - y0,
-        })
-    }
-
-    fn window(&mut self, rect: Rect) -> Option<Result<Image>> {
-        Some(self.crop(rect))
-    }
-}
-
-/// Collects bands (or their tiles) into one image.
-#[derive(Debug, Default)]
-pub struct Collect {
-    rows: Vec<Vec<Image>>,
-}
-
-impl RowSink for Collect {
-    fn put(&mut self, band: Image) -> Result<()> {
-        self.rows.push(vec![band]);
-        Ok(())
-    }
-
-    fn put_tiles(&mut self, tiles: Vec<Image>) -> Result<()> {
-        self.rows.push(tiles);
-        Ok(())
-    }
-}
-
-impl Collect {
-    /// The bands, one above the other: the tiles put together in one copy.
-    pub fn into_image(mut self) -> Result<Image> {
-        match (self.rows.len(), self.rows.first().map(Vec::len)) {
-            (1, Some(1)) => Ok(self.rows.pop().and_then(|mut r| r.pop()).expect("one tile")),
-            _ => Image::mosaic(&self.rows),
-        }
-    }
-}
 
 /// One tile: the part of the frame it produces, and the part it reads (that plus its
 /// halo, clipped to the frame).
@@ -138,6 +62,10 @@ pub struct Tiling {
     pub tile: (u32, u32),
     /// The halo around each tile (x, y).
     pub halo: (u32, u32),
+    /// Bytes of values that may stay resident over the whole frame between the passes
+    /// of its whole-frame ops (every tile's window of a node's values; see
+    /// [`super::whole_frame`]). 0: every pass recomputes them.
+    pub keep: u64,
 }
 
 impl Tiling {
@@ -158,7 +86,14 @@ impl Tiling {
         let fits = |tw: u32, th: u32| {
             u64::from(outer(tw, halo.0, w)) * u64::from(outer(th, halo.1, h)) * px <= plane_limit
         };
-        let tiling = |tile| Ok(Tiling { frame, tile, halo });
+        let tiling = |tile| {
+            Ok(Tiling {
+                frame,
+                tile,
+                halo,
+                keep: 0,
+            })
+        };
         if w <= cap && h <= cap && fits(w, h) {
             return tiling((w, h));
         }
@@ -183,6 +118,14 @@ impl Tiling {
             )));
         }
         tiling((side.min(w), side.min(h)))
+    }
+
+    /// The same cut, with `bytes` of values allowed to stay resident between passes.
+    pub fn keeping(self, bytes: u64) -> Tiling {
+        Tiling {
+            keep: bytes,
+            ..self
+        }
     }
 
     /// Whether the frame is one tile (no tiling needed).
@@ -249,51 +192,6 @@ pub struct TiledOutcome {
     pub programs: usize,
 }
 
-/// Reads the tiles' source windows: one band of rows per source per row of tiles.
-pub(super) struct TileReader<'s, 'r> {
-    sources: &'s mut [&'r mut dyn RowSource],
-    band: Option<(Rect, Vec<Image>)>,
-}
-
-impl<'s, 'r> TileReader<'s, 'r> {
-    pub fn new(sources: &'s mut [&'r mut dyn RowSource]) -> Self {
-        TileReader {
-            sources,
-            band: None,
-        }
-    }
-
-    /// Every source's window of `tile`.
-    pub fn images(&mut self, tile: &Tile, row_tiles: usize) -> Result<Vec<Image>> {
-        let direct: Option<Result<Vec<Image>>> = (self.sources.iter_mut())
-            .map(|s| s.window(tile.outer))
-            .collect();
-        if let Some(images) = direct {
-            return images;
-        }
-        let rows = Rect {
-            x: 0,
-            width: 0,
-            ..tile.outer
-        };
-        if self.band.as_ref().is_none_or(|(r, _)| *r != rows) {
-            let bands = (self.sources.iter_mut())
-                .map(|s| s.rows(tile.outer.y, tile.outer.y + tile.outer.height))
-                .collect::<Result<Vec<_>>>()?;
-            self.band = Some((rows, bands));
-        }
-        let (_, bands) = self.band.as_mut().expect("read above");
-        if row_tiles == 1 && tile.outer.x == 0 {
-            // A full-width band is the tile itself: hand it over without a copy.
-            return Ok(self.band.take().expect("read above").1);
-        }
-        bands
-            .iter()
-            .map(|b| b.crop(Rect { y: 0, ..tile.outer }))
-            .collect()
-    }
-}
-
 /// Frames kept in flight: submit, and get back the oldest once there are too many.
 pub(super) struct Pipe<'e, E: Engine, L> {
     engine: &'e E,
@@ -353,44 +251,6 @@ impl TileProgram {
     }
 }
 
-/// Tiles that came back, gathered into rows: a finished row goes to its sink.
-pub(super) struct Rows {
-    parts: Vec<Vec<Image>>,
-}
-
-impl Rows {
-    /// Rows of `outputs` outputs.
-    pub fn new(outputs: usize) -> Self {
-        Rows {
-            parts: vec![Vec::new(); outputs],
-        }
-    }
-
-    /// Files a tile program's images, one per output, and hands each finished row to
-    /// that output's sink.
-    pub fn take(
-        &mut self,
-        images: Vec<Image>,
-        layout: &TileProgram,
-        sinks: &mut [&mut dyn RowSink],
-    ) -> Result<()> {
-        if images.len() != self.parts.len() || sinks.len() != self.parts.len() {
-            return Err(Error::usage(format!(
-                "a tile gave {} images for {} outputs",
-                images.len(),
-                self.parts.len()
-            )));
-        }
-        for ((parts, image), sink) in self.parts.iter_mut().zip(images).zip(sinks.iter_mut()) {
-            parts.push(image);
-            if layout.col + 1 == layout.row_len {
-                sink.put_tiles(std::mem::take(parts))?;
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Runs `graph` on a frame of `frame`'s shape tile by tile: `sources[i]` feeds the
 /// graph's source `i`, `sinks[k]` takes output `k`'s bands.
 pub fn run<E: Engine>(
@@ -424,7 +284,7 @@ pub fn run<E: Engine>(
         tiling,
     };
     // The nodes as steps, whole-frame ones replaced by what they resolve to.
-    let mut steps = Step::of(graph);
+    let mut steps: Vec<Step<E::Frame>> = Step::of(graph);
     let targets: Vec<usize> = graph.outputs.iter().map(|o| o.0).collect();
     let needed = graph.ancestors(&targets);
     let whole_frame: Vec<usize> = (0..n)
@@ -437,7 +297,7 @@ pub fn run<E: Engine>(
         let input = *input;
         steps[t] = match op {
             Op::Threshold(_) => {
-                let value = tf.resolve_otsu(&steps, sources, input, &mut out)?;
+                let value = tf.resolve_otsu(&mut steps, sources, input, &mut out)?;
                 out.thresholds[t] = Some(value);
                 Step::Op(Op::Threshold(Threshold::Value {
                     value: super::defined_threshold(value)?,
@@ -468,6 +328,11 @@ pub fn run<E: Engine>(
         },
         &mut |o, l| rows.take(o.images, l, sinks),
     )?;
+    for step in steps {
+        if let Some(frames) = Step::resident(step) {
+            frames.into_iter().for_each(|f| engine.recycle(f));
+        }
+    }
     Ok(out)
 }
 

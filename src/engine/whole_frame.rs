@@ -1,18 +1,20 @@
 //! Whole-frame ops in tiled frames. Each is resolved over the whole frame before the
-//! tiles that read it run, in passes that recompute its input tile by tile (so memory
-//! stays that of a few tiles):
+//! tiles that read it run, in passes over the tiles:
 //! - Otsu's threshold: a pass reduces the input to its min and max, a second to its
 //!   histogram over that range, a small program scans it; the op then runs as the fixed
-//!   threshold it found.
+//!   threshold it found. Where the input's values of every tile fit the tiling's
+//!   [`Tiling::keep`] bytes, the first pass keeps them resident and the later passes
+//!   read them from there; otherwise each pass recomputes them tile by tile, so memory
+//!   stays that of a few tiles. Either way a tile's values are the same program's
+//!   output over the same window, so the results are the same bits.
 //! - Objects (`label`, `remove_small_objects` on a mask): a pass hands the input's rows
 //!   band by band to [`Runs`], which keeps only the foreground runs and their
 //!   union-find; each tile's values are then rendered from the runs, numbered as the
 //!   untiled frame numbers them.
 
 use super::graph::{Graph, Node};
-use super::tiled::{
-    account, Pipe, RowSink, RowSource, Rows, Tile, TileProgram, TileReader, TiledOutcome, Tiling,
-};
+use super::rows::{RowSink, RowSource, Rows, TileReader, TileSource};
+use super::tiled::{account, Pipe, Tile, TileProgram, TiledOutcome, Tiling};
 use super::{Engine, Outcome, Program, Reduced, Reduction, Slot};
 use crate::cpu::label::Runs;
 use crate::image::{Image, Rect, SampleType, Samples, Shape};
@@ -20,11 +22,15 @@ use crate::ops::{Op, RemoveSmall};
 use crate::{Error, Result};
 use std::sync::Arc;
 
-/// What a node is in the tiled passes.
+/// What a node is in the tiled passes (`F`: a frame resident on the engine).
 #[derive(Clone, Debug)]
-pub(super) enum Step {
+pub(super) enum Step<F> {
     /// A source: its tile is read.
     Source,
+    /// Values a pass kept resident, one frame per tile in tile order (each over the
+    /// tile's whole window): later passes read them instead of recomputing them, and
+    /// their input is no longer needed.
+    Resident(Arc<Vec<F>>),
     /// An op computed per tile (a whole-frame op once resolved: Otsu as its threshold).
     Op(Op),
     /// Objects resolved over the whole frame (one [`Runs`] per channel): a tile's values
@@ -32,9 +38,9 @@ pub(super) enum Step {
     Objects { op: Op, runs: Arc<Vec<Runs>> },
 }
 
-impl Step {
+impl<F> Step<F> {
     /// The graph's nodes as steps, before any resolution.
-    pub fn of(graph: &Graph<'_>) -> Vec<Step> {
+    pub fn of(graph: &Graph<'_>) -> Vec<Step<F>> {
         (graph.nodes.iter())
             .map(|n| match n {
                 Node::Op { op, .. } => Step::Op((*op).clone()),
@@ -44,8 +50,19 @@ impl Step {
     }
 }
 
-/// The nodes `wanted` depends on through `steps` (resolved objects need no input).
-fn needed(graph: &Graph<'_>, steps: &[Step], wanted: &[usize]) -> Vec<bool> {
+impl<F> Step<F> {
+    /// The resident frames of a step no one else holds any more.
+    pub fn resident(self) -> Option<Vec<F>> {
+        match self {
+            Step::Resident(frames) => Arc::try_unwrap(frames).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// The nodes `wanted` depends on through `steps` (resolved objects and resident values
+/// need no input).
+fn needed<F>(graph: &Graph<'_>, steps: &[Step<F>], wanted: &[usize]) -> Vec<bool> {
     let mut seen = vec![false; graph.nodes.len()];
     let mut stack: Vec<usize> = wanted.to_vec();
     while let Some(i) = stack.pop() {
@@ -60,7 +77,7 @@ fn needed(graph: &Graph<'_>, steps: &[Step], wanted: &[usize]) -> Vec<bool> {
 }
 
 /// The values of each resolved objects node over `tile`'s window, for the nodes needed.
-fn render(steps: &[Step], needed: &[bool], tile: &Tile) -> Vec<Option<Image>> {
+fn render<F>(steps: &[Step<F>], needed: &[bool], tile: &Tile) -> Vec<Option<Image>> {
     (steps.iter().zip(needed))
         .map(|(step, &need)| match step {
             Step::Objects { op, runs } if need => Some(render_tile(op, runs, tile.outer)),
@@ -114,6 +131,13 @@ pub(super) fn slot(slots: &[Option<Slot>], node: usize) -> Result<Slot> {
     })
 }
 
+/// A tile and its place in tile order (which indexes resident values).
+#[derive(Clone, Copy)]
+struct TileAt<'t> {
+    tile: &'t Tile,
+    index: usize,
+}
+
 /// A tiled frame's fixed parts, which every pass over it shares.
 pub(super) struct TiledFrame<'f, 'a, E: Engine> {
     pub engine: &'f E,
@@ -130,7 +154,7 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
     /// program's outcome, in tile order, with the tile's place.
     pub fn pass(
         &self,
-        steps: &[Step],
+        steps: &[Step<E::Frame>],
         sources: &mut [&mut dyn RowSource],
         wanted: &[usize],
         out: &mut TiledOutcome,
@@ -138,23 +162,26 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
         take: &mut Take<'_, E>,
     ) -> Result<()> {
         let needed = needed(self.graph, steps, wanted);
+        // Sources are read only when a pass needs them (not once their values are kept).
+        let reads = (self.graph.nodes.iter().zip(&needed))
+            .any(|(n, &need)| need && matches!(n, Node::Source { .. }));
         let mut reader = TileReader::new(sources);
         let mut pipe = Pipe::new(self.engine);
+        let mut index = 0;
         for row in self.tiling.rows() {
             for (col, tile) in row.iter().enumerate() {
-                let images = reader.images(tile, row.len())?;
+                let images = if reads {
+                    reader.images(tile, row.len())?
+                } else {
+                    Vec::new()
+                };
                 let rendered = render(steps, &needed, tile);
                 let mut layout = TileProgram::new(col, row.len());
                 let mut p = Program::new();
-                let slots = self.record(
-                    steps,
-                    &needed,
-                    tile,
-                    &images,
-                    &rendered,
-                    &mut p,
-                    &mut layout,
-                )?;
+                let at = TileAt { tile, index };
+                index += 1;
+                let slots =
+                    self.record(steps, &needed, at, &images, &rendered, &mut p, &mut layout)?;
                 finish_program(&mut p, &slots, tile, &mut layout)?;
                 out.programs += 1;
                 if let Some((o, l)) = pipe.submit(p, layout)? {
@@ -175,10 +202,10 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
     #[allow(clippy::too_many_arguments)]
     fn record<'p>(
         &self,
-        steps: &'p [Step],
+        steps: &'p [Step<E::Frame>],
         needed: &[bool],
-        tile: &Tile,
-        images: &'p [Image],
+        TileAt { tile, index }: TileAt<'_>,
+        images: &'p [TileSource<'p>],
         rendered: &'p [Option<Image>],
         p: &mut Program<'p, E::Frame>,
         layout: &mut TileProgram,
@@ -187,11 +214,27 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
         let mut slots: Vec<Option<Slot>> = vec![None; graph.nodes.len()];
         for (i, node) in graph.nodes.iter().enumerate().filter(|(i, _)| needed[*i]) {
             let s = match (node, &steps[i]) {
-                (Node::Source { index, .. }, _) => {
-                    let image = images.get(*index).ok_or_else(|| {
-                        Error::usage(format!("no source {index} for the tiled frame"))
+                (_, Step::Resident(frames)) => {
+                    let frame = frames.get(index).ok_or_else(|| {
+                        Error::usage(format!("no resident values for tile {index}"))
                     })?;
-                    p.upload_window(image.view(), types[i], tile.window(frame))
+                    p.resident(frame.clone(), types[i])
+                }
+                (Node::Source { index, .. }, _) => {
+                    let window = tile.window(frame);
+                    match images.get(*index) {
+                        Some(TileSource::Part(view, rect)) => {
+                            p.upload_part(*view, *rect, types[i], window)?
+                        }
+                        Some(TileSource::Read(image)) => {
+                            p.upload_window(image.view(), types[i], window)
+                        }
+                        None => {
+                            return Err(Error::usage(format!(
+                                "no source {index} for the tiled frame"
+                            )))
+                        }
+                    }
                 }
                 (Node::Op { .. }, Step::Objects { .. }) => {
                     let image = rendered[i]
@@ -216,39 +259,79 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
         Ok(slots)
     }
 
+    /// Whether one more node's values may stay resident over the whole frame: every
+    /// tile's window of them, with those already kept, within the tiling's
+    /// [`Tiling::keep`] bytes.
+    fn may_keep(&self, steps: &[Step<E::Frame>]) -> bool {
+        let windows: u64 = (self.tiling.rows().iter().flatten())
+            .map(|t| u64::from(t.outer.width) * u64::from(t.outer.height))
+            .sum();
+        let node = windows * u64::from(self.frame.channels) * 4;
+        let kept = steps
+            .iter()
+            .filter(|s| matches!(s, Step::Resident(_)))
+            .count() as u64;
+        node.saturating_mul(kept + 1) <= self.tiling.keep
+    }
+
     /// Otsu's threshold of node `input`'s values over the whole frame: its min and max
-    /// over every tile's inner part, its histogram over that range, and the scan.
+    /// over every tile's inner part, its histogram over that range, and the scan. The
+    /// first pass keeps the input's values resident where they fit (`steps[input]`
+    /// becomes [`Step::Resident`]), so the histogram pass and the tiles that threshold
+    /// them read them instead of recomputing them.
     pub fn resolve_otsu(
         &self,
-        steps: &[Step],
+        steps: &mut [Step<E::Frame>],
         sources: &mut [&mut dyn RowSource],
         input: usize,
         out: &mut TiledOutcome,
     ) -> Result<f64> {
         let integer = crate::cpu::threshold::integer_levels(self.types[input]);
-        let mut reduce = |reduction: Reduction, out: &mut TiledOutcome| -> Result<Vec<Reduced>> {
-            let mut got = Vec::new();
+        let mut reduce = |steps: &[Step<E::Frame>],
+                          reduction: Reduction,
+                          keep: bool,
+                          out: &mut TiledOutcome|
+         -> Result<(Vec<Reduced>, Vec<E::Frame>)> {
+            let (mut got, mut kept) = (Vec::new(), Vec::new());
             self.pass(
                 steps,
                 sources,
                 &[input],
                 out,
                 &|p, slots, tile, layout| {
-                    let s = p.reduce(slot(slots, input)?, Some(tile.inner_in_window()), reduction);
+                    let values = slot(slots, input)?;
+                    let s = p.reduce(values, Some(tile.inner_in_window()), reduction);
                     layout.slots.push(s);
                     layout.node_of.push(input);
+                    if keep {
+                        p.keep(values);
+                        layout.node_of.push(input);
+                    }
                     Ok(())
                 },
                 &mut |o, l| {
                     let r = o.reduced[l.slots[0].index()].clone();
                     got.push(r.ok_or_else(|| Error::usage("a reduction gave nothing"))?);
+                    kept.extend(o.kept);
                     Ok(())
                 },
             )?;
-            Ok(got)
+            Ok((got, kept))
         };
+        let keep = self.may_keep(steps);
+        let (ranges, kept) = reduce(steps, Reduction::MinMax, keep, out)?;
+        if keep {
+            if kept.len() != self.tiling.count() {
+                return Err(Error::usage(format!(
+                    "{} tiles kept their values, of {}",
+                    kept.len(),
+                    self.tiling.count()
+                )));
+            }
+            steps[input] = Step::Resident(Arc::new(kept));
+        }
         let mut range: Option<(f32, f32)> = None;
-        for r in reduce(Reduction::MinMax, out)? {
+        for r in ranges {
             if let Reduced::Range(Some((lo, hi))) = r {
                 range = Some(match range {
                     None => (lo, hi),
@@ -264,7 +347,8 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
         }
         let bins = crate::cpu::threshold::bin_count(lo, hi, integer);
         let mut counts = vec![0u64; bins];
-        for r in reduce(Reduction::Histogram { lo, hi, integer }, out)? {
+        let histogram = Reduction::Histogram { lo, hi, integer };
+        for r in reduce(steps, histogram, false, out)?.0 {
             let Reduced::Counts(c) = r else {
                 return Err(Error::usage("a histogram pass gave no counts"));
             };
@@ -287,7 +371,7 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
     /// channel.
     pub fn resolve_objects(
         &self,
-        steps: &[Step],
+        steps: &[Step<E::Frame>],
         sources: &mut [&mut dyn RowSource],
         input: usize,
         op: &Op,

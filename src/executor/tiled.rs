@@ -36,7 +36,8 @@ pub(super) fn tiling<E: Engine>(
         unit.graph.halo(),
         engine.plane_limit(budget),
         budget.max_tile,
-    )?;
+    )?
+    .keeping(engine.keep_limit(budget));
     let tiled = !t.is_whole() || !w.lazy.is_empty();
     Ok(tiled.then_some(t))
 }
@@ -163,9 +164,9 @@ impl RowSource for FrameSource<'_> {
         }
     }
 
-    fn window(&mut self, rect: crate::image::Rect) -> Option<Result<Image>> {
+    fn whole(&self) -> Option<crate::image::ImageView<'_>> {
         match self {
-            FrameSource::Image(image) => Some(image.crop(rect)),
+            FrameSource::Image(image) => Some(image.view()),
             FrameSource::Page(_) => None,
         }
     }
@@ -329,7 +330,7 @@ pub(super) fn run_unit<E: Engine>(
                 .iter()
                 .map(|tx| match tx {
                     Some(tx) => FrameSink::Writer(tx.clone()),
-                    None => FrameSink::Collect(Collect::default()),
+                    None => FrameSink::Collect(Collect::new(shape)),
                 })
                 .collect();
             let measured: Vec<(usize, Rc<RefCell<Bands>>)> = (unit.measures.iter())

@@ -1,6 +1,6 @@
 //! Putting images together: tiles into bands and frames, in one copy.
 
-use super::{Image, Samples};
+use super::{Image, SampleType, Samples, Shape};
 use crate::{Error, Result};
 
 impl Image {
@@ -49,10 +49,50 @@ impl Image {
             }
             height += h;
         }
+        let mut out = Image::blank(Shape::new(width, height, c)?, t);
         let line = width as usize * c as usize;
-        let mut out = Samples::zeros(t, line * height as usize);
-        with_samples!(&mut out, o => put_together(o, &rows, line, c as usize))?;
-        Image::new(width, height, c, out)
+        with_samples!(&mut out.samples, o => put_together(o, &rows, line, c as usize))?;
+        Ok(out)
+    }
+
+    /// A frame of zeros for parts to be put into. A large one asks for huge pages
+    /// before its first touch (see [`crate::cpu::advise_huge_pages`]): the copy into
+    /// fresh memory is mostly page faults otherwise.
+    pub fn blank(shape: Shape, t: SampleType) -> Image {
+        let mut samples = Samples::zeros(t, shape.samples());
+        with_samples!(&mut samples, v => crate::cpu::advise_huge_pages(
+            v.as_mut_ptr().cast(),
+            std::mem::size_of_val(v.as_slice())
+        ));
+        Image { shape, samples }
+    }
+
+    /// Puts a row of images side by side (equal heights, together as wide as this
+    /// image, of its channel count and sample type) into this image's rows from `y`, in
+    /// one parallel copy: how a tiled frame's output takes each row of tiles as it
+    /// comes.
+    pub fn put_row(&mut self, y: u32, parts: &[Image]) -> Result<()> {
+        let (c, t) = (self.channels(), self.sample_type());
+        let Some(first) = parts.first() else {
+            return Err(Error::usage("no images to put into a row"));
+        };
+        let h = first.height();
+        let w: u32 = parts.iter().map(Image::width).sum();
+        let fits = y.checked_add(h).is_some_and(|end| end <= self.height());
+        if let Some(p) = (parts.iter())
+            .find(|p| (p.height(), p.channels(), p.sample_type()) != (h, c, t))
+            .or((w != self.width() || !fits).then_some(first))
+        {
+            return Err(Error::usage(format!(
+                "cannot put a {} {} image into rows {y}.. of a {} {t} one",
+                p.shape(),
+                p.sample_type(),
+                self.shape(),
+            )));
+        }
+        let line = self.width() as usize * c as usize;
+        let (start, end) = (y as usize * line, (y + h) as usize * line);
+        with_samples!(&mut self.samples, o => put_together(&mut o[start..end], &[parts], line, c as usize))
     }
 }
 
@@ -96,4 +136,37 @@ fn put_together<T: Copy + Send + Sync + 'static>(
             }
         });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gray(w: u32, h: u32, from: u16) -> Image {
+        let v = (0..w * h).map(|i| from + i as u16).collect();
+        Image::gray(w, h, Samples::U16(v)).unwrap()
+    }
+
+    /// Rows of tiles put into a blank frame as they come give the mosaic of them; a row
+    /// that does not fit is refused, naming both shapes.
+    #[test]
+    fn rows_put_into_a_blank_frame_give_the_mosaic() {
+        let rows = [
+            vec![gray(3, 2, 0), gray(2, 2, 100)],
+            vec![gray(3, 1, 200), gray(2, 1, 300)],
+        ];
+        let mut frame = Image::blank(Shape::new(5, 3, 1).unwrap(), SampleType::U16);
+        frame.put_row(0, &rows[0]).unwrap();
+        frame.put_row(2, &rows[1]).unwrap();
+        assert_eq!(frame, Image::mosaic(&rows).unwrap());
+        for bad in [
+            frame.put_row(2, &rows[0]),      // past the last row
+            frame.put_row(0, &rows[0][..1]), // too narrow
+            frame.put_row(0, &[gray(5, 1, 0).into_opaque(), gray(1, 1, 0)]), // too wide
+            frame.put_row(0, &[]),
+        ] {
+            let e = bad.unwrap_err().to_string();
+            assert!(e.contains("put") || e.contains("no images"), "{e}");
+        }
+    }
 }
