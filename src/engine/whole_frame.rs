@@ -204,7 +204,10 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
         &self,
         steps: &'p [Step<E::Frame>],
         needed: &[bool],
-        TileAt { tile, index }: TileAt<'_>,
+        TileAt {
+            tile,
+            index: tile_index,
+        }: TileAt<'_>,
         images: &'p [TileSource<'p>],
         rendered: &'p [Option<Image>],
         p: &mut Program<'p, E::Frame>,
@@ -215,8 +218,8 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
         for (i, node) in graph.nodes.iter().enumerate().filter(|(i, _)| needed[*i]) {
             let s = match (node, &steps[i]) {
                 (_, Step::Resident(frames)) => {
-                    let frame = frames.get(index).ok_or_else(|| {
-                        Error::usage(format!("no resident values for tile {index}"))
+                    let frame = frames.get(tile_index).ok_or_else(|| {
+                        Error::usage(format!("no resident values for tile {tile_index}"))
                     })?;
                     p.resident(frame.clone(), types[i])
                 }
@@ -318,7 +321,7 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
             )?;
             Ok((got, kept))
         };
-        let keep = self.may_keep(steps);
+        let keep = !matches!(steps[input], Step::Resident(_)) && self.may_keep(steps);
         let (ranges, kept) = reduce(steps, Reduction::MinMax, keep, out)?;
         if keep {
             if kept.len() != self.tiling.count() {
