@@ -1,14 +1,10 @@
 //! Tiles against one program per frame: the same chain on the same 4096² u16 image
 //! (1024² quick), untiled and cut into tiles of 1024 (256 quick) with their halos, on
 //! each backend. Issue 14's bar: the tiled path within 1.15x of the untiled one per
-//! megapixel. Gaussian alone costs the halo (σ=2: 8 px a side, 1.6% more samples for
-//! 1024 tiles); gaussian → Otsu also runs the whole-frame passes tiles need (min/max,
-//! histogram, then the threshold pass, each recomputing the gaussian per tile).
-//!
-//! The bench runs under the library's default allocator. The `imflow` binary keeps
-//! freed buffers (`mallopt` in `main.rs`); to measure what it sees, run with
-//! `MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=536870912` (BENCHMARKS.md
-//! has both).
+//! megapixel. Gaussian alone costs the halo (sigma 2: 8 px a side, 3% more samples for
+//! 1024 tiles); gaussian -> Otsu also runs the whole-frame passes tiles need (min/max,
+//! histogram, then the threshold pass), which read the filtered tiles kept resident
+//! (the default budget fits them). BENCHMARKS.md has the figures.
 
 use crate::{gpu, image, quick};
 use criterion::{BenchmarkId, Criterion, Throughput};
