@@ -187,7 +187,7 @@ fn map_into<S: Copy, D>(dst: &mut [MaybeUninit<D>], src: &[S], f: &impl Fn(S) ->
 
 /// Asks for transparent huge pages over the whole 2 MiB pages inside `[ptr, ptr+bytes)`
 /// of a fresh allocation (before it is touched). Advice only: harmless where THP is off.
-pub fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
+pub(crate) fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;
