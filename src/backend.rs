@@ -153,11 +153,10 @@ impl Processor {
     pub fn tiling(&self, shape: crate::image::Shape, ops: &[Op]) -> Result<Tiling> {
         let mut graph = Graph::chain(ops, SampleType::F32);
         graph.outputs.push((graph.last(), SampleType::F32));
-        let (limit, keep) = match &self.engine {
-            Which::Cpu(e) => (e.plane_limit(&self.budget), e.keep_limit(&self.budget)),
-            Which::Gpu(e) => (e.plane_limit(&self.budget), e.keep_limit(&self.budget)),
-        };
-        Ok(Tiling::new(shape, graph.halo(), limit, self.budget.max_tile)?.keeping(keep))
+        match &self.engine {
+            Which::Cpu(e) => Tiling::for_engine(e, shape, graph.halo(), &self.budget),
+            Which::Gpu(e) => Tiling::for_engine(e, shape, graph.halo(), &self.budget),
+        }
     }
 
     /// Why `Auto` fell back to the CPU, if it did.

@@ -126,11 +126,6 @@ pub fn set_limit(bytes: u64) {
     POOL.set_limit(bytes)
 }
 
-/// The pool's bound, in bytes.
-pub fn limit() -> u64 {
-    POOL.limit.load(Relaxed)
-}
-
 /// Bytes the pool holds now.
 pub fn held() -> u64 {
     POOL.held()

@@ -4,7 +4,7 @@
 use super::program::{Cmd, Reduced, Reduction};
 use super::{Engine, Outcome, Program};
 use crate::cpu::{self, threshold, Planes};
-use crate::image::SampleType;
+use crate::image::{Rect, SampleType};
 use crate::{Error, Result};
 use std::sync::Arc;
 
@@ -61,7 +61,7 @@ impl Engine for CpuEngine {
                     value_type,
                     window,
                 } => {
-                    let rect = part.unwrap_or(crate::image::Rect::of(image.shape()));
+                    let rect = part.unwrap_or(Rect::of(image.shape()));
                     let mut p = cpu::convert::to_planes_part(image, rect);
                     p.value_type = value_type;
                     p.window = window;
@@ -75,12 +75,8 @@ impl Engine for CpuEngine {
                 }
                 Cmd::Download { input, to, rect } => {
                     let v = value(input);
-                    let image = match rect {
-                        Some(r) if r.fits(v.shape) => cpu::convert::to_image_rect(v, r, to),
-                        Some(r) => cpu::convert::to_image(&checked_crop(v, r)?, to),
-                        None => cpu::convert::to_image(v, to),
-                    };
-                    out.images.push(image);
+                    let rect = part_of(v, rect)?;
+                    out.images.push(cpu::convert::to_image_rect(v, rect, to));
                     None
                 }
                 Cmd::Keep { input } => {
@@ -93,13 +89,7 @@ impl Engine for CpuEngine {
                     reduction,
                 } => {
                     let v = value(input);
-                    let rect = rect.unwrap_or(crate::image::Rect::of(v.shape));
-                    if !rect.fits(v.shape) {
-                        return Err(Error::usage(format!(
-                            "reduction over {rect:?} does not fit a {} window",
-                            v.shape
-                        )));
-                    }
+                    let rect = part_of(v, rect)?;
                     // The part's rows are read where they lie: no copy of the part.
                     let rows = v.par_rows(rect);
                     out.reduced[i] = Some(match reduction {
@@ -137,13 +127,15 @@ impl Engine for CpuEngine {
     }
 }
 
-/// The part `rect` of `planes`, if it lies within them.
-fn checked_crop(planes: &Planes, rect: crate::image::Rect) -> Result<Planes> {
-    if !rect.fits(planes.shape) {
-        return Err(Error::usage(format!(
-            "crop {rect:?} does not fit a {} window",
+/// The part of `planes` a command reads: `rect` if it lies within them, all of them
+/// for `None`.
+fn part_of(planes: &Planes, rect: Option<Rect>) -> Result<Rect> {
+    match rect {
+        None => Ok(Rect::of(planes.shape)),
+        Some(r) if r.fits(planes.shape) => Ok(r),
+        Some(r) => Err(Error::usage(format!(
+            "part {r:?} does not fit a {} window",
             planes.shape
-        )));
+        ))),
     }
-    Ok(planes.crop(rect))
 }

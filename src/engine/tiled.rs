@@ -120,12 +120,18 @@ impl Tiling {
         tiling((side.min(w), side.min(h)))
     }
 
-    /// The same cut, with `bytes` of values allowed to stay resident between passes.
-    pub fn keeping(self, bytes: u64) -> Tiling {
-        Tiling {
-            keep: bytes,
-            ..self
-        }
+    /// How `engine` cuts a frame of `frame` whose graph reaches `halo` under `budget`:
+    /// tiles within its plane limit and the tile cap, keeping what its keep limit allows.
+    pub fn for_engine<E: Engine>(
+        engine: &E,
+        frame: Shape,
+        halo: (u32, u32),
+        budget: &crate::budget::Budget,
+    ) -> Result<Tiling> {
+        Ok(Tiling {
+            keep: engine.keep_limit(budget),
+            ..Tiling::new(frame, halo, engine.plane_limit(budget), budget.max_tile)?
+        })
     }
 
     /// Whether the frame is one tile (no tiling needed).

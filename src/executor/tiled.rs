@@ -31,13 +31,7 @@ pub(super) fn tiling<E: Engine>(
     let Some(unit) = graph(front, w)? else {
         return Ok(None);
     };
-    let t = Tiling::new(
-        unit.shape,
-        unit.graph.halo(),
-        engine.plane_limit(budget),
-        budget.max_tile,
-    )?
-    .keeping(engine.keep_limit(budget));
+    let t = Tiling::for_engine(engine, unit.shape, unit.graph.halo(), budget)?;
     let tiled = !t.is_whole() || !w.lazy.is_empty();
     Ok(tiled.then_some(t))
 }
