@@ -87,5 +87,6 @@ fn bouncing_disc(w: u32, h: u32, n: usize) -> Stack {
             repeat: None,
         }),
         format: Some(Format::Gif),
+        voxel: None,
     }
 }

@@ -23,9 +23,9 @@ struct Params {
     origin_y: u32,
     full_w: u32,
     full_h: u32,
+    x_base: u32,    // the first column of this dispatch (vertical only)
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 override WORKGROUP: u32;
@@ -74,10 +74,13 @@ fn segment(s: u32, origin: u32, n: u32) -> vec2<u32> {
     return vec2<u32>(start, end);
 }
 
-// Along columns: neighbouring threads own neighbouring columns, so reads coalesce.
+// Along columns: neighbouring threads own neighbouring columns, so reads coalesce. A
+// volume's z pass runs here too, on "rows" of whole slices (width = a slice's pixels,
+// height = slices, seg_len 1: each output sums its own window), in as many dispatches
+// as its columns need, each from `x_base` on.
 @compute @workgroup_size(WORKGROUP)
 fn vertical(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let x = gid.x;
+    let x = params.x_base + gid.x;
     let seg = segment(gid.y, params.origin_y, params.height);
     if x >= params.width || seg.x >= params.height {
         return;

@@ -1,4 +1,7 @@
 // Separable gaussian, scipy `gaussian_filter(mode='reflect')` semantics.
+// A volume's slices are planes to the x and y passes; its z pass is `vertical_direct` on
+// "rows" of whole slices (width = a slice's pixels, height = slices), in as many
+// dispatches as its columns need, each from `x_base` on.
 // Twin: src/cpu/gaussian.rs. Host side: src/gpu/gaussian.rs (keep `Params` in sync; a
 // test checks its size and the bindings against the host). Tile and workgroup sizes are
 // override constants the host sets, so the two sides cannot drift apart.
@@ -19,7 +22,7 @@ struct Params {
     origin_y: u32,
     full_w: u32,
     full_h: u32,
-    _pad: u32,
+    x_base: u32,     // the first column of this dispatch (vertical_direct only)
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -124,17 +127,18 @@ fn horizontal_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size(DIRECT_X, DIRECT_Y)
 fn vertical_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
-    if gid.x >= params.width || gid.y >= params.height {
+    let x = params.x_base + gid.x;
+    if x >= params.width || gid.y >= params.height {
         return;
     }
     let r = params.radius;
     let base = plane_base(gid.z);
     let y = i32(gid.y);
-    var acc = weights[r] * src[base + gid.y * params.width + gid.x];
+    var acc = weights[r] * src[base + gid.y * params.width + x];
     for (var j = 1u; j <= r; j++) {
-        let a = src[base + y_index(y - i32(j)) * params.width + gid.x];
-        let b = src[base + y_index(y + i32(j)) * params.width + gid.x];
+        let a = src[base + y_index(y - i32(j)) * params.width + x];
+        let b = src[base + y_index(y + i32(j)) * params.width + x];
         acc = fma(weights[r + j], a + b, acc);
     }
-    dst[base + gid.y * params.width + gid.x] = acc;
+    dst[base + gid.y * params.width + x] = acc;
 }

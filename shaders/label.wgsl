@@ -4,9 +4,12 @@
 // Union-find on pixels with atomics, in a fixed number of dispatches whatever the
 // image holds (no repeat-until-unchanged loop with readbacks):
 //   init      parent[i] = i for foreground (nonzero, NaN included), NONE for background
-//   unite     each foreground pixel joins its left and upper neighbours (and the upper
-//             diagonals for connectivity 2); a union links the larger root under the
-//             smaller with atomicMin, retrying when another thread moved the root first
+//   unite     each foreground pixel joins its neighbours that come before it in raster
+//             order, as generate_binary_structure(3, c) connects them: left, up and
+//             the slice before (c = 1), their diagonals within a slice or across two
+//             axes (c = 2), and the corners of the slice before (c = 3); in a 2-D image
+//             c = 3 is c = 2. A union links the larger root under the smaller with
+//             atomicMin, retrying when another thread moved the root first
 //   compress  parent[i] = the root of i
 // Roots only ever get smaller parents, so a component's root is its smallest index:
 // its first pixel in raster order. Numbering the roots in that order (an exclusive
@@ -16,21 +19,22 @@
 //   write     label[i] = scan[root] - scan[plane start] + 1
 // Removing small objects counts each object's pixels (count) and keeps those that are
 // large enough (keep): components of a mask after compress, or label values directly.
-// Planes (channels) are labelled on their own: no pixel joins another plane's.
+// Planes (channels; each a volume's slices) are labelled on their own: no pixel joins
+// another plane's.
 
 struct Params {
     width: u32,
     height: u32,
     samples: u32,       // width * height * planes
     row_pitch: u32,     // threads per grid row (see flat_index)
-    connectivity: u32,  // 1 or 2
+    connectivity: u32,  // 1, 2 or 3
     level: u32,         // scan: offset of the level being scanned in `scan`
     level_len: u32,     // scan: its length
     next: u32,          // scan: offset of the next level (the block totals)
     labels_mode: u32,   // count/keep: 1 when the input holds labels, 0 for a mask
     remove_below: u32,  // count/keep: an object of fewer pixels is removed
+    depth: u32,         // slices per plane (1 for a 2-D image)
     _pad0: u32,
-    _pad1: u32,
 }
 
 const NONE: u32 = 0xffffffffu;
@@ -85,6 +89,12 @@ fn init(@builtin(global_invocation_id) gid: vec3<u32>) {
     atomicStore(&parent[i], select(NONE, i, src[i] != 0.0));
 }
 
+fn join(i: u32, j: u32) {
+    if src[j] != 0.0 {
+        unite(i, j);
+    }
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn unite_neighbours(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = flat_index(gid, params.row_pitch);
@@ -92,22 +102,55 @@ fn unite_neighbours(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let w = params.width;
+    let h = params.height;
+    let c = params.connectivity;
     let x = i % w;
-    let y = (i / w) % params.height;   // row within the plane
-    if x > 0u && src[i - 1u] != 0.0 {
-        unite(i, i - 1u);
+    let y = (i / w) % h;                    // row within the slice
+    let z = (i / (w * h)) % params.depth;   // slice within the plane
+    let left = x > 0u;
+    let right = x + 1u < w;
+    if left {
+        join(i, i - 1u);
     }
     if y > 0u {
         let up = i - w;
-        if src[up] != 0.0 {
-            unite(i, up);
-        }
-        if params.connectivity == 2u {
-            if x > 0u && src[up - 1u] != 0.0 {
-                unite(i, up - 1u);
+        join(i, up);
+        if c >= 2u {
+            if left {
+                join(i, up - 1u);
             }
-            if x + 1u < w && src[up + 1u] != 0.0 {
-                unite(i, up + 1u);
+            if right {
+                join(i, up + 1u);
+            }
+        }
+    }
+    if z > 0u {
+        let front = i - w * h;
+        join(i, front);
+        if c >= 2u {
+            if left {
+                join(i, front - 1u);
+            }
+            if right {
+                join(i, front + 1u);
+            }
+            if y > 0u {
+                join(i, front - w);
+                if c == 3u && left {
+                    join(i, front - w - 1u);
+                }
+                if c == 3u && right {
+                    join(i, front - w + 1u);
+                }
+            }
+            if y + 1u < h {
+                join(i, front + w);
+                if c == 3u && left {
+                    join(i, front + w - 1u);
+                }
+                if c == 3u && right {
+                    join(i, front + w + 1u);
+                }
             }
         }
     }
@@ -183,7 +226,7 @@ fn write_labels(@builtin(global_invocation_id) gid: vec3<u32>) {
         dst[i] = 0.0;
         return;
     }
-    let plane_start = i - i % (params.width * params.height);
+    let plane_start = i - i % (params.width * params.height * params.depth);
     dst[i] = f32(scan[root] - scan[plane_start] + 1u);
 }
 

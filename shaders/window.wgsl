@@ -1,4 +1,4 @@
-// Cropping a window: copies a rectangle of every plane into compact planes, so that a
+// Cropping a window: copies a box (a rectangle of some slices) of every plane into compact planes, so that a
 // tile's inner part (without its halo) can be downloaded or reduced (Otsu's min/max
 // and histogram) on its own. Twin: src/cpu/mod.rs (`Planes::crop`). Host side:
 // src/gpu/window.rs (keep `Params` in sync; a test checks its size and the bindings).
@@ -6,12 +6,16 @@
 struct Params {
     width: u32,       // the source planes' size
     height: u32,
-    x0: u32,          // the rectangle
+    x0: u32,          // the box
     y0: u32,
     crop_w: u32,
     crop_h: u32,
-    samples: u32,     // crop_w * crop_h * channels
+    samples: u32,     // crop_w * crop_h * crop_d * channels
     row_pitch: u32,   // threads per row of the 2-D dispatch grid
+    depth: u32,       // the source planes' slices
+    z0: u32,
+    crop_d: u32,
+    _pad: u32,
 }
 
 override WORKGROUP: u32;
@@ -26,10 +30,13 @@ fn crop(@builtin(global_invocation_id) gid: vec3<u32>) {
     if i >= params.samples {
         return;
     }
-    let plane_len = params.crop_w * params.crop_h;
+    let slice_len = params.crop_w * params.crop_h;
+    let plane_len = slice_len * params.crop_d;
     let c = i / plane_len;
-    let r = i % plane_len;
+    let k = i % plane_len;
+    let z = params.z0 + k / slice_len;
+    let r = k % slice_len;
     let y = params.y0 + r / params.crop_w;
     let x = params.x0 + r % params.crop_w;
-    dst[i] = src[(c * params.height + y) * params.width + x];
+    dst[i] = src[((c * params.depth + z) * params.height + y) * params.width + x];
 }

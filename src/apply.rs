@@ -4,7 +4,8 @@
 
 use crate::backend::{OutputType, Processor};
 use crate::engine::tiled::{RowSink, RowSource};
-use crate::image::{Image, SampleType, Shape};
+use crate::image::{Image, Rect, SampleType, Shape};
+use crate::io::Reading;
 use crate::io::{self, Format};
 use crate::ops::Op;
 use crate::{Error, Result};
@@ -28,11 +29,15 @@ pub struct Applied {
     pub streamed: bool,
 }
 
-struct Pages<'p>(&'p mut io::tiff::TiffPages<std::io::BufReader<std::fs::File>>);
+/// Frame `.1` of a TIFF, read part by part.
+struct Frame<'p>(
+    &'p mut io::tiff::TiffFrames<std::io::BufReader<std::fs::File>>,
+    usize,
+);
 
-impl RowSource for Pages<'_> {
-    fn rows(&mut self, y0: u32, y1: u32) -> Result<Image> {
-        self.0.read_rows(y0, y1)
+impl RowSource for Frame<'_> {
+    fn rows(&mut self, part: Rect) -> Result<Image> {
+        self.0.read(self.1, part)
     }
 }
 
@@ -48,7 +53,7 @@ impl RowSink for Send {
 
 impl Processor {
     /// Applies `ops` to every frame of `input` and writes `output` (atomically) in the
-    /// format its extension names. A TIFF whose pages decode to more than a quarter of
+    /// format its extension names. A TIFF whose frames decode to more than a quarter of
     /// the memory budget is streamed through tiles into a TIFF output.
     pub fn apply_file(
         &self,
@@ -57,27 +62,44 @@ impl Processor {
         ops: &[Op],
         out: OutputType,
     ) -> Result<Applied> {
+        self.apply_file_as(input, output, ops, out, Reading::Auto)
+    }
+
+    /// [`Processor::apply_file`], a multi-page TIFF read as `reading` says (a plain one
+    /// as a volume, say).
+    pub fn apply_file_as(
+        &self,
+        input: &Path,
+        output: &Path,
+        ops: &[Op],
+        out: OutputType,
+        reading: Reading,
+    ) -> Result<Applied> {
         let format = Format::from_path(output)?;
         let file = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
         let mut magic = [0u8; 4];
         let tiff = std::io::Read::read_exact(&mut &file, &mut magic).is_ok() && io::is_tiff(&magic);
         if tiff {
-            let (info, pages) =
-                io::tiff::probe(std::io::BufReader::new(file)).map_err(|e| e.at(input))?;
-            if info.bytes() * pages as u64 > self.budget().memory / 4 {
+            let frames =
+                io::tiff::TiffFrames::open(std::io::BufReader::new(file), u64::MAX, reading)
+                    .map_err(|e| e.at(input))?;
+            let bytes = frames.shape().samples_u64()
+                * frames.sample_type().size() as u64
+                * frames.frames() as u64;
+            if bytes > self.budget().memory / 4 {
                 if format != Format::Tiff {
                     return Err(Error::encode(format!(
                         "a {} {} image of {} MB is streamed, and only TIFF is written band by band; write a .tif",
-                        info.shape,
-                        info.sample_type,
-                        info.bytes() >> 20
+                        frames.shape(),
+                        frames.sample_type(),
+                        bytes >> 20
                     ))
                     .at(output));
                 }
-                return self.stream(input, output, ops, out, info.shape, info.sample_type, pages);
+                return self.stream(input, output, ops, out, reading);
             }
         }
-        let stack = io::load_stack(input)?;
+        let stack = io::load_stack_as(input, reading)?;
         let (result, thresholds) = self.run_stack(&stack, ops, out)?;
         io::save_stack(&result, format, output)?;
         let first = &stack.frames[0];
@@ -91,17 +113,24 @@ impl Processor {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn stream(
         &self,
         input: &Path,
         output: &Path,
         ops: &[Op],
         out: OutputType,
-        shape: Shape,
-        source_type: SampleType,
-        pages: usize,
+        reading: Reading,
     ) -> Result<Applied> {
+        let reader = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
+        let mut frames_in =
+            io::tiff::TiffFrames::open(std::io::BufReader::new(reader), u64::MAX, reading)
+                .map_err(|e| e.at(input))?;
+        let (shape, source_type, frames) = (
+            frames_in.shape(),
+            frames_in.sample_type(),
+            frames_in.frames(),
+        );
+        let voxel = frames_in.layout().voxel.clone();
         let to = Processor::output_type(ops, source_type, out);
         let dir = match output.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
@@ -116,33 +145,28 @@ impl Processor {
         std::thread::scope(|scope| -> Result<()> {
             let (tx, rx) = sync_channel::<Image>(1);
             let file = tmp.as_file();
+            let voxel = voxel.as_ref();
             let writer = scope.spawn(move || {
                 let mut w = std::io::BufWriter::new(file);
-                io::tiff::write_stream(&mut w, shape, to, pages, &mut || {
+                io::tiff::write_stream(&mut w, shape, to, frames, voxel, &mut || {
                     rx.recv()
                         .map_err(|_| Error::encode("the tiles stopped coming"))
                 })?;
                 std::io::Write::flush(&mut w).map_err(Error::encode_from)
             });
-            let reader = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
-            let mut pages_in = io::tiff::TiffPages::open(std::io::BufReader::new(reader), u64::MAX)
-                .map_err(|e| e.at(input))?;
             let mut sink = Send(tx);
-            for page in 0..pages {
-                if page > 0 {
-                    pages_in.advance().map_err(|e| e.at(input))?;
-                }
-                let t = self
+            for t in 0..frames {
+                let got = self
                     .run_streamed(
                         shape,
                         source_type,
-                        &mut Pages(&mut pages_in),
+                        &mut Frame(&mut frames_in, t),
                         ops,
                         to,
                         &mut sink,
                     )
                     .map_err(|e| e.at(input))?;
-                thresholds.push(t);
+                thresholds.push(got);
             }
             drop(sink);
             writer
@@ -159,7 +183,7 @@ impl Processor {
             shape,
             source_type,
             output_type: to,
-            frames: pages,
+            frames,
             thresholds,
             streamed: true,
         })

@@ -214,6 +214,7 @@ impl Processor {
                 frames,
                 animation: stack.animation.clone(),
                 format: stack.format,
+                voxel: stack.voxel.clone(),
             },
             thresholds,
         ))

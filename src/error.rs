@@ -65,13 +65,16 @@ pub enum Error {
         path: PathBuf,
     },
 
-    /// An image has a zero width or height, or dimensions that overflow memory sizes.
-    #[error("invalid image shape {width}x{height}x{channels}: {reason}")]
+    /// An image has a zero width, height or depth, or dimensions that overflow memory
+    /// sizes.
+    #[error("invalid image shape {}: {reason}", crate::image::dims(*.width, *.height, *.depth, *.channels))]
     Shape {
         /// Width in pixels.
         width: u32,
         /// Height in pixels.
         height: u32,
+        /// Slices (1 for a 2-D image).
+        depth: u32,
         /// Channels per pixel.
         channels: u32,
         /// Why the shape is rejected.
@@ -347,11 +350,15 @@ impl Error {
             Error::Shape {
                 width,
                 height,
+                depth,
                 channels,
                 reason,
             } => Error::Decode {
                 path: Some(path.to_path_buf()),
-                reason: format!("image {width}x{height}x{channels}: {reason}"),
+                reason: format!(
+                    "image {}: {reason}",
+                    crate::image::dims(width, height, depth, channels)
+                ),
                 source: None,
             },
             e => e,

@@ -5,7 +5,7 @@
 
 use crate::backend::OutputType;
 use crate::image::Image;
-use crate::io::Format;
+use crate::io::{Format, Reading};
 use crate::key::{self, Key};
 use crate::ops::Op;
 use crate::{Error, Result};
@@ -34,8 +34,9 @@ impl NodeId {
 /// What a node is.
 #[derive(Clone, Debug)]
 pub enum NodeKind {
-    /// An image file, keyed by its bytes.
-    File(PathBuf),
+    /// An image file, keyed by its bytes, read as the [`Reading`] says (a multi-page
+    /// TIFF as a volume, say).
+    File(PathBuf, Reading),
     /// An image in memory, keyed by its samples.
     Image {
         /// A name for reports and lineage.
@@ -66,7 +67,7 @@ impl NodeKind {
         match self {
             NodeKind::Op { input, .. } => vec![*input],
             NodeKind::Measure { labels, intensity } => vec![*labels, *intensity],
-            NodeKind::File(_) | NodeKind::Image { .. } => Vec::new(),
+            NodeKind::File(_, _) | NodeKind::Image { .. } => Vec::new(),
         }
     }
 
@@ -133,7 +134,13 @@ impl Flow {
 
     /// An image file source.
     pub fn file(&mut self, path: impl AsRef<Path>) -> NodeId {
-        self.push(NodeKind::File(path.as_ref().to_path_buf()))
+        self.file_as(path, Reading::Auto)
+    }
+
+    /// [`Flow::file`], its pages read as `reading` says: [`Reading::Volume`] makes a
+    /// plain multi-page TIFF one volume of its pages.
+    pub fn file_as(&mut self, path: impl AsRef<Path>, reading: Reading) -> NodeId {
+        self.push(NodeKind::File(path.as_ref().to_path_buf(), reading))
     }
 
     /// An in-memory image source.
@@ -242,7 +249,7 @@ impl Flow {
     /// A short label for reports: the op spec, or the source's path or name.
     pub fn label(&self, node: NodeId) -> String {
         match &self.nodes[node.0].kind {
-            NodeKind::File(p) => p.display().to_string(),
+            NodeKind::File(p, _) => p.display().to_string(),
             NodeKind::Image { name, .. } => format!("image:{name}"),
             NodeKind::Op { op, .. } => op.to_string(),
             NodeKind::Measure { .. } => "measure".into(),

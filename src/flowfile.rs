@@ -22,6 +22,17 @@
 //! Each node takes `from` (`input` or another node's name) and `op` or `ops`; a node
 //! with `output` is written. Every flow needs at least one output.
 //!
+//! A top-level `volume = true` reads each multi-page TIFF as one volume (a z-stack) even
+//! where the file does not say so (ImageJ hyperstacks and OME-TIFFs say it themselves):
+//!
+//! ```toml
+//! volume = true
+//! [nodes.smooth]
+//! from = "input"
+//! op = "gaussian:sigma_z=1,sigma_y=2,sigma_x=2"
+//! output = "smooth"
+//! ```
+//!
 //! A measurement table reads two nodes, a label image and the image to measure:
 //!
 //! ```toml
@@ -37,7 +48,7 @@
 
 use crate::backend::OutputType;
 use crate::flow::{Flow, NodeId};
-use crate::io::Format;
+use crate::io::{Format, Reading};
 use crate::ops::Op;
 use crate::{Error, Result};
 use serde::Deserialize;
@@ -50,6 +61,9 @@ pub const INPUT: &str = "input";
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSpec {
+    /// Read every multi-page TIFF as a volume.
+    #[serde(default)]
+    volume: bool,
     nodes: BTreeMap<String, NodeSpec>,
 }
 
@@ -101,6 +115,8 @@ pub struct StepSpec {
 pub struct FlowSpec {
     /// Steps, each after the step it reads from.
     pub steps: Vec<StepSpec>,
+    /// How each source's pages are read (`volume = true`: as a volume).
+    pub reading: Reading,
 }
 
 /// A problem in a flow file: the message, the node it is in (to find its line), and
@@ -158,6 +174,7 @@ impl FlowSpec {
                 dtype,
                 format,
             }],
+            reading: Reading::Auto,
         }
     }
 
@@ -306,7 +323,14 @@ impl FlowSpec {
                 source: None,
             });
         }
-        Ok(FlowSpec { steps: ordered })
+        Ok(FlowSpec {
+            steps: ordered,
+            reading: if spec.volume {
+                Reading::Volume
+            } else {
+                Reading::Auto
+            },
+        })
     }
 
     /// Adds the steps for one source file to `flow`; outputs are named
@@ -316,7 +340,7 @@ impl FlowSpec {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "image".into());
-        let src = flow.file(source);
+        let src = flow.file_as(source, self.reading);
         let mut named: HashMap<&str, NodeId> = HashMap::from([(INPUT, src)]);
         let mut outputs = Vec::new();
         for step in &self.steps {

@@ -183,9 +183,17 @@ impl Hasher {
     }
 }
 
-/// Key of a file source, from the blake3 of its bytes.
-pub fn file_source(content: &Key) -> Key {
-    Hasher::new("source.file").field(&content.0).finish()
+/// Key of a file source, from the blake3 of its bytes and how its pages are read (a
+/// file read as its own metadata says keeps the key it always had).
+pub fn file_source(content: &Key, reading: crate::io::Reading) -> Key {
+    let mut h = Hasher::new("source.file");
+    h.field(&content.0);
+    match reading {
+        crate::io::Reading::Auto => &mut h,
+        crate::io::Reading::Volume => h.field(b"volume"),
+        crate::io::Reading::Frames => h.field(b"frames"),
+    };
+    h.finish()
 }
 
 /// Key of an in-memory source: sample type, shape and samples.
@@ -193,11 +201,16 @@ pub fn image_source(image: &Image) -> Key {
     let s = image.shape();
     Hasher::new("source.image")
         .field(image.sample_type().name().as_bytes())
-        .field(
-            &[s.width, s.height, s.channels]
+        .field(&if s.is_volume() {
+            [s.width, s.height, s.channels, s.depth]
                 .map(u32::to_le_bytes)
-                .concat(),
-        )
+                .concat()
+        } else {
+            // A 2-D image's key is what it always was.
+            [s.width, s.height, s.channels]
+                .map(u32::to_le_bytes)
+                .concat()
+        })
         .field(&image.samples().as_le_bytes())
         .finish()
 }
@@ -281,7 +294,11 @@ mod tests {
 
     #[test]
     fn keys_change_with_exactly_what_they_cover() {
-        let src = file_source(&Key::of_bytes(b"pixels"));
+        let src = file_source(&Key::of_bytes(b"pixels"), crate::io::Reading::Auto);
+        assert_ne!(
+            src,
+            file_source(&Key::of_bytes(b"pixels"), crate::io::Reading::Volume)
+        );
         let g2 = Op::parse("gaussian:sigma=2").unwrap();
         let g3 = Op::parse("gaussian:sigma=3").unwrap();
         let a = task(&g2, &[src]);
@@ -290,7 +307,16 @@ mod tests {
             task(&Op::parse("gaussian:sigma=2,truncate=4").unwrap(), &[src])
         );
         assert_ne!(a, task(&g3, &[src]));
-        assert_ne!(a, task(&g2, &[file_source(&Key::of_bytes(b"pixelz"))]));
+        assert_ne!(
+            a,
+            task(
+                &g2,
+                &[file_source(
+                    &Key::of_bytes(b"pixelz"),
+                    crate::io::Reading::Auto
+                )]
+            )
+        );
         assert_ne!(a, task(&Op::parse("box:size=2").unwrap(), &[src]));
         assert_ne!(output(&a, "x", "u8", "tif"), output(&a, "x", "u16", "tif"));
         assert_eq!(Key::from_hex(&a.hex()), Some(a));

@@ -64,6 +64,6 @@ pub use error::{Error, Result};
 pub use executor::{Executor, RunOptions, RunReport, Status};
 pub use flow::{Flow, NodeId};
 pub use gpu::{GpuContext, GpuImage, GpuStats};
-pub use image::{Image, ImageView, SampleType, Samples, SamplesRef, Shape};
+pub use image::{Image, ImageView, SampleType, Samples, SamplesRef, Shape, VoxelSize};
 pub use ops::{BoxBlur, Gaussian, IntMode, Op, Threshold};
 pub use store::Store;

@@ -39,9 +39,11 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Apply ops, in order, to one image file and write the result (no cache).
     ///
-    /// Ops: gaussian:sigma=S[,truncate=T,int=scipy] (or sigma_x=..,sigma_y=..),
-    /// box:size=N[,int=scipy], threshold:value=T, threshold:method=otsu,
-    /// label[:connectivity=1|2], remove_small_objects:min_size=N[,connectivity=1|2].
+    /// Ops: gaussian:sigma=S[,truncate=T,int=scipy] (or sigma_z=..,sigma_y=..,sigma_x=..),
+    /// box:size=N[,int=scipy] (or size_z=..,size_y=..,size_x=..), threshold:value=T,
+    /// threshold:method=otsu, label[:connectivity=1|2|3],
+    /// remove_small_objects:min_size=N[,connectivity=1|2|3]. On a volume each op works in
+    /// 3-D (connectivity 3: corners too).
     /// Output format from OUT's extension (.tif/.tiff, .png, .jpg/.jpeg, .gif, .webp,
     /// .bmp).
     Apply(cli::apply::ApplyArgs),

@@ -1,16 +1,20 @@
 //! Per-object measurements: one row per label, with the columns of
 //! `skimage.measure.regionprops_table(labels, intensity, properties=...)`:
-//! `label`, `area`, `centroid-0`, `centroid-1`, `bbox-0..3`, `intensity_mean`,
-//! `intensity_min`, `intensity_max`, `equivalent_diameter_area` (with `-<c>` suffixes
-//! on the intensity columns for a colour intensity image, as skimage names them). A
-//! stack's tables are one, with a `frame` column first.
+//! `label`, `area`, `centroid-0..`, `bbox-0..`, `intensity_mean`, `intensity_min`,
+//! `intensity_max`, `equivalent_diameter_area` (with `-<c>` suffixes on the intensity
+//! columns for an intensity image of several channels, as skimage names them). A volume
+//! has three centroid columns and six bbox ones, in numpy's axis order (z, y, x). Where
+//! the voxel size is known, `area_physical`, `centroid_physical-*` and
+//! `equivalent_diameter_area_physical` follow: skimage's `area`, `centroid` and
+//! `equivalent_diameter_area` with `spacing=` the voxel size. A stack's tables are one,
+//! with a `frame` column first.
 //!
 //! Sums are kept in f64 over exact integer coordinates and f32 intensities, so area,
 //! bbox, min and max are exact and centroids and means are within f64 rounding of
 //! skimage's. Rows can be fed a band at a time ([`Measurer::push`]), so a frame never
 //! has to be whole.
 
-use crate::image::{Image, ImageView, Samples};
+use crate::image::{Image, ImageView, Samples, Shape, VoxelSize};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -19,10 +23,11 @@ use std::fmt::Write;
 #[derive(Clone, Debug)]
 struct Acc {
     area: u64,
-    sum_r: f64,
-    sum_c: f64,
-    bbox: [u32; 4],
-    sum: Vec<f64>,
+    /// Sums of z, y, x.
+    sum: [f64; 3],
+    /// z, y, x of the first corner, then of the last.
+    bbox: [u32; 6],
+    values: Vec<f64>,
     min: Vec<f32>,
     max: Vec<f32>,
 }
@@ -31,7 +36,11 @@ struct Acc {
 #[derive(Clone, Debug)]
 pub struct Measurer {
     channels: usize,
-    rows_seen: u32,
+    /// Rows per slice (`u32::MAX` for a 2-D frame: every row in slice 0).
+    height: u32,
+    volume: bool,
+    voxel: Option<VoxelSize>,
+    rows_seen: u64,
     objects: BTreeMap<u32, Acc>,
 }
 
@@ -40,33 +49,56 @@ pub struct Measurer {
 pub struct FrameTable {
     /// Intensity channels (the intensity columns repeat per channel).
     pub channels: usize,
-    /// One row per object, by label: label, area, centroid-0/1, bbox-0..3, then per
-    /// channel mean, min, max, then equivalent_diameter_area.
+    /// 2, or 3 for a volume.
+    pub ndim: usize,
+    /// Whether the physical columns follow (the voxel size was known).
+    pub physical: bool,
+    /// One row per object, by label: the values of [`columns`].
     pub rows: Vec<Vec<f64>>,
 }
 
 impl Measurer {
-    /// A frame whose intensity image has `channels` channels.
+    /// A 2-D frame whose intensity image has `channels` channels.
     pub fn new(channels: usize) -> Self {
         Measurer {
             channels,
+            height: u32::MAX,
+            volume: false,
+            voxel: None,
             rows_seen: 0,
             objects: BTreeMap::new(),
         }
     }
 
-    /// The next band of rows: labels (one channel, any integer-valued type) and the
-    /// intensity image's same rows.
+    /// A frame of `shape` (a volume's slices come one after another), its intensity
+    /// image of `channels` channels, with the physical columns where `voxel` is known.
+    pub fn for_frame(shape: Shape, channels: usize, voxel: Option<&VoxelSize>) -> Self {
+        Measurer {
+            height: if shape.is_volume() {
+                shape.height
+            } else {
+                u32::MAX
+            },
+            volume: shape.is_volume(),
+            voxel: voxel.cloned(),
+            ..Measurer::new(channels)
+        }
+    }
+
+    /// The next band of rows (of a volume: whole slices): labels (one channel, any
+    /// integer-valued type) and the intensity image's same rows.
     pub fn push(&mut self, labels: ImageView<'_>, intensity: ImageView<'_>) -> Result<()> {
         let (ls, is) = (labels.shape(), intensity.shape());
-        let (w, h) = (ls.width, ls.height);
+        let w = ls.width;
         if ls.channels != 1 {
             return Err(Error::usage(format!(
                 "measure: labels must have one channel, not {}",
                 ls.channels
             )));
         }
-        if (is.width, is.height) != (w, h) || is.channels as usize != self.channels {
+        if (is.width, is.height, is.depth) != (w, ls.height, ls.depth)
+            || is.channels as usize != self.channels
+        {
             return Err(Error::usage(format!(
                 "measure: labels {ls} and intensity {is} differ in shape"
             )));
@@ -74,6 +106,7 @@ impl Measurer {
         let ids = labels.to_f32_vec();
         let values = intensity.to_f32_vec();
         let c = self.channels;
+        let height = u64::from(self.height);
         for (i, &id) in ids.iter().enumerate() {
             if id == 0.0 {
                 continue;
@@ -83,87 +116,105 @@ impl Measurer {
                     "measure: labels must be whole numbers >= 0, found {id}"
                 )));
             }
-            let (r, col) = (self.rows_seen + (i as u32) / w, (i as u32) % w);
+            let row = self.rows_seen + (i as u64) / u64::from(w);
+            let at = [(row / height) as u32, (row % height) as u32, (i as u32) % w];
             let px = &values[i * c..(i + 1) * c];
             let a = self.objects.entry(id as u32).or_insert_with(|| Acc {
                 area: 0,
-                sum_r: 0.0,
-                sum_c: 0.0,
-                bbox: [r, col, r, col],
-                sum: vec![0.0; c],
+                sum: [0.0; 3],
+                bbox: [at[0], at[1], at[2], at[0], at[1], at[2]],
+                values: vec![0.0; c],
                 min: vec![f32::INFINITY; c],
                 max: vec![f32::NEG_INFINITY; c],
             });
             a.area += 1;
-            a.sum_r += f64::from(r);
-            a.sum_c += f64::from(col);
-            a.bbox = [
-                a.bbox[0].min(r),
-                a.bbox[1].min(col),
-                a.bbox[2].max(r),
-                a.bbox[3].max(col),
-            ];
-            for (k, &v) in px.iter().enumerate() {
+            for (k, &v) in at.iter().enumerate() {
                 a.sum[k] += f64::from(v);
+                a.bbox[k] = a.bbox[k].min(v);
+                a.bbox[k + 3] = a.bbox[k + 3].max(v);
+            }
+            for (k, &v) in px.iter().enumerate() {
+                a.values[k] += f64::from(v);
                 a.min[k] = a.min[k].min(v);
                 a.max[k] = a.max[k].max(v);
             }
         }
-        self.rows_seen += h;
+        self.rows_seen += u64::from(ls.rows());
         Ok(())
     }
 
     /// The table, one row per label in increasing order.
     pub fn finish(self) -> FrameTable {
+        let ndim = if self.volume { 3 } else { 2 };
+        // The axes a row reports: (z, y, x) of a volume, (y, x) of a 2-D frame.
+        let axes = 3 - ndim..3;
+        let spacing = self.voxel.as_ref().map(VoxelSize::zyx);
+        let diameter =
+            |v: f64| (2.0 * ndim as f64 * v / std::f64::consts::PI).powf(1.0 / ndim as f64);
         let rows = (self.objects.into_iter())
             .map(|(label, a)| {
                 let n = a.area as f64;
-                let mut row = vec![
-                    f64::from(label),
-                    n,
-                    a.sum_r / n,
-                    a.sum_c / n,
-                    f64::from(a.bbox[0]),
-                    f64::from(a.bbox[1]),
-                    f64::from(a.bbox[2]) + 1.0,
-                    f64::from(a.bbox[3]) + 1.0,
-                ];
-                for k in 0..a.sum.len() {
-                    row.extend([a.sum[k] / n, f64::from(a.min[k]), f64::from(a.max[k])]);
+                let mut row = vec![f64::from(label), n];
+                row.extend(axes.clone().map(|k| a.sum[k] / n));
+                row.extend(axes.clone().map(|k| f64::from(a.bbox[k])));
+                row.extend(axes.clone().map(|k| f64::from(a.bbox[k + 3]) + 1.0));
+                for k in 0..a.values.len() {
+                    row.extend([a.values[k] / n, f64::from(a.min[k]), f64::from(a.max[k])]);
                 }
-                row.push((4.0 * n / std::f64::consts::PI).sqrt());
+                row.push(diameter(n));
+                if let Some(sp) = spacing {
+                    let volume = n * axes.clone().map(|k| sp[k]).product::<f64>();
+                    row.push(volume);
+                    row.extend(axes.clone().map(|k| a.sum[k] / n * sp[k]));
+                    row.push(diameter(volume));
+                }
                 row
             })
             .collect();
         FrameTable {
             channels: self.channels,
+            ndim,
+            physical: spacing.is_some(),
             rows,
         }
     }
 }
 
-/// One frame measured whole.
+/// One frame measured whole (a volume in 3-D).
 pub fn measure(labels: ImageView<'_>, intensity: ImageView<'_>) -> Result<FrameTable> {
-    let mut m = Measurer::new(intensity.shape().channels as usize);
+    measure_with(labels, intensity, None)
+}
+
+/// [`measure`], with the physical columns of a known voxel size.
+pub fn measure_with(
+    labels: ImageView<'_>,
+    intensity: ImageView<'_>,
+    voxel: Option<&VoxelSize>,
+) -> Result<FrameTable> {
+    let mut m = Measurer::for_frame(labels.shape(), intensity.shape().channels as usize, voxel);
     m.push(labels, intensity)?;
     Ok(m.finish())
 }
 
-/// The column names, skimage's, for an intensity image of `channels` channels.
+impl FrameTable {
+    /// The column names, skimage's, of this table's rows.
+    pub fn columns(&self) -> Vec<String> {
+        columns_of(self.ndim, self.channels, self.physical)
+    }
+}
+
+/// The column names, skimage's, for a 2-D frame's intensity image of `channels`
+/// channels.
 pub fn columns(channels: usize) -> Vec<String> {
-    let mut cols: Vec<String> = [
-        "label",
-        "area",
-        "centroid-0",
-        "centroid-1",
-        "bbox-0",
-        "bbox-1",
-        "bbox-2",
-        "bbox-3",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    columns_of(2, channels, false)
+}
+
+/// The column names of a table of `ndim` dimensions (2 or 3), an intensity image of
+/// `channels` channels, with the physical columns or not.
+pub fn columns_of(ndim: usize, channels: usize, physical: bool) -> Vec<String> {
+    let mut cols: Vec<String> = vec!["label".into(), "area".into()];
+    cols.extend((0..ndim).map(|k| format!("centroid-{k}")));
+    cols.extend((0..2 * ndim).map(|k| format!("bbox-{k}")));
     for k in 0..channels {
         for name in ["intensity_mean", "intensity_min", "intensity_max"] {
             cols.push(match channels {
@@ -173,6 +224,11 @@ pub fn columns(channels: usize) -> Vec<String> {
         }
     }
     cols.push("equivalent_diameter_area".into());
+    if physical {
+        cols.push("area_physical".into());
+        cols.extend((0..ndim).map(|k| format!("centroid_physical-{k}")));
+        cols.push("equivalent_diameter_area_physical".into());
+    }
     cols
 }
 
@@ -180,13 +236,15 @@ pub fn columns(channels: usize) -> Vec<String> {
 /// is more than one frame. Numbers are written so they read back exactly (integers
 /// without a fraction).
 pub fn to_csv(frames: &[FrameTable]) -> String {
-    let channels = frames.first().map_or(1, |f| f.channels);
+    let header = frames
+        .first()
+        .map_or_else(|| columns(1), FrameTable::columns);
     let stack = frames.len() > 1;
     let mut out = String::new();
     if stack {
         out.push_str("frame,");
     }
-    out.push_str(&columns(channels).join(","));
+    out.push_str(&header.join(","));
     out.push('\n');
     for (f, t) in frames.iter().enumerate() {
         for row in &t.rows {
@@ -260,17 +318,55 @@ mod tests {
         let whole = measure(l.view(), v.view()).unwrap();
         let mut m = Measurer::new(1);
         for (a, b) in [(0, 3), (3, 7), (7, 10)] {
-            let rect = |img: &Image| {
-                img.crop(crate::image::Rect {
-                    x: 0,
-                    y: a,
-                    width: 6,
-                    height: b - a,
-                })
-                .unwrap()
-            };
+            let rect = |img: &Image| img.crop(crate::image::Rect::area(0, a, 6, b - a)).unwrap();
             m.push(rect(&l).view(), rect(&v).view()).unwrap();
         }
         assert_eq!(m.finish(), whole);
+    }
+
+    /// A volume's columns: three centroids, six bbox values, diameters of spheres; the
+    /// physical columns scale by the voxel size; slabs of slices measure as the whole.
+    #[test]
+    fn volumes_measure_in_3d() {
+        // 3 slices of 2x3: label 1 at (0,0,0) and (1,0,0); label 2 at (2,1,2).
+        let mut ids = vec![0u16; 18];
+        (ids[0], ids[6], ids[17]) = (1, 1, 2);
+        let shape = Shape::volume(3, 2, 3, 1).unwrap();
+        let l = Image::with_shape(shape, Samples::U16(ids)).unwrap();
+        let v =
+            Image::with_shape(shape, Samples::F32((0..18).map(|i| i as f32).collect())).unwrap();
+        let voxel = VoxelSize {
+            z: 2.0,
+            y: 0.5,
+            x: 0.5,
+            unit: "\u{b5}m".into(),
+        };
+        let t = measure_with(l.view(), v.view(), Some(&voxel)).unwrap();
+        assert_eq!((t.ndim, t.physical), (3, true));
+        let cols = t.columns();
+        assert_eq!(cols[2..5], ["centroid-0", "centroid-1", "centroid-2"]);
+        assert_eq!(cols.len(), t.rows[0].len());
+        let r = &t.rows[0];
+        assert_eq!(
+            &r[..11],
+            &[1.0, 2.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 1.0, 1.0]
+        );
+        assert_eq!(&r[11..14], &[3.0, 0.0, 6.0]);
+        assert!((r[14] - (12.0 / std::f64::consts::PI).cbrt()).abs() < 1e-12);
+        assert_eq!(&r[15..19], &[1.0, 1.0, 0.0, 0.0]);
+        assert!((r[19] - (6.0 / std::f64::consts::PI).cbrt()).abs() < 1e-12);
+        let mut m = Measurer::for_frame(shape, 1, Some(&voxel));
+        for z in 0..3 {
+            let slab = |img: &Image| {
+                img.crop(crate::image::Rect {
+                    z,
+                    depth: 1,
+                    ..crate::image::Rect::of(shape)
+                })
+                .unwrap()
+            };
+            m.push(slab(&l).view(), slab(&v).view()).unwrap();
+        }
+        assert_eq!(m.finish(), t);
     }
 }

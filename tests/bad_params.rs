@@ -8,31 +8,46 @@ use imflow::{BoxBlur, Error, Gaussian, IntMode, Op, OutputType, Processor, Sampl
 fn bad_ops() -> Vec<Op> {
     vec![
         Op::Gaussian(Gaussian {
+            sigma_z: 0.0,
             sigma_x: f64::NAN,
             sigma_y: 1.0,
             truncate: 4.0,
             int: IntMode::Round,
         }),
         Op::Gaussian(Gaussian {
+            sigma_z: 0.0,
             sigma_x: 0.0,
             sigma_y: 0.0,
             truncate: 4.0,
             int: IntMode::Round,
         }),
         Op::Gaussian(Gaussian {
+            sigma_z: 0.0,
             sigma_x: 1.0,
             sigma_y: -1.0,
             truncate: 4.0,
             int: IntMode::Round,
         }),
         Op::Gaussian(Gaussian {
+            sigma_z: 0.0,
             sigma_x: 1.0,
             sigma_y: 1.0,
             truncate: f64::INFINITY,
             int: IntMode::Round,
         }),
+        Op::Gaussian(Gaussian {
+            sigma_z: -2.0,
+            sigma_x: 1.0,
+            sigma_y: 1.0,
+            truncate: 4.0,
+            int: IntMode::Round,
+        }),
         Op::Box(BoxBlur {
-            size: 0,
+            size: [0; 3],
+            int: IntMode::Round,
+        }),
+        Op::Box(BoxBlur {
+            size: [3, 0, 3],
             int: IntMode::Round,
         }),
         Op::Threshold(Threshold::Value { value: f64::NAN }),
@@ -67,6 +82,7 @@ fn gpu_rejects_bad_params() {
         .gaussian(
             &image,
             &Gaussian {
+                sigma_z: 0.0,
                 sigma_x: -1.0,
                 sigma_y: 1.0,
                 truncate: 4.0,
@@ -78,7 +94,7 @@ fn gpu_rejects_bad_params() {
         .box_blur(
             &image,
             &BoxBlur {
-                size: 0,
+                size: [0; 3],
                 int: IntMode::Round,
             }
         )

@@ -53,6 +53,7 @@ fn mixed_folder(dir: &Path) -> Vec<PathBuf> {
                         .collect(),
                     animation: None,
                     format: None,
+                    voxel: None,
                 },
             ),
         };
@@ -290,6 +291,7 @@ fn animated_gifs_keep_frames_delays_and_loop_count() {
         frames,
         animation: Some(animation.clone()),
         format: Some(Format::Gif),
+        voxel: None,
     };
     std::fs::write(&gif, io::encode_stack(&src, Format::Gif).unwrap()).unwrap();
     let out = dir.path().join("out");
@@ -335,6 +337,7 @@ fn multipage_tiffs_keep_their_pages() {
         frames: pages.clone(),
         animation: None,
         format: None,
+        voxel: None,
     };
     std::fs::write(&path, io::encode_stack(&stack, Format::Tiff).unwrap()).unwrap();
     let out = dir.path().join("out");

@@ -71,6 +71,7 @@ fn gif_frames_are_pipelined_two_at_a_time() {
             repeat: None,
         }),
         format: Some(Format::Gif),
+        voxel: None,
     };
     io::save_stack(&stack, Format::Gif, &gif).unwrap();
     let mut flow = Flow::new();

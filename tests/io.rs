@@ -126,6 +126,7 @@ fn decoding_from_the_file_matches_decoding_its_bytes() {
         frames: (0..n).map(|k| random_image(21, 9, c, t, 40 + k)).collect(),
         animation: None,
         format: None,
+        voxel: None,
     };
     let mut files = Vec::new();
     for (name, stack, format) in [
@@ -209,6 +210,7 @@ fn reading_every_page_warns_of_nothing() {
             .collect(),
         animation: None,
         format: None,
+        voxel: None,
     };
     io::save_stack(&stack, Format::Tiff, &path).unwrap();
     assert_eq!(io::load_stack(&path).unwrap().frames.len(), 4);

@@ -25,6 +25,7 @@ fn inputs(dir: &Path) -> Vec<PathBuf> {
             .collect(),
         animation: None,
         format: None,
+        voxel: None,
     };
     let pages_path = dir.join("pages.tif");
     io::save_stack(&pages, io::Format::Tiff, &pages_path).unwrap();

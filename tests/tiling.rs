@@ -231,13 +231,7 @@ fn crops_put_together_give_the_image_back() {
                 .map(|y| {
                     (xs.windows(2))
                         .map(|x| {
-                            (image.crop(Rect {
-                                x: x[0],
-                                y: y[0],
-                                width: x[1] - x[0],
-                                height: y[1] - y[0],
-                            }))
-                            .unwrap()
+                            (image.crop(Rect::area(x[0], y[0], x[1] - x[0], y[1] - y[0]))).unwrap()
                         })
                         .collect()
                 })

@@ -38,6 +38,7 @@ fn imwrite(path: PathBuf, array: &Bound<'_, PyAny>, stack: Option<bool>) -> PyRe
         frames,
         animation: None,
         format: None,
+        voxel: None,
     };
     array
         .py()
@@ -60,6 +61,7 @@ fn encode<'py>(
         frames,
         animation: None,
         format: None,
+        voxel: None,
     };
     let py = array.py();
     let bytes = py.detach(|| io::encode_stack(&s, format)).map_err(to_py)?;

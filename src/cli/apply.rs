@@ -24,9 +24,13 @@ pub struct ApplyArgs {
     #[arg(long, default_value = "same", value_parser = super::DTYPES)]
     dtype: String,
     /// Host memory to work within (e.g. 1GiB; default: half of RAM). Larger TIFFs are
-    /// streamed through tiles.
+    /// streamed through tiles (volumes through bricks).
     #[arg(long, value_name = "SIZE")]
     memory: Option<String>,
+    /// Read a multi-page TIFF as one volume (a z-stack of its pages). ImageJ
+    /// hyperstacks and OME-TIFFs are read by the axes they record, without it.
+    #[arg(long)]
+    volume: bool,
 }
 
 pub fn apply(a: ApplyArgs) -> u8 {
@@ -47,7 +51,13 @@ pub fn apply(a: ApplyArgs) -> u8 {
         if let Some(notice) = processor.notice() {
             eprintln!("imflow: {notice}");
         }
-        let done = processor.apply_file(&a.input, &a.output, &ops, output_type(&a.dtype))?;
+        let reading = if a.volume {
+            imflow::io::Reading::Volume
+        } else {
+            imflow::io::Reading::Auto
+        };
+        let done =
+            processor.apply_file_as(&a.input, &a.output, &ops, output_type(&a.dtype), reading)?;
         let t: Vec<String> = done
             .thresholds
             .iter()
@@ -55,9 +65,14 @@ pub fn apply(a: ApplyArgs) -> u8 {
             .map(|t| format!("threshold {t}"))
             .collect();
         eprintln!(
-            "{} -> {} ({} {}{} -> {}{}) on {}{}{}",
+            "{} -> {} ({}{} {}{} -> {}{}) on {}{}{}",
             a.input.display(),
             a.output.display(),
+            if done.shape.is_volume() {
+                "volume "
+            } else {
+                ""
+            },
             done.shape,
             done.source_type,
             if done.frames > 1 {

@@ -28,6 +28,10 @@ pub struct RunArgs {
     /// Where kernels run: the GPU if there is one (auto), the GPU, or the CPU.
     #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
     backend: String,
+    /// Read each multi-page TIFF as one volume (a z-stack of its pages). ImageJ
+    /// hyperstacks and OME-TIFFs are read by the axes they record, without it.
+    #[arg(long)]
+    volume: bool,
     /// Recompute everything and overwrite the stored results.
     #[arg(long)]
     refresh: bool,
@@ -150,10 +154,13 @@ pub fn run(a: RunArgs) -> u8 {
             )
         }
     };
-    let spec = match spec {
+    let mut spec = match spec {
         Ok(s) => s,
         Err(e) => return fail(exit::USAGE, &e),
     };
+    if a.volume {
+        spec.reading = imflow::io::Reading::Volume;
+    }
     // Never read our own outputs back in as inputs.
     let skip = [
         a.store.out.clone(),

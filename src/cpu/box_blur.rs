@@ -15,7 +15,7 @@
 
 use super::{window_index, window_pad, Planes};
 use crate::image::{SampleType, Window};
-use crate::ops::BoxBlur;
+use crate::ops::{Axis, BoxBlur};
 use rayon::prelude::*;
 
 /// Columns per running sum along a line.
@@ -29,19 +29,81 @@ pub fn band_rows(size: u32) -> usize {
     (size as usize).max(64)
 }
 
-/// Box filter of every plane.
+/// Box filter of every plane: along z first where the whole image is a volume (into a
+/// scratch plane), then each slice along y and x.
 pub fn box_blur(src: &Planes, b: &BoxBlur) -> Planes {
     let (w, h) = (src.shape.width as usize, src.shape.height as usize);
-    let (lo, hi) = b.window();
-    let (lo, hi) = (lo as usize, hi as usize);
     let win = src.window;
+    let (lz, hz) = b.window(Axis::Z);
+    let across_z = win.full_depth > 1 && lz + hz > 0;
+    let window = |a| {
+        let (lo, hi) = b.window(a);
+        (lo as usize, hi as usize)
+    };
+    let (y, x) = (window(Axis::Y), window(Axis::X));
+    let band = band_rows(b.size(Axis::Y));
+    let slice = src.shape.slice_len().max(1);
     src.map_planes(SampleType::F32, |s, d| {
-        if lo + hi == 0 {
-            d.copy_from_slice(s);
-            return;
+        let scratch = across_z.then(|| {
+            let mut t = super::zeroed(s.len());
+            depth_pass(s, &mut t, (slice, win), (lz as usize, hz as usize));
+            t
+        });
+        let from = scratch.as_deref().unwrap_or(s);
+        d.par_chunks_mut(slice)
+            .zip(from.par_chunks(slice))
+            .for_each(|(d, s)| {
+                if y == (0, 0) && x == (0, 0) {
+                    d.copy_from_slice(s);
+                } else {
+                    plane(s, d, (w, h, win), y, x, band);
+                }
+            });
+        if let Some(t) = scratch {
+            super::pool::give(t);
         }
-        plane(s, d, (w, h, win), lo, hi, band_rows(b.size));
     })
+}
+
+/// Samples per parallel task of the z pass.
+const DEPTH_CHUNK: usize = 2048;
+
+/// Along z, every slice of a volume's plane: each output the mean of its window of
+/// `lo + 1 + hi` slices (reflected at the whole image's first and last slice), summed
+/// directly in f64 from the first slice of the window to the last. A direct sum (not a
+/// running one) needs no fixed starting places, so a brick's halo along z is just the
+/// window; the windows of volumes are short.
+fn depth_pass(
+    src: &[f32],
+    dst: &mut [f32],
+    (slice, win): (usize, Window),
+    (lo, hi): (usize, usize),
+) {
+    let d = src.len() / slice;
+    let inv = 1.0 / (lo + hi + 1) as f64;
+    dst.par_chunks_mut(slice)
+        .enumerate()
+        .flat_map(|(z, s)| {
+            s.par_chunks_mut(DEPTH_CHUNK)
+                .enumerate()
+                .map(move |(c, o)| (z, c * DEPTH_CHUNK, o))
+        })
+        .for_each_init(
+            || vec![0.0f64; DEPTH_CHUNK],
+            |acc, (z, at, out)| {
+                let acc = &mut acc[..out.len()];
+                acc.fill(0.0);
+                for i in z as i64 - lo as i64..=z as i64 + hi as i64 {
+                    let zi = window_index(i, win.z, win.full_depth, d);
+                    for (a, &v) in acc.iter_mut().zip(&src[zi * slice + at..][..out.len()]) {
+                        *a += f64::from(v);
+                    }
+                }
+                for (o, &a) in out.iter_mut().zip(acc.iter()) {
+                    *o = (a * inv) as f32;
+                }
+            },
+        );
 }
 
 /// Splits `dst` into bands of `band` rows that start at multiples of `band` in the
@@ -62,19 +124,21 @@ fn bands(dst: &mut [f32], w: usize, origin: u32, band: usize) -> Vec<(usize, &mu
     out
 }
 
+/// One slice: along y (running sums down each band of rows), then along x; `(lo, hi)`
+/// are each axis's samples before and after the centre.
 fn plane(
     src: &[f32],
     dst: &mut [f32],
     (w, h, win): (usize, usize, Window),
-    lo: usize,
-    hi: usize,
+    (lo, hi): (usize, usize),
+    (lx, hx): (usize, usize),
     band: usize,
 ) {
-    let size = lo + hi + 1;
-    let inv = 1.0 / size as f64;
-    // The padded line: `lo` samples before, `hi + 1` after (the slide reads one past
+    let inv = 1.0 / (lo + hi + 1) as f64;
+    let inv_x = 1.0 / (lx + hx + 1) as f64;
+    // The padded line: `lx` samples before, `hx + 1` after (the slide reads one past
     // the window).
-    let padded = lo + w + hi + 1;
+    let padded = lx + w + hx + 1;
     let row = |i: i64| &src[window_index(i, win.y, win.full_height, h) * w..][..w];
     let starts = segment_starts(w, win.x);
     bands(dst, w, win.y, band).into_par_iter().for_each_init(
@@ -89,15 +153,24 @@ fn plane(
             }
             for (dy, orow) in out.chunks_exact_mut(w).enumerate() {
                 let y = y0 + dy as i64;
-                for (l, &a) in line[lo..lo + w].iter_mut().zip(acc.iter()) {
-                    *l = (a * inv) as f32;
+                if lo + hi == 0 {
+                    // Not filtered along y: the row itself.
+                    line[lx..lx + w].copy_from_slice(row(y));
+                } else {
+                    for (l, &a) in line[lx..lx + w].iter_mut().zip(acc.iter()) {
+                        *l = (a * inv) as f32;
+                    }
+                    let (add, sub) = (row(y + hi as i64 + 1), row(y - lo as i64));
+                    for ((a, &p), &m) in acc.iter_mut().zip(add).zip(sub) {
+                        *a += f64::from(p) - f64::from(m);
+                    }
                 }
-                let (add, sub) = (row(y + hi as i64 + 1), row(y - lo as i64));
-                for ((a, &p), &m) in acc.iter_mut().zip(add).zip(sub) {
-                    *a += f64::from(p) - f64::from(m);
+                if lx + hx == 0 {
+                    orow.copy_from_slice(&line[..w]);
+                } else {
+                    window_pad(line, lx, w, win.x, win.full_width);
+                    horizontal(line, orow, lx, hx, inv_x, &starts);
                 }
-                window_pad(line, lo, w, win.x, win.full_width);
-                horizontal(line, orow, lo, hi, inv, &starts);
             }
         },
     );

@@ -22,12 +22,16 @@ pub fn to_planes_part(image: ImageView<'_>, rect: Rect) -> Planes {
     let shape = rect.shape(full.channels);
     // Each output row is one run of the source's line: widened (and de-interleaved,
     // plane by plane) by rows in parallel, straight into a pooled buffer.
+    let line = full.width as usize * full.channels as usize;
     let part = Part {
-        line: full.width as usize * full.channels as usize,
+        line,
+        slice: line * full.height as usize,
         x0: rect.x as usize,
         y0: rect.y as usize,
+        z0: rect.z as usize,
         width: rect.width as usize,
         height: rect.height as usize,
+        depth: rect.depth as usize,
         channels: full.channels as usize,
     };
     // 8- and 16-bit integers are exact in f32; 32-bit ones and f64 round to nearest.
@@ -53,10 +57,14 @@ pub fn to_planes_part(image: ImageView<'_>, rect: Rect) -> Planes {
 /// its first column and row, its size.
 struct Part {
     line: usize,
+    /// Samples per slice of the source.
+    slice: usize,
     x0: usize,
     y0: usize,
+    z0: usize,
     width: usize,
     height: usize,
+    depth: usize,
     channels: usize,
 }
 
@@ -64,7 +72,8 @@ impl Part {
     /// `f` of every sample of the part, as planes.
     fn widen<T: Copy + Sync>(&self, src: &[T], f: impl Fn(T) -> f32 + Sync) -> Vec<f32> {
         let (w, c) = (self.width, self.channels);
-        let n = w * self.height;
+        let n = w * self.height * self.depth;
+        let rows = self.height * self.depth;
         let mut v = super::pool::take(n * c);
         if n > 0 {
             // Rows of every plane: plane `ch`'s row `r` is output chunk `ch * height + r`.
@@ -73,8 +82,10 @@ impl Part {
                 .with_min_len((1 << 14) / w + 1)
                 .enumerate()
                 .for_each(|(k, out)| {
-                    let (ch, r) = (k / self.height, k % self.height);
-                    let start = (self.y0 + r) * self.line + self.x0 * c;
+                    let (ch, k) = (k / rows, k % rows);
+                    let (z, r) = (k / self.height, k % self.height);
+                    let start =
+                        (self.z0 + z) * self.slice + (self.y0 + r) * self.line + self.x0 * c;
                     let row = &src[start..start + w * c];
                     prefetch(src, start + PREFETCH_ROWS * self.line, w * c);
                     if c == 1 {
@@ -181,7 +192,7 @@ pub fn to_image(planes: &Planes, to: SampleType) -> Image {
     } else {
         narrow_map(data, to, |i| data[(i % c) * n + i / c])
     };
-    Image::new(shape.width, shape.height, shape.channels, samples).expect("shape already valid")
+    Image::with_shape(shape, samples).expect("shape already valid")
 }
 
 /// [`to_image`] of the part `rect` of `planes` (a tile's inner part), read in place
@@ -194,29 +205,51 @@ pub fn to_image_rect(planes: &Planes, rect: crate::image::Rect, to: SampleType) 
     if planes.shape.channels != 1 || !rect.fits(planes.shape) {
         return to_image(&planes.crop(rect), to);
     }
-    let w = planes.shape.width as usize;
-    let (x0, y0, rw) = (rect.x as usize, rect.y as usize, rect.width as usize);
-    let n = rw * rect.height as usize;
-    fn rows<T: Copy + Send>(
-        data: &[f32],
-        (w, x0, y0, rw, n): (usize, usize, usize, usize, usize),
-        f: impl Fn(f32) -> T + Sync,
-    ) -> Vec<T> {
-        let mut v = Vec::with_capacity(n);
-        v.spare_capacity_mut()[..n]
-            .par_chunks_mut(rw.max(1))
+    let s = planes.shape;
+    let (w, h) = (s.width as usize, s.height as usize);
+    let (x0, y0, z0) = (rect.x as usize, rect.y as usize, rect.z as usize);
+    let (rw, rh) = (rect.width as usize, rect.height as usize);
+    let n = rect.len();
+    /// Where the part's rows start in the plane: row r of the part is row `r % rh` of
+    /// its slice `r / rh`.
+    #[derive(Clone, Copy)]
+    struct At {
+        w: usize,
+        h: usize,
+        x0: usize,
+        y0: usize,
+        z0: usize,
+        rw: usize,
+        rh: usize,
+        n: usize,
+    }
+    fn rows<T: Copy + Send>(data: &[f32], at: At, f: impl Fn(f32) -> T + Sync) -> Vec<T> {
+        let mut v = Vec::with_capacity(at.n);
+        v.spare_capacity_mut()[..at.n]
+            .par_chunks_mut(at.rw.max(1))
             .enumerate()
             .for_each(|(r, o)| {
-                for (d, &x) in o.iter_mut().zip(&data[(y0 + r) * w + x0..][..rw]) {
+                let (z, y) = (at.z0 + r / at.rh, at.y0 + r % at.rh);
+                let start = (z * at.h + y) * at.w + at.x0;
+                for (d, &x) in o.iter_mut().zip(&data[start..][..at.rw]) {
                     d.write(f(x));
                 }
             });
         // SAFETY: the `n / rw` chunks of `rw` samples are the part's rows, each written
-        // in full from its row of `data` above (`n` is `rw` times the part's height).
-        unsafe { v.set_len(n) };
+        // in full from its row of `data` above (`n` is `rw` times the part's rows).
+        unsafe { v.set_len(at.n) };
         v
     }
-    let at = (w, x0, y0, rw, n);
+    let at = At {
+        w,
+        h,
+        x0,
+        y0,
+        z0,
+        rw,
+        rh,
+        n,
+    };
     let data = &planes.data;
     let samples = match to {
         SampleType::U8 => Samples::U8(rows(data, at, |x| round_clamped(x, 255.0) as u8)),
@@ -224,7 +257,7 @@ pub fn to_image_rect(planes: &Planes, rect: crate::image::Rect, to: SampleType) 
         SampleType::F32 => Samples::F32(rows(data, at, |x| x)),
         _ => return to_image(&planes.crop(rect), to),
     };
-    Image::new(rect.width, rect.height, 1, samples).expect("shape already valid")
+    Image::with_shape(rect.shape(1), samples).expect("shape already valid")
 }
 
 /// The image's samples as type `to`, through f32 as every backend computes (integers
@@ -269,12 +302,7 @@ mod tests {
                 for (x, y, width, height) in
                     [(0, 0, 9, 7), (2, 1, 5, 4), (8, 6, 1, 1), (0, 3, 9, 2)]
                 {
-                    let rect = Rect {
-                        x,
-                        y,
-                        width,
-                        height,
-                    };
+                    let rect = Rect::area(x, y, width, height);
                     let cut = to_planes(&image.crop(rect).unwrap());
                     let part = to_planes_part(image.view(), rect);
                     assert_eq!(

@@ -31,6 +31,8 @@ struct Run {
 #[derive(Clone, Debug)]
 pub struct Runs {
     width: u32,
+    /// Rows per slice: rows arrive slice after slice.
+    height: u32,
     connectivity: u8,
     runs: Vec<Run>,
     /// `rows[y]..rows[y + 1]` are row y's runs.
@@ -43,10 +45,12 @@ pub struct Runs {
 }
 
 impl Runs {
-    /// No rows yet, of a frame `width` wide.
-    pub fn new(width: u32, connectivity: u8) -> Self {
+    /// No rows yet, of a frame `width` wide with `height` rows per slice (a volume's
+    /// rows arrive slice after slice).
+    pub fn new(width: u32, height: u32, connectivity: u8) -> Self {
         Runs {
             width,
+            height: height.max(1),
             connectivity,
             runs: Vec::new(),
             rows: vec![0],
@@ -78,28 +82,53 @@ impl Runs {
                 });
                 self.parent.push(i);
             }
-            // Join the row above: both lists are sorted, so one sweep finds every pair
-            // that touches.
-            let reach = u32::from(self.connectivity == 2);
-            // The row above's runs: rows[len - 2]..first (none for the first row).
-            let above = match self.rows.len() {
-                n if n >= 2 => self.rows[n - 2],
-                _ => first,
-            };
-            let (mut a, mut b) = (above, first);
-            while a < first && b < self.runs.len() {
-                let (ra, rb) = (self.runs[a], self.runs[b]);
-                if ra.x0 < rb.x1 + reach && rb.x0 < ra.x1 + reach {
-                    self.union(a as u32, b as u32);
-                }
-                // Advance whichever ends first (the other may touch the next run too).
-                if ra.x1 < rb.x1 {
-                    a += 1;
-                } else {
-                    b += 1;
+            // Join the neighbouring rows above, as `generate_binary_structure(3, c)`
+            // connects them: the row above in this slice, and in the slice above the
+            // same row (and the rows beside it for c >= 2). `reach` 1 also joins runs
+            // that touch diagonally.
+            let row = self.rows.len() - 1;
+            let (h, c) = (self.height as usize, self.connectivity);
+            let (y, z) = (row % h, row / h);
+            let mut neighbours: [(usize, u32); 4] = [(usize::MAX, 0); 4];
+            if y > 0 {
+                neighbours[0] = (row - 1, u32::from(c >= 2));
+            }
+            if z > 0 {
+                neighbours[1] = (row - h, u32::from(c >= 2));
+                if c >= 2 {
+                    if y > 0 {
+                        neighbours[2] = (row - h - 1, u32::from(c == 3));
+                    }
+                    if y + 1 < h {
+                        neighbours[3] = (row - h + 1, u32::from(c == 3));
+                    }
                 }
             }
+            for (above, reach) in neighbours {
+                if above == usize::MAX {
+                    continue;
+                }
+                self.join(self.rows[above]..self.rows[above + 1], first, reach);
+            }
             self.rows.push(self.runs.len());
+        }
+    }
+
+    /// Joins the runs `above` (an earlier row's) with this row's, from `first` on, that
+    /// touch: both lists are sorted, so one sweep finds every pair.
+    fn join(&mut self, above: std::ops::Range<usize>, first: usize, reach: u32) {
+        let (mut a, mut b) = (above.start, first);
+        while a < above.end && b < self.runs.len() {
+            let (ra, rb) = (self.runs[a], self.runs[b]);
+            if ra.x0 < rb.x1 + reach && rb.x0 < ra.x1 + reach {
+                self.union(a as u32, b as u32);
+            }
+            // Advance whichever ends first (the other may touch the next run too).
+            if ra.x1 < rb.x1 {
+                a += 1;
+            } else {
+                b += 1;
+            }
         }
     }
 
@@ -164,8 +193,10 @@ impl Runs {
     pub fn render(&self, rect: Rect, out: &mut [f32], value: impl Fn(u32) -> f32) {
         out.fill(0.0);
         let (rx0, rx1) = (rect.x, rect.x + rect.width);
-        for (dy, row) in out.chunks_exact_mut(rect.width.max(1) as usize).enumerate() {
-            let y = rect.y as usize + dy;
+        let rh = rect.height.max(1) as usize;
+        for (k, row) in out.chunks_exact_mut(rect.width.max(1) as usize).enumerate() {
+            let (dz, dy) = (k / rh, k % rh);
+            let y = (rect.z as usize + dz) * self.height as usize + rect.y as usize + dy;
             let runs = self.rows[y]..self.rows[y + 1];
             // Runs are sorted: skip to the first that ends past the rect's left edge.
             let start = runs.start + self.runs[runs.clone()].partition_point(|r| r.x1 <= rx0);
@@ -184,9 +215,10 @@ impl Runs {
 
 /// Labels every plane (each channel on its own).
 pub fn label(src: &Planes, l: &Label) -> Result<Planes> {
-    each_plane(src, SampleType::U32, |plane, w, out| {
-        let runs = runs_of(plane, w, l.connectivity)?;
-        runs.render(whole(w, plane.len()), out, |l| l as f32);
+    let shape = src.shape;
+    each_plane(src, SampleType::U32, |plane, _, out| {
+        let runs = runs_of(plane, shape, l.connectivity)?;
+        runs.render(Rect::of(shape), out, |l| l as f32);
         Ok(())
     })
 }
@@ -210,26 +242,23 @@ pub fn remove_small(src: &Planes, r: &RemoveSmall) -> Result<Planes> {
             Ok(())
         });
     }
-    each_plane(src, SampleType::U8, |plane, w, out| {
-        let runs = runs_of(plane, w, r.connectivity)?;
+    let shape = src.shape;
+    each_plane(src, SampleType::U8, |plane, _, out| {
+        let runs = runs_of(plane, shape, r.connectivity)?;
         let keep = |l: u32| if r.removes(runs.area(l)) { 0.0 } else { 255.0 };
-        runs.render(whole(w, plane.len()), out, keep);
+        runs.render(Rect::of(shape), out, keep);
         Ok(())
     })
 }
 
 /// The whole of a plane `w` wide holding `len` samples.
+#[cfg(test)]
 fn whole(w: usize, len: usize) -> Rect {
-    Rect {
-        x: 0,
-        y: 0,
-        width: w as u32,
-        height: (len / w.max(1)) as u32,
-    }
+    Rect::area(0, 0, w as u32, (len / w.max(1)) as u32)
 }
 
-fn runs_of(plane: &[f32], w: usize, connectivity: u8) -> Result<Runs> {
-    let mut runs = Runs::new(w as u32, connectivity);
+fn runs_of(plane: &[f32], shape: crate::image::Shape, connectivity: u8) -> Result<Runs> {
+    let mut runs = Runs::new(shape.width, shape.height, connectivity);
     runs.push_rows(plane);
     runs.finish()?;
     Ok(runs)
@@ -260,7 +289,7 @@ mod tests {
 
     fn labels(mask: &[u8], w: usize, connectivity: u8) -> Vec<u32> {
         let plane: Vec<f32> = mask.iter().map(|&m| f32::from(m)).collect();
-        let mut runs = Runs::new(w as u32, connectivity);
+        let mut runs = Runs::new(w as u32, (plane.len() / w) as u32, connectivity);
         runs.push_rows(&plane);
         runs.finish().unwrap();
         let mut out = vec![0.0; plane.len()];
@@ -311,10 +340,10 @@ mod tests {
             .collect();
         let plane: Vec<f32> = mask.iter().map(|&m| f32::from(m)).collect();
         for c in [1, 2] {
-            let mut at_once = Runs::new(w as u32, c);
+            let mut at_once = Runs::new(w as u32, h as u32, c);
             at_once.push_rows(&plane);
             at_once.finish().unwrap();
-            let mut bands = Runs::new(w as u32, c);
+            let mut bands = Runs::new(w as u32, h as u32, c);
             for band in plane.chunks(w * 5) {
                 bands.push_rows(band);
             }

@@ -23,6 +23,7 @@ use std::mem::MaybeUninit;
 pub fn apply(planes: &Planes, op: &Op) -> Result<(Planes, Option<f64>)> {
     op.validate()?;
     op.check_input(planes.value_type)?;
+    op.check_shape(planes.shape)?;
     Ok(match op {
         Op::Gaussian(g) if g.int.applies_to(planes.value_type) => {
             (scipy_int::gaussian(planes, g), None)
@@ -60,22 +61,30 @@ impl Planes {
         self.data.chunks_exact(self.shape.plane_len())
     }
 
-    /// The rows of the part `rect` of every plane, where they lie, in parallel (a few
-    /// rows to a task): what a reduction over a tile's inner part reads.
+    /// The rows of the part `rect` of every plane (every slice of it), where they lie,
+    /// in parallel (a few rows to a task): what a reduction over a tile's inner part
+    /// reads.
     pub(crate) fn par_rows(
         &self,
         rect: crate::image::Rect,
     ) -> impl IndexedParallelIterator<Item = &[f32]> {
-        let (w, h, n) = (
-            self.shape.width as usize,
-            rect.height as usize,
-            self.shape.plane_len(),
+        let s = self.shape;
+        let (w, n, slice) = (s.width as usize, s.plane_len(), s.slice_len());
+        let (h, d) = (rect.height as usize, rect.depth as usize);
+        let (x, y, z, rw) = (
+            rect.x as usize,
+            rect.y as usize,
+            rect.z as usize,
+            rect.width as usize,
         );
-        let (x, y, rw) = (rect.x as usize, rect.y as usize, rect.width as usize);
-        (0..h * self.shape.channels as usize)
+        (0..h * d * s.channels as usize)
             .into_par_iter()
             .with_min_len((1 << 14) / rw.max(1) + 1)
-            .map(move |k| &self.data[(k / h) * n + (y + k % h) * w + x..][..rw])
+            .map(move |k| {
+                let (c, k) = (k / (h * d), k % (h * d));
+                let (dz, dy) = (k / h, k % h);
+                &self.data[c * n + (z + dz) * slice + (y + dy) * w + x..][..rw]
+            })
     }
 
     /// The part `rect` of every plane, as compact planes at that place of the whole
@@ -84,14 +93,8 @@ impl Planes {
         if rect == crate::image::Rect::of(self.shape) {
             return self.clone();
         }
-        let (w, n) = (self.shape.width as usize, self.shape.plane_len());
-        let (x0, cw) = (rect.x as usize, rect.width as usize);
-        let mut data = Vec::with_capacity(cw * rect.height as usize * self.shape.channels as usize);
-        for plane in self.data.chunks_exact(n) {
-            for y in rect.y as usize..(rect.y + rect.height) as usize {
-                data.extend_from_slice(&plane[y * w + x0..][..cw]);
-            }
-        }
+        let mut data = Vec::with_capacity(rect.len() * self.shape.channels as usize);
+        data.par_extend(self.par_rows(rect).flat_map_iter(|row| row.iter().copied()));
         Planes {
             shape: rect.shape(self.shape.channels),
             data,
@@ -251,7 +254,7 @@ mod tests {
         let e = super::apply(
             &planes,
             &Op::Box(BoxBlur {
-                size: 0,
+                size: [0; 3],
                 int: Default::default(),
             }),
         )

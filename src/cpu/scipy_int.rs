@@ -35,13 +35,19 @@ pub fn gaussian(src: &Planes, g: &Gaussian) -> Planes {
     })
 }
 
-/// Box filter of every plane, scipy's integer path.
+/// Box filter of every plane, scipy's integer path (2-D: see [`crate::Op::check_shape`]).
 pub fn box_blur(src: &Planes, b: &BoxBlur) -> Planes {
-    let (lo, hi) = b.window();
-    let (lo, hi) = (i64::from(lo), i64::from(hi));
-    let size = i64::from(b.size);
-    let passes = [(Axis::Y, Vec::new()), (Axis::X, Vec::new())];
-    separable(src, &passes, |line, at, _| {
+    // Each pass's "kernel" is its window: samples before and after the centre, size.
+    let passes: Vec<(Axis, Vec<f64>)> = [Axis::Y, Axis::X]
+        .into_iter()
+        .filter(|&a| b.size(a) > 1)
+        .map(|a| {
+            let (lo, hi) = b.window(a);
+            (a, vec![f64::from(lo), f64::from(hi), f64::from(b.size(a))])
+        })
+        .collect();
+    separable(src, &passes, |line, at, window| {
+        let (lo, hi, size) = (window[0] as i64, window[1] as i64, window[2] as i64);
         let sum: i64 = (at - lo..=at + hi).map(|i| line(i) as i64).sum();
         // Rust's integer division truncates toward zero, as C's cast of scipy's f64
         // quotient does (the quotient of exact integers is never within an ulp of the
@@ -66,6 +72,8 @@ fn separable(
         let mut cur = s.to_vec();
         for (axis, k) in passes {
             match axis {
+                // Volumes never come here (see `Op::check_shape`).
+                Axis::Z => d.copy_from_slice(&cur),
                 Axis::Y => d.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
                     for (x, o) in row.iter_mut().enumerate() {
                         let line = |j: i64| {

@@ -113,6 +113,7 @@ impl Engine for GpuEngine {
                 Cmd::Resident { frame } => Some(frame),
                 Cmd::Apply { op, input } => {
                     let src = value(input);
+                    op.check_shape(src.shape())?;
                     Some(Arc::new(match op {
                         Op::Gaussian(g) => batch.gaussian(src, g)?,
                         Op::Box(b) => batch.box_blur(src, b)?,

@@ -2,7 +2,7 @@
 //! topological order) and the outputs to write, with the halo each node's values need.
 
 use crate::image::SampleType;
-use crate::ops::Op;
+use crate::ops::{Op, Reach};
 use crate::{Error, Result};
 
 /// One node of a frame's graph.
@@ -90,32 +90,29 @@ impl<'a> Graph<'a> {
 
     /// Per node, how far around a tile its values must be exact for the given targets
     /// (their values exact on the tile itself) to be: the sum of the reaches on the way.
-    pub fn needs(&self, targets: &[usize]) -> Vec<(u32, u32)> {
-        let mut need: Vec<Option<(u32, u32)>> = vec![None; self.nodes.len()];
+    pub fn needs(&self, targets: &[usize]) -> Vec<Reach> {
+        let mut need: Vec<Option<Reach>> = vec![None; self.nodes.len()];
         for &t in targets {
-            need[t] = Some((0, 0));
+            need[t] = Some(Reach::default());
         }
         for i in (0..self.nodes.len()).rev() {
-            if let (Some((nx, ny)), Node::Op { op, input }) = (need[i], &self.nodes[i]) {
-                let (rx, ry) = op.reach();
-                let (x, y) = need[*input].unwrap_or((0, 0));
-                need[*input] = Some((x.max(nx + rx), y.max(ny + ry)));
+            if let (Some(n), Node::Op { op, input }) = (need[i], &self.nodes[i]) {
+                let have = need[*input].unwrap_or_default();
+                need[*input] = Some(have.max(n.plus(op.reach())));
             }
         }
-        need.into_iter().map(|n| n.unwrap_or((0, 0))).collect()
+        need.into_iter().map(Option::unwrap_or_default).collect()
     }
 
     /// The halo a tile's sources need for every output to be exact on the tile.
-    pub fn halo(&self) -> (u32, u32) {
+    pub fn halo(&self) -> Reach {
         let targets: Vec<usize> = self.outputs.iter().map(|o| o.0).collect();
         let need = self.needs(&targets);
         self.nodes
             .iter()
             .enumerate()
             .filter(|(_, n)| matches!(n, Node::Source { .. }))
-            .fold((0, 0), |(x, y), (i, _)| {
-                (x.max(need[i].0), y.max(need[i].1))
-            })
+            .fold(Reach::default(), |h, (i, _)| h.max(need[i]))
     }
 }
 
@@ -126,16 +123,17 @@ mod tests {
     #[test]
     fn halos_add_up_along_the_way_to_each_output() {
         let ops = [
-            Op::parse("gaussian:sigma_x=2,sigma_y=1").unwrap(), // reach (8, 4)
+            Op::parse("gaussian:sigma_y=1,sigma_x=2").unwrap(), // reach (8, 4, 0)
             Op::parse("threshold:value=3").unwrap(),            // 0
-            Op::parse("gaussian:sigma=0.5").unwrap(),           // (2, 2)
+            Op::parse("gaussian:sigma=0.5").unwrap(),           // (2, 2, 2)
         ];
         let mut g = Graph::chain(&ops, SampleType::U16);
         g.outputs.push((3, SampleType::U8));
-        assert_eq!(g.halo(), (10, 6));
+        let r = |x, y, z| Reach { x, y, z };
+        assert_eq!(g.halo(), r(10, 6, 2));
         // An output earlier in the chain needs less; the largest need wins.
         g.outputs = vec![(1, SampleType::U8)];
-        assert_eq!(g.halo(), (8, 4));
+        assert_eq!(g.halo(), r(8, 4, 0));
         let types = g.value_types().unwrap();
         assert_eq!(
             types,

@@ -1,18 +1,19 @@
-//! Frames in and out of tiled runs as bands of rows: where a tiled frame's pixels come
-//! from ([`RowSource`]: a frame in memory, read in place, or a TIFF read band by band),
-//! how each tile's windows are read from them ([`TileReader`]), and where its outputs go
-//! ([`RowSink`]: a frame in memory, a TIFF written band by band, a measurer), a row of
-//! tiles at a time ([`Rows`]).
+//! Frames in and out of tiled runs as bands: where a tiled frame's pixels come from
+//! ([`RowSource`]: a frame in memory, read in place, or a TIFF read band by band), how
+//! each tile's windows are read from them ([`TileReader`]), and where its outputs go
+//! ([`RowSink`]: a frame in memory, a TIFF written band by band, a measurer), a band at
+//! a time ([`Rows`]): a row of tiles of a 2-D frame, a slab of whole slices of a volume.
 
 use super::tiled::{Tile, TileProgram};
 use crate::image::{Image, ImageView, Rect, Shape};
 use crate::{Error, Result};
 
-/// Where a tiled frame's pixels come from: full-width bands of rows, top to bottom (a
-/// band may be asked for again when halos overlap).
+/// Where a tiled frame's pixels come from: full-width parts of the frame (rows of some
+/// slices), in raster order (a part may be asked for again when halos overlap).
 pub trait RowSource {
-    /// Rows `y0..y1`, all columns.
-    fn rows(&mut self, y0: u32, y1: u32) -> Result<Image>;
+    /// The part `part` of the frame: all its columns (`x` 0, `width` the frame's), rows
+    /// `y..y + height` of slices `z..z + depth`.
+    fn rows(&mut self, part: Rect) -> Result<Image>;
 
     /// The whole frame, where the source holds it in memory (an image, a numpy
     /// array): tiles then read their windows from it in place, with no copy. `None` for
@@ -22,21 +23,40 @@ pub trait RowSource {
     }
 }
 
-/// Where a tiled frame's output goes: full-width bands of rows, top to bottom.
+/// Where a tiled frame's output goes: bands in raster order, each all columns and rows
+/// of some rows (a 2-D frame) or of some slices (a volume).
 pub trait RowSink {
     /// The next band.
     fn put(&mut self, band: Image) -> Result<()>;
 
-    /// The next band as its tiles, left to right. A sink that keeps the whole frame
-    /// anyway (an image in memory) takes them as they are and copies each sample once.
-    fn put_tiles(&mut self, tiles: Vec<Image>) -> Result<()> {
-        self.put(Image::beside(&tiles)?)
+    /// The next band as its tiles, each with its place in the frame, in raster order. A
+    /// sink that keeps the whole frame anyway (an image in memory) takes them as they
+    /// are and copies each sample once.
+    fn put_tiles(&mut self, tiles: Vec<(Rect, Image)>) -> Result<()> {
+        self.put(assemble(tiles)?)
     }
 }
 
+/// The tiles of a band (in raster order) put together.
+pub fn assemble(tiles: Vec<(Rect, Image)>) -> Result<Image> {
+    if tiles.len() == 1 {
+        return Ok(tiles.into_iter().next().expect("one tile").1);
+    }
+    let mut rows: Vec<Vec<Image>> = Vec::new();
+    let mut last_y = None;
+    for (rect, image) in tiles {
+        if last_y != Some(rect.y) {
+            rows.push(Vec::new());
+            last_y = Some(rect.y);
+        }
+        rows.last_mut().expect("pushed above").push(image);
+    }
+    Image::mosaic(&rows)
+}
+
 impl RowSource for &Image {
-    fn rows(&mut self, y0: u32, y1: u32) -> Result<Image> {
-        self.view().rows(y0, y1)
+    fn rows(&mut self, part: Rect) -> Result<Image> {
+        self.view().crop(part)
     }
 
     fn whole(&self) -> Option<ImageView<'_>> {
@@ -45,13 +65,8 @@ impl RowSource for &Image {
 }
 
 impl RowSource for ImageView<'_> {
-    fn rows(&mut self, y0: u32, y1: u32) -> Result<Image> {
-        self.crop(Rect {
-            x: 0,
-            y: y0,
-            width: self.shape().width,
-            height: y1 - y0,
-        })
+    fn rows(&mut self, part: Rect) -> Result<Image> {
+        self.crop(part)
     }
 
     fn whole(&self) -> Option<ImageView<'_>> {
@@ -59,14 +74,16 @@ impl RowSource for ImageView<'_> {
     }
 }
 
-/// Collects bands (or their tiles) into one image of the frame's shape, each row of
-/// tiles copied into place as it comes (and then freed).
+/// Collects bands (or their tiles) into one image of the frame's shape, each tile
+/// copied into place as it comes (and then freed).
 #[derive(Debug)]
 pub struct Collect {
     shape: Shape,
     frame: Option<Image>,
-    /// Rows filled so far.
-    y: u32,
+    /// Bands taken whole: the next one's first row (2-D) or slice (a volume).
+    next: u32,
+    /// Pixels filled so far (of one channel).
+    filled: u64,
 }
 
 impl Collect {
@@ -75,40 +92,66 @@ impl Collect {
         Collect {
             shape,
             frame: None,
-            y: 0,
+            next: 0,
+            filled: 0,
         }
     }
 
-    /// The frame, once every row has come.
+    /// The frame, once every pixel has come.
     pub fn into_image(self) -> Result<Image> {
         match self.frame {
-            Some(frame) if self.y == self.shape.height => Ok(frame),
+            Some(frame) if self.filled == self.shape.plane_len() as u64 => Ok(frame),
             _ => Err(Error::usage(format!(
-                "a {} frame got {} of its rows",
-                self.shape, self.y
+                "a {} frame got {} of its {} pixels",
+                self.shape,
+                self.filled,
+                self.shape.plane_len()
             ))),
         }
+    }
+
+    fn place(&mut self, rect: Rect, part: Image) -> Result<()> {
+        self.filled += rect.len() as u64;
+        if self.frame.is_none() && part.shape() == self.shape {
+            // The whole frame in one piece: taken as it is.
+            self.frame = Some(part);
+            return Ok(());
+        }
+        let shape = self.shape;
+        let t = part.sample_type();
+        (self.frame.get_or_insert_with(|| Image::blank(shape, t)))
+            .put_at((rect.x, rect.y, rect.z), &part)
     }
 }
 
 impl RowSink for Collect {
     fn put(&mut self, band: Image) -> Result<()> {
-        self.put_tiles(vec![band])
+        let s = band.shape();
+        let rect = if self.shape.is_volume() {
+            Rect {
+                z: self.next,
+                ..Rect::of(s)
+            }
+        } else {
+            Rect::area(0, self.next, s.width, s.height)
+        };
+        self.next += if self.shape.is_volume() {
+            s.depth
+        } else {
+            s.height
+        };
+        self.place(rect, band)
     }
 
-    fn put_tiles(&mut self, mut tiles: Vec<Image>) -> Result<()> {
-        let h = tiles.first().map_or(0, Image::height);
-        if self.frame.is_none() && tiles.len() == 1 && tiles[0].shape() == self.shape {
-            // The whole frame in one piece: taken as it is.
-            self.frame = tiles.pop();
-        } else {
-            let t = (tiles.first())
-                .ok_or_else(|| Error::usage("an empty row of tiles"))?
-                .sample_type();
-            let shape = self.shape;
-            (self.frame.get_or_insert_with(|| Image::blank(shape, t))).put_row(self.y, &tiles)?;
+    fn put_tiles(&mut self, tiles: Vec<(Rect, Image)>) -> Result<()> {
+        for (rect, image) in tiles {
+            self.next = if self.shape.is_volume() {
+                rect.z + rect.depth
+            } else {
+                rect.y + rect.height
+            };
+            self.place(rect, image)?;
         }
-        self.y += h;
         Ok(())
     }
 }
@@ -121,46 +164,55 @@ pub(super) enum TileSource<'a> {
 }
 
 /// Reads the tiles' source windows: in place when every source holds its frame in
-/// memory, else one band of rows per source per row of tiles.
+/// memory, else one band (the rows and slices of a row of tiles) per source per row of
+/// tiles.
 pub(super) enum TileReader<'s, 'r> {
     Whole(Vec<ImageView<'s>>),
     Bands {
         sources: &'s mut [&'r mut dyn RowSource],
+        /// The frame's width: a band's.
+        width: u32,
         band: Option<(Rect, Vec<Image>)>,
     },
 }
 
 impl<'s, 'r> TileReader<'s, 'r> {
-    pub fn new(sources: &'s mut [&'r mut dyn RowSource]) -> Self {
+    pub fn new(sources: &'s mut [&'r mut dyn RowSource], width: u32) -> Self {
         if sources.iter().all(|s| s.whole().is_some()) {
             let sources: &'s [&'r mut dyn RowSource] = sources;
             return TileReader::Whole(sources.iter().filter_map(|s| s.whole()).collect());
         }
         TileReader::Bands {
             sources,
+            width,
             band: None,
         }
     }
 
     /// Every source's window of `tile`.
     pub fn images(&mut self, tile: &Tile, row_tiles: usize) -> Result<Vec<TileSource<'s>>> {
-        let (sources, band) = match self {
+        let (sources, width, band) = match self {
             TileReader::Whole(views) => {
                 return Ok(views
                     .iter()
                     .map(|v| TileSource::Part(*v, tile.outer))
                     .collect())
             }
-            TileReader::Bands { sources, band } => (sources, band),
+            TileReader::Bands {
+                sources,
+                width,
+                band,
+            } => (sources, *width, band),
         };
+        // The band: every column of the tile's rows and slices.
         let rows = Rect {
             x: 0,
-            width: 0,
+            width,
             ..tile.outer
         };
         if band.as_ref().is_none_or(|(r, _)| *r != rows) {
             let bands = (sources.iter_mut())
-                .map(|s| s.rows(tile.outer.y, tile.outer.y + tile.outer.height))
+                .map(|s| s.rows(rows))
                 .collect::<Result<Vec<_>>>()?;
             *band = Some((rows, bands));
         }
@@ -172,25 +224,31 @@ impl<'s, 'r> TileReader<'s, 'r> {
         let (_, bands) = band.as_ref().expect("read above");
         bands
             .iter()
-            .map(|b| Ok(TileSource::Read(b.crop(Rect { y: 0, ..tile.outer })?)))
+            .map(|b| {
+                Ok(TileSource::Read(b.crop(Rect {
+                    y: 0,
+                    z: 0,
+                    ..tile.outer
+                })?))
+            })
             .collect()
     }
 }
 
-/// Tiles that came back, gathered into rows: a finished row goes to its sink.
+/// Tiles that came back, gathered into bands: a finished band goes to its sink.
 pub(super) struct Rows {
-    parts: Vec<Vec<Image>>,
+    parts: Vec<Vec<(Rect, Image)>>,
 }
 
 impl Rows {
-    /// Rows of `outputs` outputs.
+    /// Bands of `outputs` outputs.
     pub fn new(outputs: usize) -> Self {
         Rows {
             parts: vec![Vec::new(); outputs],
         }
     }
 
-    /// Files a tile program's images, one per output, and hands each finished row to
+    /// Files a tile program's images, one per output, and hands each finished band to
     /// that output's sink.
     pub fn take(
         &mut self,
@@ -206,8 +264,8 @@ impl Rows {
             )));
         }
         for ((parts, image), sink) in self.parts.iter_mut().zip(images).zip(sinks.iter_mut()) {
-            parts.push(image);
-            if layout.col + 1 == layout.row_len {
+            parts.push((layout.tile.inner, image));
+            if layout.ends_band {
                 sink.put_tiles(std::mem::take(parts))?;
             }
         }

@@ -88,7 +88,7 @@ fn render<F>(steps: &[Step<F>], needed: &[bool], tile: &Tile) -> Vec<Option<Imag
 
 fn render_tile(op: &Op, runs: &[Runs], rect: Rect) -> Image {
     let c = runs.len();
-    let n = rect.width as usize * rect.height as usize;
+    let n = rect.len();
     let mut plane = vec![0.0f32; n];
     let mut data = vec![0.0f32; n * c];
     for (ch, r) in runs.iter().enumerate() {
@@ -106,8 +106,7 @@ fn render_tile(op: &Op, runs: &[Runs], rect: Rect) -> Image {
             data[i * c + ch] = v;
         }
     }
-    Image::new(rect.width, rect.height, c as u32, Samples::F32(data))
-        .expect("a tile's shape is valid")
+    Image::with_shape(rect.shape(c as u32), Samples::F32(data)).expect("a tile's shape is valid")
 }
 
 /// Ends a tile's program of a pass, given each node's slot: records what the pass reads
@@ -165,18 +164,19 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
         // Sources are read only when a pass needs them (not once their values are kept).
         let reads = (self.graph.nodes.iter().zip(&needed))
             .any(|(n, &need)| need && matches!(n, Node::Source { .. }));
-        let mut reader = TileReader::new(sources);
+        let mut reader = TileReader::new(sources, self.frame.width);
         let mut pipe = Pipe::new(self.engine);
         let mut index = 0;
         for row in self.tiling.rows() {
             for (col, tile) in row.iter().enumerate() {
+                let ends_band = col + 1 == row.len() && self.tiling.ends_band(tile);
                 let images = if reads {
                     reader.images(tile, row.len())?
                 } else {
                     Vec::new()
                 };
                 let rendered = render(steps, &needed, tile);
-                let mut layout = TileProgram::new(col, row.len());
+                let mut layout = TileProgram::new(*tile, ends_band);
                 let mut p = Program::new();
                 let at = TileAt { tile, index };
                 index += 1;
@@ -267,7 +267,7 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
     /// [`Tiling::keep`] bytes.
     fn may_keep(&self, steps: &[Step<E::Frame>]) -> bool {
         let windows: u64 = (self.tiling.rows().iter().flatten())
-            .map(|t| u64::from(t.outer.width) * u64::from(t.outer.height))
+            .map(|t| t.outer.len() as u64)
             .sum();
         let node = windows * u64::from(self.frame.channels) * 4;
         let kept = steps
@@ -392,7 +392,7 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
         };
         let mut runs = IntoRuns(
             (0..self.frame.channels)
-                .map(|_| Runs::new(self.frame.width, connectivity))
+                .map(|_| Runs::new(self.frame.width, self.frame.height, connectivity))
                 .collect(),
         );
         let mut rows = Rows::new(1);

@@ -235,7 +235,7 @@ impl<'e, 'f, 'a, E: Engine> Evaluator<'e, 'f, 'a, E> {
                     layout.measures.push(i);
                     continue;
                 }
-                NodeKind::File(_) => p.upload(&w.stacks[&i].frames[f]),
+                NodeKind::File(_, _) => p.upload(&w.stacks[&i].frames[f]),
                 NodeKind::Image { image, .. } => p.upload(image),
                 NodeKind::Op { op, .. } => {
                     let s = p.apply(op, slot[&run.inputs(i)[0]])?;
@@ -300,7 +300,8 @@ impl<'e, 'f, 'a, E: Engine> Evaluator<'e, 'f, 'a, E> {
                     .get_or_insert(Arc::new(Error::usage("a measure's inputs went missing")));
                 break;
             };
-            match crate::measure::measure(labels.view(), intensity.view()) {
+            let voxel = w.meta.get(&m).and_then(|m| m.voxel.clone());
+            match crate::measure::measure_with(labels.view(), intensity.view(), voxel.as_ref()) {
                 Ok(t) => w.tables.entry(m).or_default().push(t),
                 Err(e) => {
                     w.failed.get_or_insert(Arc::new(e));

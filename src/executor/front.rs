@@ -74,11 +74,12 @@ impl Work {
                     source_type: lazy.sample_type,
                     format: Some(crate::io::Format::Tiff),
                     animation: None,
+                    voxel: lazy.voxel.clone(),
                 };
                 self.meta.insert(i, Arc::new(meta.unwrap_or(own)));
                 self.value_types.insert(i, lazy.sample_type);
                 self.frame_bytes = self.frame_bytes.max(lazy.shape.samples_u64() * 4);
-                let n = lazy.pages;
+                let n = lazy.frames;
                 self.lazy.insert(i, lazy);
                 n
             }
@@ -162,7 +163,7 @@ fn fetch_order(run: &Run<'_>, plan: &Plan) -> Vec<(usize, Fetch)> {
         for i in nodes {
             match (plan.how[i], run.kind(i)) {
                 (How::Load, _) => order.push((i, Fetch::Load(run.hits[&i].path.clone()))),
-                (How::Compute, NodeKind::File(_)) => {
+                (How::Compute, NodeKind::File(_, _)) => {
                     if let Some(s) = run.sources.get(&i) {
                         order.push((i, Fetch::Decode(s.clone())));
                     }
@@ -227,6 +228,7 @@ impl Front<'_, '_> {
                         source_type: s.sample_type,
                         format: s.format,
                         animation: s.animation.clone(),
+                        voxel: s.voxel.clone(),
                     });
                     run.touched.push(record.key);
                     run.nodes[i].status = Status::StoreHit;
@@ -246,7 +248,7 @@ impl Front<'_, '_> {
                 continue;
             }
             match run.kind(i) {
-                NodeKind::File(_) => match self.prefetch.take(i) {
+                NodeKind::File(_, _) => match self.prefetch.take(i) {
                     Some(Ok(got)) => frames.push((i, w.take(i, got, None))),
                     Some(Err(e)) => {
                         run.fail(i, Arc::new(e), true);
@@ -371,6 +373,7 @@ impl Front<'_, '_> {
                 frames,
                 animation: meta.animation.clone(),
                 format: meta.format,
+                voxel: meta.voxel.clone(),
             };
             if !m.persist {
                 let mut r = self.run.output_report(o, Status::Computed, None);

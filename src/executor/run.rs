@@ -145,16 +145,16 @@ impl<'a> Run<'a> {
                 stack.extend(self.inputs(i));
             }
         }
-        let files: Vec<(usize, &PathBuf)> = (0..n)
+        let files: Vec<(usize, &PathBuf, crate::io::Reading)> = (0..n)
             .filter(|&i| needed[i])
             .filter_map(|i| match self.kind(i) {
-                NodeKind::File(p) => Some((i, p)),
+                NodeKind::File(p, r) => Some((i, p, *r)),
                 _ => None,
             })
             .collect();
         let keyed: Vec<(usize, Result<Source>)> = files
             .par_iter()
-            .map(|(i, p)| (*i, Source::key(p)))
+            .map(|(i, p, r)| (*i, Source::key(p, *r)))
             .collect();
         for (i, source) in keyed {
             match source {
@@ -168,7 +168,7 @@ impl<'a> Run<'a> {
         // Node order is topological: inputs are keyed (or failed) first.
         for i in (0..n).filter(|&i| needed[i]) {
             let key = match self.kind(i) {
-                NodeKind::File(_) => continue,
+                NodeKind::File(_, _) => continue,
                 NodeKind::Image { image, .. } => Some(key::image_source(image)),
                 NodeKind::Op { op, .. } => {
                     let inputs: Option<Vec<Key>> =
@@ -263,7 +263,7 @@ impl<'a> Run<'a> {
         r.error = Some(Arc::clone(&error));
         if root {
             let path = match self.kind(i) {
-                NodeKind::File(p) => Some(p.clone()),
+                NodeKind::File(p, _) => Some(p.clone()),
                 _ => None,
             };
             self.failures.push(Failure {
@@ -320,7 +320,7 @@ impl<'a> Run<'a> {
             file_blake3: hit.map(|h| h.record.file_blake3),
             file_bytes: hit.map(|h| h.record.file_bytes),
             source: match self.kind(root) {
-                NodeKind::File(p) => Some(p.clone()),
+                NodeKind::File(p, _) => Some(p.clone()),
                 _ => None,
             },
             source_blake3: self.sources.get(&root).map(Source::content),
@@ -378,7 +378,7 @@ impl<'a> Run<'a> {
                             step.thresholds = self.nodes[i].thresholds.clone();
                         }
                     }
-                    NodeKind::File(p) => {
+                    NodeKind::File(p, _) => {
                         step.source_path =
                             Some(std::path::absolute(p).unwrap_or_else(|_| p.clone()))
                     }
@@ -421,6 +421,7 @@ impl<'a> Run<'a> {
                 sample_type: meta.source_type,
                 format: meta.format,
                 animation: meta.animation.clone(),
+                voxel: meta.voxel.clone(),
             },
             format,
             device,

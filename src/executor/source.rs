@@ -1,7 +1,7 @@
 //! A file source: its path, the blake3 of its bytes (its content key) and, where the file
 //! system can vouch for it, its stamp; and the decode that checks it reads those bytes.
 
-use crate::io::{self, Stack};
+use crate::io::{self, Reading, Stack};
 use crate::key::{self, FileStamp, Key};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -10,20 +10,28 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug)]
 pub(crate) struct Source {
     path: PathBuf,
+    /// How its pages are read (a part of what it is, so of its key).
+    reading: Reading,
     content: Key,
     /// Taken right after the bytes were hashed; `None` where it cannot vouch for them.
     stamp: Option<FileStamp>,
 }
 
 impl Source {
-    /// Reads and hashes the file.
-    pub fn key(path: &Path) -> Result<Source> {
+    /// Reads and hashes the file, to read its pages as `reading` says.
+    pub fn key(path: &Path, reading: Reading) -> Result<Source> {
         let (content, stamp) = key::hash_stamped(path).map_err(|e| Error::io(path, e))?;
         Ok(Source {
             path: path.to_path_buf(),
+            reading,
             content,
             stamp,
         })
+    }
+
+    /// How its pages are read.
+    pub fn reading(&self) -> Reading {
+        self.reading
     }
 
     pub fn path(&self) -> &Path {
@@ -37,7 +45,7 @@ impl Source {
 
     /// The source node's key.
     pub fn node_key(&self) -> Key {
-        key::file_source(&self.content)
+        key::file_source(&self.content, self.reading)
     }
 
     /// Decodes every frame, from the very bytes the source was keyed by: a file whose
@@ -47,8 +55,9 @@ impl Source {
     pub fn decode(&self) -> Result<Stack> {
         let path = &self.path;
         if let Some(keyed) = &self.stamp {
-            let (stack, now) = key::read_stamped(path, io::decode_stack_from_file)
-                .map_err(|e| Error::io(path, e))?;
+            let (stack, now) =
+                key::read_stamped(path, |f| io::decode_stack_from_file(f, self.reading))
+                    .map_err(|e| Error::io(path, e))?;
             if now.as_ref() == Some(keyed) {
                 return stack.map_err(|e| e.at(path));
             }
@@ -57,7 +66,7 @@ impl Source {
         if Key::of_bytes(&bytes) != self.content {
             return Err(Error::Changed { path: path.clone() });
         }
-        io::decode_stack(&bytes).map_err(|e| e.at(path))
+        io::decode_stack_as(&bytes, self.reading).map_err(|e| e.at(path))
     }
 
     /// Checks that the file still holds the bytes it was keyed by, without reading them
@@ -92,10 +101,10 @@ mod tests {
         let path = dir.path().join("a.tif");
         let img = crate::Image::gray(3, 2, crate::Samples::U16(vec![1, 2, 3, 4, 5, 6])).unwrap();
         io::save(&img, &path).unwrap();
-        let source = Source::key(&path).unwrap();
+        let source = Source::key(&path, Reading::Auto).unwrap();
         assert_eq!(
             source.node_key(),
-            key::file_source(&key::hash_file(&path).unwrap())
+            key::file_source(&key::hash_file(&path).unwrap(), Reading::Auto)
         );
         assert_eq!(source.decode().unwrap().frames[0], img);
         let other = crate::Image::gray(3, 2, crate::Samples::U16(vec![9; 6])).unwrap();

@@ -8,8 +8,8 @@ use crate::engine::graph::{Graph, Node};
 use crate::engine::tiled::{self, Collect, RowSink, RowSource, Tiling};
 use crate::engine::Engine;
 use crate::flow::NodeKind;
-use crate::image::{Image, SampleType, Shape};
-use crate::io::tiff::TiffPages;
+use crate::image::{Image, Rect, SampleType, Shape};
+use crate::io::tiff::TiffFrames;
 use crate::io::{self, Format};
 use crate::measure::{FrameTable, Measurer};
 use crate::store::StoredFile;
@@ -141,27 +141,28 @@ fn graph<'a>(front: &Front<'_, 'a>, w: &Work) -> Result<Option<UnitGraph<'a>>> {
     }))
 }
 
-/// A frame's source: a decoded frame, or a page of a TIFF read band by band.
+/// A frame's source: a decoded frame, or a frame of a TIFF read part by part (rows of a
+/// page; rows of some slices of a volume).
 enum FrameSource<'s> {
     Image(&'s Image),
-    Page(&'s mut TiffPages<std::io::BufReader<std::fs::File>>),
+    Tiff(&'s mut TiffFrames<std::io::BufReader<std::fs::File>>, usize),
 }
 
 impl RowSource for FrameSource<'_> {
-    fn rows(&mut self, y0: u32, y1: u32) -> Result<Image> {
+    fn rows(&mut self, part: Rect) -> Result<Image> {
         match self {
             FrameSource::Image(image) => {
                 let mut image: &Image = image;
-                image.rows(y0, y1)
+                image.rows(part)
             }
-            FrameSource::Page(p) => p.read_rows(y0, y1),
+            FrameSource::Tiff(f, t) => f.read(*t, part),
         }
     }
 
     fn whole(&self) -> Option<crate::image::ImageView<'_>> {
         match self {
             FrameSource::Image(image) => Some(image.view()),
-            FrameSource::Page(_) => None,
+            FrameSource::Tiff(..) => None,
         }
     }
 }
@@ -189,11 +190,11 @@ struct Bands {
 }
 
 impl Bands {
-    fn new(channels: u32) -> Rc<RefCell<Bands>> {
+    fn new(frame: Shape, voxel: Option<&crate::image::VoxelSize>) -> Rc<RefCell<Bands>> {
         Rc::new(RefCell::new(Bands {
             labels: VecDeque::new(),
             intensity: VecDeque::new(),
-            measurer: Some(Measurer::new(channels as usize)),
+            measurer: Some(Measurer::for_frame(frame, frame.channels as usize, voxel)),
         }))
     }
 
@@ -235,10 +236,10 @@ impl RowSink for FrameSink {
         }
     }
 
-    fn put_tiles(&mut self, tiles: Vec<Image>) -> Result<()> {
+    fn put_tiles(&mut self, tiles: Vec<(Rect, Image)>) -> Result<()> {
         match self {
             FrameSink::Collect(c) => c.put_tiles(tiles),
-            _ => self.put(Image::beside(&tiles)?),
+            _ => self.put(crate::engine::tiled::assemble(tiles)?),
         }
     }
 }
@@ -282,9 +283,10 @@ pub(super) fn run_unit<E: Engine>(
             }
             let (tx, rx): (SyncSender<Image>, Receiver<Image>) = sync_channel(1);
             let (name, frames) = (m.name.clone(), w.frames);
+            let voxel = w.meta[&o].voxel.clone();
             let writer = scope.spawn(move || {
                 store.put_file(&name, "tif", |file| {
-                    io::tiff::write_stream(file, shape, to, frames, &mut || {
+                    io::tiff::write_stream(file, shape, to, frames, voxel.as_ref(), &mut || {
                         rx.recv()
                             .map_err(|_| Error::encode("the tiles stopped coming"))
                     })
@@ -305,11 +307,6 @@ pub(super) fn run_unit<E: Engine>(
             readers.push(w.lazy[i].open(engine.plane_limit(budget).max(1 << 20))?);
         }
         for f in 0..w.frames {
-            if f > 0 {
-                for r in &mut readers {
-                    r.advance()?;
-                }
-            }
             let mut pages = readers.iter_mut();
             let mut frame_sources: Vec<FrameSource<'_>> = Vec::new();
             for i in &sources {
@@ -317,7 +314,7 @@ pub(super) fn run_unit<E: Engine>(
                 frame_sources.push(match (w.stacks.get(i), kind) {
                     (Some(stack), _) => FrameSource::Image(&stack.frames[f]),
                     (None, Some(NodeKind::Image { image, .. })) => FrameSource::Image(image),
-                    _ => FrameSource::Page(pages.next().expect("a reader per streamed source")),
+                    _ => FrameSource::Tiff(pages.next().expect("a reader per streamed source"), f),
                 });
             }
             let mut sinks: Vec<FrameSink> = senders
@@ -328,7 +325,12 @@ pub(super) fn run_unit<E: Engine>(
                 })
                 .collect();
             let measured: Vec<(usize, Rc<RefCell<Bands>>)> = (unit.measures.iter())
-                .map(|&(m, _)| (m, Bands::new(shape.channels)))
+                .map(|&(m, _)| {
+                    (
+                        m,
+                        Bands::new(shape, w.meta.get(&m).and_then(|m| m.voxel.as_ref())),
+                    )
+                })
                 .collect();
             for (_, bands) in &measured {
                 sinks.push(FrameSink::Measure(Rc::clone(bands), Side::Labels));

@@ -15,6 +15,8 @@ pub(crate) struct Meta {
     pub format: Option<Format>,
     /// The source's animation timing.
     pub animation: Option<Animation>,
+    /// The source's voxel size.
+    pub voxel: Option<crate::image::VoxelSize>,
 }
 
 impl Meta {
@@ -24,6 +26,7 @@ impl Meta {
             source_type,
             format: None,
             animation: None,
+            voxel: None,
         }
     }
 
@@ -33,6 +36,7 @@ impl Meta {
             source_type: image.sample_type(),
             format: None,
             animation: None,
+            voxel: None,
         }
     }
 
@@ -42,6 +46,7 @@ impl Meta {
             source_type: stack.frames[0].sample_type(),
             format: stack.format,
             animation: stack.animation.clone(),
+            voxel: stack.voxel.clone(),
         }
     }
 }

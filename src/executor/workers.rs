@@ -40,11 +40,17 @@ impl Fetch {
         }
     }
 
+    /// How the file's pages are read: a source's own way; a stored output's by what
+    /// it says (volumes are stored as hyperstacks).
+    fn reading(&self) -> io::Reading {
+        self.source().map_or(io::Reading::Auto, Source::reading)
+    }
+
     /// Reads the file whole, or, for a TIFF whose pages together decode to more than
     /// `whole_limit` bytes, only its header: it will be streamed.
     fn run(&self, whole_limit: u64) -> Result<Fetched> {
         let path = self.path();
-        if let Some(lazy) = LazyTiff::probe(&path, self.source().cloned())? {
+        if let Some(lazy) = LazyTiff::probe(&path, self.source().cloned(), self.reading())? {
             if lazy.bytes() > whole_limit {
                 log::debug!(
                     "{}: {} bytes decoded, over {whole_limit}: streamed",
@@ -68,50 +74,59 @@ pub(crate) enum Fetched {
     Lazy(LazyTiff),
 }
 
-/// A TIFF to stream: its pages' shape and type, and (for a source) its key, to check
-/// the bytes streamed are the keyed ones.
+/// A TIFF to stream: its frames' shape (a volume's, for a volume) and type, how its
+/// pages are read, and (for a source) its key, to check the bytes streamed are the
+/// keyed ones.
 #[derive(Clone, Debug)]
 pub(crate) struct LazyTiff {
     pub path: PathBuf,
     pub shape: Shape,
     pub sample_type: SampleType,
-    pub pages: usize,
+    pub frames: usize,
+    pub reading: io::Reading,
+    pub voxel: Option<crate::image::VoxelSize>,
     pub source: Option<Source>,
 }
 
 impl LazyTiff {
     /// The header of a TIFF (every page's), or `None` for another format.
-    fn probe(path: &std::path::Path, source: Option<Source>) -> Result<Option<LazyTiff>> {
+    fn probe(
+        path: &std::path::Path,
+        source: Option<Source>,
+        reading: io::Reading,
+    ) -> Result<Option<LazyTiff>> {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let mut magic = [0u8; 4];
         if std::io::Read::read_exact(&mut &file, &mut magic).is_err() || !io::is_tiff(&magic) {
             return Ok(None);
         }
-        let (first, count) =
-            io::tiff::probe(std::io::BufReader::new(file)).map_err(|e| e.at(path))?;
+        let frames = io::tiff::TiffFrames::open(std::io::BufReader::new(file), u64::MAX, reading)
+            .map_err(|e| e.at(path))?;
         Ok(Some(LazyTiff {
             path: path.to_path_buf(),
-            shape: first.shape,
-            sample_type: first.sample_type,
-            pages: count,
+            shape: frames.shape(),
+            sample_type: frames.sample_type(),
+            frames: frames.frames(),
+            reading,
+            voxel: frames.layout().voxel.clone(),
             source,
         }))
     }
 
-    /// Bytes all pages decode to.
+    /// Bytes all frames decode to.
     pub fn bytes(&self) -> u64 {
-        self.shape.samples_u64() * self.sample_type.size() as u64 * self.pages as u64
+        self.shape.samples_u64() * self.sample_type.size() as u64 * self.frames as u64
     }
 
-    /// The pages, to read band by band; a strip or tile decodes to at most
+    /// The frames, to read part by part; a strip or tile decodes to at most
     /// `chunk_limit` bytes.
     pub fn open(
         &self,
         chunk_limit: u64,
-    ) -> Result<io::tiff::TiffPages<std::io::BufReader<std::fs::File>>> {
+    ) -> Result<io::tiff::TiffFrames<std::io::BufReader<std::fs::File>>> {
         let path = &self.path;
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        io::tiff::TiffPages::open(std::io::BufReader::new(file), chunk_limit)
+        io::tiff::TiffFrames::open(std::io::BufReader::new(file), chunk_limit, self.reading)
             .map_err(|e| e.at(path))
     }
 }

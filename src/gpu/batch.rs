@@ -259,6 +259,48 @@ impl Batch<'_> {
         self.planes(what, src.shape(), value_type, src.window())
     }
 
+    /// Runs `passes` dispatches of a separable filter, the first reading `src`, each
+    /// next one the previous one's output, the last writing the result (planes like
+    /// `src`'s holding values of `value_type`); the passes alternate between the result
+    /// and one scratch buffer. No pass: the result is a copy of `src`.
+    pub fn separable(
+        &mut self,
+        src: &GpuImage,
+        value_type: SampleType,
+        passes: usize,
+        mut pass: impl FnMut(&mut Self, usize, &wgpu::Buffer, &wgpu::Buffer) -> Result<()>,
+    ) -> Result<GpuImage> {
+        let out = self.planes_like("filter", src, value_type)?;
+        if passes == 0 {
+            let bytes = src.shape().samples_u64() * 4;
+            self.encoder
+                .copy_buffer_to_buffer(src.buffer(), 0, out.buffer(), 0, bytes);
+            return Ok(out);
+        }
+        let tmp = match passes {
+            1 => None,
+            _ => Some(self.planes_like("filter.tmp", src, value_type)?),
+        };
+        for i in 0..passes {
+            // The last pass writes `out`, the one before it `tmp`, and so on back.
+            let into_out = (passes - 1 - i).is_multiple_of(2);
+            let output = match (&tmp, into_out) {
+                (Some(t), false) => t.buffer(),
+                _ => out.buffer(),
+            };
+            let input = match (i, &tmp, into_out) {
+                (0, _, _) | (_, None, _) => src.buffer(),
+                (_, Some(t), true) => t.buffer(),
+                (_, Some(_), false) => out.buffer(),
+            };
+            pass(self, i, input, output)?;
+        }
+        if let Some(t) = tmp {
+            self.free(t.into_buffer());
+        }
+        Ok(out)
+    }
+
     /// `buffer` is dead for this recording: later commands may reuse it.
     pub fn free(&mut self, buffer: PooledBuffer) {
         self.free.push(buffer);

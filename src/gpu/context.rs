@@ -412,6 +412,11 @@ impl GpuContext {
         Ok(([x as u32, y as u32, 1], (x * u64::from(workgroup)) as u32))
     }
 
+    /// The most workgroups a dispatch may have along one dimension.
+    pub(crate) fn max_groups(&self) -> u32 {
+        self.inner.limits.max_compute_workgroups_per_dimension
+    }
+
     /// Checks workgroup counts against the per-dimension limit.
     pub(crate) fn check_groups(&self, what: &str, groups: [u64; 3]) -> Result<[u32; 3]> {
         let max = self.inner.limits.max_compute_workgroups_per_dimension;

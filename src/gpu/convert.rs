@@ -73,11 +73,11 @@ impl PackedImage {
             SampleType::I16 => Samples::I16(bytemuck::pod_collect_to_vec(raw)),
             to => {
                 let f: Vec<f32> = bytemuck::pod_collect_to_vec(raw);
-                let image = Image::new(s.width, s.height, s.channels, Samples::F32(f))?;
+                let image = Image::with_shape(s, Samples::F32(f))?;
                 return Ok(crate::cpu::convert::retype(&image, to));
             }
         };
-        Image::new(s.width, s.height, s.channels, samples)
+        Image::with_shape(s, samples)
     }
 }
 

@@ -19,7 +19,9 @@ pub(super) struct Params {
     origin_y: u32,
     full_w: u32,
     full_h: u32,
-    _pad: u32,
+    /// The first column this dispatch covers (the z pass's "columns" are a slice's
+    /// pixels, more than one dispatch's grid holds).
+    x_base: u32,
 }
 
 /// Radii up to this stage a tile plus halo in workgroup memory; larger ones read global
@@ -47,58 +49,94 @@ pub(super) const CONSTANTS: &[(&str, f64)] = &[
     ("DIRECT_Y", DIRECT.1 as f64),
 ];
 
+/// How one pass of a gaussian sees the planes: a line of `height` samples `width` apart
+/// in each of `planes` planes of `width * height`, placed in the whole image by
+/// `origin`/`full` along the line (and `origin_x`/`full_w` across it).
+struct Pass {
+    axis: Axis,
+    width: u32,
+    height: u32,
+    planes: u32,
+    origin: (u32, u32),
+    full: (u32, u32),
+}
+
 impl Batch<'_> {
-    /// Gaussian filter, axis 0 then axis 1.
+    /// Gaussian filter: axis z (a volume's slices) first, then y, then x.
     pub fn gaussian(&mut self, src: &GpuImage, g: &Gaussian) -> Result<GpuImage> {
         g.validate()?;
         if g.int.applies_to(src.value_type()) {
             return self.gaussian_int(src, g);
         }
-        let passes: Vec<(Axis, Vec<f32>)> = [Axis::Y, Axis::X]
+        let s = src.shape();
+        let win = src.window();
+        let passes: Vec<(Pass, Vec<f32>)> = [Axis::Z, Axis::Y, Axis::X]
             .into_iter()
-            .filter_map(|a| g.kernel(a).map(|k| (a, k)))
+            .filter(|&a| a != Axis::Z || win.full_depth > 1)
+            .filter_map(|axis| {
+                let pass = match axis {
+                    // Slices are the lines' samples: a slice's pixels are its columns.
+                    Axis::Z => Pass {
+                        axis,
+                        width: s.width * s.height,
+                        height: s.depth,
+                        planes: s.channels,
+                        origin: (0, win.z),
+                        full: (0, win.full_depth),
+                    },
+                    _ => Pass {
+                        axis,
+                        width: s.width,
+                        height: s.height,
+                        planes: s.channels * s.depth,
+                        origin: (win.x, win.y),
+                        full: (win.full_width, win.full_height),
+                    },
+                };
+                g.kernel(axis).map(|k| (pass, k))
+            })
             .collect();
 
-        let out = self.planes_like("gaussian", src, SampleType::F32)?;
-        let tmp = match passes.len() {
-            2 => Some(self.planes_like("gaussian.tmp", src, SampleType::F32)?),
-            _ => None,
-        };
-        for (i, (axis, weights)) in passes.iter().enumerate() {
-            let input = match (i, &tmp) {
-                (0, _) | (_, None) => src.buffer(),
-                (_, Some(t)) => t.buffer(),
-            };
-            let output = match (&tmp, i + 1 == passes.len()) {
-                (Some(t), false) => t.buffer(),
-                _ => out.buffer(),
-            };
-            self.gaussian_pass(src, *axis, weights, input, output)?;
-        }
-        if let Some(t) = tmp {
-            self.free(t.into_buffer());
-        }
-        Ok(out)
+        self.separable(
+            src,
+            SampleType::F32,
+            passes.len(),
+            |batch, i, input, output| {
+                let (pass, weights) = &passes[i];
+                batch.gaussian_pass(pass, weights, input, output)
+            },
+        )
     }
 
     fn gaussian_pass(
         &mut self,
-        src: &GpuImage,
-        axis: Axis,
+        pass: &Pass,
         weights: &[f32],
         input: &wgpu::Buffer,
         output: &wgpu::Buffer,
     ) -> Result<()> {
-        let s = src.shape();
         let (w, h, c) = (
-            u64::from(s.width),
-            u64::from(s.height),
-            u64::from(s.channels),
+            u64::from(pass.width),
+            u64::from(pass.height),
+            u64::from(pass.planes),
         );
         let radius = (weights.len() / 2) as u32;
-        let tiled = radius <= MAX_TILE_RADIUS;
+        // The z pass reads slices far apart: nothing to stage in workgroup memory.
+        let tiled = radius <= MAX_TILE_RADIUS && pass.axis != Axis::Z;
         let n = |v: u32| u64::from(v);
-        let (kernel, groups) = match (axis, tiled) {
+        let weights = self.constants(bytemuck::cast_slice(weights))?;
+        let params = |x_base: u32| Params {
+            width: pass.width,
+            height: pass.height,
+            radius,
+            origin_x: pass.origin.0,
+            origin_y: pass.origin.1,
+            full_w: pass.full.0,
+            full_h: pass.full.1,
+            x_base,
+        };
+        let bind = [(1, input), (2, output)];
+        let (kernel, groups) = match (pass.axis, tiled) {
             (Axis::X, true) => (Kernel::GaussHorizontalTiled, [w.div_ceil(n(TILE_X)), h, c]),
             (Axis::Y, true) => (
                 Kernel::GaussVerticalTiled,
@@ -108,30 +146,30 @@ impl Batch<'_> {
                 Kernel::GaussHorizontalDirect,
                 [w.div_ceil(n(DIRECT.0)), h.div_ceil(n(DIRECT.1)), c],
             ),
-            (Axis::Y, false) => (
-                Kernel::GaussVerticalDirect,
-                [w.div_ceil(n(DIRECT.0)), h.div_ceil(n(DIRECT.1)), c],
-            ),
+            (Axis::Y | Axis::Z, false) => {
+                // Columns in chunks of what one dispatch's grid holds.
+                let per = u64::from(self.ctx.max_groups()) * n(DIRECT.0);
+                let mut x = 0;
+                while x < w {
+                    let cols = per.min(w - x);
+                    let groups = self.ctx.check_groups(
+                        "gaussian",
+                        [cols.div_ceil(n(DIRECT.0)), h.div_ceil(n(DIRECT.1)), c],
+                    )?;
+                    self.dispatch_with(
+                        Kernel::GaussVerticalDirect,
+                        &params(x as u32),
+                        &bind,
+                        &[(3, weights)],
+                        groups,
+                    )?;
+                    x += cols;
+                }
+                return Ok(());
+            }
+            (Axis::Z, true) => unreachable!("the z pass is never tiled"),
         };
         let groups = self.ctx.check_groups("gaussian", groups)?;
-        let weights = self.constants(bytemuck::cast_slice(weights))?;
-        let win = src.window();
-        let params = Params {
-            width: s.width,
-            height: s.height,
-            radius,
-            origin_x: win.x,
-            origin_y: win.y,
-            full_w: win.full_width,
-            full_h: win.full_height,
-            _pad: 0,
-        };
-        self.dispatch_with(
-            kernel,
-            &params,
-            &[(1, input), (2, output)],
-            &[(3, weights)],
-            groups,
-        )
+        self.dispatch_with(kernel, &params(0), &bind, &[(3, weights)], groups)
     }
 }

@@ -32,7 +32,8 @@ pub(super) struct Params {
     next: u32,
     labels_mode: u32,
     remove_below: u32,
-    _pad: [u32; 2],
+    depth: u32,
+    _pad: u32,
 }
 
 /// The prefix sum's levels: (offset, length) of each in the scan buffer, the samples
@@ -156,6 +157,7 @@ impl Batch<'_> {
         let params = Params {
             width: s.width,
             height: s.height,
+            depth: s.depth,
             samples: n as u32,
             row_pitch,
             connectivity: u32::from(connectivity),

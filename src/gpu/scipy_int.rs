@@ -51,6 +51,7 @@ pub(super) const CONSTANTS: &[(&str, f64)] = &[
 impl Batch<'_> {
     /// Gaussian filter on integer levels, scipy's integer path: axis 0 then axis 1.
     pub fn gaussian_int(&mut self, src: &GpuImage, g: &Gaussian) -> Result<GpuImage> {
+        crate::ops::Op::Gaussian(*g).check_shape(src.shape())?;
         if !self.ctx.inner.f64 {
             return Err(Error::NeedsFeature {
                 what: "gaussian with int=scipy".into(),
@@ -68,84 +69,67 @@ impl Batch<'_> {
         .collect();
         let win = src.window();
         let s = src.shape();
-        self.separable(src, passes.len(), |batch, i, input, output| {
-            let (kernel, weights) = &passes[i];
-            let weights = batch.constants(bytemuck::cast_slice(weights))?;
-            let params = GaussParams {
+        self.separable(
+            src,
+            src.value_type(),
+            passes.len(),
+            |batch, i, input, output| {
+                let (kernel, weights) = &passes[i];
+                let weights = batch.constants(bytemuck::cast_slice(weights))?;
+                let params = GaussParams {
+                    width: s.width,
+                    height: s.height,
+                    radius: (passes[i].1.len() / 2) as u32,
+                    origin_x: win.x,
+                    origin_y: win.y,
+                    full_w: win.full_width,
+                    full_h: win.full_height,
+                    lo,
+                    hi,
+                    opaque: 0,
+                    _pad: [0; 2],
+                };
+                let groups = batch.int_groups(src)?;
+                batch.dispatch_with(
+                    *kernel,
+                    &params,
+                    &[(1, input), (2, output)],
+                    &[(3, weights)],
+                    groups,
+                )
+            },
+        )
+    }
+
+    /// Box filter on integer levels, scipy's integer path: axis 0 then axis 1 (2-D: see
+    /// [`crate::Op::check_shape`]).
+    pub fn box_int(&mut self, src: &GpuImage, b: &BoxBlur) -> Result<GpuImage> {
+        crate::ops::Op::Box(*b).check_shape(src.shape())?;
+        int_range(src)?;
+        let win = src.window();
+        let s = src.shape();
+        let params = |axis| {
+            let (lo, hi) = b.window(axis);
+            BoxParams {
                 width: s.width,
                 height: s.height,
-                radius: (passes[i].1.len() / 2) as u32,
+                lo,
+                hi,
                 origin_x: win.x,
                 origin_y: win.y,
                 full_w: win.full_width,
                 full_h: win.full_height,
-                lo,
-                hi,
-                opaque: 0,
-                _pad: [0; 2],
-            };
-            let groups = batch.int_groups(src)?;
-            batch.dispatch_with(
-                *kernel,
-                &params,
-                &[(1, input), (2, output)],
-                &[(3, weights)],
-                groups,
-            )
-        })
-    }
-
-    /// Box filter on integer levels, scipy's integer path: axis 0 then axis 1.
-    pub fn box_int(&mut self, src: &GpuImage, b: &BoxBlur) -> Result<GpuImage> {
-        int_range(src)?;
-        let (lo, hi) = b.window();
-        let win = src.window();
-        let s = src.shape();
-        let params = BoxParams {
-            width: s.width,
-            height: s.height,
-            lo,
-            hi,
-            origin_x: win.x,
-            origin_y: win.y,
-            full_w: win.full_width,
-            full_h: win.full_height,
+            }
         };
-        let kernels = [Kernel::BoxIntVertical, Kernel::BoxIntHorizontal];
-        self.separable(src, 2, |batch, i, input, output| {
+        let passes = [
+            (Kernel::BoxIntVertical, params(Axis::Y)),
+            (Kernel::BoxIntHorizontal, params(Axis::X)),
+        ];
+        self.separable(src, src.value_type(), 2, |batch, i, input, output| {
             let groups = batch.int_groups(src)?;
-            batch.dispatch(kernels[i], &params, &[(1, input), (2, output)], groups)
+            let (kernel, params) = &passes[i];
+            batch.dispatch(*kernel, params, &[(1, input), (2, output)], groups)
         })
-    }
-
-    /// Runs `passes` dispatches, the first reading `src`, each next one the previous
-    /// one's output, the last writing the result (planes of `src`'s value type).
-    fn separable(
-        &mut self,
-        src: &GpuImage,
-        passes: usize,
-        mut pass: impl FnMut(&mut Self, usize, &wgpu::Buffer, &wgpu::Buffer) -> Result<()>,
-    ) -> Result<GpuImage> {
-        let out = self.planes_like("int", src, src.value_type())?;
-        let tmp = match passes {
-            2 => Some(self.planes_like("int.tmp", src, src.value_type())?),
-            _ => None,
-        };
-        for i in 0..passes {
-            let input = match (i, &tmp) {
-                (0, _) | (_, None) => src.buffer(),
-                (_, Some(t)) => t.buffer(),
-            };
-            let output = match (&tmp, i + 1 == passes) {
-                (Some(t), false) => t.buffer(),
-                _ => out.buffer(),
-            };
-            pass(self, i, input, output)?;
-        }
-        if let Some(t) = tmp {
-            self.free(t.into_buffer());
-        }
-        Ok(out)
     }
 
     fn int_groups(&self, src: &GpuImage) -> Result<[u32; 3]> {

@@ -25,10 +25,15 @@ pub(super) struct Params {
     crop_h: u32,
     samples: u32,
     row_pitch: u32,
+    depth: u32,
+    z0: u32,
+    crop_d: u32,
+    _pad: u32,
 }
 
 impl Batch<'_> {
-    /// The `rect` of `src`'s planes, as compact planes at that place of the whole image.
+    /// The `rect` (a box of slices for a volume) of `src`'s planes, as compact planes at
+    /// that place of the whole image.
     pub fn crop(&mut self, src: &GpuImage, rect: Rect) -> Result<GpuImage> {
         let s = src.shape();
         if !rect.fits(s) {
@@ -49,6 +54,10 @@ impl Batch<'_> {
             crop_h: rect.height,
             samples: n as u32,
             row_pitch,
+            depth: s.depth,
+            z0: rect.z,
+            crop_d: rect.depth,
+            _pad: 0,
         };
         self.dispatch(
             Kernel::Crop,

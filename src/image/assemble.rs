@@ -1,10 +1,12 @@
-//! Putting images together: tiles into bands and frames, in one copy.
+//! Putting images together: tiles (or bricks) into bands and frames, each sample copied
+//! once.
 
 use super::{Image, SampleType, Samples, Shape};
 use crate::{Error, Result};
+use rayon::prelude::*;
 
 impl Image {
-    /// Images of equal height and type side by side, left to right.
+    /// Images of equal height, depth and type side by side, left to right.
     pub fn beside(parts: &[Image]) -> Result<Image> {
         match parts {
             [one] => Ok(one.clone()),
@@ -12,20 +14,20 @@ impl Image {
         }
     }
 
-    /// Images of one width, channel count and sample type, one above the other.
+    /// Images of one width, depth, channel count and sample type, one above the other.
     pub fn stacked(parts: &[Image]) -> Result<Image> {
         let rows: Vec<&[Image]> = parts.iter().map(std::slice::from_ref).collect();
         Image::mosaic(&rows)
     }
 
-    /// Rows of images put together in one copy: the images of a row side by side (equal
-    /// heights), the rows one above the other (equal widths); one channel count and
-    /// sample type throughout. How tiles become a frame.
+    /// Rows of images put together: the images of a row side by side (equal heights),
+    /// the rows one above the other (equal widths); one depth, channel count and sample
+    /// type throughout. How tiles become a frame (bricks: a slab of the volume).
     pub fn mosaic<R: AsRef<[Image]>>(rows: &[R]) -> Result<Image> {
         let rows: Vec<&[Image]> = rows.iter().map(AsRef::as_ref).collect();
         let first = (rows.first().and_then(|r| r.first()))
             .ok_or_else(|| Error::usage("no images to put together"))?;
-        let (c, t) = (first.channels(), first.sample_type());
+        let (c, d, t) = (first.channels(), first.depth(), first.sample_type());
         let width: u32 = rows[0].iter().map(Image::width).sum();
         let mut height = 0u32;
         for row in &rows {
@@ -34,9 +36,8 @@ impl Image {
                 .ok_or_else(|| Error::usage("an empty row of images to put together"))?;
             let h = r0.height();
             let w: u32 = row.iter().map(Image::width).sum();
-            if let Some(p) = row
-                .iter()
-                .find(|p| (p.height(), p.channels(), p.sample_type()) != (h, c, t))
+            if let Some(p) = (row.iter())
+                .find(|p| (p.height(), p.depth(), p.channels(), p.sample_type()) != (h, d, c, t))
                 .or((w != width).then_some(r0))
             {
                 return Err(Error::usage(format!(
@@ -49,15 +50,24 @@ impl Image {
             }
             height += h;
         }
-        let mut out = Image::blank(Shape::new(width, height, c)?, t);
-        let line = width as usize * c as usize;
-        with_samples!(&mut out.samples, o => put_together(o, &rows, line, c as usize))?;
+        if rows.len() == 1 && rows[0].len() == 1 {
+            return Ok(first.clone());
+        }
+        let mut out = Image::blank(Shape::volume(width, height, d, c)?, t);
+        let mut y = 0;
+        for row in &rows {
+            let mut x = 0;
+            for p in row.iter() {
+                out.put_at((x, y, 0), p)?;
+                x += p.width();
+            }
+            y += row[0].height();
+        }
         Ok(out)
     }
 
-    /// A frame of zeros for parts to be put into. A large one asks for huge pages
-    /// before its first touch (see [`crate::cpu::advise_huge_pages`]): the copy into
-    /// fresh memory is mostly page faults otherwise.
+    /// An image of `shape` whose samples are all zero, in fresh pages the kernel zeroes
+    /// (nothing is written until the image is filled), with huge pages asked for.
     pub fn blank(shape: Shape, t: SampleType) -> Image {
         let mut samples = Samples::zeros(t, shape.samples());
         with_samples!(&mut samples, v => crate::cpu::advise_huge_pages(
@@ -67,106 +77,88 @@ impl Image {
         Image { shape, samples }
     }
 
-    /// Puts a row of images side by side (equal heights, together as wide as this
-    /// image, of its channel count and sample type) into this image's rows from `y`, in
-    /// one parallel copy: how a tiled frame's output takes each row of tiles as it
-    /// comes.
-    pub fn put_row(&mut self, y: u32, parts: &[Image]) -> Result<()> {
+    /// Copies `part` into this image with its first sample at column, row and slice
+    /// `at`; rows are copied in parallel. Both must have one channel count and type.
+    pub fn put_at(&mut self, (x, y, z): (u32, u32, u32), part: &Image) -> Result<()> {
         let (c, t) = (self.channels(), self.sample_type());
-        let Some(first) = parts.first() else {
-            return Err(Error::usage("no images to put into a row"));
-        };
-        let h = first.height();
-        let w: u32 = parts.iter().map(Image::width).sum();
-        let fits = y.checked_add(h).is_some_and(|end| end <= self.height());
-        if let Some(p) = (parts.iter())
-            .find(|p| (p.height(), p.channels(), p.sample_type()) != (h, c, t))
-            .or((w != self.width() || !fits).then_some(first))
+        let ps = part.shape();
+        let fits =
+            |at: u32, len: u32, whole: u32| u64::from(at) + u64::from(len) <= u64::from(whole);
+        if (ps.channels, part.sample_type()) != (c, t)
+            || !fits(x, ps.width, self.width())
+            || !fits(y, ps.height, self.height())
+            || !fits(z, ps.depth, self.depth())
         {
             return Err(Error::usage(format!(
-                "cannot put a {} {} image into rows {y}.. of a {} {t} one",
-                p.shape(),
-                p.sample_type(),
+                "cannot put a {} {} image at ({x}, {y}, {z}) of a {} {t} one",
+                ps,
+                part.sample_type(),
                 self.shape(),
             )));
         }
-        let line = self.width() as usize * c as usize;
-        let (start, end) = (y as usize * line, (y + h) as usize * line);
-        with_samples!(&mut self.samples, o => put_together(&mut o[start..end], &[parts], line, c as usize))
+        let shape = self.shape;
+        with_samples!(&mut self.samples, o => {
+            let src = typed(&part.samples).ok_or_else(|| {
+                Error::usage("cannot put images of different sample types together")
+            })?;
+            copy_box(o, shape, (x, y, z), src, ps);
+            Ok(())
+        })
     }
 }
 
-/// The samples of `s` as `T`s, if that is their type.
 fn typed<T: 'static>(s: &Samples) -> Option<&[T]> {
     with_samples!(s, v => (v as &dyn std::any::Any).downcast_ref::<Vec<T>>().map(Vec::as_slice))
 }
 
-/// Copies rows of images into `out` (lines of `line` samples), in parallel by line: the
-/// output is fresh memory, and its first touch (page faults) is most of the cost.
-fn put_together<T: Copy + Send + Sync + 'static>(
-    out: &mut [T],
-    rows: &[&[Image]],
-    line: usize,
-    c: usize,
-) -> Result<()> {
-    use rayon::prelude::*;
-    // Each row's first output line and its images' samples with their line lengths.
-    let mut bands = Vec::with_capacity(rows.len());
-    let mut y0 = 0;
-    for row in rows {
-        let parts = (row.iter())
-            .map(|p| typed::<T>(&p.samples).map(|s| (s, p.width() as usize * c)))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| Error::usage("cannot put images of different sample types together"))?;
-        bands.push((y0, parts));
-        y0 += row.first().map_or(0, |p| p.height() as usize);
+/// Copies every row of `src` (of shape `part`) into `dst` (of shape `whole`) at `at`.
+fn copy_box<T: Copy + Send + Sync>(
+    dst: &mut [T],
+    whole: Shape,
+    (x, y, z): (u32, u32, u32),
+    src: &[T],
+    part: Shape,
+) {
+    let c = whole.channels as usize;
+    let (line, n) = (whole.width as usize * c, part.width as usize * c);
+    if n == 0 {
+        return;
     }
-    if line == 0 {
-        return Ok(());
-    }
-    out.par_chunks_mut(line)
-        .with_min_len(64)
-        .enumerate()
-        .for_each(|(y, dst)| {
-            let (start, parts) = &bands[bands.partition_point(|(s, _)| *s <= y) - 1];
-            let mut x = 0;
-            for &(s, n) in parts {
-                dst[x..x + n].copy_from_slice(&s[(y - start) * n..][..n]);
-                x += n;
-            }
-        });
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn gray(w: u32, h: u32, from: u16) -> Image {
-        let v = (0..w * h).map(|i| from + i as u16).collect();
-        Image::gray(w, h, Samples::U16(v)).unwrap()
-    }
-
-    /// Rows of tiles put into a blank frame as they come give the mosaic of them; a row
-    /// that does not fit is refused, naming both shapes.
-    #[test]
-    fn rows_put_into_a_blank_frame_give_the_mosaic() {
-        let rows = [
-            vec![gray(3, 2, 0), gray(2, 2, 100)],
-            vec![gray(3, 1, 200), gray(2, 1, 300)],
-        ];
-        let mut frame = Image::blank(Shape::new(5, 3, 1).unwrap(), SampleType::U16);
-        frame.put_row(0, &rows[0]).unwrap();
-        frame.put_row(2, &rows[1]).unwrap();
-        assert_eq!(frame, Image::mosaic(&rows).unwrap());
-        for bad in [
-            frame.put_row(2, &rows[0]),      // past the last row
-            frame.put_row(0, &rows[0][..1]), // too narrow
-            frame.put_row(0, &[gray(5, 1, 0).into_opaque(), gray(1, 1, 0)]), // too wide
-            frame.put_row(0, &[]),
-        ] {
-            let e = bad.unwrap_err().to_string();
-            assert!(e.contains("put") || e.contains("no images"), "{e}");
+    let rows_per_slice = part.height as usize;
+    // Destination rows: the rows of the whole image the part's rows land on, each
+    // borrowed once; then copied in parallel.
+    let start = |r: usize| {
+        let (pz, py) = (r / rows_per_slice, r % rows_per_slice);
+        ((z as usize + pz) * whole.height as usize + y as usize + py) * line + x as usize * c
+    };
+    let rows = part.height as usize * part.depth as usize;
+    if n == line && rows > 0 {
+        // Whole rows: slice by slice, each a contiguous run of rows.
+        let slice = rows_per_slice * line;
+        for (pz, s) in src.chunks(slice).enumerate() {
+            let at = start(pz * rows_per_slice);
+            dst[at..at + s.len()]
+                .par_chunks_mut(line * 64)
+                .zip(s.par_chunks(line * 64))
+                .for_each(|(d, s)| d.copy_from_slice(s));
         }
+        return;
     }
+    let mut targets: Vec<&mut [T]> = Vec::with_capacity(rows);
+    let mut rest = dst;
+    let mut consumed = 0;
+    for r in 0..rows {
+        let at = start(r);
+        let tail = std::mem::take(&mut rest);
+        let (_, tail) = tail.split_at_mut(at - consumed);
+        let (row, tail) = tail.split_at_mut(n);
+        targets.push(row);
+        rest = tail;
+        consumed = at + n;
+    }
+    targets
+        .into_par_iter()
+        .zip(src.par_chunks(n))
+        .with_min_len(64)
+        .for_each(|(d, s)| d.copy_from_slice(s));
 }

@@ -140,6 +140,17 @@ pub enum Samples {
     F64(Vec<f64>),
 }
 
+macro_rules! from_vec {
+    ($($t:ty => $v:ident),*) => {$(
+        impl From<Vec<$t>> for Samples {
+            fn from(v: Vec<$t>) -> Self {
+                Samples::$v(v)
+            }
+        }
+    )*};
+}
+from_vec!(u8 => U8, u16 => U16, f32 => F32, i8 => I8, i16 => I16, i32 => I32, u32 => U32, f64 => F64);
+
 /// Calls `$f` on the vector inside any [`Samples`].
 macro_rules! with_samples {
     ($s:expr, $v:ident => $f:expr) => {
@@ -158,6 +169,12 @@ macro_rules! with_samples {
 
 mod assemble;
 mod view;
+
+/// `s`'s samples as a slice of the type of `like` (an error if they are of another).
+fn assemble_typed<'s, T: 'static>(s: &'s Samples, _like: &[T]) -> Result<&'s [T]> {
+    with_samples!(s, v => (v as &dyn std::any::Any).downcast_ref::<Vec<T>>().map(Vec::as_slice))
+        .ok_or_else(|| Error::usage("cannot put images of different sample types together"))
+}
 
 pub use view::{ImageView, SamplesRef};
 
@@ -278,39 +295,64 @@ impl Samples {
     }
 }
 
-/// Width, height and channel count of an image.
+/// Most channels an image may have. Files hold 1 (gray), 3 (RGB) or 4 (RGBA) per
+/// pixel; microscopy hyperstacks hold any number as separate pages.
+pub const MAX_CHANNELS: u32 = 64;
+
+/// Width, height, depth and channel count of an image: (Z, Y, X[, C]) in numpy's order,
+/// samples interleaved by channel. A 2-D image has depth 1; a volume (a z-stack) more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Shape {
-    /// Pixels per row.
+    /// Pixels per row (X).
     pub width: u32,
-    /// Rows.
+    /// Rows per slice (Y).
     pub height: u32,
-    /// Channels per pixel: 1 (gray), 3 (RGB) or 4 (RGBA).
+    /// Slices (Z); 1 for a 2-D image. Left out of records when 1, so a 2-D shape reads
+    /// and writes as it always did.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub depth: u32,
+    /// Channels per pixel: 1 (gray), 3 (RGB), 4 (RGBA), or up to [`MAX_CHANNELS`].
     pub channels: u32,
 }
 
+fn one() -> u32 {
+    1
+}
+
+fn is_one(v: &u32) -> bool {
+    *v == 1
+}
+
 impl Shape {
-    /// Validates a shape: non-zero sides, 1/3/4 channels, sample count within `u32`
-    /// (GPU indices are 32-bit).
+    /// Validates a 2-D shape: non-zero sides, 1 to [`MAX_CHANNELS`] channels, sample
+    /// count within `u32` (GPU indices are 32-bit).
     pub fn new(width: u32, height: u32, channels: u32) -> Result<Self> {
+        Self::volume(width, height, 1, channels)
+    }
+
+    /// Validates a volume's shape (`depth` slices of `height` rows of `width` pixels),
+    /// as [`Shape::new`] does a 2-D one.
+    pub fn volume(width: u32, height: u32, depth: u32, channels: u32) -> Result<Self> {
         let shape = Shape {
             width,
             height,
+            depth,
             channels,
         };
         let bad = |reason: &str| Error::Shape {
             width,
             height,
+            depth,
             channels,
             reason: reason.to_string(),
         };
-        if width == 0 || height == 0 {
+        if width == 0 || height == 0 || depth == 0 {
             return Err(bad("zero-sized image"));
         }
-        if !matches!(channels, 1 | 3 | 4) {
-            return Err(bad(
-                "only 1 (gray), 3 (RGB) or 4 (RGBA) channels are supported",
-            ));
+        if channels == 0 || channels > MAX_CHANNELS {
+            return Err(bad(&format!(
+                "{channels} channels; 1 (gray), 3 (RGB), 4 (RGBA) or up to {MAX_CHANNELS} are supported"
+            )));
         }
         if shape.samples_u64() > u64::from(u32::MAX) {
             return Err(bad("more than 2^32 samples"));
@@ -318,9 +360,29 @@ impl Shape {
         Ok(shape)
     }
 
-    /// Pixels in one plane.
-    pub fn plane_len(&self) -> usize {
+    /// Whether the image is a volume (more than one slice).
+    pub fn is_volume(&self) -> bool {
+        self.depth > 1
+    }
+
+    /// The same shape with `depth` slices (unchecked; see [`Shape::volume`]).
+    pub fn with_depth(self, depth: u32) -> Shape {
+        Shape { depth, ..self }
+    }
+
+    /// The shape of one slice (depth 1).
+    pub fn slice(&self) -> Shape {
+        self.with_depth(1)
+    }
+
+    /// Pixels in one slice of one channel.
+    pub fn slice_len(&self) -> usize {
         self.width as usize * self.height as usize
+    }
+
+    /// Pixels in one channel's plane: all its slices.
+    pub fn plane_len(&self) -> usize {
+        self.slice_len() * self.depth as usize
     }
 
     /// Samples in the whole image.
@@ -329,64 +391,139 @@ impl Shape {
     }
 
     pub(crate) fn samples_u64(&self) -> u64 {
-        u64::from(self.width) * u64::from(self.height) * u64::from(self.channels)
+        u64::from(self.width)
+            * u64::from(self.height)
+            * u64::from(self.depth)
+            * u64::from(self.channels)
+    }
+
+    /// Rows of the whole image: `height` per slice.
+    pub fn rows(&self) -> u32 {
+        self.height * self.depth
+    }
+
+    /// The sizes in numpy's order: `(Z, Y, X)` for a volume, `(Y, X)` otherwise, with
+    /// `C` last where there is more than one channel.
+    pub fn numpy(&self) -> Vec<u32> {
+        let mut v = Vec::with_capacity(4);
+        if self.is_volume() {
+            v.push(self.depth);
+        }
+        v.extend([self.height, self.width]);
+        if self.channels > 1 {
+            v.push(self.channels);
+        }
+        v
     }
 }
 
-/// Where an image's samples sit in a larger image: a tile and its halo. Kernels reflect
-/// at the larger image's edges, so a window's filtered values equal the whole image's
-/// wherever the window holds every tap they read.
+/// The physical size of a voxel (a pixel of a 2-D image has `z` 1), as microscopy files
+/// record it: ImageJ's `spacing` and resolution, OME's `PhysicalSizeX/Y/Z`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VoxelSize {
+    /// Between slices.
+    pub z: f64,
+    /// Between rows.
+    pub y: f64,
+    /// Between columns.
+    pub x: f64,
+    /// The unit of all three (`µm` for micrometres, as OME writes it).
+    pub unit: String,
+}
+
+impl VoxelSize {
+    /// The sizes in numpy's order `(z, y, x)`.
+    pub fn zyx(&self) -> [f64; 3] {
+        [self.z, self.y, self.x]
+    }
+}
+
+/// Where an image's samples sit in a larger image: a tile (or brick) and its halo.
+/// Kernels reflect at the larger image's edges, so a window's filtered values equal the
+/// whole image's wherever the window holds every tap they read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Window {
     /// Column of the window's first sample in the whole image.
     pub x: u32,
     /// Row of the window's first sample in the whole image.
     pub y: u32,
+    /// Slice of the window's first sample in the whole image.
+    pub z: u32,
     /// The whole image's width.
     pub full_width: u32,
     /// The whole image's height.
     pub full_height: u32,
+    /// The whole image's depth.
+    pub full_depth: u32,
 }
 
-/// A rectangle of an image, in that image's pixel coordinates.
+/// A box of an image, in that image's pixel coordinates: a rectangle of a 2-D image
+/// (`z = 0`, `depth = 1`), or of some slices of a volume.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Rect {
     /// First column.
     pub x: u32,
     /// First row.
     pub y: u32,
+    /// First slice.
+    pub z: u32,
     /// Columns.
     pub width: u32,
     /// Rows.
     pub height: u32,
+    /// Slices.
+    pub depth: u32,
 }
 
 impl Rect {
-    /// All of an image of `shape`.
-    pub fn of(shape: Shape) -> Self {
+    /// A rectangle of a 2-D image (or of the first slice of a volume).
+    pub fn area(x: u32, y: u32, width: u32, height: u32) -> Self {
         Rect {
-            x: 0,
-            y: 0,
-            width: shape.width,
-            height: shape.height,
+            x,
+            y,
+            z: 0,
+            width,
+            height,
+            depth: 1,
         }
     }
 
-    /// The shape of this rectangle of an image with `channels` channels.
+    /// All of an image of `shape`.
+    pub fn of(shape: Shape) -> Self {
+        Rect {
+            depth: shape.depth,
+            ..Rect::area(0, 0, shape.width, shape.height)
+        }
+    }
+
+    /// The shape of this box of an image with `channels` channels.
     pub fn shape(&self, channels: u32) -> Shape {
         Shape {
             width: self.width,
             height: self.height,
+            depth: self.depth,
             channels,
         }
     }
 
-    /// Whether the rectangle lies within an image of `shape` and is not empty.
+    /// Whether the box lies within an image of `shape` and is not empty.
     pub fn fits(&self, shape: Shape) -> bool {
-        self.width > 0
-            && self.height > 0
-            && u64::from(self.x) + u64::from(self.width) <= u64::from(shape.width)
-            && u64::from(self.y) + u64::from(self.height) <= u64::from(shape.height)
+        let within = |at: u32, len: u32, whole: u32| {
+            len > 0 && u64::from(at) + u64::from(len) <= u64::from(whole)
+        };
+        within(self.x, self.width, shape.width)
+            && within(self.y, self.height, shape.height)
+            && within(self.z, self.depth, shape.depth)
+    }
+
+    /// Pixels in the box (of one channel).
+    pub fn len(&self) -> usize {
+        self.width as usize * self.height as usize * self.depth as usize
+    }
+
+    /// Whether the box holds no pixel.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -396,6 +533,7 @@ impl Window {
         Window {
             x: self.x + rect.x,
             y: self.y + rect.y,
+            z: self.z + rect.z,
             ..*self
         }
     }
@@ -405,15 +543,27 @@ impl Window {
         Window {
             x: 0,
             y: 0,
+            z: 0,
             full_width: shape.width,
             full_height: shape.height,
+            full_depth: shape.depth,
         }
     }
 }
 
 impl std::fmt::Display for Shape {
+    /// `WxHxC` for a 2-D image, `WxHxDxC` for a volume.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}x{}x{}", self.width, self.height, self.channels)
+        f.write_str(&dims(self.width, self.height, self.depth, self.channels))
+    }
+}
+
+/// `WxHxC`, or `WxHxDxC` where there is more than one slice.
+pub(crate) fn dims(width: u32, height: u32, depth: u32, channels: u32) -> String {
+    if depth == 1 {
+        format!("{width}x{height}x{channels}")
+    } else {
+        format!("{width}x{height}x{depth}x{channels}")
     }
 }
 
@@ -425,14 +575,21 @@ pub struct Image {
 }
 
 impl Image {
-    /// Builds an image, checking that the sample count matches the shape.
+    /// Builds a 2-D image, checking that the sample count matches the shape.
     pub fn new(width: u32, height: u32, channels: u32, samples: Samples) -> Result<Self> {
-        let shape = Shape::new(width, height, channels)?;
+        Self::with_shape(Shape::new(width, height, channels)?, samples)
+    }
+
+    /// Builds an image of any shape (a volume: [`Shape::volume`]), checking that the
+    /// sample count matches it. Samples are in (z, y, x, c) order.
+    pub fn with_shape(shape: Shape, samples: Samples) -> Result<Self> {
+        let shape = Shape::volume(shape.width, shape.height, shape.depth, shape.channels)?;
         if samples.len() != shape.samples() {
             return Err(Error::Shape {
-                width,
-                height,
-                channels,
+                width: shape.width,
+                height: shape.height,
+                depth: shape.depth,
+                channels: shape.channels,
                 reason: format!(
                     "{} samples given, {} expected",
                     samples.len(),
@@ -441,6 +598,104 @@ impl Image {
             });
         }
         Ok(Image { shape, samples })
+    }
+
+    /// Stacks images of one shape and type into a volume, one slice each (the pages
+    /// of a z-stack). Each may itself be a volume: their slices follow one another.
+    pub fn volume_of(slices: Vec<Image>) -> Result<Image> {
+        let first = slices
+            .first()
+            .ok_or_else(|| Error::usage("no slices to make a volume of"))?;
+        let (shape, t) = (first.shape, first.sample_type());
+        if let Some((k, s)) = (slices.iter().enumerate())
+            .find(|(_, s)| s.shape.slice() != shape.slice() || s.sample_type() != t)
+        {
+            return Err(Error::unsupported(format!(
+                "slice {k} is {} {} but slice 0 is {} {t}: every slice of a volume must match",
+                s.shape,
+                s.sample_type(),
+                shape
+            )));
+        }
+        let depth: u32 = slices.iter().map(|s| s.shape.depth).sum();
+        let shape = Shape::volume(shape.width, shape.height, depth, shape.channels)?;
+        if slices.len() == 1 {
+            return Ok(slices.into_iter().next().expect("one slice"));
+        }
+        let mut samples = Samples::with_capacity(t, shape.samples());
+        for s in &slices {
+            samples.extend_from(&s.samples, 0..s.samples.len())?;
+        }
+        Image::with_shape(shape, samples)
+    }
+
+    /// Single-channel images of one shape and type as the channels of one image, in
+    /// order (a hyperstack's channel pages).
+    pub fn interleave(mut channels: Vec<Image>) -> Result<Image> {
+        if channels.len() == 1 {
+            return Ok(channels.pop().expect("one channel"));
+        }
+        let first = channels
+            .first()
+            .ok_or_else(|| Error::usage("no channels to put together"))?;
+        let (shape, t) = (first.shape, first.sample_type());
+        if let Some(c) = channels
+            .iter()
+            .find(|c| c.shape != shape || c.sample_type() != t || c.channels() != 1)
+        {
+            return Err(Error::unsupported(format!(
+                "a {} {} channel beside a {shape} {t} one: channel pages must be gray and match",
+                c.shape,
+                c.sample_type()
+            )));
+        }
+        let n = channels.len();
+        let out_shape = Shape::volume(shape.width, shape.height, shape.depth, n as u32)?;
+        let mut out = Image::blank(out_shape, t);
+        with_samples!(&mut out.samples, o => {
+            for (c, ch) in channels.iter().enumerate() {
+                let src = assemble_typed(&ch.samples, o)?;
+                for (d, &v) in o.iter_mut().skip(c).step_by(n).zip(src) {
+                    *d = v;
+                }
+            }
+        });
+        Ok(out)
+    }
+
+    /// Each channel as an image of its own (a hyperstack's channel pages).
+    pub fn channel_images(&self) -> Vec<Image> {
+        let c = self.shape.channels as usize;
+        if c == 1 {
+            return vec![self.clone()];
+        }
+        let shape = Shape {
+            channels: 1,
+            ..self.shape
+        };
+        (0..c)
+            .map(|ch| {
+                let samples = with_samples!(&self.samples, v => {
+                    let one: Vec<_> = v.iter().skip(ch).step_by(c).copied().collect();
+                    Samples::from(one)
+                });
+                Image { shape, samples }
+            })
+            .collect()
+    }
+
+    /// The volume's slices as 2-D images (a 2-D image is its one slice).
+    pub fn slices(&self) -> Vec<Image> {
+        if !self.shape.is_volume() {
+            return vec![self.clone()];
+        }
+        let n = self.shape.slice_len() * self.shape.channels as usize;
+        (0..self.shape.depth as usize)
+            .map(|z| Image {
+                shape: self.shape.slice(),
+                samples: self.samples.view().slice(z * n..(z + 1) * n).to_samples(),
+            })
+            .collect()
     }
 
     /// Shorthand for a gray image.
@@ -456,9 +711,13 @@ impl Image {
     pub fn width(&self) -> u32 {
         self.shape.width
     }
-    /// Rows.
+    /// Rows per slice.
     pub fn height(&self) -> u32 {
         self.shape.height
+    }
+    /// Slices: 1 for a 2-D image.
+    pub fn depth(&self) -> u32 {
+        self.shape.depth
     }
     /// Channels per pixel.
     pub fn channels(&self) -> u32 {

@@ -131,14 +131,20 @@ pub struct ImageView<'a> {
 }
 
 impl<'a> ImageView<'a> {
-    /// A view of `samples` as an image, checking that their count matches the shape.
+    /// Borrows the samples of a 2-D image, checking that their count matches the shape.
     pub fn new(width: u32, height: u32, channels: u32, samples: SamplesRef<'a>) -> Result<Self> {
-        let shape = Shape::new(width, height, channels)?;
+        Self::with_shape(Shape::new(width, height, channels)?, samples)
+    }
+
+    /// Borrows the samples of an image of any shape (a volume), in (z, y, x, c) order.
+    pub fn with_shape(shape: Shape, samples: SamplesRef<'a>) -> Result<Self> {
+        let shape = Shape::volume(shape.width, shape.height, shape.depth, shape.channels)?;
         if samples.len() != shape.samples() {
             return Err(Error::Shape {
-                width,
-                height,
-                channels,
+                width: shape.width,
+                height: shape.height,
+                depth: shape.depth,
+                channels: shape.channels,
                 reason: format!(
                     "{} samples given, {} expected",
                     samples.len(),
@@ -149,7 +155,6 @@ impl<'a> ImageView<'a> {
         Ok(ImageView { shape, samples })
     }
 
-    /// A view of samples already known to fit `shape` (an [`Image`]'s own).
     pub(super) fn of(shape: Shape, samples: SamplesRef<'a>) -> Self {
         debug_assert_eq!(samples.len(), shape.samples());
         ImageView { shape, samples }
@@ -193,12 +198,17 @@ impl<'a> ImageView<'a> {
         }
         let c = self.shape.channels as usize;
         let row = self.shape.width as usize * c;
+        let slice = row * self.shape.height as usize;
         let (x0, w) = (rect.x as usize * c, rect.width as usize * c);
-        let mut out = Samples::with_capacity(self.sample_type(), w * rect.height as usize);
-        for y in rect.y as usize..(rect.y + rect.height) as usize {
-            out.extend_from_view(self.samples, y * row + x0..y * row + x0 + w)?;
+        let mut out =
+            Samples::with_capacity(self.sample_type(), w * rect.len() / rect.width as usize);
+        for z in rect.z as usize..(rect.z + rect.depth) as usize {
+            for y in rect.y as usize..(rect.y + rect.height) as usize {
+                let at = z * slice + y * row + x0;
+                out.extend_from_view(self.samples, at..at + w)?;
+            }
         }
-        Image::new(rect.width, rect.height, self.shape.channels, out)
+        Image::with_shape(rect.shape(self.shape.channels), out)
     }
 }
 

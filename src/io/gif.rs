@@ -44,6 +44,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Stack> {
         frames,
         animation: Some(Animation { delays, repeat }),
         format: Some(Format::Gif),
+        voxel: None,
     })
 }
 

@@ -11,10 +11,11 @@ mod gif;
 mod raster;
 pub mod tiff;
 
-use crate::image::{Image, SampleType};
+use crate::image::{Image, SampleType, VoxelSize};
 use crate::{Error, Result};
 use std::io::{Cursor, Write};
 use std::path::Path;
+pub use tiff::Reading;
 
 /// An image file format imflow writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -112,22 +113,41 @@ pub struct Stack {
     pub animation: Option<Animation>,
     /// The format the frames were read from.
     pub format: Option<Format>,
+    /// The voxel size, where the file records one; written with volumes.
+    pub voxel: Option<VoxelSize>,
 }
 
 impl Stack {
     /// A stack of one image.
     pub fn single(image: Image) -> Self {
+        Stack::of(vec![image])
+    }
+
+    /// A stack of these frames, with nothing else known about them.
+    pub fn of(frames: Vec<Image>) -> Self {
         Stack {
-            frames: vec![image],
+            frames,
             animation: None,
             format: None,
+            voxel: None,
         }
+    }
+
+    /// Whether the frames are volumes (each has more than one slice).
+    pub fn is_volume(&self) -> bool {
+        self.frames.first().is_some_and(|f| f.shape().is_volume())
     }
 }
 
 /// Loads every frame of a file (a TIFF straight from the file, see
-/// [`decode_stack_from_file`]).
+/// [`decode_stack_from_file`]): a multi-page TIFF by its axes ([`Reading::Auto`]).
 pub fn load_stack(path: impl AsRef<Path>) -> Result<Stack> {
+    load_stack_as(path, Reading::Auto)
+}
+
+/// [`load_stack`], a multi-page TIFF read as `reading` asks (a plain one as a volume,
+/// say).
+pub fn load_stack_as(path: impl AsRef<Path>, reading: Reading) -> Result<Stack> {
     let path = path.as_ref();
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let seekable = file.metadata().is_ok_and(|m| m.is_file());
@@ -135,9 +155,9 @@ pub fn load_stack(path: impl AsRef<Path>) -> Result<Stack> {
         // A pipe or a device: read it through, once.
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| Error::io(path, e))?;
-        return decode_stack(&bytes).map_err(|e| e.at(path));
+        return decode_stack_as(&bytes, reading).map_err(|e| e.at(path));
     }
-    decode_stack_from_file(&mut file).map_err(|e| e.at(path))
+    decode_stack_from_file(&mut file, reading).map_err(|e| e.at(path))
 }
 
 /// The most one page may take decoded when a file is read whole: the default memory
@@ -183,18 +203,20 @@ pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32)> {
         .map_err(Error::decode_from)
 }
 
-/// Decodes every frame: all TIFF pages, all GIF frames (composited, with timing), or the
-/// one image of other formats. Errors name no file; [`Error::at`] adds one.
+/// Decodes every frame: all TIFF pages (by their axes: see [`decode_stack_as`]), all GIF
+/// frames (composited, with timing), or the one image of other formats. Errors name no
+/// file; [`Error::at`] adds one.
 pub fn decode_stack(bytes: &[u8]) -> Result<Stack> {
+    decode_stack_as(bytes, Reading::Auto)
+}
+
+/// [`decode_stack`], a multi-page TIFF read as `reading` asks.
+pub fn decode_stack_as(bytes: &[u8], reading: Reading) -> Result<Stack> {
     if bytes.is_empty() {
         return Err(Error::decode("empty file (0 bytes)"));
     }
     let stack = if is_tiff(bytes) {
-        Stack {
-            frames: tiff::decode_pages(Cursor::new(bytes), usize::MAX, page_limit())?.0,
-            animation: None,
-            format: Some(Format::Tiff),
-        }
+        decode_tiff(Cursor::new(bytes), reading)?
     } else if image::guess_format(bytes).ok() == Some(image::ImageFormat::Gif) {
         gif::decode(bytes)?
     } else {
@@ -207,12 +229,34 @@ pub fn decode_stack(bytes: &[u8]) -> Result<Stack> {
             _ => None,
         };
         Stack {
-            frames: vec![image],
-            animation: None,
             format,
+            ..Stack::single(image)
         }
     };
     uniform(stack)
+}
+
+/// Every frame of a TIFF by its axes, each page within the page limit.
+fn decode_tiff<R: std::io::Read + std::io::Seek>(reader: R, reading: Reading) -> Result<Stack> {
+    let limit = page_limit();
+    let mut f = tiff::TiffFrames::open(reader, limit, reading)?;
+    if f.page_bytes() > limit {
+        return Err(Error::decode(format!(
+            "a {} {} page takes {} MB decoded, over the {} MB this read allows",
+            f.shape().slice(),
+            f.sample_type(),
+            f.page_bytes() >> 20,
+            limit >> 20
+        )));
+    }
+    let frames = (0..f.frames())
+        .map(|t| f.read_frame(t))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Stack {
+        format: Some(Format::Tiff),
+        voxel: f.layout().voxel.clone(),
+        ..Stack::of(frames)
+    })
 }
 
 /// Decodes every frame of an open file, as [`decode_stack`] does its bytes. A TIFF is
@@ -220,7 +264,7 @@ pub fn decode_stack(bytes: &[u8]) -> Result<Stack> {
 /// held in memory beside its pixels (half the peak memory of a large stack, one copy
 /// fewer); other formats are read whole first. A read error is a decode error here (the
 /// file is already open); errors name no file.
-pub fn decode_stack_from_file(file: &mut std::fs::File) -> Result<Stack> {
+pub fn decode_stack_from_file(file: &mut std::fs::File, reading: Reading) -> Result<Stack> {
     use std::io::{Read, Seek};
     let mut magic = Vec::with_capacity(4);
     Read::by_ref(file)
@@ -231,14 +275,9 @@ pub fn decode_stack_from_file(file: &mut std::fs::File) -> Result<Stack> {
     if !is_tiff(&magic) {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(Error::decode_from)?;
-        return decode_stack(&bytes);
+        return decode_stack_as(&bytes, reading);
     }
-    let stack = Stack {
-        frames: tiff::decode_pages(std::io::BufReader::new(file), usize::MAX, page_limit())?.0,
-        animation: None,
-        format: Some(Format::Tiff),
-    };
-    uniform(stack)
+    uniform(decode_tiff(std::io::BufReader::new(file), reading)?)
 }
 
 /// The stack, if all its frames have one shape and sample type.

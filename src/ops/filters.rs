@@ -10,10 +10,15 @@ use serde::{Deserialize, Serialize};
 /// Largest box with `int=scipy`: its window sums of 16-bit levels are exact in i32.
 pub const MAX_INT_BOX: u32 = 32767;
 
-/// Gaussian filter parameters. Axis 0 (rows, vertical) uses `sigma_y`, axis 1 uses
-/// `sigma_x`; a zero sigma leaves that axis unfiltered, as in scipy.
+/// Gaussian filter parameters, per axis in numpy's order: a volume's axis 0 (slices)
+/// uses `sigma_z`, rows (vertical) `sigma_y`, columns `sigma_x`; a zero sigma leaves that
+/// axis unfiltered, as in scipy. A 2-D image has no z axis: `sigma_z` does not apply.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Gaussian {
+    /// Standard deviation along z (slices of a volume), in voxels; 0 filters each slice
+    /// on its own.
+    #[serde(default)]
+    pub sigma_z: f64,
     /// Standard deviation along x (columns), in pixels.
     pub sigma_x: f64,
     /// Standard deviation along y (rows), in pixels.
@@ -27,11 +32,12 @@ pub struct Gaussian {
 }
 
 /// Box (uniform) filter parameters: the window is `size` pixels along each axis,
-/// `size/2` before the centre and `(size-1)/2` after it, as scipy places it.
+/// `size/2` before the centre and `(size-1)/2` after it, as scipy places it. Sizes are
+/// per axis in numpy's order `(z, y, x)`; a 2-D image has no z axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BoxBlur {
-    /// Window side in pixels, at least 1.
-    pub size: u32,
+    /// Window side along z, y and x, each at least 1 (1: that axis is not filtered).
+    pub size: [u32; 3],
     /// How integer input is treated (see [`IntMode`]).
     #[serde(default, skip_serializing_if = "IntMode::is_round")]
     pub int: IntMode,
@@ -103,21 +109,37 @@ impl IntMode {
 }
 
 impl Gaussian {
-    /// Isotropic gaussian with scipy's default `truncate = 4`.
+    /// Isotropic gaussian (every axis, z too) with scipy's default `truncate = 4`.
     pub fn new(sigma: f64) -> Result<Self> {
-        Self::anisotropic(sigma, sigma, 4.0).map_err(|e| match e {
+        let g = Gaussian {
+            sigma_z: sigma,
+            sigma_y: sigma,
+            sigma_x: sigma,
+            truncate: 4.0,
+            int: IntMode::Round,
+        };
+        g.validate().map_err(|e| match e {
             Error::InvalidParam { op, reason, .. } => Error::InvalidParam {
                 op,
                 param: "sigma".into(),
                 reason,
             },
             e => e,
-        })
+        })?;
+        Ok(g)
     }
 
-    /// Per-axis sigmas and an explicit `truncate`.
+    /// Per-axis sigmas in the plane (x, y; no filtering along z) and an explicit
+    /// `truncate`.
     pub fn anisotropic(sigma_x: f64, sigma_y: f64, truncate: f64) -> Result<Self> {
+        Self::per_axis([0.0, sigma_y, sigma_x], truncate)
+    }
+
+    /// Per-axis sigmas in numpy's order `(z, y, x)`, as scipy takes them for a 3-D array,
+    /// and an explicit `truncate`.
+    pub fn per_axis([sigma_z, sigma_y, sigma_x]: [f64; 3], truncate: f64) -> Result<Self> {
         let g = Gaussian {
+            sigma_z,
             sigma_x,
             sigma_y,
             truncate,
@@ -127,9 +149,18 @@ impl Gaussian {
         Ok(g)
     }
 
+    /// The sigmas in numpy's order `(z, y, x)`, with their parameter names.
+    pub fn sigmas(&self) -> [(&'static str, f64); 3] {
+        [
+            ("sigma_z", self.sigma_z),
+            ("sigma_y", self.sigma_y),
+            ("sigma_x", self.sigma_x),
+        ]
+    }
+
     /// Checks the parameters (also for values built directly or deserialised).
     pub fn validate(&self) -> Result<()> {
-        for (name, s) in [("sigma_x", self.sigma_x), ("sigma_y", self.sigma_y)] {
+        for (name, s) in self.sigmas() {
             if !s.is_finite() || s < 0.0 {
                 return Err(Error::param(
                     "gaussian",
@@ -138,7 +169,7 @@ impl Gaussian {
                 ));
             }
         }
-        if self.sigma_x == 0.0 && self.sigma_y == 0.0 {
+        if self.sigma_x == 0.0 && self.sigma_y == 0.0 && self.sigma_z == 0.0 {
             return Err(Error::param(
                 "gaussian",
                 "sigma",
@@ -152,7 +183,7 @@ impl Gaussian {
                 format!("must be a finite number > 0, got {}", self.truncate),
             ));
         }
-        for (name, s) in [("sigma_x", self.sigma_x), ("sigma_y", self.sigma_y)] {
+        for (name, s) in self.sigmas() {
             let r = (self.truncate * s + 0.5).floor();
             if r > f64::from(MAX_RADIUS) {
                 return Err(Error::param(
@@ -167,32 +198,48 @@ impl Gaussian {
         Ok(())
     }
 
-    /// The 1-D kernel for one axis, or `None` when that axis is not filtered.
-    pub fn kernel(&self, axis: Axis) -> Option<Vec<f32>> {
-        let sigma = match axis {
+    /// The sigma along `axis`.
+    pub fn sigma(&self, axis: Axis) -> f64 {
+        match axis {
+            Axis::Z => self.sigma_z,
             Axis::Y => self.sigma_y,
             Axis::X => self.sigma_x,
-        };
+        }
+    }
+
+    /// The kernel radius along `axis` (0 where the axis is not filtered).
+    pub fn radius(&self, axis: Axis) -> u32 {
+        let s = self.sigma(axis);
+        if s > 1e-15 {
+            (self.truncate * s + 0.5).floor() as u32
+        } else {
+            0
+        }
+    }
+
+    /// The 1-D kernel for one axis, or `None` when that axis is not filtered.
+    pub fn kernel(&self, axis: Axis) -> Option<Vec<f32>> {
+        let sigma = self.sigma(axis);
         // scipy skips axes whose sigma is (numerically) zero.
         (sigma > 1e-15).then(|| gaussian_weights(sigma, self.truncate))
     }
 
     /// The 1-D kernel for one axis in f64, as scipy computes it (for `int=scipy`).
     pub fn kernel64(&self, axis: Axis) -> Option<Vec<f64>> {
-        let sigma = match axis {
-            Axis::Y => self.sigma_y,
-            Axis::X => self.sigma_x,
-        };
+        let sigma = self.sigma(axis);
         (sigma > 1e-15).then(|| gaussian_weights64(sigma, self.truncate))
     }
 }
 
-/// An image axis. Filters run along `Y` (axis 0) first, then `X`, as scipy does.
+/// An image axis. Filters run along `Z` (axis 0 of a volume) first, then `Y`, then `X`,
+/// as scipy does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Axis {
-    /// Along columns (axis 0, rows vary).
+    /// Along slices (a volume's axis 0).
+    Z,
+    /// Along columns (rows vary).
     Y,
-    /// Along rows (axis 1, columns vary).
+    /// Along rows (columns vary).
     X,
 }
 
@@ -257,8 +304,13 @@ pub fn numpy_sum(a: &[f64]) -> f64 {
 }
 
 impl BoxBlur {
-    /// A box filter of side `size`.
+    /// A box filter of side `size` along every axis (z too).
     pub fn new(size: u32) -> Result<Self> {
+        Self::per_axis([size; 3])
+    }
+
+    /// A box filter of per-axis sides in numpy's order `(z, y, x)`.
+    pub fn per_axis(size: [u32; 3]) -> Result<Self> {
         let b = BoxBlur {
             size,
             int: IntMode::Round,
@@ -267,35 +319,60 @@ impl BoxBlur {
         Ok(b)
     }
 
+    /// The side along `axis`.
+    pub fn size(&self, axis: Axis) -> u32 {
+        self.size[axis_index(axis)]
+    }
+
+    /// The sides with their parameter names, in numpy's order.
+    fn sizes(&self) -> [(&'static str, u32); 3] {
+        [
+            ("size_z", self.size[0]),
+            ("size_y", self.size[1]),
+            ("size_x", self.size[2]),
+        ]
+    }
+
     /// Checks the parameters.
     pub fn validate(&self) -> Result<()> {
-        if self.size == 0 {
-            return Err(Error::param("box", "size", "must be >= 1, got 0"));
-        }
-        if self.size > 2 * MAX_RADIUS + 1 {
-            return Err(Error::param(
-                "box",
-                "size",
-                format!("{} exceeds the limit of {}", self.size, 2 * MAX_RADIUS + 1),
-            ));
-        }
-        if self.int == IntMode::Scipy && self.size > MAX_INT_BOX {
-            // Exact window sums of 16-bit levels must fit the GPU's i32.
-            return Err(Error::param(
-                "box",
-                "size",
-                format!(
-                    "{} exceeds the limit of {MAX_INT_BOX} with int=scipy",
-                    self.size
-                ),
-            ));
+        let uniform = self.size[0] == self.size[1] && self.size[1] == self.size[2];
+        for (name, size) in self.sizes() {
+            let name = if uniform { "size" } else { name };
+            if size == 0 {
+                return Err(Error::param("box", name, "must be >= 1, got 0"));
+            }
+            if size > 2 * MAX_RADIUS + 1 {
+                return Err(Error::param(
+                    "box",
+                    name,
+                    format!("{size} exceeds the limit of {}", 2 * MAX_RADIUS + 1),
+                ));
+            }
+            if self.int == IntMode::Scipy && size > MAX_INT_BOX {
+                // Exact window sums of 16-bit levels must fit the GPU's i32.
+                return Err(Error::param(
+                    "box",
+                    name,
+                    format!("{size} exceeds the limit of {MAX_INT_BOX} with int=scipy"),
+                ));
+            }
         }
         Ok(())
     }
 
-    /// Samples before and after the centre: `(size/2, (size-1)/2)`, scipy's placement
-    /// for `origin = 0`.
-    pub fn window(&self) -> (u32, u32) {
-        (self.size / 2, (self.size - 1) / 2)
+    /// Samples before and after the centre along `axis`: `(size/2, (size-1)/2)`,
+    /// scipy's placement for `origin = 0`.
+    pub fn window(&self, axis: Axis) -> (u32, u32) {
+        let size = self.size(axis);
+        (size / 2, (size - 1) / 2)
+    }
+}
+
+/// An axis's place in numpy's order `(z, y, x)`.
+pub fn axis_index(axis: Axis) -> usize {
+    match axis {
+        Axis::Z => 0,
+        Axis::Y => 1,
+        Axis::X => 2,
     }
 }

@@ -24,6 +24,42 @@ use serde::{Deserialize, Serialize};
 /// extra tap revisit samples already in the window.
 pub const MAX_RADIUS: u32 = 1 << 16;
 
+/// How far an op (or a chain) reaches along each axis, in samples: a tile's halo.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Reach {
+    /// Columns.
+    pub x: u32,
+    /// Rows.
+    pub y: u32,
+    /// Slices.
+    pub z: u32,
+}
+
+impl Reach {
+    /// The same reach along every axis.
+    pub fn all(r: u32) -> Self {
+        Reach { x: r, y: r, z: r }
+    }
+
+    /// Both reaches, one after the other.
+    pub fn plus(self, o: Reach) -> Reach {
+        Reach {
+            x: self.x + o.x,
+            y: self.y + o.y,
+            z: self.z + o.z,
+        }
+    }
+
+    /// The larger of the two on each axis.
+    pub fn max(self, o: Reach) -> Reach {
+        Reach {
+            x: self.x.max(o.x),
+            y: self.y.max(o.y),
+            z: self.z.max(o.z),
+        }
+    }
+}
+
 /// One image transform with its parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
@@ -80,32 +116,62 @@ impl Op {
     }
 
     /// How far the op reaches: an output sample depends on input samples up to this many
-    /// columns and rows away (x, y). A tile's halo is the sum along a chain. A box's
-    /// running sums also start at fixed places in the whole image (up to
-    /// `max(size, 256)` samples back, see `cpu::box_blur`), and that is part of its reach
-    /// (also with `int=scipy`, whose exact sums need no more than the window, but which
-    /// runs the running sums on float input).
-    pub fn reach(&self) -> (u32, u32) {
+    /// columns, rows and slices away. A tile's (or brick's) halo is the sum along a
+    /// chain. A box's running sums along rows and columns also start at fixed places in
+    /// the whole image (up to `max(size, 256)` samples back, see `cpu::box_blur`), and
+    /// that is part of its reach (also with `int=scipy`, whose exact sums need no more
+    /// than the window, but which runs the running sums on float input); along z it sums
+    /// each window directly, so it reaches no further than the window.
+    pub fn reach(&self) -> Reach {
         match self {
-            Op::Gaussian(g) => {
-                let r = |s: f64| {
-                    if s > 1e-15 {
-                        (g.truncate * s + 0.5).floor() as u32
-                    } else {
+            Op::Gaussian(g) => Reach {
+                x: g.radius(Axis::X),
+                y: g.radius(Axis::Y),
+                z: g.radius(Axis::Z),
+            },
+            Op::Box(b) => {
+                let plane = |axis| {
+                    let (lo, hi) = b.window(axis);
+                    if lo + hi == 0 {
                         0
+                    } else {
+                        lo.max(hi) + b.size(axis).max(crate::cpu::box_blur::SEGMENT as u32)
                     }
                 };
-                (r(g.sigma_x), r(g.sigma_y))
-            }
-            Op::Box(b) if b.size <= 1 => (0, 0),
-            Op::Box(b) => {
-                let (lo, hi) = b.window();
-                let r = lo.max(hi) + b.size.max(crate::cpu::box_blur::SEGMENT as u32);
-                (r, r)
+                let (lo, hi) = b.window(Axis::Z);
+                // The running sums of rows and columns restart at the same places for
+                // both axes; their reach is the larger one's.
+                let r = plane(Axis::X).max(plane(Axis::Y));
+                Reach {
+                    x: r,
+                    y: r,
+                    z: lo.max(hi),
+                }
             }
             // Whole-frame ops: tiled frames resolve them before the tiles that read them.
-            Op::Threshold(_) | Op::Label(_) | Op::RemoveSmall(_) => (0, 0),
+            Op::Threshold(_) | Op::Label(_) | Op::RemoveSmall(_) => Reach::default(),
         }
+    }
+
+    /// Checks that the op can run on an image of `shape`: `int=scipy` reproduces scipy's
+    /// integer path of 2-D arrays only.
+    pub fn check_shape(&self, shape: crate::image::Shape) -> Result<()> {
+        let int = match self {
+            Op::Gaussian(g) => g.int,
+            Op::Box(b) => b.int,
+            _ => return Ok(()),
+        };
+        if int == IntMode::Scipy && shape.is_volume() {
+            return Err(Error::param(
+                self.name(),
+                "int",
+                format!(
+                    "int=scipy reproduces scipy's integer path on 2-D images; this one is a \
+                     volume ({shape}): leave int out (the true filter, rounded once)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Whether the op needs the whole frame's values before it can produce any (Otsu's
@@ -153,7 +219,7 @@ impl std::fmt::Display for Op {
     /// The canonical spec, which [`Op::parse`] reads back.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Op::Gaussian(g) if g.sigma_x == g.sigma_y => write!(
+            Op::Gaussian(g) if g.sigma_x == g.sigma_y && g.sigma_y == g.sigma_z => write!(
                 f,
                 "gaussian:sigma={},truncate={}{}",
                 g.sigma_x,
@@ -162,13 +228,24 @@ impl std::fmt::Display for Op {
             ),
             Op::Gaussian(g) => write!(
                 f,
-                "gaussian:sigma_x={},sigma_y={},truncate={}{}",
-                g.sigma_x,
+                "gaussian:sigma_z={},sigma_y={},sigma_x={},truncate={}{}",
+                g.sigma_z,
                 g.sigma_y,
+                g.sigma_x,
                 g.truncate,
                 g.int.spec_suffix()
             ),
-            Op::Box(b) => write!(f, "box:size={}{}", b.size, b.int.spec_suffix()),
+            Op::Box(b) if b.size[0] == b.size[1] && b.size[1] == b.size[2] => {
+                write!(f, "box:size={}{}", b.size[0], b.int.spec_suffix())
+            }
+            Op::Box(b) => write!(
+                f,
+                "box:size_z={},size_y={},size_x={}{}",
+                b.size[0],
+                b.size[1],
+                b.size[2],
+                b.int.spec_suffix()
+            ),
             Op::Threshold(Threshold::Value { value }) => write!(f, "threshold:value={value}"),
             Op::Threshold(Threshold::Otsu) => write!(f, "threshold:method=otsu"),
             Op::Label(l) => write!(f, "label:connectivity={}", l.connectivity),
@@ -197,7 +274,10 @@ mod tests {
     fn parse_round_trips_through_display() {
         for spec in [
             "gaussian:sigma=2,truncate=4",
-            "gaussian:sigma_x=2,sigma_y=0.5,truncate=3",
+            "gaussian:sigma_z=0,sigma_y=0.5,sigma_x=2,truncate=3",
+            "gaussian:sigma_z=1,sigma_y=2,sigma_x=2,truncate=4",
+            "box:size_z=1,size_y=5,size_x=3",
+            "label:connectivity=3",
             "box:size=5",
             "gaussian:sigma=2,truncate=4,int=scipy",
             "box:size=3,int=scipy",
@@ -239,7 +319,9 @@ mod tests {
             ("box:size", "key=value"),
             ("gaussian:sigma=1,int=floor", "unknown mode `floor`"),
             ("box:size=40000,int=scipy", "with int=scipy"),
-            ("label:connectivity=3", "connectivity"),
+            ("label:connectivity=4", "connectivity"),
+            ("box:size_y=3", "size"),
+            ("gaussian:sigma_z=1", "sigma"),
             ("remove_small_objects", "exactly one"),
             ("remove_small_objects:min_size=2,max_size=3", "exactly one"),
             ("remove_small_objects:min_size=-1", "whole number"),
@@ -273,8 +355,8 @@ mod tests {
 
     #[test]
     fn box_window_matches_scipy_origin() {
-        assert_eq!(BoxBlur::new(1).unwrap().window(), (0, 0));
-        assert_eq!(BoxBlur::new(4).unwrap().window(), (2, 1));
-        assert_eq!(BoxBlur::new(5).unwrap().window(), (2, 2));
+        assert_eq!(BoxBlur::new(1).unwrap().window(Axis::X), (0, 0));
+        assert_eq!(BoxBlur::new(4).unwrap().window(Axis::Y), (2, 1));
+        assert_eq!(BoxBlur::new(5).unwrap().window(Axis::Z), (2, 2));
     }
 }

@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 /// Connected-component labelling of a mask; nonzero is foreground.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Label {
-    /// 1: pixels touching by an edge are connected (scipy's default); 2: by an edge or
-    /// a corner (skimage's default).
+    /// Which neighbours touch, as `scipy.ndimage.generate_binary_structure(ndim, c)`:
+    /// 1: sharing a face (an edge in 2-D; scipy's default), 2: also an edge (a corner
+    /// in 2-D; skimage's default in 2-D), 3: also a corner (volumes; in a 2-D image the
+    /// same as 2, as scipy labels a (1, H, W) array).
     pub connectivity: u8,
 }
 
@@ -36,13 +38,13 @@ pub struct RemoveSmall {
 }
 
 fn check_connectivity(op: &'static str, c: u8) -> Result<()> {
-    if c == 1 || c == 2 {
+    if (1..=3).contains(&c) {
         Ok(())
     } else {
         Err(Error::param(
             op,
             "connectivity",
-            format!("must be 1 (edges) or 2 (edges and corners), got {c}"),
+            format!("must be 1 (faces), 2 (and edges) or 3 (and corners, in a volume), got {c}"),
         ))
     }
 }

@@ -38,51 +38,77 @@ impl Op {
         let op = match op_name {
             "gaussian" => {
                 let sigma = p.number("sigma")?;
-                let sx = p.number("sigma_x")?;
+                let sz = p.number("sigma_z")?;
                 let sy = p.number("sigma_y")?;
+                let sx = p.number("sigma_x")?;
                 let truncate = p.number("truncate")?.unwrap_or(4.0);
                 let int = IntMode::parse("gaussian", p.take("int"))?;
-                let (sigma_x, sigma_y) = match (sigma, sx, sy) {
-                    (Some(s), None, None) => (s, s),
-                    (None, Some(x), Some(y)) => (x, y),
-                    (Some(_), _, _) => {
-                        return Err(Error::param(
+                // numpy's axis order: (z, y, x). A per-axis form without sigma_z leaves
+                // the slices of a volume apart (scipy's sigma=(0, sy, sx)).
+                let [sigma_z, sigma_y, sigma_x] =
+                    match (sigma, sz, sy, sx) {
+                        (Some(s), None, None, None) => [s; 3],
+                        (None, z, Some(y), Some(x)) => [z.unwrap_or(0.0), y, x],
+                        (Some(_), _, _, _) => return Err(Error::param(
                             "gaussian",
                             "sigma",
-                            "give either sigma, or both sigma_x and sigma_y",
-                        ))
-                    }
-                    _ => {
-                        return Err(Error::param(
-                            "gaussian",
-                            "sigma",
-                            "missing (e.g. gaussian:sigma=2, or sigma_x=2,sigma_y=1)",
-                        ))
-                    }
-                };
+                            "give either sigma, or sigma_y and sigma_x (and sigma_z for volumes)",
+                        )),
+                        _ => {
+                            return Err(Error::param(
+                                "gaussian",
+                                "sigma",
+                                "missing (e.g. gaussian:sigma=2, or sigma_y=1,sigma_x=2, or \
+                             sigma_z=1,sigma_y=2,sigma_x=2)",
+                            ))
+                        }
+                    };
                 Op::Gaussian(Gaussian {
-                    sigma_x,
+                    sigma_z,
                     sigma_y,
+                    sigma_x,
                     truncate,
                     int,
                 })
             }
             "box" => {
-                let size = p
-                    .number("size")?
-                    .ok_or_else(|| Error::param("box", "size", "missing (e.g. box:size=5)"))?;
-                if size.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&size) {
-                    return Err(Error::param(
-                        "box",
-                        "size",
-                        format!("must be a whole number >= 1, got {size}"),
-                    ));
-                }
+                let mut side = |key: &str| -> Result<Option<u32>> {
+                    p.number(key)?
+                        .map(|size| {
+                            if size.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&size) {
+                                Err(Error::param(
+                                    "box",
+                                    key,
+                                    format!("must be a whole number >= 1, got {size}"),
+                                ))
+                            } else {
+                                Ok(size as u32)
+                            }
+                        })
+                        .transpose()
+                };
+                let size = side("size")?;
+                let (sz, sy, sx) = (side("size_z")?, side("size_y")?, side("size_x")?);
+                let size = match (size, sz, sy, sx) {
+                    (Some(s), None, None, None) => [s; 3],
+                    (None, z, Some(y), Some(x)) => [z.unwrap_or(1), y, x],
+                    (Some(_), _, _, _) => {
+                        return Err(Error::param(
+                            "box",
+                            "size",
+                            "give either size, or size_y and size_x (and size_z for volumes)",
+                        ))
+                    }
+                    _ => {
+                        return Err(Error::param(
+                            "box",
+                            "size",
+                            "missing (e.g. box:size=5, or size_y=3,size_x=5)",
+                        ))
+                    }
+                };
                 let int = IntMode::parse("box", p.take("int"))?;
-                Op::Box(BoxBlur {
-                    size: size as u32,
-                    int,
-                })
+                Op::Box(BoxBlur { size, int })
             }
             "label" => Op::Label(Label {
                 connectivity: p.connectivity()?,

@@ -87,6 +87,9 @@ pub struct SourceMeta {
     /// The source's animation timing (GIF).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub animation: Option<Animation>,
+    /// The source's voxel size (a microscopy volume's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voxel: Option<crate::image::VoxelSize>,
 }
 
 /// A record before its file is written: everything but where the file is, its hash and
@@ -131,6 +134,7 @@ impl Draft {
                 sample_type: SampleType::U8,
                 format: None,
                 animation: None,
+                voxel: None,
             },
             format: Format::Tiff,
             device: "cpu".into(),

@@ -148,6 +148,20 @@ pub fn random_image(width: u32, height: u32, channels: u32, t: SampleType, seed:
     Image::new(width, height, channels, samples).unwrap()
 }
 
+/// A deterministic pseudo-random volume of `depth` slices (see [`random_image`]).
+pub fn random_volume(
+    width: u32,
+    height: u32,
+    depth: u32,
+    channels: u32,
+    t: SampleType,
+    seed: u64,
+) -> Image {
+    let flat = random_image(width, height * depth, channels, t, seed);
+    let shape = imflow::Shape::volume(width, height, depth, channels).unwrap();
+    Image::with_shape(shape, flat.into_samples()).unwrap()
+}
+
 /// Runs the `imflow` binary (libwayland's headless complaint silenced).
 pub fn imflow(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_imflow"))

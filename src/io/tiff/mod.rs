@@ -9,10 +9,19 @@
 //! gigabytes), compressed chunks are decoded one at a time and the last row of chunks
 //! is kept for the next band. [`write_stream`] writes pages band by band, as strips,
 //! BigTIFF when the file could pass 4 GiB.
+//!
+//! Multi-page files are read by their axes ([`TiffFrames`], [`Layout`]): an ImageJ
+//! hyperstack or an OME-TIFF by what it says, a plain multi-page file as a stack of 2-D
+//! frames unless [`Reading::Volume`] asks for a volume; volumes are written as ImageJ
+//! hyperstacks with their voxel size.
 
+mod frames;
+mod meta;
 mod read;
 mod write;
 
+pub use frames::TiffFrames;
+pub use meta::{imagej_description, Layout, Reading};
 pub(super) use read::{decode_pages, shape_to_decode};
 pub use read::{probe, PageInfo, TiffPages};
 pub(super) use write::encode;
@@ -49,13 +58,7 @@ mod tests {
                 let band = r.read_rows(3, 20).unwrap();
                 assert_eq!(
                     band,
-                    img.crop(crate::image::Rect {
-                        x: 0,
-                        y: 3,
-                        width: 37,
-                        height: 17
-                    })
-                    .unwrap()
+                    img.crop(crate::image::Rect::area(0, 3, 37, 17)).unwrap()
                 );
             }
         }
@@ -73,31 +76,24 @@ mod tests {
         let mut bands = pages
             .iter()
             .flat_map(|p| {
-                [(0, 7), (7, 300), (300, 601)].map(|(a, b)| {
-                    p.crop(crate::image::Rect {
-                        x: 0,
-                        y: a,
-                        width: 2000,
-                        height: b - a,
-                    })
-                    .unwrap()
-                })
+                [(0, 7), (7, 300), (300, 601)]
+                    .map(|(a, b)| p.crop(crate::image::Rect::area(0, a, 2000, b - a)).unwrap())
             })
             .collect::<Vec<_>>()
             .into_iter();
-        write_stream(&mut out, pages[0].shape(), SampleType::U16, 3, &mut || {
-            bands.next().ok_or_else(|| Error::encode("out of bands"))
-        })
+        write_stream(
+            &mut out,
+            pages[0].shape(),
+            SampleType::U16,
+            3,
+            None,
+            &mut || bands.next().ok_or_else(|| Error::encode("out of bands")),
+        )
         .unwrap();
         let streamed = out.into_inner();
         let (back, _) = decode_pages(Cursor::new(&streamed), 9, 1 << 30).unwrap();
         assert_eq!(back, pages);
-        let whole = encode(&Stack {
-            frames: pages,
-            animation: None,
-            format: None,
-        })
-        .unwrap();
+        let whole = encode(&Stack::of(pages)).unwrap();
         assert_eq!(streamed, whole, "the same bytes");
     }
 }

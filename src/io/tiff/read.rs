@@ -45,6 +45,8 @@ pub struct TiffPages<R: Read + Seek> {
     /// Decoded chunks of the last chunk row read, by chunk index.
     cache: HashMap<u32, Vec<u8>>,
     little_endian: bool,
+    /// The current page's index.
+    page: usize,
 }
 
 /// Limits on what one page may ask of memory: `chunk` bounds the decoder's buffer for
@@ -74,6 +76,7 @@ impl<R: Read + Seek> TiffPages<R> {
                 shape: Shape {
                     width: 1,
                     height: 1,
+                    depth: 1,
                     channels: 1,
                 },
                 sample_type: SampleType::U8,
@@ -85,6 +88,7 @@ impl<R: Read + Seek> TiffPages<R> {
             },
             cache: HashMap::new(),
             little_endian: &order == b"II",
+            page: 0,
         };
         pages.info = pages.read_info()?;
         Ok(pages)
@@ -103,7 +107,46 @@ impl<R: Read + Seek> TiffPages<R> {
         self.dec.next_image().map_err(Error::decode_from)?;
         self.cache.clear();
         self.info = self.read_info()?;
+        self.page += 1;
         Ok(true)
+    }
+
+    /// Moves to page `page` (counted from 0), which must exist.
+    pub fn seek(&mut self, page: usize) -> Result<()> {
+        if page == self.page {
+            return Ok(());
+        }
+        if page == self.page + 1 && self.advance()? {
+            return Ok(());
+        }
+        self.dec.seek_to_image(page).map_err(Error::decode_from)?;
+        self.cache.clear();
+        self.info = self.read_info()?;
+        self.page = page;
+        Ok(())
+    }
+
+    /// The current page's index.
+    pub fn page(&self) -> usize {
+        self.page
+    }
+
+    /// The current page's description (ImageJ's or OME's metadata), if it has one.
+    pub fn description(&mut self) -> Option<String> {
+        self.dec.get_tag_ascii_string(Tag::ImageDescription).ok()
+    }
+
+    /// The current page's resolution along x and y, in pixels per unit, where it has
+    /// one other than the default of 1 pixel per unit (ImageJ's pixel size).
+    pub fn resolution(&mut self) -> Option<(f64, f64)> {
+        let mut get = |tag| match self.dec.find_tag(tag).ok().flatten() {
+            Some(tiff::decoder::ifd::Value::Rational(n, d)) if n > 0 && d > 0 => {
+                Some(f64::from(n) / f64::from(d))
+            }
+            _ => None,
+        };
+        let (x, y) = (get(Tag::XResolution)?, get(Tag::YResolution)?);
+        (x != 1.0 || y != 1.0).then_some((x, y))
     }
 
     fn read_info(&mut self) -> Result<PageInfo> {
@@ -456,9 +499,13 @@ pub(in crate::io) fn shape_to_decode(e: Error) -> Error {
         Error::Shape {
             width,
             height,
+            depth,
             channels,
             reason,
-        } => Error::decode(format!("image {width}x{height}x{channels}: {reason}")),
+        } => Error::decode(format!(
+            "image {}: {reason}",
+            crate::image::dims(width, height, depth, channels)
+        )),
         e => e,
     }
 }
