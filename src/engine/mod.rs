@@ -8,8 +8,10 @@
 //! frame is recorded while the other runs.
 
 mod cpu;
+mod cut;
 mod gpu;
 pub mod graph;
+mod pass;
 mod program;
 mod rows;
 pub mod tiled;

@@ -4,7 +4,8 @@
 //! ([`RowSink`]: a frame in memory, a TIFF written band by band, a measurer), a band at
 //! a time ([`Rows`]): a row of tiles of a 2-D frame, a slab of whole slices of a volume.
 
-use super::tiled::{Tile, TileProgram};
+use super::cut::Tile;
+use super::pass::TileProgram;
 use crate::image::{Image, ImageView, Rect, Shape};
 use crate::{Error, Result};
 

@@ -12,9 +12,10 @@
 //!   union-find; each tile's values are then rendered from the runs, numbered as the
 //!   untiled frame numbers them.
 
+use super::cut::{Tile, Tiling};
 use super::graph::{Graph, Node};
+use super::pass::{account, Pipe, TileProgram, TiledOutcome};
 use super::rows::{RowSink, RowSource, Rows, TileReader, TileSource};
-use super::tiled::{account, Pipe, Tile, TileProgram, TiledOutcome, Tiling};
 use super::{Engine, Outcome, Program, Reduced, Reduction, Slot};
 use crate::cpu::label::Runs;
 use crate::image::{Image, Rect, SampleType, Samples, Shape};

@@ -37,6 +37,7 @@ use crate::gpu::GpuContext;
 use crate::store::Store;
 use crate::Result;
 use resident::Resident;
+use run::Run;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -181,7 +182,7 @@ impl Executor {
         options: &RunOptions,
         progress: &mut dyn FnMut(&OutputReport),
     ) -> Result<RunReport> {
-        run::execute(self, flow, store, options, progress)
+        execute(self, flow, store, options, progress)
     }
 }
 
@@ -192,4 +193,40 @@ impl<E: Engine> Typed<E> {
             resident: Mutex::new(Resident::new(budget)),
         }
     }
+}
+
+/// Runs `flow` on `exec`'s engine (see [`Executor::run`]).
+fn execute(
+    exec: &Executor,
+    flow: &Flow,
+    store: &Store,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(&OutputReport),
+) -> Result<RunReport> {
+    let mut run = Run::new(flow, store, options);
+    run.key_nodes();
+    run.look_up();
+    // Hits and outputs that cannot be had are reported now; the rest as they finish.
+    let untyped = plan::plan(&run.node_states(|_| false), options.refresh);
+    for &o in &untyped.hits {
+        let hit = run.hits[&o].clone();
+        run.nodes[o].status = Status::StoreHit;
+        run.touched.push(hit.record.key);
+        progress(run.set_report(o, Status::StoreHit, Some(&hit)));
+    }
+    let failed: Vec<usize> = run
+        .outputs
+        .iter()
+        .map(|(o, _)| *o)
+        .filter(|&o| untyped.how[o] == plan::How::Failed)
+        .collect();
+    for o in failed {
+        progress(run.set_report(o, Status::Failed, None));
+    }
+    // Only a run with something to compute creates an engine (and so a GPU device).
+    if !untyped.units.is_empty() {
+        eval::evaluate(exec, &mut run, progress)?;
+    }
+    store.log_run(&run.run_id, &run.touched)?;
+    Ok(run.finish())
 }

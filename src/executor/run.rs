@@ -8,7 +8,7 @@ use super::report::{
 };
 use super::source::Source;
 use super::value::Meta;
-use super::{Executor, RunOptions};
+use super::RunOptions;
 use crate::flow::{Flow, Materialize, NodeId, NodeKind};
 use crate::image::SampleType;
 use crate::key::{self, Key};
@@ -26,7 +26,7 @@ pub(super) struct Run<'a> {
     pub store: &'a Store,
     pub options: &'a RunOptions,
     started: Instant,
-    run_id: String,
+    pub run_id: String,
     /// Per node: its key, once keyed.
     pub keys: Vec<Option<Key>>,
     /// File sources, keyed.
@@ -44,44 +44,9 @@ pub(super) struct Run<'a> {
     pub device: Option<String>,
 }
 
-/// Runs `flow` on `exec`'s engine (see [`Executor::run`]).
-pub(super) fn execute(
-    exec: &Executor,
-    flow: &Flow,
-    store: &Store,
-    options: &RunOptions,
-    progress: &mut dyn FnMut(&OutputReport),
-) -> Result<RunReport> {
-    let mut run = Run::new(flow, store, options);
-    run.key_nodes();
-    run.look_up();
-    // Hits and outputs that cannot be had are reported now; the rest as they finish.
-    let untyped = plan::plan(&run.node_states(|_| false), options.refresh);
-    for &o in &untyped.hits {
-        let hit = run.hits[&o].clone();
-        run.nodes[o].status = Status::StoreHit;
-        run.touched.push(hit.record.key);
-        progress(run.set_report(o, Status::StoreHit, Some(&hit)));
-    }
-    let failed: Vec<usize> = run
-        .outputs
-        .iter()
-        .map(|(o, _)| *o)
-        .filter(|&o| untyped.how[o] == plan::How::Failed)
-        .collect();
-    for o in failed {
-        progress(run.set_report(o, Status::Failed, None));
-    }
-    // Only a run with something to compute creates an engine (and so a GPU device).
-    if !untyped.units.is_empty() {
-        super::eval::evaluate(exec, &mut run, progress)?;
-    }
-    store.log_run(&run.run_id, &run.touched)?;
-    Ok(run.finish())
-}
-
 impl<'a> Run<'a> {
-    fn new(flow: &'a Flow, store: &'a Store, options: &'a RunOptions) -> Self {
+    /// A run of `flow` over `store`, nothing keyed yet.
+    pub fn new(flow: &'a Flow, store: &'a Store, options: &'a RunOptions) -> Self {
         let n = flow.len();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -134,7 +99,7 @@ impl<'a> Run<'a> {
 
     /// Keys every node some output depends on: file sources by their bytes (hashed in
     /// parallel), in-memory ones by their samples, ops by op, version and input keys.
-    fn key_nodes(&mut self) {
+    pub fn key_nodes(&mut self) {
         use rayon::prelude::*;
         let n = self.flow.len();
         let mut needed = vec![false; n];
@@ -193,7 +158,7 @@ impl<'a> Run<'a> {
 
     /// Looks the persisted outputs up (each look-up re-hashes its file, so they run in
     /// parallel). A broken record is a miss, with a warning.
-    fn look_up(&mut self) {
+    pub fn look_up(&mut self) {
         use rayon::prelude::*;
         if self.options.refresh {
             return;
@@ -428,7 +393,8 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn finish(mut self) -> RunReport {
+    /// The run's report, once every output is done.
+    pub fn finish(mut self) -> RunReport {
         self.failures.sort_by_key(|f| f.node);
         let outputs: Vec<OutputReport> = self
             .reports
