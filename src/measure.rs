@@ -176,6 +176,34 @@ pub fn columns(channels: usize) -> Vec<String> {
     cols
 }
 
+/// A column of `skimage.measure.regionprops_table`'s result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionpropsColumn {
+    /// Where it is in a [`FrameTable`] row.
+    pub index: usize,
+    /// skimage's key.
+    pub name: String,
+    /// Whether skimage gives it as integers (int64: `label`, `bbox-*`); the others are
+    /// float64.
+    pub integer: bool,
+}
+
+/// The columns as `regionprops_table` returns them: [`columns`]' names, but with a
+/// colour intensity image grouped by property (`intensity_mean-0`, `intensity_mean-1`,
+/// …, then `intensity_min-*`), where a row (and the CSV) holds them by channel.
+pub fn regionprops_columns(channels: usize) -> Vec<RegionpropsColumn> {
+    let mut cols: Vec<RegionpropsColumn> = (columns(channels).into_iter().enumerate())
+        .map(|(index, name)| RegionpropsColumn {
+            integer: name == "label" || name.starts_with("bbox-"),
+            index,
+            name,
+        })
+        .collect();
+    // The intensity columns start at 8, three per channel: sort by property.
+    cols[8..8 + 3 * channels].sort_by_key(|c| ((c.index - 8) % 3, c.index));
+    cols
+}
+
 /// The frames' tables as CSV: a header, then rows; a `frame` column first when there
 /// is more than one frame. Numbers are written so they read back exactly (integers
 /// without a fraction).
@@ -272,5 +300,37 @@ mod tests {
             m.push(rect(&l).view(), rect(&v).view()).unwrap();
         }
         assert_eq!(m.finish(), whole);
+    }
+
+    #[test]
+    fn regionprops_columns_group_a_colour_image_by_property() {
+        let names =
+            |c| -> Vec<String> { regionprops_columns(c).into_iter().map(|c| c.name).collect() };
+        assert_eq!(names(1), columns(1), "one channel: the CSV's order");
+        let rgb = regionprops_columns(3);
+        let at = |name: &str| rgb.iter().find(|c| c.name == name).unwrap().clone();
+        assert_eq!(
+            names(3)[8..17],
+            [
+                "intensity_mean-0",
+                "intensity_mean-1",
+                "intensity_mean-2",
+                "intensity_min-0",
+                "intensity_min-1",
+                "intensity_min-2",
+                "intensity_max-0",
+                "intensity_max-1",
+                "intensity_max-2",
+            ]
+        );
+        // Each still points at its place in a row (by channel).
+        assert_eq!(columns(3)[at("intensity_mean-1").index], "intensity_mean-1");
+        assert_eq!(columns(3)[at("intensity_max-0").index], "intensity_max-0");
+        let integer: Vec<String> = rgb
+            .into_iter()
+            .filter(|c| c.integer)
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(integer, ["label", "bbox-0", "bbox-1", "bbox-2", "bbox-3"]);
     }
 }
