@@ -124,7 +124,8 @@ fn in_context(py: Python<'_>, e: PyErr, input: &Accepted<'_>) -> PyErr {
 }
 
 /// Applies ops in order (CLI specs, e.g. ["gaussian:sigma=2", "threshold:method=otsu"])
-/// to an array, as one upload and one download per frame.
+/// to an array, as one upload and one download per frame. Result dtype: `dtype`, or
+/// with None the input's (bool: uint8), except a mask (uint8) or labels (uint32).
 #[pyfunction]
 #[pyo3(signature = (array, ops, *, dtype=None, backend="auto", stack=None))]
 fn apply<'py>(
@@ -139,8 +140,9 @@ fn apply<'py>(
 }
 
 /// `scipy.ndimage.gaussian_filter(x, sigma, mode='reflect', truncate)` per channel;
-/// float32 out by default (`dtype='same'` rounds back to the input's type). `sigma` is
-/// one number or a (y, x) pair; 0 on every axis is the identity (a copy in `dtype`).
+/// float32 out for every input dtype by default; `dtype='same'` (or `int_mode='scipy'`)
+/// gives the input's dtype (bool: uint8). `sigma` is one number or one per axis in the
+/// array's order, (y, x) as scipy's; 0 on every axis is the identity (a copy in `dtype`).
 #[pyfunction]
 #[pyo3(signature = (array, sigma, *, truncate=4.0, int_mode=None, dtype="float32", backend="auto", stack=None))]
 #[allow(clippy::too_many_arguments)]
@@ -173,8 +175,9 @@ fn gaussian<'py>(
     Ok(run(&input, ops, dtype, backend, stack)?.0)
 }
 
-/// `scipy.ndimage.uniform_filter(x, size, mode='reflect')` per channel (one size for
-/// both axes).
+/// `scipy.ndimage.uniform_filter(x, size, mode='reflect')` per channel, one `size` for
+/// both axes (y and x). float32 out for every input dtype by default; `dtype='same'`
+/// (or `int_mode='scipy'`) gives the input's dtype (bool: uint8).
 #[pyfunction(name = "box")]
 #[pyo3(signature = (array, size, *, int_mode=None, dtype="float32", backend="auto", stack=None))]
 fn box_filter<'py>(
@@ -196,8 +199,8 @@ fn box_filter<'py>(
     Ok(run(&input, vec![op], dtype, backend, stack)?.0)
 }
 
-/// `x > value` as a uint8 mask of 0/255; `value='otsu'` uses
-/// `skimage.filters.threshold_otsu(x)`.
+/// `x > value` as a uint8 mask of 0/255, for every input dtype; `value='otsu'` uses
+/// `skimage.filters.threshold_otsu(x)` per frame.
 #[pyfunction]
 #[pyo3(signature = (array, value, *, backend="auto", stack=None))]
 fn threshold<'py>(
@@ -246,7 +249,8 @@ fn threshold_otsu(array: &Bound<'_, PyAny>, backend: &str) -> PyResult<f64> {
 }
 
 /// Connected components of a mask (nonzero is foreground), numbered as
-/// `scipy.ndimage.label` (connectivity 1) or `skimage.measure.label` (2): uint32.
+/// `scipy.ndimage.label` (connectivity 1) or `skimage.measure.label` (2): uint32 for
+/// every input dtype.
 #[pyfunction]
 #[pyo3(signature = (array, *, connectivity=None, backend="auto", stack=None))]
 fn label<'py>(
