@@ -112,28 +112,30 @@ def test_non_native_byte_order_is_read(dtype: str, backend: str) -> None:
     assert np.array_equal(imflow.box(f, 3, backend=backend), imflow.box(native, 3, backend=backend))
 
 
-def test_errors_name_the_parameter() -> None:
+def test_errors_name_the_parameter(backend: str) -> None:
     x = np.ones((6, 6), np.float32)
     cases: List[Tuple[Callable[[], object], str]] = [
-        (lambda: imflow.box(x, -3), "^size: expected an integer >= 1, got -3$"),
-        (lambda: imflow.box(x, 2**70), "^size: "),
-        (lambda: imflow.gaussian(x, -1), "^sigma: must be a finite number >= 0"),
-        (lambda: imflow.gaussian(x, (1, float("nan"))), r"^sigma: .* on every axis \(y, x\), got NaN for x$"),
-        (lambda: imflow.gaussian(x, (1, 2, 3)), r"^sigma: .* one per axis \(y, x\), got \(1, 2, 3\)$"),
-        (lambda: imflow.remove_small_objects(x > 0, min_size=-1), "^min_size: "),
-        (lambda: imflow.remove_small_objects(x > 0, max_size=-1), "^max_size: "),
-        (lambda: imflow.label(x, connectivity=-1), "^connectivity: "),
-        (lambda: imflow.label(x, connectivity=3), "connectivity"),
-        (lambda: imflow.threshold(x, "mean"), "^value: expected a number or 'otsu', got 'mean'$"),
-        (lambda: imflow.gaussian(x, 1, dtype="int64"), "^dtype: "),
-        (lambda: imflow.gaussian(x, 1, int_mode="floor"), "^int_mode: "),
+        (lambda: imflow.box(x, -3, backend=backend), "^size: expected an integer >= 1, got -3$"),
+        (lambda: imflow.box(x, 2**70, backend=backend), "^size: "),
+        (lambda: imflow.gaussian(x, -1, backend=backend), "^sigma: must be a finite number >= 0"),
+        (lambda: imflow.gaussian(x, (1, float("nan")), backend=backend),
+         r"^sigma: .* on every axis \(y, x\), got NaN for x$"),
+        (lambda: imflow.gaussian(x, (1, 2, 3), backend=backend),
+         r"^sigma: .* one per axis \(y, x\), got \(1, 2, 3\)$"),
+        (lambda: imflow.remove_small_objects(x > 0, min_size=-1, backend=backend), "^min_size: "),
+        (lambda: imflow.remove_small_objects(x > 0, max_size=-1, backend=backend), "^max_size: "),
+        (lambda: imflow.label(x, connectivity=-1, backend=backend), "^connectivity: "),
+        (lambda: imflow.label(x, connectivity=3, backend=backend), "connectivity"),
+        (lambda: imflow.threshold(x, "mean", backend=backend), "^value: expected a number or 'otsu', got 'mean'$"),
+        (lambda: imflow.gaussian(x, 1, dtype="int64", backend=backend), "^dtype: "),
+        (lambda: imflow.gaussian(x, 1, int_mode="floor", backend=backend), "^int_mode: "),
         (lambda: imflow.gaussian(x, 1, backend="tpu"), "^backend: "),
     ]
     for call, pattern in cases:
         with pytest.raises(ValueError, match=pattern):
             call()
     with pytest.raises(TypeError, match="^size: expected an integer >= 1, got 2.5$"):
-        imflow.box(x, 2.5)  # type: ignore[arg-type]
+        imflow.box(x, 2.5, backend=backend)  # type: ignore[arg-type]
 
 
 def test_errors_speak_numpy() -> None:
