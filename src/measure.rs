@@ -232,6 +232,55 @@ pub fn columns_of(ndim: usize, channels: usize, physical: bool) -> Vec<String> {
     cols
 }
 
+/// A column of `skimage.measure.regionprops_table`'s result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionpropsColumn {
+    /// Where it is in a [`FrameTable`] row.
+    pub index: usize,
+    /// skimage's key.
+    pub name: String,
+    /// Whether skimage gives it as integers (int64: `label`, `bbox-*`); the others are
+    /// float64.
+    pub integer: bool,
+}
+
+/// The columns of a 2-D frame's table as `regionprops_table` returns them (see
+/// [`FrameTable::regionprops_columns`]).
+pub fn regionprops_columns(channels: usize) -> Vec<RegionpropsColumn> {
+    regionprops_columns_of(2, channels, false)
+}
+
+/// The columns as `regionprops_table` returns them: [`columns_of`]' names, but with an
+/// intensity image of several channels grouped by property (`intensity_mean-0`,
+/// `intensity_mean-1`, …, then `intensity_min-*`), where a row (and the CSV) holds them
+/// by channel.
+pub fn regionprops_columns_of(
+    ndim: usize,
+    channels: usize,
+    physical: bool,
+) -> Vec<RegionpropsColumn> {
+    let mut cols: Vec<RegionpropsColumn> =
+        (columns_of(ndim, channels, physical).into_iter().enumerate())
+            .map(|(index, name)| RegionpropsColumn {
+                integer: name == "label" || name.starts_with("bbox-"),
+                index,
+                name,
+            })
+            .collect();
+    // The intensity columns follow label, area, the centroid and the bbox, three per
+    // channel: sort them by property.
+    let first = 2 + 3 * ndim;
+    cols[first..first + 3 * channels].sort_by_key(|c| ((c.index - first) % 3, c.index));
+    cols
+}
+
+impl FrameTable {
+    /// This table's columns as `regionprops_table` returns them.
+    pub fn regionprops_columns(&self) -> Vec<RegionpropsColumn> {
+        regionprops_columns_of(self.ndim, self.channels, self.physical)
+    }
+}
+
 /// The frames' tables as CSV: a header, then rows; a `frame` column first when there
 /// is more than one frame. Numbers are written so they read back exactly (integers
 /// without a fraction).
@@ -368,5 +417,37 @@ mod tests {
             m.push(slab(&l).view(), slab(&v).view()).unwrap();
         }
         assert_eq!(m.finish(), t);
+    }
+
+    #[test]
+    fn regionprops_columns_group_a_colour_image_by_property() {
+        let names =
+            |c| -> Vec<String> { regionprops_columns(c).into_iter().map(|c| c.name).collect() };
+        assert_eq!(names(1), columns(1), "one channel: the CSV's order");
+        let rgb = regionprops_columns(3);
+        let at = |name: &str| rgb.iter().find(|c| c.name == name).unwrap().clone();
+        assert_eq!(
+            names(3)[8..17],
+            [
+                "intensity_mean-0",
+                "intensity_mean-1",
+                "intensity_mean-2",
+                "intensity_min-0",
+                "intensity_min-1",
+                "intensity_min-2",
+                "intensity_max-0",
+                "intensity_max-1",
+                "intensity_max-2",
+            ]
+        );
+        // Each still points at its place in a row (by channel).
+        assert_eq!(columns(3)[at("intensity_mean-1").index], "intensity_mean-1");
+        assert_eq!(columns(3)[at("intensity_max-0").index], "intensity_max-0");
+        let integer: Vec<String> = rgb
+            .into_iter()
+            .filter(|c| c.integer)
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(integer, ["label", "bbox-0", "bbox-1", "bbox-2", "bbox-3"]);
     }
 }

@@ -50,7 +50,7 @@ from ._imflow import (  # noqa: F401 (re-exported)
 )
 
 __all__ = [
-    "DecodeError", "Error", "Executor", "Flow", "Output", "Report", "Store", "TooLargeError",
+    "DecodeError", "Error", "Executor", "Flow", "Output", "Report", "Store", "TooLargeError", "__version__",
     "UnsupportedFormatError", "apply", "apply_bytes", "array_key", "box", "canonical_op",
     "decode", "device", "encode", "gaussian", "hash_bytes", "hash_file", "imread", "imwrite",
     "label", "measure", "op_version", "remove_small_objects", "threshold", "threshold_otsu",

@@ -1,6 +1,16 @@
-"""Type stubs of imflow's native module (python/src/*.rs)."""
+"""Type stubs of imflow's native module (python/src/*.rs).
+
+Arrays: (H, W), (H, W, C) for C in 1, 3, 4, or stacks (N, H, W[, C]) (`stack=` forces
+either reading of a 3-D array). Accepted dtypes: bool, uint8, uint16, uint32, uint64,
+int8, int16, int32, int64, float32 and float64, in either byte order (a non-native one
+is read through one byte-swapping copy). int64/uint64 are read as int32/uint32 (labels:
+as uint32 up to 2^24), every value checked; a result whose type follows the input's
+comes back in the input's dtype. Zero-sized arrays give zero-sized results. Per-axis
+parameters are in the array's axis order, as scipy's: `sigma=(y, x)`. The README's
+Python section has the table of result dtypes.
+"""
 from os import PathLike
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -13,42 +23,69 @@ class UnsupportedFormatError(Error): ...
 class TooLargeError(Error): ...
 
 _Backend = str  # "auto" | "gpu" | "cpu"
-_Path = Union[str, PathLike]
+_Path = Union[str, "PathLike[str]"]
+_Array = npt.NDArray[Any]
+# One number for every axis, or one per axis in the array's order: (y, x).
+_PerAxis = Union[float, Sequence[float]]
 
-def apply(array: npt.NDArray, ops: Union[str, Sequence[str]], *, dtype: Optional[str] = None,
-          backend: _Backend = "auto", stack: Optional[bool] = None) -> np.ndarray: ...
-def gaussian(array: npt.NDArray, sigma: Union[float, Tuple[float, float]], *, truncate: float = 4.0,
-             int_mode: Optional[str] = None, dtype: Optional[str] = "float32", backend: _Backend = "auto",
-             stack: Optional[bool] = None) -> np.ndarray: ...
-def box(array: npt.NDArray, size: int, *, int_mode: Optional[str] = None, dtype: Optional[str] = "float32",
-        backend: _Backend = "auto", stack: Optional[bool] = None) -> np.ndarray: ...
-def threshold(array: npt.NDArray, value: Union[float, str], *, backend: _Backend = "auto",
-              stack: Optional[bool] = None) -> np.ndarray: ...
-def threshold_otsu(array: npt.NDArray, *, backend: _Backend = "auto") -> float: ...
-def label(array: npt.NDArray, *, connectivity: int = 1, backend: _Backend = "auto",
-          stack: Optional[bool] = None) -> np.ndarray: ...
-def remove_small_objects(array: npt.NDArray, *, min_size: Optional[int] = None, max_size: Optional[int] = None,
+def apply(array: _Array, ops: Union[str, Sequence[str]], *, dtype: Optional[str] = None,
+          backend: _Backend = "auto", stack: Optional[bool] = None) -> _Array:
+    """Ops in order (CLI specs) on an array, one upload and one download per frame.
+    Result dtype: `dtype`, or with dtype=None the input's (a mask stays uint8, labels
+    uint32; an int64 input gives int64 where the result's type follows the input's)."""
+def gaussian(array: _Array, sigma: _PerAxis, *, truncate: float = 4.0, int_mode: Optional[str] = None,
+             dtype: Optional[str] = "float32", backend: _Backend = "auto",
+             stack: Optional[bool] = None) -> _Array:
+    """scipy.ndimage.gaussian_filter(x, sigma, mode='reflect', truncate) per channel.
+    `sigma`: one number, or (y, x) = (rows, columns), scipy's order; 0 on every axis
+    is the identity (a copy in `dtype`). Result: float32; dtype='same' (or
+    int_mode='scipy') the input's dtype (bool: uint8)."""
+def box(array: _Array, size: int, *, int_mode: Optional[str] = None, dtype: Optional[str] = "float32",
+        backend: _Backend = "auto", stack: Optional[bool] = None) -> _Array:
+    """scipy.ndimage.uniform_filter(x, size, mode='reflect') per channel, `size` on both
+    axes (y and x). Result: float32; dtype='same' (or int_mode='scipy') the input's."""
+def threshold(array: _Array, value: Union[float, str], *, backend: _Backend = "auto",
+              stack: Optional[bool] = None) -> _Array:
+    """`x > value` as a uint8 mask of 0/255 (any input dtype); value='otsu' uses
+    skimage.filters.threshold_otsu per frame."""
+def threshold_otsu(array: _Array, *, backend: _Backend = "auto") -> float:
+    """skimage.filters.threshold_otsu(x) of one image (all channels together)."""
+def label(array: _Array, *, connectivity: int = 1, backend: _Backend = "auto",
+          stack: Optional[bool] = None) -> _Array:
+    """Connected components of a mask (nonzero is foreground), numbered as
+    scipy.ndimage.label (connectivity=1) or skimage.measure.label (2). Result: uint32
+    for every input dtype."""
+def remove_small_objects(array: _Array, *, min_size: Optional[int] = None, max_size: Optional[int] = None,
                          connectivity: int = 1, backend: _Backend = "auto",
-                         stack: Optional[bool] = None) -> np.ndarray: ...
-def measure(labels: npt.NDArray, intensity: npt.NDArray) -> Dict[str, np.ndarray]: ...
+                         stack: Optional[bool] = None) -> _Array:
+    """skimage.morphology.remove_small_objects. A uint8/int8/bool mask gives a uint8
+    0/255 mask; labels (wider integers) keep their dtype (int64 stays int64)."""
+def measure(labels: _Array, intensity: _Array) -> Dict[str, _Array]:
+    """skimage.measure.regionprops_table(labels, intensity, properties=['label',
+    'area', 'centroid', 'bbox', 'intensity_mean', 'intensity_min', 'intensity_max',
+    'equivalent_diameter_area']): the same keys in the same order, label and bbox-*
+    int64, the rest float64. labels (H, W); intensity (H, W) or (H, W, C). Axis order
+    of centroid-0/1 and bbox-0..3: (row, column), as skimage."""
 def device(backend: _Backend = "auto") -> Tuple[str, Optional[str]]: ...
 
-def imread(path: _Path) -> np.ndarray: ...
-def imwrite(path: _Path, array: npt.NDArray, *, stack: Optional[bool] = None) -> None: ...
-def encode(array: npt.NDArray, format: str = "tif", *, stack: Optional[bool] = None) -> bytes: ...
-def decode(data: bytes) -> np.ndarray: ...
+def imread(path: _Path) -> _Array: ...
+def imwrite(path: _Path, array: _Array, *, stack: Optional[bool] = None) -> None:
+    """Writes an array as its extension's format. int64/uint64 are written as
+    int32/uint32 samples; an array with no pixels is a ValueError."""
+def encode(array: _Array, format: str = "tif", *, stack: Optional[bool] = None) -> bytes: ...
+def decode(data: bytes) -> _Array: ...
 def apply_bytes(data: bytes, ops: Sequence[str], *, format: Optional[str] = None,
                 max_pixels: Optional[int] = None, backend: _Backend = "auto") -> Tuple[bytes, str]: ...
 def hash_file(path: _Path) -> str: ...
 def hash_bytes(data: bytes) -> str: ...
-def array_key(array: npt.NDArray) -> str: ...
+def array_key(array: _Array) -> str: ...
 def canonical_op(spec: str) -> str: ...
 def op_version(spec: str) -> str: ...
 
 class Flow:
     def __init__(self) -> None: ...
     def file(self, path: _Path) -> int: ...
-    def array(self, array: npt.NDArray, name: str) -> int: ...
+    def array(self, array: _Array, name: str) -> int: ...
     def op(self, node_: int, spec: str) -> int: ...
     def chain(self, node_: int, specs: List[str]) -> int: ...
     def measure(self, labels: int, intensity: int) -> int: ...
@@ -67,4 +104,4 @@ class Executor:
     @property
     def device(self) -> Optional[str]: ...
     def run(self, flow: Flow, store: Store, *, refresh: bool = False, jobs: int = 0,
-            memory: Optional[str] = None) -> Tuple[str, Dict[str, np.ndarray], Dict[str, str]]: ...
+            memory: Optional[str] = None) -> Tuple[str, Dict[str, _Array], Dict[str, str]]: ...

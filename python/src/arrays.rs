@@ -1,14 +1,16 @@
-//! numpy arrays in and out: any sample type imflow reads, C- or Fortran-ordered or
-//! strided, 2-D (H, W), colour (H, W, C) and stacks (N, H, W[, C]).
+//! numpy arrays in and out: 2-D (H, W), colour (H, W, C) and stacks (N, H, W[, C]),
+//! of any dtype [`crate::accept`] takes.
 //!
 //! A C-ordered input of a dtype imflow reads as is is borrowed without a copy for the
-//! call ([`with_frames`]); other layouts, and inputs that outlive the call (a flow's
-//! sources), are copied once into C order. Outputs are handed to numpy without a copy
-//! (the result's Vec becomes the array's buffer).
+//! call ([`with_frames`]); other layouts and dtypes are made so once by
+//! [`crate::accept::accept`], and inputs that outlive the call (a flow's sources, files)
+//! are copied into images of their own ([`to_frames`]). Outputs are handed to numpy
+//! without a copy (the result's Vec becomes the array's buffer).
 
-use crate::errors::type_error;
+use crate::accept::{accept, Accepted, Role};
+use crate::errors::{shape, value_error};
 use imflow::{Image, ImageView, SampleType, Samples, SamplesRef};
-use numpy::{Element, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{Element, PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
 
@@ -25,30 +27,40 @@ pub struct Layout {
 /// An array's shape read as frames: the layout, and each frame's width, height and
 /// channels. A 3-D array is colour (H, W, C) when C is 1, 3 or 4, frames of gray
 /// (N, H, W) otherwise; `stack` forces either reading.
-fn dims(array: &Bound<'_, PyAny>, stack: Option<bool>) -> PyResult<(Layout, [u32; 3])> {
-    let untyped = untyped(array)?;
-    let shape = untyped.shape().to_vec();
-    let (frames, h, w, c, frame_axis, channel_axis) = match (shape.as_slice(), stack) {
+pub fn dims(
+    input: &Accepted<'_>,
+    param: &str,
+    stack: Option<bool>,
+) -> PyResult<(Layout, [u32; 3])> {
+    let dims = input.shape.as_slice();
+    let (frames, h, w, c, frame_axis, channel_axis) = match (dims, stack) {
         ([h, w], None | Some(false)) => (1, *h, *w, 1, false, false),
         ([h, w, c], None) if [1, 3, 4].contains(c) => (1, *h, *w, *c, false, true),
         ([h, w, c], Some(false)) => (1, *h, *w, *c, false, true),
         ([n, h, w], _) => (*n, *h, *w, 1, true, false),
         ([n, h, w, c], None | Some(true)) => (*n, *h, *w, *c, true, true),
         _ => {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "expected a 2-D (H, W), 3-D (H, W, C) or (N, H, W), or 4-D (N, H, W, C) array, \
-                 got shape {shape:?}{}",
-                if stack == Some(false) && shape.len() == 4 {
-                    " with stack=False"
-                } else {
-                    ""
-                }
-            )))
+            return Err(value_error(
+                param,
+                format!(
+                    "expected a 2-D (H, W), 3-D (H, W, C) or (N, H, W), or 4-D (N, H, W, C) \
+                     array, got shape {}{}",
+                    shape(dims),
+                    if stack == Some(false) && dims.len() == 4 {
+                        " with stack=False"
+                    } else {
+                        ""
+                    }
+                ),
+            ))
         }
     };
     let dim = |v: usize| {
         u32::try_from(v).map_err(|_| {
-            pyo3::exceptions::PyValueError::new_err(format!("dimension {v} is too large"))
+            value_error(
+                param,
+                format!("shape {}: axis of {v} is too long", shape(dims)),
+            )
         })
     };
     let layout = Layout {
@@ -59,150 +71,92 @@ fn dims(array: &Bound<'_, PyAny>, stack: Option<bool>) -> PyResult<(Layout, [u32
     Ok((layout, [dim(w)?, dim(h)?, dim(c)?]))
 }
 
-fn untyped<'a, 'py>(
-    array: &'a Bound<'py, PyAny>,
-) -> PyResult<&'a Bound<'py, numpy::PyUntypedArray>> {
-    array.cast::<numpy::PyUntypedArray>().map_err(|_| {
-        type_error(format!(
-            "expected a numpy array, got {}",
-            array
-                .get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
-        ))
-    })
-}
-
 /// An array's frames as images of their own (a copy, in C order): for what outlives
-/// the call (a flow's source, a file to write).
-pub fn to_frames(array: &Bound<'_, PyAny>, stack: Option<bool>) -> PyResult<(Vec<Image>, Layout)> {
-    let (layout, [w, h, c]) = dims(array, stack)?;
-    let samples = read_samples(array)?;
-    let per = w as usize * h as usize * c as usize;
-    let images = (0..layout.frames)
-        .map(|f| {
-            Image::new(w, h, c, samples.range(f * per..(f + 1) * per)).map_err(crate::errors::to_py)
-        })
-        .collect::<PyResult<Vec<_>>>()?;
-    Ok((images, layout))
-}
-
-/// `frames` frames of `w`x`h`x`c` over `all`, borrowed.
-fn views(all: SamplesRef<'_>, frames: usize, [w, h, c]: [u32; 3]) -> PyResult<Vec<ImageView<'_>>> {
-    let per = w as usize * h as usize * c as usize;
-    (0..frames)
-        .map(|k| {
-            ImageView::new(w, h, c, all.slice(k * per..(k + 1) * per)).map_err(crate::errors::to_py)
-        })
-        .collect()
-}
-
-/// Calls `f` with the array's frames as views. A C-ordered, aligned array of a dtype
-/// imflow reads as is is borrowed where it lies (numpy's read-only borrow held for the
-/// call): no copy, whatever its size. Any other layout (Fortran order, strides, an odd
-/// offset) is first copied by numpy into one that is, and bool masks into u8. The
-/// caller may release the GIL inside `f`; Python code that writes to the array
-/// meanwhile races with the read, as with any C extension that reads a buffer without
-/// the GIL.
-pub fn with_frames<R>(
+/// the call (a flow's source, a file to write). An array with no samples is refused:
+/// an image file holds at least one pixel.
+pub fn to_frames(
     array: &Bound<'_, PyAny>,
+    param: &str,
+    stack: Option<bool>,
+) -> PyResult<(Vec<Image>, Layout)> {
+    let input = accept(array, param, Role::Values)?;
+    let (layout, [w, h, c]) = dims(&input, param, stack)?;
+    if input.is_empty() {
+        return Err(value_error(
+            param,
+            format!(
+                "shape {} holds no pixels; an image holds at least one",
+                shape(&input.shape)
+            ),
+        ));
+    }
+    with_samples(&input, |all| {
+        let per = w as usize * h as usize * c as usize;
+        (0..layout.frames)
+            .map(|f| {
+                let frame = all.slice(f * per..(f + 1) * per).to_samples();
+                Image::new(w, h, c, frame).map_err(crate::errors::to_py)
+            })
+            .collect::<PyResult<Vec<_>>>()
+    })
+    .map(|images| (images, layout))
+}
+
+/// Calls `f` with the array's frames as views of its memory, borrowed where it lies
+/// (numpy's read-only borrow held for the call): no copy, whatever its size. The caller
+/// may release the GIL inside `f`; Python code that writes to the array meanwhile races
+/// with the read, as with any C extension that reads a buffer without the GIL. A
+/// zero-sized array is the caller's to answer first ([`crate::accept::empty_result`]).
+pub fn with_frames<R>(
+    input: &Accepted<'_>,
+    param: &str,
     stack: Option<bool>,
     f: impl FnOnce(&[ImageView<'_>], Layout) -> PyResult<R>,
 ) -> PyResult<R> {
-    let (layout, [w, h, c]) = dims(array, stack)?;
-    let array = c_aligned(array)?;
-    let dtype = untyped(&array)?.dtype();
-    let py = array.py();
-    let is = |d: Bound<'_, numpy::PyArrayDescr>| dtype.is_equiv_to(&d);
-    macro_rules! borrow {
-        ($($t:ty),*) => {$(
-            if is(numpy::dtype::<$t>(py)) {
-                let ro = array.cast::<numpy::PyArrayDyn<$t>>()?.try_readonly()?;
-                let all = ro.as_slice().map_err(|e| {
-                    crate::errors::error(&format!("cannot read the array's memory: {e}"))
-                })?;
-                return f(&views(SamplesRef::from(all), layout.frames, [w, h, c])?, layout);
-            }
-        )*};
+    let (layout, [w, h, c]) = dims(input, param, stack)?;
+    if input.is_empty() {
+        return Err(value_error(
+            param,
+            format!("shape {} holds no pixels", shape(&input.shape)),
+        ));
     }
-    borrow!(u8, u16, f32, i8, i16, i32, u32, f64);
-    // bool, or a dtype read_samples refuses with the reason.
-    let (images, layout) = to_frames(&array, stack)?;
-    let views: Vec<ImageView<'_>> = images.iter().map(Image::view).collect();
-    f(&views, layout)
-}
-
-/// The array itself when it is C-ordered and aligned, else numpy's copy that is
-/// (`numpy.require(a, requirements="CA")`): memory a slice may be made of.
-fn c_aligned<'py>(array: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    let py = array.py();
-    py.import("numpy")?
-        .call_method1("require", (array, py.None(), ("C", "A")))
-}
-
-/// The samples of an array of any supported dtype, in C order.
-fn read_samples(array: &Bound<'_, PyAny>) -> PyResult<SamplesBuf> {
-    fn read<T: Element + Copy>(a: &Bound<'_, PyAny>) -> PyResult<Vec<T>> {
-        // In C order from aligned memory (numpy copies any other layout first): a slice,
-        // then our own copy.
-        let c = c_aligned(a)?;
-        let c = c.cast::<numpy::PyArrayDyn<T>>()?.readonly();
-        let s = c
-            .as_slice()
-            .map_err(|e| crate::errors::error(&format!("cannot read the array's memory: {e}")))?;
-        Ok(s.to_vec())
-    }
-    let untyped = array.cast::<numpy::PyUntypedArray>()?;
-    let dtype = untyped.dtype();
-    let py = array.py();
-    let is = |d: Bound<'_, numpy::PyArrayDescr>| dtype.is_equiv_to(&d);
-    Ok(if is(numpy::dtype::<u8>(py)) {
-        SamplesBuf(Samples::U8(read::<u8>(array)?))
-    } else if is(numpy::dtype::<bool>(py)) {
-        // A boolean mask: 0 and 1 (numpy's astype(uint8)).
-        SamplesBuf(Samples::U8(
-            read::<bool>(array)?.into_iter().map(u8::from).collect(),
-        ))
-    } else if is(numpy::dtype::<u16>(py)) {
-        SamplesBuf(Samples::U16(read::<u16>(array)?))
-    } else if is(numpy::dtype::<f32>(py)) {
-        SamplesBuf(Samples::F32(read::<f32>(array)?))
-    } else if is(numpy::dtype::<i8>(py)) {
-        SamplesBuf(Samples::I8(read::<i8>(array)?))
-    } else if is(numpy::dtype::<i16>(py)) {
-        SamplesBuf(Samples::I16(read::<i16>(array)?))
-    } else if is(numpy::dtype::<i32>(py)) {
-        SamplesBuf(Samples::I32(read::<i32>(array)?))
-    } else if is(numpy::dtype::<u32>(py)) {
-        SamplesBuf(Samples::U32(read::<u32>(array)?))
-    } else if is(numpy::dtype::<f64>(py)) {
-        SamplesBuf(Samples::F64(read::<f64>(array)?))
-    } else {
-        return Err(type_error(format!(
-            "unsupported dtype {}: imflow reads bool, uint8, uint16, uint32, int8, int16, \
-             int32, float32 and float64",
-            dtype.str().map(|s| s.to_string()).unwrap_or_default()
-        )));
+    with_samples(input, |all| {
+        let per = w as usize * h as usize * c as usize;
+        let views = (0..layout.frames)
+            .map(|k| {
+                ImageView::new(w, h, c, all.slice(k * per..(k + 1) * per))
+                    .map_err(crate::errors::to_py)
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        f(&views, layout)
     })
 }
 
-/// Samples of every frame, in C order.
-struct SamplesBuf(Samples);
-
-impl SamplesBuf {
-    /// The samples in `r`, as their own vector.
-    fn range(&self, r: std::ops::Range<usize>) -> Samples {
-        match &self.0 {
-            Samples::U8(v) => Samples::U8(v[r].to_vec()),
-            Samples::U16(v) => Samples::U16(v[r].to_vec()),
-            Samples::F32(v) => Samples::F32(v[r].to_vec()),
-            Samples::I8(v) => Samples::I8(v[r].to_vec()),
-            Samples::I16(v) => Samples::I16(v[r].to_vec()),
-            Samples::I32(v) => Samples::I32(v[r].to_vec()),
-            Samples::U32(v) => Samples::U32(v[r].to_vec()),
-            Samples::F64(v) => Samples::F64(v[r].to_vec()),
-        }
+/// Calls `f` with every sample of an accepted array, borrowed.
+fn with_samples<R>(
+    input: &Accepted<'_>,
+    f: impl FnOnce(SamplesRef<'_>) -> PyResult<R>,
+) -> PyResult<R> {
+    fn borrow<T: Element, R>(
+        a: &Bound<'_, numpy::PyUntypedArray>,
+        f: impl FnOnce(&[T]) -> PyResult<R>,
+    ) -> PyResult<R> {
+        let ro = a.cast::<numpy::PyArrayDyn<T>>()?.try_readonly()?;
+        let all = ro
+            .as_slice()
+            .map_err(|e| crate::errors::error(&format!("cannot read the array's memory: {e}")))?;
+        f(all)
+    }
+    let a = &input.array;
+    match input.sample_type {
+        SampleType::U8 => borrow::<u8, R>(a, |s| f(SamplesRef::from(s))),
+        SampleType::U16 => borrow::<u16, R>(a, |s| f(SamplesRef::from(s))),
+        SampleType::U32 => borrow::<u32, R>(a, |s| f(SamplesRef::from(s))),
+        SampleType::I8 => borrow::<i8, R>(a, |s| f(SamplesRef::from(s))),
+        SampleType::I16 => borrow::<i16, R>(a, |s| f(SamplesRef::from(s))),
+        SampleType::I32 => borrow::<i32, R>(a, |s| f(SamplesRef::from(s))),
+        SampleType::F32 => borrow::<f32, R>(a, |s| f(SamplesRef::from(s))),
+        SampleType::F64 => borrow::<f64, R>(a, |s| f(SamplesRef::from(s))),
     }
 }
 

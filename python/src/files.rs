@@ -32,7 +32,7 @@ fn imread<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyAny>> {
 #[pyfunction]
 #[pyo3(signature = (path, array, *, stack=None))]
 fn imwrite(path: PathBuf, array: &Bound<'_, PyAny>, stack: Option<bool>) -> PyResult<()> {
-    let (frames, _) = to_frames(array, stack)?;
+    let (frames, _) = to_frames(array, "array", stack)?;
     let format = Format::from_path(&path).map_err(to_py)?;
     let s = Stack {
         frames,
@@ -55,7 +55,7 @@ fn encode<'py>(
     format: &str,
     stack: Option<bool>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let (frames, _) = to_frames(array, stack)?;
+    let (frames, _) = to_frames(array, "array", stack)?;
     let format = parse_format(format)?;
     let s = Stack {
         frames,
@@ -144,7 +144,7 @@ fn hash_bytes(data: &[u8]) -> String {
 /// The key imflow gives an array source: its shape, sample type and samples.
 #[pyfunction]
 fn array_key(array: &Bound<'_, PyAny>) -> PyResult<String> {
-    let (frames, _) = to_frames(array, None)?;
+    let (frames, _) = to_frames(array, "array", None)?;
     let keys: Vec<String> = (frames.iter())
         .map(|f| imflow::key::image_source(f).hex())
         .collect();

@@ -34,7 +34,7 @@ impl PyFlow {
     /// An array, keyed by its samples (shape and dtype included). One image: (H, W) or
     /// (H, W, C).
     fn array(&mut self, array: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
-        let (mut frames, _) = to_frames(array, Some(false))?;
+        let (mut frames, _) = to_frames(array, "array", Some(false))?;
         Ok(self.inner.image(name, frames.remove(0)).index())
     }
 

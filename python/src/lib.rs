@@ -2,13 +2,16 @@
 //! is `python/imflow/`. Thin over the library: numpy arrays become imflow images, ops
 //! are the CLI's spec strings, and every computation runs with the GIL released.
 
+mod accept;
 mod arrays;
 mod errors;
 mod files;
 mod flows;
+mod params;
 
+use accept::{accept, empty_result, follows_source, Accepted, Role};
 use arrays::{to_array, with_frames};
-use errors::to_py;
+use errors::{to_py, value_error};
 use imflow::{Backend, Op, OutputType, Processor, SampleType};
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
@@ -35,65 +38,94 @@ pub(crate) fn parse_backend(backend: &str) -> PyResult<Backend> {
         "auto" => Ok(Backend::Auto),
         "gpu" => Ok(Backend::Gpu),
         "cpu" => Ok(Backend::Cpu),
-        other => Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "backend: expected 'auto', 'gpu' or 'cpu', got {other:?}"
-        ))),
+        other => Err(value_error(
+            "backend",
+            format!("expected 'auto', 'gpu' or 'cpu', got {other:?}"),
+        )),
     }
 }
 
 pub(crate) fn parse_dtype(dtype: Option<&str>) -> PyResult<OutputType> {
     match dtype {
         None | Some("same") => Ok(OutputType::Same),
-        Some(d) => {
-            let name = match d {
-                "uint8" => "u8",
-                "uint16" => "u16",
-                "uint32" => "u32",
-                "int8" => "i8",
-                "int16" => "i16",
-                "int32" => "i32",
-                "float32" => "f32",
-                "float64" => "f64",
-                other => other,
-            };
-            name.parse::<SampleType>()
-                .map(OutputType::Exactly)
-                .map_err(pyo3::exceptions::PyValueError::new_err)
-        }
+        Some(d) => SampleType::ALL
+            .into_iter()
+            .find(|t| errors::dtype_name(*t) == d || t.name() == d)
+            .map(OutputType::Exactly)
+            .ok_or_else(|| {
+                value_error(
+                    "dtype",
+                    format!(
+                        "expected 'same', 'uint8', 'uint16', 'uint32', 'int8', 'int16', \
+                         'int32', 'float32' or 'float64', got {d:?}"
+                    ),
+                )
+            }),
+    }
+}
+
+/// An `int_mode` argument: None, 'round' or 'scipy', as the op spec's `int=` suffix.
+fn parse_int_mode(int_mode: Option<&str>) -> PyResult<String> {
+    match int_mode {
+        None => Ok(String::new()),
+        Some(m @ ("round" | "scipy")) => Ok(format!(",int={m}")),
+        Some(other) => Err(value_error(
+            "int_mode",
+            format!("expected 'round' or 'scipy', got {other:?}"),
+        )),
     }
 }
 
 fn parse_ops(ops: &Bound<'_, PyAny>) -> PyResult<Vec<Op>> {
     let specs: Vec<String> = match ops.extract::<String>() {
         Ok(one) => vec![one],
-        Err(_) => ops.extract()?,
+        Err(_) => ops.extract().map_err(|_| {
+            errors::type_error("ops: expected an op spec string or a list of them".into())
+        })?,
     };
     specs.iter().map(|s| Op::parse(s).map_err(to_py)).collect()
 }
 
-/// Runs `ops` on the array's frames with the GIL released; the result and the
-/// threshold each threshold op used, per frame.
+/// Runs `ops` on an accepted array's frames with the GIL released; the result (in the
+/// caller's dtype where its type follows the source's) and the threshold each threshold
+/// op used, per frame. A zero-sized array gives a zero-sized result and no thresholds.
 fn run<'py>(
-    array: &Bound<'py, PyAny>,
+    input: &Accepted<'py>,
     ops: Vec<Op>,
     dtype: OutputType,
     backend: &str,
     stack: Option<bool>,
 ) -> PyResult<(Bound<'py, PyAny>, Vec<Vec<f64>>)> {
-    let py = array.py();
+    let py = input.array.py();
+    if input.is_empty() {
+        parse_backend(backend)?;
+        arrays::dims(input, "array", stack)?;
+        return Ok((empty_result(input, &ops, dtype)?, Vec::new()));
+    }
     let p = processor(backend)?;
-    let (done, layout) = with_frames(array, stack, |frames, layout| {
-        let done = py
-            .detach(|| p.run_views(frames, &ops, dtype))
-            .map_err(to_py)?;
-        Ok((done, layout))
+    let (done, layout) = with_frames(input, "array", stack, |frames, layout| {
+        let done = py.detach(|| p.run_views(frames, &ops, dtype));
+        Ok((done.map_err(|e| in_context(py, to_py(e), input))?, layout))
     })?;
     let (images, thresholds) = done.into_iter().map(|d| (d.image, d.thresholds)).unzip();
-    Ok((to_array(py, images, &layout)?, thresholds))
+    let out = to_array(py, images, &layout)?;
+    Ok((input.restore(out, follows_source(&ops, dtype))?, thresholds))
+}
+
+/// `e` saying which type a narrowed array was read as (its message names that type).
+fn in_context(py: Python<'_>, e: PyErr, input: &Accepted<'_>) -> PyErr {
+    match input.read_as() {
+        Some(note) => {
+            let message = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+            PyErr::from_type(e.get_type(py), format!("{message} {note}"))
+        }
+        None => e,
+    }
 }
 
 /// Applies ops in order (CLI specs, e.g. ["gaussian:sigma=2", "threshold:method=otsu"])
-/// to an array, as one upload and one download per frame.
+/// to an array, as one upload and one download per frame. Result dtype: `dtype`, or
+/// with None the input's (bool: uint8), except a mask (uint8) or labels (uint32).
 #[pyfunction]
 #[pyo3(signature = (array, ops, *, dtype=None, backend="auto", stack=None))]
 fn apply<'py>(
@@ -103,11 +135,14 @@ fn apply<'py>(
     backend: &str,
     stack: Option<bool>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    Ok(run(array, parse_ops(ops)?, parse_dtype(dtype)?, backend, stack)?.0)
+    let input = accept(array, "array", Role::Values)?;
+    Ok(run(&input, parse_ops(ops)?, parse_dtype(dtype)?, backend, stack)?.0)
 }
 
 /// `scipy.ndimage.gaussian_filter(x, sigma, mode='reflect', truncate)` per channel;
-/// float32 out by default (`dtype='same'` rounds back to the input's type).
+/// float32 out for every input dtype by default; `dtype='same'` (or `int_mode='scipy'`)
+/// gives the input's dtype (bool: uint8). `sigma` is one number or one per axis in the
+/// array's order, (y, x) as scipy's; 0 on every axis is the identity (a copy in `dtype`).
 #[pyfunction]
 #[pyo3(signature = (array, sigma, *, truncate=4.0, int_mode=None, dtype="float32", backend="auto", stack=None))]
 #[allow(clippy::too_many_arguments)]
@@ -120,44 +155,52 @@ fn gaussian<'py>(
     backend: &str,
     stack: Option<bool>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let sigma = match sigma.extract::<f64>() {
-        Ok(s) => format!("sigma={s}"),
-        Err(_) => {
-            let (sy, sx): (f64, f64) = sigma.extract()?;
-            format!("sigma_x={sx},sigma_y={sy}")
-        }
+    let input = accept(array, "array", Role::Values)?;
+    let [sy, sx] = params::per_axis("sigma", sigma, &["y", "x"])?[..] else {
+        unreachable!("per_axis gives one value per axis")
     };
-    let int = int_mode.map(|m| format!(",int={m}")).unwrap_or_default();
-    let op = Op::parse(&format!("gaussian:{sigma},truncate={truncate}{int}")).map_err(to_py)?;
+    let int = parse_int_mode(int_mode)?;
+    // scipy skips an axis whose sigma is 0; with every axis skipped nothing is left to
+    // run but the conversion to `dtype`.
+    let ops = if sx == 0.0 && sy == 0.0 {
+        Vec::new()
+    } else {
+        let spec = format!("gaussian:sigma_x={sx},sigma_y={sy},truncate={truncate}{int}");
+        vec![Op::parse(&spec).map_err(to_py)?]
+    };
     let dtype = match int_mode {
         Some("scipy") if dtype == Some("float32") => OutputType::Same,
         _ => parse_dtype(dtype)?,
     };
-    Ok(run(array, vec![op], dtype, backend, stack)?.0)
+    Ok(run(&input, ops, dtype, backend, stack)?.0)
 }
 
-/// `scipy.ndimage.uniform_filter(x, size, mode='reflect')` per channel.
+/// `scipy.ndimage.uniform_filter(x, size, mode='reflect')` per channel, one `size` for
+/// both axes (y and x). float32 out for every input dtype by default; `dtype='same'`
+/// (or `int_mode='scipy'`) gives the input's dtype (bool: uint8).
 #[pyfunction(name = "box")]
 #[pyo3(signature = (array, size, *, int_mode=None, dtype="float32", backend="auto", stack=None))]
 fn box_filter<'py>(
     array: &Bound<'py, PyAny>,
-    size: u32,
+    size: &Bound<'py, PyAny>,
     int_mode: Option<&str>,
     dtype: Option<&str>,
     backend: &str,
     stack: Option<bool>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let int = int_mode.map(|m| format!(",int={m}")).unwrap_or_default();
+    let input = accept(array, "array", Role::Values)?;
+    let size: u32 = params::int("size", size, "an integer >= 1")?;
+    let int = parse_int_mode(int_mode)?;
     let op = Op::parse(&format!("box:size={size}{int}")).map_err(to_py)?;
     let dtype = match int_mode {
         Some("scipy") if dtype == Some("float32") => OutputType::Same,
         _ => parse_dtype(dtype)?,
     };
-    Ok(run(array, vec![op], dtype, backend, stack)?.0)
+    Ok(run(&input, vec![op], dtype, backend, stack)?.0)
 }
 
-/// `x > value` as a uint8 mask of 0/255; `value='otsu'` uses
-/// `skimage.filters.threshold_otsu(x)`.
+/// `x > value` as a uint8 mask of 0/255, for every input dtype; `value='otsu'` uses
+/// `skimage.filters.threshold_otsu(x)` per frame.
 #[pyfunction]
 #[pyo3(signature = (array, value, *, backend="auto", stack=None))]
 fn threshold<'py>(
@@ -166,27 +209,38 @@ fn threshold<'py>(
     backend: &str,
     stack: Option<bool>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let spec = match value.extract::<f64>() {
-        Ok(v) => format!("threshold:value={v}"),
-        Err(_) => match value.extract::<String>()?.as_str() {
-            "otsu" => "threshold:method=otsu".to_string(),
-            other => {
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "value: expected a number or 'otsu', got {other:?}"
-                )))
-            }
-        },
+    let input = accept(array, "array", Role::Values)?;
+    let spec = match (value.extract::<f64>(), value.extract::<String>()) {
+        (Ok(v), _) => format!("threshold:value={v}"),
+        (_, Ok(s)) if s == "otsu" => "threshold:method=otsu".to_string(),
+        _ => {
+            let got = value.repr().map(|r| r.to_string()).unwrap_or_default();
+            return Err(value_error(
+                "value",
+                format!("expected a number or 'otsu', got {got}"),
+            ));
+        }
     };
     let op = Op::parse(&spec).map_err(to_py)?;
-    Ok(run(array, vec![op], OutputType::Same, backend, stack)?.0)
+    Ok(run(&input, vec![op], OutputType::Same, backend, stack)?.0)
 }
 
 /// `skimage.filters.threshold_otsu(x)` of a single image (all channels together).
 #[pyfunction]
 #[pyo3(signature = (array, *, backend="auto"))]
 fn threshold_otsu(array: &Bound<'_, PyAny>, backend: &str) -> PyResult<f64> {
+    let input = accept(array, "array", Role::Values)?;
+    if input.is_empty() {
+        return Err(value_error(
+            "array",
+            format!(
+                "shape {} holds no pixels; Otsu's threshold needs at least one",
+                errors::shape(&input.shape)
+            ),
+        ));
+    }
     let op = Op::parse("threshold:method=otsu").map_err(to_py)?;
-    let (_, thresholds) = run(array, vec![op], OutputType::Same, backend, Some(false))?;
+    let (_, thresholds) = run(&input, vec![op], OutputType::Same, backend, Some(false))?;
     thresholds
         .first()
         .and_then(|t| t.first())
@@ -195,64 +249,101 @@ fn threshold_otsu(array: &Bound<'_, PyAny>, backend: &str) -> PyResult<f64> {
 }
 
 /// Connected components of a mask (nonzero is foreground), numbered as
-/// `scipy.ndimage.label` (connectivity 1) or `skimage.measure.label` (2): uint32.
+/// `scipy.ndimage.label` (connectivity 1) or `skimage.measure.label` (2): uint32 for
+/// every input dtype.
 #[pyfunction]
-#[pyo3(signature = (array, *, connectivity=1, backend="auto", stack=None))]
+#[pyo3(signature = (array, *, connectivity=None, backend="auto", stack=None))]
 fn label<'py>(
     array: &Bound<'py, PyAny>,
-    connectivity: u8,
+    connectivity: Option<&Bound<'py, PyAny>>,
     backend: &str,
     stack: Option<bool>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let op = Op::parse(&format!("label:connectivity={connectivity}")).map_err(to_py)?;
-    Ok(run(array, vec![op], OutputType::Same, backend, stack)?.0)
+    let input = accept(array, "array", Role::Values)?;
+    let c: u8 = params::opt_int("connectivity", connectivity, "1 or 2")?.unwrap_or(1);
+    let op = Op::parse(&format!("label:connectivity={c}")).map_err(to_py)?;
+    Ok(run(&input, vec![op], OutputType::Same, backend, stack)?.0)
 }
 
 /// `skimage.morphology.remove_small_objects`: give `min_size` (objects smaller than it
-/// go) or `max_size` (objects of at most that many pixels go).
+/// go) or `max_size` (objects of at most that many pixels go). Labels come back in
+/// their own dtype (int64 from scikit-image stays int64), masks as uint8 0/255.
 #[pyfunction]
-#[pyo3(signature = (array, *, min_size=None, max_size=None, connectivity=1, backend="auto", stack=None))]
+#[pyo3(signature = (array, *, min_size=None, max_size=None, connectivity=None, backend="auto", stack=None))]
 fn remove_small_objects<'py>(
     array: &Bound<'py, PyAny>,
-    min_size: Option<u64>,
-    max_size: Option<u64>,
-    connectivity: u8,
+    min_size: Option<&Bound<'py, PyAny>>,
+    max_size: Option<&Bound<'py, PyAny>>,
+    connectivity: Option<&Bound<'py, PyAny>>,
     backend: &str,
     stack: Option<bool>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let input = accept(array, "array", Role::Labels)?;
+    let min_size: Option<u64> = params::opt_int("min_size", min_size, "an integer >= 0")?;
+    let max_size: Option<u64> = params::opt_int("max_size", max_size, "an integer >= 0")?;
+    let c: u8 = params::opt_int("connectivity", connectivity, "1 or 2")?.unwrap_or(1);
     let size = match (min_size, max_size) {
         (Some(n), None) => format!("min_size={n}"),
         (None, Some(n)) => format!("max_size={n}"),
         _ => {
-            return Err(pyo3::exceptions::PyValueError::new_err(
+            return Err(value_error(
+                "min_size",
                 "give exactly one of min_size and max_size",
             ))
         }
     };
-    let spec = format!("remove_small_objects:{size},connectivity={connectivity}");
+    let spec = format!("remove_small_objects:{size},connectivity={c}");
     let op = Op::parse(&spec).map_err(to_py)?;
-    Ok(run(array, vec![op], OutputType::Same, backend, stack)?.0)
+    Ok(run(&input, vec![op], OutputType::Same, backend, stack)?.0)
 }
 
 /// `skimage.measure.regionprops_table(labels, intensity, properties=[...])` for one
-/// image: a dict of column name to float64 array.
+/// image: the same dict of numpy arrays (keys, their order and dtypes: int64 label and
+/// bbox, float64 otherwise).
 #[pyfunction]
 fn measure<'py>(
     labels: &Bound<'py, PyAny>,
     intensity: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
     let py = labels.py();
-    // Both arrays borrowed for the call where their layout allows.
-    let table = with_frames(labels, Some(false), |l, _| {
-        with_frames(intensity, Some(false), |i, _| {
-            py.detach(|| imflow::measure::measure(l[0], i[0]))
-                .map_err(to_py)
-        })
-    })?;
+    let l = accept(labels, "labels", Role::Labels)?;
+    let i = accept(intensity, "intensity", Role::Values)?;
+    if l.shape.len() != 2 || !(2..=3).contains(&i.shape.len()) || i.shape[..2] != l.shape[..] {
+        return Err(value_error(
+            "intensity",
+            format!(
+                "expected labels (H, W) and intensity (H, W) or (H, W, C) over the same \
+                 (H, W), got labels {} and intensity {}",
+                errors::shape(&l.shape),
+                errors::shape(&i.shape)
+            ),
+        ));
+    }
+    let channels = i.shape.get(2).copied().unwrap_or(1);
+    let table = if l.is_empty() || i.is_empty() {
+        imflow::measure::FrameTable {
+            channels,
+            ndim: 2,
+            physical: false,
+            rows: Vec::new(),
+        }
+    } else {
+        // Both arrays borrowed for the call.
+        with_frames(&l, "labels", Some(false), |l, _| {
+            with_frames(&i, "intensity", Some(false), |i, _| {
+                py.detach(|| imflow::measure::measure(l[0], i[0]))
+                    .map_err(to_py)
+            })
+        })?
+    };
     let dict = pyo3::types::PyDict::new(py);
-    for (k, name) in imflow::measure::columns(table.channels).iter().enumerate() {
-        let col: Vec<f64> = table.rows.iter().map(|r| r[k]).collect();
-        dict.set_item(name, numpy::PyArray1::from_vec(py, col))?;
+    for c in table.regionprops_columns() {
+        let values = table.rows.iter().map(|r| r[c.index]);
+        let column = match c.integer {
+            true => numpy::PyArray1::from_iter(py, values.map(|v| v as i64)).into_any(),
+            false => numpy::PyArray1::from_iter(py, values).into_any(),
+        };
+        dict.set_item(c.name, column)?;
     }
     Ok(dict)
 }

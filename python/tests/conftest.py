@@ -27,12 +27,13 @@ BACKENDS = ["cpu", "gpu"] if GPU else ["cpu"]
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request):
-    return request.param
+def backend(request: pytest.FixtureRequest) -> str:
+    param: str = request.param
+    return param
 
 
 @pytest.fixture(scope="session")
-def imflow_cli():
+def imflow_cli() -> str:
     """The imflow binary `cargo test` built (or IMFLOW_BIN)."""
     for candidate in [os.environ.get("IMFLOW_BIN"), ROOT / "target/release/imflow", ROOT / "target/debug/imflow",
                       shutil.which("imflow")]:

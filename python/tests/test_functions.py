@@ -1,5 +1,9 @@
 """Functions on numpy arrays against scipy and scikit-image computed here."""
+import pathlib
+from typing import Any, Callable, List, Tuple
+
 import numpy as np
+import numpy.typing as npt
 import pytest
 import scipy.ndimage as ndi
 from skimage.filters import threshold_otsu
@@ -12,17 +16,21 @@ import imflow
 rng = np.random.default_rng(2026)
 
 
-def images():
+Array = npt.NDArray[Any]
+
+
+def images() -> List[Tuple[str, Array]]:
     """u8/u16/f32, gray/RGB/RGBA, C-ordered, Fortran-ordered, strided, and (for the
     wider types) C-ordered at an odd address, which cannot be borrowed as a slice."""
-    out = []
+    out: List[Tuple[str, Array]] = []
     for dtype in (np.uint8, np.uint16, np.float32):
         for channels in (None, 3, 4):
             shape = (61, 83) if channels is None else (61, 83, channels)
+            x: Array
             if dtype == np.float32:
                 x = rng.uniform(-50, 1000, shape).astype(dtype)
             else:
-                x = rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
+                x = rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)  # type: ignore[type-var]
             out.append((f"{np.dtype(dtype).name}-{channels or 1}-C", x))
             out.append((f"{np.dtype(dtype).name}-{channels or 1}-F", np.asfortranarray(x)))
             big = np.zeros((122, 166) + x.shape[2:], dtype)
@@ -39,14 +47,14 @@ def images():
 IMAGES = images()
 
 
-def per_channel(f, x):
+def per_channel(f: Callable[[Array], Array], x: Array) -> Array:
     if x.ndim == 2:
         return f(x)
     return np.stack([f(x[..., c]) for c in range(x.shape[2])], axis=2)
 
 
 @pytest.mark.parametrize("name,x", IMAGES, ids=[n for n, _ in IMAGES])
-def test_gaussian_and_box_match_scipy(name, x, backend):
+def test_gaussian_and_box_match_scipy(name: str, x: Array, backend: str) -> None:
     tol = 1e-4 * float(x.max() - x.min())
     for sigma in (1, 2.5):
         want = per_channel(lambda p: ndi.gaussian_filter(p.astype(np.float32), sigma), x)
@@ -60,7 +68,7 @@ def test_gaussian_and_box_match_scipy(name, x, backend):
 
 @pytest.mark.filterwarnings("ignore:threshold_otsu is expected")
 @pytest.mark.parametrize("name,x", IMAGES, ids=[n for n, _ in IMAGES])
-def test_otsu_and_masks_are_exact(name, x, backend):
+def test_otsu_and_masks_are_exact(name: str, x: Array, backend: str) -> None:
     t = threshold_otsu(x)
     mask = imflow.threshold(x, "otsu", backend=backend)
     assert mask.dtype == np.uint8 and mask.shape == x.shape
@@ -71,7 +79,7 @@ def test_otsu_and_masks_are_exact(name, x, backend):
     assert np.array_equal(fixed, ((x > 100.5) * 255).astype(np.uint8)), name
 
 
-def test_float_otsu_is_exact_where_numpy_sees_the_same_input(backend):
+def test_float_otsu_is_exact_where_numpy_sees_the_same_input(backend: str) -> None:
     x = rng.uniform(0, 1, (200, 300)).astype(np.float32)
     t = threshold_otsu(x)
     got = imflow.threshold_otsu(x, backend=backend)
@@ -79,7 +87,7 @@ def test_float_otsu_is_exact_where_numpy_sees_the_same_input(backend):
     assert abs(got - t) <= bin_width
 
 
-def test_scipy_integer_mode_is_bit_identical(backend):
+def test_scipy_integer_mode_is_bit_identical(backend: str) -> None:
     x = rng.poisson(1000, (97, 131)).astype(np.uint16)
     got = imflow.gaussian(x, 2, int_mode="scipy", backend=backend)
     assert got.dtype == np.uint16
@@ -87,7 +95,7 @@ def test_scipy_integer_mode_is_bit_identical(backend):
     assert np.array_equal(imflow.box(x, 4, int_mode="scipy", backend=backend), ndi.uniform_filter(x, 4))
 
 
-def test_apply_chains_and_stacks(backend):
+def test_apply_chains_and_stacks(backend: str) -> None:
     stack = rng.poisson(1000, (3, 64, 80)).astype(np.uint16)
     out = imflow.apply(stack, ["gaussian:sigma=2", "threshold:method=otsu"], backend=backend)
     assert out.shape == stack.shape and out.dtype == np.uint8
@@ -99,7 +107,7 @@ def test_apply_chains_and_stacks(backend):
 
 
 @pytest.mark.parametrize("connectivity", [1, 2])
-def test_label_matches_scipy_and_skimage(connectivity, backend):
+def test_label_matches_scipy_and_skimage(connectivity: int, backend: str) -> None:
     for density in (0.05, 0.5, 0.95):
         m = rng.random((389, 517)) < density
         want = ndi.label(m)[0] if connectivity == 1 else sk_label(m, connectivity=2)
@@ -108,19 +116,19 @@ def test_label_matches_scipy_and_skimage(connectivity, backend):
         assert np.array_equal(got, want)
 
 
-def test_label_4096_squared(backend):
+def test_label_4096_squared(backend: str) -> None:
     m = rng.random((4096, 4096)) < 0.5
     assert np.array_equal(imflow.label(m, backend=backend), ndi.label(m)[0])
 
 
-def test_remove_small_objects_matches_skimage(backend):
+def test_remove_small_objects_matches_skimage(backend: str) -> None:
     m = rng.random((200, 300)) < 0.4
     want = remove_small_objects(m, max_size=5, connectivity=2)
     got = imflow.remove_small_objects(m, max_size=5, connectivity=2, backend=backend)
     assert np.array_equal(got > 0, want)
 
 
-def test_measure_matches_regionprops():
+def test_measure_matches_regionprops() -> None:
     labels = sk_label(rng.random((150, 200)) < 0.4, connectivity=2).astype(np.int32)
     intensity = rng.integers(0, 65535, (150, 200), dtype=np.uint16)
     props = ["label", "area", "centroid", "bbox", "intensity_mean", "intensity_min", "intensity_max",
@@ -135,16 +143,16 @@ def test_measure_matches_regionprops():
             np.testing.assert_array_equal(got[k], want[k])
 
 
-def test_errors_name_the_problem():
+def test_errors_name_the_problem() -> None:
     x = np.zeros((10, 10), np.uint16)
     with pytest.raises(ValueError, match="sigma"):
         imflow.gaussian(x, -1)
     with pytest.raises(ValueError, match="unknown op"):
         imflow.apply(x, ["median:size=3"])
-    with pytest.raises(TypeError, match="int64"):
-        imflow.gaussian(np.zeros((4, 4), np.int64), 1)
+    with pytest.raises(TypeError, match="unsupported dtype complex64"):
+        imflow.gaussian(np.zeros((4, 4), np.complex64), 1)
     with pytest.raises(TypeError, match="numpy array"):
-        imflow.gaussian([[1, 2], [3, 4]], 1)
+        imflow.gaussian([[1, 2], [3, 4]], 1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="shape"):
         imflow.gaussian(np.zeros(5, np.float32), 1)
     with pytest.raises(imflow.DecodeError):
@@ -152,7 +160,7 @@ def test_errors_name_the_problem():
     assert issubclass(imflow.DecodeError, imflow.Error)
 
 
-def test_files_round_trip(tmp_path):
+def test_files_round_trip(tmp_path: pathlib.Path) -> None:
     for dtype in (np.uint8, np.uint16, np.int16, np.uint32, np.float32, np.float64):
         x = rng.integers(0, 200, (17, 23)).astype(dtype)
         p = tmp_path / f"x-{np.dtype(dtype).name}.tif"

@@ -4,6 +4,7 @@ read, that thread could never run and the read would never end (the test would t
 out instead of passing)."""
 import faulthandler
 import os
+import pathlib
 import threading
 
 import numpy as np
@@ -14,15 +15,15 @@ import imflow
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 @pytest.mark.parametrize("call", ["imread", "hash_file"])
-def test_another_thread_runs_while_imflow_works(tmp_path, call):
+def test_another_thread_runs_while_imflow_works(tmp_path: pathlib.Path, call: str) -> None:
     image = np.arange(64 * 48, dtype=np.uint16).reshape(48, 64)
     data = imflow.encode(image, "tif")
     fifo = tmp_path / "image.tif"
     os.mkfifo(fifo)
-    events = []
+    events: list[str] = []
     entered = threading.Event()
 
-    def writer():
+    def writer() -> None:
         entered.wait()  # the main thread is about to call imflow
         events.append("writer ran")
         with open(fifo, "wb") as f:  # blocks until imflow opens the pipe to read

@@ -5,6 +5,7 @@ which must be copied into C order first. Peak resident memory of a child process
 import json
 import subprocess
 import sys
+from typing import Any, Dict
 
 import pytest
 
@@ -24,15 +25,16 @@ print(json.dumps({"peak_kib": int(hwm.split()[1]), "check": float(y[100, 100])})
 """
 
 
-def peak(order: str) -> dict:
+def peak(order: str) -> Dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-c", CHILD, order], capture_output=True, text=True, check=True
     )
-    return json.loads(out.stdout)
+    result: Dict[str, Any] = json.loads(out.stdout)
+    return result
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/status")
-def test_a_c_ordered_input_is_not_copied():
+def test_a_c_ordered_input_is_not_copied() -> None:
     c, f = peak("C"), peak("F")
     assert c["check"] == f["check"]  # the same values, either way
     copy_mib = (f["peak_kib"] - c["peak_kib"]) / 1024

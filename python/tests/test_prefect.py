@@ -6,6 +6,7 @@ import os
 import pathlib
 import subprocess
 import sys
+from typing import Dict, Tuple
 
 import numpy as np
 
@@ -14,7 +15,8 @@ import imflow
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "prefect_flow.py"
 
 
-def run_flow(env, inputs, results):
+def run_flow(env: Dict[str, str], inputs: pathlib.Path,
+             results: pathlib.Path) -> Tuple[Dict[str, Tuple[str, str]], str]:
     p = subprocess.run([sys.executable, str(EXAMPLE), str(inputs), str(results), "--json"],
                        capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
@@ -22,7 +24,7 @@ def run_flow(env, inputs, results):
     return states, p.stderr
 
 
-def test_prefect_flow_caches_by_content(tmp_path):
+def test_prefect_flow_caches_by_content(tmp_path: pathlib.Path) -> None:
     # Prefect's local ephemeral API, in a home of the test's own.
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                PREFECT_LOGGING_LEVEL="WARNING")

@@ -8,6 +8,8 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
+from typing import Any, Dict, Iterator, List, Tuple
 
 import httpx
 import numpy as np
@@ -19,15 +21,16 @@ import imflow
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
-def load_service():
+def load_service() -> ModuleType:
     spec = importlib.util.spec_from_file_location("imflow_service", EXAMPLES / "service.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 @pytest.fixture(scope="module")
-def server():
+def server() -> Iterator[Tuple[Any, str]]:
     service = load_service()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,12 +51,12 @@ def server():
     t.join(timeout=10)
 
 
-def images(tmp_path):
+def images(tmp_path: pathlib.Path) -> Dict[str, pathlib.Path]:
     rng = np.random.default_rng(11)
     rgb = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
     frames = rng.integers(0, 256, (4, 40, 50, 4), dtype=np.uint8)
     frames[..., 3] = 255
-    out = {}
+    out: Dict[str, pathlib.Path] = {}
     for name, array, fmt in [("photo.png", rgb, "png"), ("photo.jpg", rgb, "jpg"), ("anim.gif", frames, "gif")]:
         p = tmp_path / name
         p.write_bytes(imflow.encode(array, fmt))
@@ -61,10 +64,11 @@ def images(tmp_path):
     return out
 
 
-def test_concurrent_requests_answer_as_the_cli_does(server, tmp_path, imflow_cli):
+def test_concurrent_requests_answer_as_the_cli_does(server: Tuple[Any, str], tmp_path: pathlib.Path,
+                                                    imflow_cli: str) -> None:
     _, url = server
     inputs = images(tmp_path)
-    want = {}
+    want: Dict[str, bytes] = {}
     for name, path in inputs.items():
         out = tmp_path / f"cli-{name}"
         subprocess.run([imflow_cli, "apply", str(path), str(out), "--op", "gaussian:sigma=3"], check=True,
@@ -82,7 +86,7 @@ def test_concurrent_requests_answer_as_the_cli_does(server, tmp_path, imflow_cli
     assert gif.shape[0] == 4, "an animated GIF keeps its frames"
 
 
-def test_bad_input_gets_clear_statuses(server, tmp_path):
+def test_bad_input_gets_clear_statuses(server: Tuple[Any, str], tmp_path: pathlib.Path) -> None:
     service, url = server
     png = imflow.encode(np.zeros((64, 64), np.uint8), "png")
     r = httpx.post(url + "/blur", content=png[: len(png) // 2])
@@ -99,12 +103,12 @@ def test_bad_input_gets_clear_statuses(server, tmp_path):
     assert httpx.post(url + "/blur?sigma=-1", content=png).status_code == 422
 
 
-def test_health_answers_while_a_blur_runs(server):
+def test_health_answers_while_a_blur_runs(server: Tuple[Any, str]) -> None:
     service, url = server
-    events = []
+    events: List[str] = []
     started, health_done = threading.Event(), threading.Event()
 
-    def hook():
+    def hook() -> None:
         events.append("blur started")
         started.set()
         health_done.wait(60)  # the blur stays in progress until /health has answered
