@@ -8,6 +8,9 @@ files named by their content.
     >>> mask = imflow.threshold(g, "otsu")             # g > skimage.filters.threshold_otsu(g), 0/255
     >>> same = imflow.apply(x, ["gaussian:sigma=2", "threshold:method=otsu"])  # one upload
 
+Volumes (z-stacks) are (Z, Y, X[, C]) arrays with `volume=True`: ops then work in 3-D,
+as scipy's on the 3-D array (`imflow.gaussian(v, (1, 2, 2), volume=True)`).
+
 Every call releases the GIL for its computation; `backend` is 'auto' (the GPU when an
 adapter exists, else the CPU twins), 'gpu' or 'cpu'.
 """
@@ -47,6 +50,7 @@ from ._imflow import (  # noqa: F401 (re-exported)
     remove_small_objects,
     threshold,
     threshold_otsu,
+    voxel_size,
 )
 
 __all__ = [
@@ -54,6 +58,7 @@ __all__ = [
     "UnsupportedFormatError", "apply", "apply_bytes", "array_key", "box", "canonical_op",
     "decode", "device", "encode", "gaussian", "hash_bytes", "hash_file", "imread", "imwrite",
     "label", "measure", "op_version", "remove_small_objects", "threshold", "threshold_otsu",
+    "voxel_size",
 ]
 
 

@@ -1,12 +1,16 @@
 """Type stubs of imflow's native module (python/src/*.rs).
 
 Arrays: (H, W), (H, W, C) for C in 1, 3, 4, or stacks (N, H, W[, C]) (`stack=` forces
-either reading of a 3-D array). Accepted dtypes: bool, uint8, uint16, uint32, uint64,
+either reading of a 3-D array). Volumes (z-stacks) with `volume=True`: a 3-D array is
+one volume (Z, Y, X), a 4-D one (Z, Y, X, C), and with `stack=True` (N, Z, Y, X[, C])
+frames of volumes; ops then work in 3-D, as scipy's on the 3-D array. Without
+`volume=True` a 3-D array is never a volume (it is colour or frames, as above). Accepted dtypes: bool, uint8, uint16, uint32, uint64,
 int8, int16, int32, int64, float32 and float64, in either byte order (a non-native one
 is read through one byte-swapping copy). int64/uint64 are read as int32/uint32 (labels:
 as uint32 up to 2^24), every value checked; a result whose type follows the input's
 comes back in the input's dtype. Zero-sized arrays give zero-sized results. Per-axis
-parameters are in the array's axis order, as scipy's: `sigma=(y, x)`. The README's
+parameters are in the array's axis order, as scipy's: `sigma=(y, x)`, or with
+`volume=True` `sigma=(z, y, x)`. The README's
 Python section has the table of result dtypes.
 """
 from os import PathLike
@@ -25,54 +29,73 @@ class TooLargeError(Error): ...
 _Backend = str  # "auto" | "gpu" | "cpu"
 _Path = Union[str, "PathLike[str]"]
 _Array = npt.NDArray[Any]
-# One number for every axis, or one per axis in the array's order: (y, x).
+# One number for every axis, or one per axis in the array's order: (y, x), or (z, y, x)
+# with volume=True.
 _PerAxis = Union[float, Sequence[float]]
 
 def apply(array: _Array, ops: Union[str, Sequence[str]], *, dtype: Optional[str] = None,
-          backend: _Backend = "auto", stack: Optional[bool] = None) -> _Array:
+          backend: _Backend = "auto", stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """Ops in order (CLI specs) on an array, one upload and one download per frame.
     Result dtype: `dtype`, or with dtype=None the input's (a mask stays uint8, labels
     uint32; an int64 input gives int64 where the result's type follows the input's)."""
 def gaussian(array: _Array, sigma: _PerAxis, *, truncate: float = 4.0, int_mode: Optional[str] = None,
              dtype: Optional[str] = "float32", backend: _Backend = "auto",
-             stack: Optional[bool] = None) -> _Array:
+             stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """scipy.ndimage.gaussian_filter(x, sigma, mode='reflect', truncate) per channel.
-    `sigma`: one number, or (y, x) = (rows, columns), scipy's order; 0 on every axis
-    is the identity (a copy in `dtype`). Result: float32; dtype='same' (or
+    `sigma`: one number, or (y, x) = (rows, columns), scipy's order; with volume=True
+    (z, y, x), and sigma_z=0 filters each slice on its own; 0 on every axis is the
+    identity (a copy in `dtype`). Result: float32; dtype='same' (or
     int_mode='scipy') the input's dtype (bool: uint8)."""
-def box(array: _Array, size: int, *, int_mode: Optional[str] = None, dtype: Optional[str] = "float32",
-        backend: _Backend = "auto", stack: Optional[bool] = None) -> _Array:
-    """scipy.ndimage.uniform_filter(x, size, mode='reflect') per channel, `size` on both
-    axes (y and x). Result: float32; dtype='same' (or int_mode='scipy') the input's."""
+def box(array: _Array, size: Union[int, Sequence[int]], *, int_mode: Optional[str] = None,
+        dtype: Optional[str] = "float32", backend: _Backend = "auto",
+        stack: Optional[bool] = None, volume: bool = False) -> _Array:
+    """scipy.ndimage.uniform_filter(x, size, mode='reflect') per channel: `size` one
+    integer for every axis, or (y, x), or with volume=True (z, y, x). Result: float32; dtype='same' (or int_mode='scipy') the input's."""
 def threshold(array: _Array, value: Union[float, str], *, backend: _Backend = "auto",
-              stack: Optional[bool] = None) -> _Array:
+              stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """`x > value` as a uint8 mask of 0/255 (any input dtype); value='otsu' uses
-    skimage.filters.threshold_otsu per frame."""
-def threshold_otsu(array: _Array, *, backend: _Backend = "auto") -> float:
-    """skimage.filters.threshold_otsu(x) of one image (all channels together)."""
+    skimage.filters.threshold_otsu per frame (of a volume: one histogram of it all)."""
+def threshold_otsu(array: _Array, *, backend: _Backend = "auto", volume: bool = False) -> float:
+    """skimage.filters.threshold_otsu(x) of one image (all channels together), or of a
+    volume with volume=True (one histogram of every voxel)."""
 def label(array: _Array, *, connectivity: int = 1, backend: _Backend = "auto",
-          stack: Optional[bool] = None) -> _Array:
+          stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """Connected components of a mask (nonzero is foreground), numbered as
-    scipy.ndimage.label (connectivity=1) or skimage.measure.label (2). Result: uint32
-    for every input dtype."""
+    scipy.ndimage.label(x, generate_binary_structure(ndim, connectivity)) =
+    skimage.measure.label(x, connectivity=connectivity): 1 faces, 2 and edges, 3 and
+    corners (volumes; in 2-D the same as 2). In (z, y, x) raster order of each
+    component's first voxel. Result: uint32 for every input dtype."""
 def remove_small_objects(array: _Array, *, min_size: Optional[int] = None, max_size: Optional[int] = None,
                          connectivity: int = 1, backend: _Backend = "auto",
-                         stack: Optional[bool] = None) -> _Array:
+                         stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """skimage.morphology.remove_small_objects. A uint8/int8/bool mask gives a uint8
     0/255 mask; labels (wider integers) keep their dtype (int64 stays int64)."""
-def measure(labels: _Array, intensity: _Array) -> Dict[str, _Array]:
+def measure(labels: _Array, intensity: _Array, *, spacing: Optional[_PerAxis] = None) -> Dict[str, _Array]:
     """skimage.measure.regionprops_table(labels, intensity, properties=['label',
     'area', 'centroid', 'bbox', 'intensity_mean', 'intensity_min', 'intensity_max',
-    'equivalent_diameter_area']): the same keys in the same order, label and bbox-*
-    int64, the rest float64. labels (H, W); intensity (H, W) or (H, W, C). Axis order
-    of centroid-0/1 and bbox-0..3: (row, column), as skimage."""
+    'equivalent_diameter_area'], spacing=spacing): the same keys in the same order,
+    label and bbox-* int64, the rest float64. labels (H, W), or (Z, Y, X) for a volume;
+    intensity of the same shape, or with a trailing channel axis. Axis order of
+    centroid-* and bbox-*: numpy's, (row, column) or (z, y, x), as skimage. With
+    `spacing` (numpy's axis order) area, centroid and equivalent_diameter_area are in
+    physical units, as skimage's."""
 def device(backend: _Backend = "auto") -> Tuple[str, Optional[str]]: ...
 
-def imread(path: _Path) -> _Array: ...
-def imwrite(path: _Path, array: _Array, *, stack: Optional[bool] = None) -> None:
+def imread(path: _Path, *, volume: bool = False) -> _Array:
+    """Every frame of a file: (H, W[, C]), or (N, H, W[, C]) for several pages. An
+    ImageJ hyperstack or OME-TIFF with slices is a volume (Z, Y, X[, C]) (several time
+    points: (T, Z, Y, X[, C])); with volume=True a plain multi-page TIFF's pages are one
+    volume."""
+def voxel_size(path: _Path) -> Optional[Tuple[Tuple[float, float, float], str]]:
+    """The voxel size a file records, ((z, y, x), unit), or None."""
+def imwrite(path: _Path, array: _Array, *, stack: Optional[bool] = None, volume: bool = False,
+            voxel_size: Optional[Tuple[float, float, float]] = None, unit: str = "\u00b5m") -> None:
     """Writes an array as its extension's format. int64/uint64 are written as
-    int32/uint32 samples; an array with no pixels is a ValueError."""
-def encode(array: _Array, format: str = "tif", *, stack: Optional[bool] = None) -> bytes: ...
+    int32/uint32 samples; an array with no pixels is a ValueError. A volume
+    (volume=True) is written as an ImageJ hyperstack, with its voxel size (z, y, x)
+    where given (Fiji and napari open it as a volume with the right aspect)."""
+def encode(array: _Array, format: str = "tif", *, stack: Optional[bool] = None,
+           volume: bool = False) -> bytes: ...
 def decode(data: bytes) -> _Array: ...
 def apply_bytes(data: bytes, ops: Sequence[str], *, format: Optional[str] = None,
                 max_pixels: Optional[int] = None, backend: _Backend = "auto") -> Tuple[bytes, str]: ...
@@ -84,8 +107,8 @@ def op_version(spec: str) -> str: ...
 
 class Flow:
     def __init__(self) -> None: ...
-    def file(self, path: _Path) -> int: ...
-    def array(self, array: _Array, name: str) -> int: ...
+    def file(self, path: _Path, *, volume: bool = False) -> int: ...
+    def array(self, array: _Array, name: str, *, volume: bool = False) -> int: ...
     def op(self, node_: int, spec: str) -> int: ...
     def chain(self, node_: int, specs: List[str]) -> int: ...
     def measure(self, labels: int, intensity: int) -> int: ...

@@ -1,5 +1,5 @@
-//! numpy arrays in and out: 2-D (H, W), colour (H, W, C) and stacks (N, H, W[, C]),
-//! of any dtype [`crate::accept`] takes.
+//! numpy arrays in and out: 2-D (H, W), colour (H, W, C), stacks (N, H, W[, C]) and,
+//! with `volume=True`, volumes (Z, Y, X[, C]), of any dtype [`crate::accept`] takes.
 //!
 //! A C-ordered input of a dtype imflow reads as is is borrowed without a copy for the
 //! call ([`with_frames`]); other layouts and dtypes are made so once by
@@ -14,6 +14,24 @@ use numpy::{Element, PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
 
+/// How to read an array's axes: `stack` forces a 3-D array to be frames (True) or one
+/// colour image (False); `volume` reads it as a volume.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Axes {
+    pub stack: Option<bool>,
+    pub volume: bool,
+}
+
+impl Axes {
+    /// Frames or colour as the array's shape says (the default reading).
+    pub fn plain(stack: Option<bool>) -> Self {
+        Axes {
+            stack,
+            volume: false,
+        }
+    }
+}
+
 /// What the array's axes are.
 pub struct Layout {
     /// Frames (1 for a single image).
@@ -22,38 +40,62 @@ pub struct Layout {
     pub channel_axis: bool,
     /// Whether the result is returned with a frame axis.
     pub frame_axis: bool,
+    /// Whether the result is returned with a z axis (a volume's).
+    pub z_axis: bool,
 }
 
-/// An array's shape read as frames: the layout, and each frame's width, height and
-/// channels. A 3-D array is colour (H, W, C) when C is 1, 3 or 4, frames of gray
-/// (N, H, W) otherwise; `stack` forces either reading.
-pub fn dims(
-    input: &Accepted<'_>,
-    param: &str,
-    stack: Option<bool>,
-) -> PyResult<(Layout, [u32; 3])> {
-    let dims = input.shape.as_slice();
-    let (frames, h, w, c, frame_axis, channel_axis) = match (dims, stack) {
-        ([h, w], None | Some(false)) => (1, *h, *w, 1, false, false),
-        ([h, w, c], None) if [1, 3, 4].contains(c) => (1, *h, *w, *c, false, true),
-        ([h, w, c], Some(false)) => (1, *h, *w, *c, false, true),
-        ([n, h, w], _) => (*n, *h, *w, 1, true, false),
-        ([n, h, w, c], None | Some(true)) => (*n, *h, *w, *c, true, true),
-        _ => {
-            return Err(value_error(
-                param,
-                format!(
-                    "expected a 2-D (H, W), 3-D (H, W, C) or (N, H, W), or 4-D (N, H, W, C) \
-                     array, got shape {}{}",
-                    shape(dims),
-                    if stack == Some(false) && dims.len() == 4 {
-                        " with stack=False"
-                    } else {
-                        ""
-                    }
-                ),
-            ))
+impl Layout {
+    /// The layout numpy gives a stack of `frames` like the first.
+    pub fn of_frames(frames: &[Image]) -> Layout {
+        Layout {
+            frames: frames.len(),
+            frame_axis: frames.len() > 1,
+            channel_axis: frames.first().is_some_and(|f| f.channels() > 1),
+            z_axis: frames.first().is_some_and(|f| f.shape().is_volume()),
         }
+    }
+}
+
+/// An array's shape read as frames: the layout, and each frame's width, height, depth
+/// and channels. Without `volume`: (H, W) one image; (H, W, C) one colour image when C
+/// is 1, 3 or 4, else (N, H, W) frames of gray; (N, H, W, C) frames; `stack` forces
+/// either reading of a 3-D array. With `volume`: (Z, Y, X) one volume, (Z, Y, X, C) one
+/// of C channels, and with `stack=True` (N, Z, Y, X[, C]) frames of volumes; a 2-D
+/// array is one slice.
+pub fn dims(input: &Accepted<'_>, param: &str, axes: Axes) -> PyResult<(Layout, [u32; 4])> {
+    let dims = input.shape.as_slice();
+    let one = |f, h, w, d, c, fa, ca, za| Some((f, h, w, d, c, fa, ca, za));
+    let read = match (dims, axes.stack, axes.volume) {
+        ([h, w], None | Some(false), _) => one(1, *h, *w, 1, 1, false, false, false),
+        ([h, w, c], None, false) if [1, 3, 4].contains(c) => {
+            one(1, *h, *w, 1, *c, false, true, false)
+        }
+        ([h, w, c], Some(false), false) => one(1, *h, *w, 1, *c, false, true, false),
+        ([n, h, w], _, false) => one(*n, *h, *w, 1, 1, true, false, false),
+        ([n, h, w, c], None | Some(true), false) => one(*n, *h, *w, 1, *c, true, true, false),
+        ([z, y, x], None | Some(false), true) => one(1, *y, *x, *z, 1, false, false, true),
+        ([z, y, x, c], None | Some(false), true) => one(1, *y, *x, *z, *c, false, true, true),
+        ([n, z, y, x], Some(true), true) => one(*n, *y, *x, *z, 1, true, false, true),
+        ([n, z, y, x, c], Some(true), true) => one(*n, *y, *x, *z, *c, true, true, true),
+        _ => None,
+    };
+    let Some((frames, h, w, d, c, frame_axis, channel_axis, z_axis)) = read else {
+        let expected = if axes.volume {
+            "with volume=True a 3-D (Z, Y, X) or 4-D (Z, Y, X, C) array (or with stack=True \
+             4-D (N, Z, Y, X) or 5-D (N, Z, Y, X, C))"
+        } else {
+            "a 2-D (H, W), 3-D (H, W, C) or (N, H, W), or 4-D (N, H, W, C) array"
+        };
+        let stack = match axes.stack {
+            Some(s) if dims.len() >= 3 => {
+                format!(" with stack={}", if s { "True" } else { "False" })
+            }
+            _ => String::new(),
+        };
+        return Err(value_error(
+            param,
+            format!("expected {expected}, got shape {}{stack}", shape(dims)),
+        ));
     };
     let dim = |v: usize| {
         u32::try_from(v).map_err(|_| {
@@ -67,8 +109,14 @@ pub fn dims(
         frames,
         channel_axis,
         frame_axis,
+        z_axis,
     };
-    Ok((layout, [dim(w)?, dim(h)?, dim(c)?]))
+    Ok((layout, [dim(w)?, dim(h)?, dim(d)?, dim(c)?]))
+}
+
+/// The shape of each frame, checked (a zero-sized one is the caller's to refuse first).
+fn frame_shape(param: &str, [w, h, d, c]: [u32; 4]) -> PyResult<imflow::Shape> {
+    imflow::Shape::volume(w, h, d, c).map_err(|e| value_error(param, e.to_string()))
 }
 
 /// An array's frames as images of their own (a copy, in C order): for what outlives
@@ -77,10 +125,10 @@ pub fn dims(
 pub fn to_frames(
     array: &Bound<'_, PyAny>,
     param: &str,
-    stack: Option<bool>,
+    axes: Axes,
 ) -> PyResult<(Vec<Image>, Layout)> {
     let input = accept(array, param, Role::Values)?;
-    let (layout, [w, h, c]) = dims(&input, param, stack)?;
+    let (layout, sizes) = dims(&input, param, axes)?;
     if input.is_empty() {
         return Err(value_error(
             param,
@@ -90,12 +138,13 @@ pub fn to_frames(
             ),
         ));
     }
+    let frame = frame_shape(param, sizes)?;
     with_samples(&input, |all| {
-        let per = w as usize * h as usize * c as usize;
+        let per = frame.samples();
         (0..layout.frames)
             .map(|f| {
-                let frame = all.slice(f * per..(f + 1) * per).to_samples();
-                Image::new(w, h, c, frame).map_err(crate::errors::to_py)
+                let samples = all.slice(f * per..(f + 1) * per).to_samples();
+                Image::with_shape(frame, samples).map_err(crate::errors::to_py)
             })
             .collect::<PyResult<Vec<_>>>()
     })
@@ -110,21 +159,22 @@ pub fn to_frames(
 pub fn with_frames<R>(
     input: &Accepted<'_>,
     param: &str,
-    stack: Option<bool>,
+    axes: Axes,
     f: impl FnOnce(&[ImageView<'_>], Layout) -> PyResult<R>,
 ) -> PyResult<R> {
-    let (layout, [w, h, c]) = dims(input, param, stack)?;
+    let (layout, sizes) = dims(input, param, axes)?;
     if input.is_empty() {
         return Err(value_error(
             param,
             format!("shape {} holds no pixels", shape(&input.shape)),
         ));
     }
+    let frame = frame_shape(param, sizes)?;
     with_samples(input, |all| {
-        let per = w as usize * h as usize * c as usize;
+        let per = frame.samples();
         let views = (0..layout.frames)
             .map(|k| {
-                ImageView::new(w, h, c, all.slice(k * per..(k + 1) * per))
+                ImageView::with_shape(frame, all.slice(k * per..(k + 1) * per))
                     .map_err(crate::errors::to_py)
             })
             .collect::<PyResult<Vec<_>>>()?;
@@ -169,14 +219,18 @@ pub fn to_array<'py>(
     let first = frames
         .first()
         .ok_or_else(|| crate::errors::error("no frames came back"))?;
-    let (h, w, c) = (
+    let (h, w, d, c) = (
         first.height() as usize,
         first.width() as usize,
+        first.depth() as usize,
         first.channels() as usize,
     );
     let mut dims = Vec::new();
     if layout.frame_axis {
         dims.push(layout.frames);
+    }
+    if layout.z_axis {
+        dims.push(d);
     }
     dims.extend([h, w]);
     if layout.channel_axis {

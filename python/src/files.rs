@@ -3,7 +3,7 @@
 //! path: decode, compute, encode in the source's format, animation kept), and the
 //! content keys a Prefect cache policy needs (blake3 of files and arrays, op versions).
 
-use crate::arrays::{to_array, to_frames, Layout};
+use crate::arrays::{to_array, to_frames, Axes, Layout};
 use crate::errors::{to_py, DecodeError, TooLargeError, UnsupportedFormatError};
 use imflow::io::{self, Format, Stack};
 use imflow::Op;
@@ -12,33 +12,69 @@ use pyo3::types::{PyAny, PyBytes};
 use std::path::PathBuf;
 
 fn frames_layout(stack: &Stack) -> Layout {
-    Layout {
-        frames: stack.frames.len(),
-        frame_axis: stack.frames.len() > 1,
-        channel_axis: stack.frames.first().is_some_and(|f| f.channels() > 1),
+    Layout::of_frames(&stack.frames)
+}
+
+/// How a multi-page TIFF is read: by its axes, or `volume=True`: its pages one volume.
+fn reading(volume: bool) -> io::Reading {
+    if volume {
+        io::Reading::Volume
+    } else {
+        io::Reading::Auto
     }
 }
 
-/// Every frame of an image file: (H, W[, C]), or (N, H, W[, C]) for several pages.
+/// Every frame of an image file: (H, W[, C]), or (N, H, W[, C]) for several pages; a
+/// volume (an ImageJ hyperstack's or OME-TIFF's slices, or with `volume=True` a plain
+/// multi-page TIFF's pages) as (Z, Y, X[, C]), several time points (T, Z, Y, X[, C]).
 #[pyfunction]
-fn imread<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyAny>> {
-    let stack = py.detach(|| io::load_stack(&path)).map_err(decode_err)?;
+#[pyo3(signature = (path, *, volume=false))]
+fn imread<'py>(py: Python<'py>, path: PathBuf, volume: bool) -> PyResult<Bound<'py, PyAny>> {
+    let stack = py
+        .detach(|| io::load_stack_as(&path, reading(volume)))
+        .map_err(decode_err)?;
     let layout = frames_layout(&stack);
     to_array(py, stack.frames, &layout)
 }
 
-/// Writes an array as the format its extension names (`.tif` for every type, `.png`,
-/// `.jpg`, `.gif`, `.webp`, `.bmp`); atomically (a temporary file, then a rename).
+/// Sizes along z, y and x.
+type Zyx = (f64, f64, f64);
+
+/// The voxel size a file records, `((z, y, x), unit)` (ImageJ's spacing and
+/// resolution, OME's PhysicalSize), or None.
 #[pyfunction]
-#[pyo3(signature = (path, array, *, stack=None))]
-fn imwrite(path: PathBuf, array: &Bound<'_, PyAny>, stack: Option<bool>) -> PyResult<()> {
-    let (frames, _) = to_frames(array, "array", stack)?;
+fn voxel_size(py: Python<'_>, path: PathBuf) -> PyResult<Option<(Zyx, String)>> {
+    let stack = py.detach(|| io::load_stack(&path)).map_err(decode_err)?;
+    Ok(stack.voxel.map(|v| ((v.z, v.y, v.x), v.unit)))
+}
+
+/// Writes an array as the format its extension names (`.tif` for every type, `.png`,
+/// `.jpg`, `.gif`, `.webp`, `.bmp`); atomically (a temporary file, then a rename). A
+/// volume (`volume=True`) is written as an ImageJ hyperstack, with `voxel_size`
+/// ((z, y, x) in `unit`) where given.
+#[pyfunction]
+#[pyo3(signature = (path, array, *, stack=None, volume=false, voxel_size=None, unit="\u{b5}m"))]
+fn imwrite(
+    path: PathBuf,
+    array: &Bound<'_, PyAny>,
+    stack: Option<bool>,
+    volume: bool,
+    voxel_size: Option<(f64, f64, f64)>,
+    unit: &str,
+) -> PyResult<()> {
+    let (frames, _) = to_frames(array, "array", Axes { stack, volume })?;
     let format = Format::from_path(&path).map_err(to_py)?;
+    let voxel = voxel_size.map(|(z, y, x)| imflow::VoxelSize {
+        z,
+        y,
+        x,
+        unit: unit.to_string(),
+    });
     let s = Stack {
         frames,
         animation: None,
         format: None,
-        voxel: None,
+        voxel,
     };
     array
         .py()
@@ -49,13 +85,14 @@ fn imwrite(path: PathBuf, array: &Bound<'_, PyAny>, stack: Option<bool>) -> PyRe
 /// An array encoded as `format` ('tif', 'png', ...): the bytes of the file imwrite
 /// writes.
 #[pyfunction]
-#[pyo3(signature = (array, format="tif", *, stack=None))]
+#[pyo3(signature = (array, format="tif", *, stack=None, volume=false))]
 fn encode<'py>(
     array: &Bound<'py, PyAny>,
     format: &str,
     stack: Option<bool>,
+    volume: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let (frames, _) = to_frames(array, "array", stack)?;
+    let (frames, _) = to_frames(array, "array", Axes { stack, volume })?;
     let format = parse_format(format)?;
     let s = Stack {
         frames,
@@ -144,7 +181,7 @@ fn hash_bytes(data: &[u8]) -> String {
 /// The key imflow gives an array source: its shape, sample type and samples.
 #[pyfunction]
 fn array_key(array: &Bound<'_, PyAny>) -> PyResult<String> {
-    let (frames, _) = to_frames(array, "array", None)?;
+    let (frames, _) = to_frames(array, "array", Axes::plain(None))?;
     let keys: Vec<String> = (frames.iter())
         .map(|f| imflow::key::image_source(f).hex())
         .collect();
@@ -186,6 +223,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     for f in [
         wrap_pyfunction!(imread, m)?,
         wrap_pyfunction!(imwrite, m)?,
+        wrap_pyfunction!(voxel_size, m)?,
         wrap_pyfunction!(encode, m)?,
         wrap_pyfunction!(decode, m)?,
         wrap_pyfunction!(apply_bytes, m)?,

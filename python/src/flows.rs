@@ -26,15 +26,27 @@ impl PyFlow {
         PyFlow { inner: Flow::new() }
     }
 
-    /// An image file, keyed by its bytes (a renamed file is the same source).
-    fn file(&mut self, path: PathBuf) -> usize {
-        self.inner.file(path).index()
+    /// An image file, keyed by its bytes (a renamed file is the same source); with
+    /// `volume=True` a plain multi-page TIFF is one volume of its pages.
+    #[pyo3(signature = (path, *, volume=false))]
+    fn file(&mut self, path: PathBuf, volume: bool) -> usize {
+        let reading = if volume {
+            imflow::io::Reading::Volume
+        } else {
+            imflow::io::Reading::Auto
+        };
+        self.inner.file_as(path, reading).index()
     }
 
     /// An array, keyed by its samples (shape and dtype included). One image: (H, W) or
-    /// (H, W, C).
-    fn array(&mut self, array: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
-        let (mut frames, _) = to_frames(array, "array", Some(false))?;
+    /// (H, W, C); with `volume=True` (Z, Y, X) or (Z, Y, X, C).
+    #[pyo3(signature = (array, name, *, volume=false))]
+    fn array(&mut self, array: &Bound<'_, PyAny>, name: &str, volume: bool) -> PyResult<usize> {
+        let axes = crate::arrays::Axes {
+            stack: Some(false),
+            volume,
+        };
+        let (mut frames, _) = to_frames(array, "array", axes)?;
         Ok(self.inner.image(name, frames.remove(0)).index())
     }
 
@@ -172,11 +184,7 @@ impl PyExecutor {
         let tables = PyDict::new(py);
         for o in &report.outputs {
             if let Some(stack) = &o.image {
-                let layout = crate::arrays::Layout {
-                    frames: stack.frames.len(),
-                    frame_axis: stack.frames.len() > 1,
-                    channel_axis: stack.frames.first().is_some_and(|f| f.channels() > 1),
-                };
+                let layout = crate::arrays::Layout::of_frames(&stack.frames);
                 let a = crate::arrays::to_array(py, stack.frames.clone(), &layout)?;
                 arrays.set_item(&o.name, a)?;
             }

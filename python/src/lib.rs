@@ -10,7 +10,7 @@ mod flows;
 mod params;
 
 use accept::{accept, empty_result, follows_source, Accepted, Role};
-use arrays::{to_array, with_frames};
+use arrays::{to_array, with_frames, Axes};
 use errors::{to_py, value_error};
 use imflow::{Backend, Op, OutputType, Processor, SampleType};
 use pyo3::prelude::*;
@@ -86,6 +86,64 @@ fn parse_ops(ops: &Bound<'_, PyAny>) -> PyResult<Vec<Op>> {
     specs.iter().map(|s| Op::parse(s).map_err(to_py)).collect()
 }
 
+/// A `connectivity` argument (1 by default): up to the image's dimensions, as
+/// skimage's `label` takes it (3, corners too, needs a volume).
+fn connectivity_of(value: Option<&Bound<'_, PyAny>>, volume: bool) -> PyResult<u8> {
+    let c: u8 = params::opt_int("connectivity", value, "1, 2 or 3")?.unwrap_or(1);
+    if c == 3 && !volume {
+        return Err(value_error(
+            "connectivity",
+            "expected 1 or 2 for a 2-D image, got 3 (3, corners too, needs volume=True)",
+        ));
+    }
+    Ok(c)
+}
+
+/// Per-axis sigmas in numpy's order `(z, y, x)`: a number for every axis, or one per
+/// axis of the array, (y, x), or (z, y, x) with `volume=True`. A 2-D image has no z.
+fn sigmas(name: &str, value: &Bound<'_, PyAny>, volume: bool) -> PyResult<[f64; 3]> {
+    Ok(if volume {
+        let v = params::per_axis(name, value, &["z", "y", "x"])?;
+        [v[0], v[1], v[2]]
+    } else {
+        let v = params::per_axis(name, value, &["y", "x"])?;
+        [0.0, v[0], v[1]]
+    })
+}
+
+/// Per-axis box sizes in numpy's order `(z, y, x)`, as [`sigmas`]: each an integer >= 1.
+fn sizes(value: &Bound<'_, PyAny>, volume: bool) -> PyResult<[u32; 3]> {
+    let axes: &[&str] = if volume {
+        &["z", "y", "x"]
+    } else {
+        &["y", "x"]
+    };
+    let got = || value.repr().map(|r| r.to_string()).unwrap_or_default();
+    let each: Vec<u32> = match value.extract::<Vec<Bound<'_, PyAny>>>() {
+        Ok(seq) if seq.len() == axes.len() => seq
+            .iter()
+            .map(|v| params::int("size", v, "an integer >= 1 on every axis"))
+            .collect::<PyResult<_>>()?,
+        Ok(_) => {
+            return Err(value_error(
+                "size",
+                format!(
+                    "expected an integer or {} of them, one per axis ({}), got {}",
+                    axes.len(),
+                    axes.join(", "),
+                    got()
+                ),
+            ))
+        }
+        Err(_) => vec![params::int("size", value, "an integer >= 1")?; axes.len()],
+    };
+    Ok(if volume {
+        [each[0], each[1], each[2]]
+    } else {
+        [1, each[0], each[1]]
+    })
+}
+
 /// Runs `ops` on an accepted array's frames with the GIL released; the result (in the
 /// caller's dtype where its type follows the source's) and the threshold each threshold
 /// op used, per frame. A zero-sized array gives a zero-sized result and no thresholds.
@@ -94,16 +152,16 @@ fn run<'py>(
     ops: Vec<Op>,
     dtype: OutputType,
     backend: &str,
-    stack: Option<bool>,
+    axes: Axes,
 ) -> PyResult<(Bound<'py, PyAny>, Vec<Vec<f64>>)> {
     let py = input.array.py();
     if input.is_empty() {
         parse_backend(backend)?;
-        arrays::dims(input, "array", stack)?;
+        arrays::dims(input, "array", axes)?;
         return Ok((empty_result(input, &ops, dtype)?, Vec::new()));
     }
     let p = processor(backend)?;
-    let (done, layout) = with_frames(input, "array", stack, |frames, layout| {
+    let (done, layout) = with_frames(input, "array", axes, |frames, layout| {
         let done = py.detach(|| p.run_views(frames, &ops, dtype));
         Ok((done.map_err(|e| in_context(py, to_py(e), input))?, layout))
     })?;
@@ -127,16 +185,24 @@ fn in_context(py: Python<'_>, e: PyErr, input: &Accepted<'_>) -> PyErr {
 /// to an array, as one upload and one download per frame. Result dtype: `dtype`, or
 /// with None the input's (bool: uint8), except a mask (uint8) or labels (uint32).
 #[pyfunction]
-#[pyo3(signature = (array, ops, *, dtype=None, backend="auto", stack=None))]
+#[pyo3(signature = (array, ops, *, dtype=None, backend="auto", stack=None, volume=false))]
 fn apply<'py>(
     array: &Bound<'py, PyAny>,
     ops: &Bound<'py, PyAny>,
     dtype: Option<&str>,
     backend: &str,
     stack: Option<bool>,
+    volume: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let input = accept(array, "array", Role::Values)?;
-    Ok(run(&input, parse_ops(ops)?, parse_dtype(dtype)?, backend, stack)?.0)
+    Ok(run(
+        &input,
+        parse_ops(ops)?,
+        parse_dtype(dtype)?,
+        backend,
+        Axes { stack, volume },
+    )?
+    .0)
 }
 
 /// `scipy.ndimage.gaussian_filter(x, sigma, mode='reflect', truncate)` per channel;
@@ -144,7 +210,7 @@ fn apply<'py>(
 /// gives the input's dtype (bool: uint8). `sigma` is one number or one per axis in the
 /// array's order, (y, x) as scipy's; 0 on every axis is the identity (a copy in `dtype`).
 #[pyfunction]
-#[pyo3(signature = (array, sigma, *, truncate=4.0, int_mode=None, dtype="float32", backend="auto", stack=None))]
+#[pyo3(signature = (array, sigma, *, truncate=4.0, int_mode=None, dtype="float32", backend="auto", stack=None, volume=false))]
 #[allow(clippy::too_many_arguments)]
 fn gaussian<'py>(
     array: &Bound<'py, PyAny>,
@@ -154,32 +220,32 @@ fn gaussian<'py>(
     dtype: Option<&str>,
     backend: &str,
     stack: Option<bool>,
+    volume: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let input = accept(array, "array", Role::Values)?;
-    let [sy, sx] = params::per_axis("sigma", sigma, &["y", "x"])?[..] else {
-        unreachable!("per_axis gives one value per axis")
-    };
+    let [sz, sy, sx] = sigmas("sigma", sigma, volume)?;
     let int = parse_int_mode(int_mode)?;
     // scipy skips an axis whose sigma is 0; with every axis skipped nothing is left to
     // run but the conversion to `dtype`.
-    let ops = if sx == 0.0 && sy == 0.0 {
+    let ops = if sx == 0.0 && sy == 0.0 && sz == 0.0 {
         Vec::new()
     } else {
-        let spec = format!("gaussian:sigma_x={sx},sigma_y={sy},truncate={truncate}{int}");
+        let spec =
+            format!("gaussian:sigma_z={sz},sigma_y={sy},sigma_x={sx},truncate={truncate}{int}");
         vec![Op::parse(&spec).map_err(to_py)?]
     };
     let dtype = match int_mode {
         Some("scipy") if dtype == Some("float32") => OutputType::Same,
         _ => parse_dtype(dtype)?,
     };
-    Ok(run(&input, ops, dtype, backend, stack)?.0)
+    Ok(run(&input, ops, dtype, backend, Axes { stack, volume })?.0)
 }
 
 /// `scipy.ndimage.uniform_filter(x, size, mode='reflect')` per channel, one `size` for
 /// both axes (y and x). float32 out for every input dtype by default; `dtype='same'`
 /// (or `int_mode='scipy'`) gives the input's dtype (bool: uint8).
 #[pyfunction(name = "box")]
-#[pyo3(signature = (array, size, *, int_mode=None, dtype="float32", backend="auto", stack=None))]
+#[pyo3(signature = (array, size, *, int_mode=None, dtype="float32", backend="auto", stack=None, volume=false))]
 fn box_filter<'py>(
     array: &Bound<'py, PyAny>,
     size: &Bound<'py, PyAny>,
@@ -187,27 +253,30 @@ fn box_filter<'py>(
     dtype: Option<&str>,
     backend: &str,
     stack: Option<bool>,
+    volume: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let input = accept(array, "array", Role::Values)?;
-    let size: u32 = params::int("size", size, "an integer >= 1")?;
+    let [sz, sy, sx] = sizes(size, volume)?;
     let int = parse_int_mode(int_mode)?;
-    let op = Op::parse(&format!("box:size={size}{int}")).map_err(to_py)?;
+    let spec = format!("box:size_z={sz},size_y={sy},size_x={sx}{int}");
+    let op = Op::parse(&spec).map_err(to_py)?;
     let dtype = match int_mode {
         Some("scipy") if dtype == Some("float32") => OutputType::Same,
         _ => parse_dtype(dtype)?,
     };
-    Ok(run(&input, vec![op], dtype, backend, stack)?.0)
+    Ok(run(&input, vec![op], dtype, backend, Axes { stack, volume })?.0)
 }
 
 /// `x > value` as a uint8 mask of 0/255, for every input dtype; `value='otsu'` uses
 /// `skimage.filters.threshold_otsu(x)` per frame.
 #[pyfunction]
-#[pyo3(signature = (array, value, *, backend="auto", stack=None))]
+#[pyo3(signature = (array, value, *, backend="auto", stack=None, volume=false))]
 fn threshold<'py>(
     array: &Bound<'py, PyAny>,
     value: &Bound<'py, PyAny>,
     backend: &str,
     stack: Option<bool>,
+    volume: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let input = accept(array, "array", Role::Values)?;
     let spec = match (value.extract::<f64>(), value.extract::<String>()) {
@@ -222,13 +291,21 @@ fn threshold<'py>(
         }
     };
     let op = Op::parse(&spec).map_err(to_py)?;
-    Ok(run(&input, vec![op], OutputType::Same, backend, stack)?.0)
+    Ok(run(
+        &input,
+        vec![op],
+        OutputType::Same,
+        backend,
+        Axes { stack, volume },
+    )?
+    .0)
 }
 
-/// `skimage.filters.threshold_otsu(x)` of a single image (all channels together).
+/// `skimage.filters.threshold_otsu(x)` of a single image (all channels together), or of
+/// a volume (`volume=True`: one histogram of every voxel).
 #[pyfunction]
-#[pyo3(signature = (array, *, backend="auto"))]
-fn threshold_otsu(array: &Bound<'_, PyAny>, backend: &str) -> PyResult<f64> {
+#[pyo3(signature = (array, *, backend="auto", volume=false))]
+fn threshold_otsu(array: &Bound<'_, PyAny>, backend: &str, volume: bool) -> PyResult<f64> {
     let input = accept(array, "array", Role::Values)?;
     if input.is_empty() {
         return Err(value_error(
@@ -240,7 +317,11 @@ fn threshold_otsu(array: &Bound<'_, PyAny>, backend: &str) -> PyResult<f64> {
         ));
     }
     let op = Op::parse("threshold:method=otsu").map_err(to_py)?;
-    let (_, thresholds) = run(&input, vec![op], OutputType::Same, backend, Some(false))?;
+    let axes = Axes {
+        stack: Some(false),
+        volume,
+    };
+    let (_, thresholds) = run(&input, vec![op], OutputType::Same, backend, axes)?;
     thresholds
         .first()
         .and_then(|t| t.first())
@@ -252,24 +333,32 @@ fn threshold_otsu(array: &Bound<'_, PyAny>, backend: &str) -> PyResult<f64> {
 /// `scipy.ndimage.label` (connectivity 1) or `skimage.measure.label` (2): uint32 for
 /// every input dtype.
 #[pyfunction]
-#[pyo3(signature = (array, *, connectivity=None, backend="auto", stack=None))]
+#[pyo3(signature = (array, *, connectivity=None, backend="auto", stack=None, volume=false))]
 fn label<'py>(
     array: &Bound<'py, PyAny>,
     connectivity: Option<&Bound<'py, PyAny>>,
     backend: &str,
     stack: Option<bool>,
+    volume: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let input = accept(array, "array", Role::Values)?;
-    let c: u8 = params::opt_int("connectivity", connectivity, "1 or 2")?.unwrap_or(1);
+    let c = connectivity_of(connectivity, volume)?;
     let op = Op::parse(&format!("label:connectivity={c}")).map_err(to_py)?;
-    Ok(run(&input, vec![op], OutputType::Same, backend, stack)?.0)
+    Ok(run(
+        &input,
+        vec![op],
+        OutputType::Same,
+        backend,
+        Axes { stack, volume },
+    )?
+    .0)
 }
 
 /// `skimage.morphology.remove_small_objects`: give `min_size` (objects smaller than it
 /// go) or `max_size` (objects of at most that many pixels go). Labels come back in
 /// their own dtype (int64 from scikit-image stays int64), masks as uint8 0/255.
 #[pyfunction]
-#[pyo3(signature = (array, *, min_size=None, max_size=None, connectivity=None, backend="auto", stack=None))]
+#[pyo3(signature = (array, *, min_size=None, max_size=None, connectivity=None, backend="auto", stack=None, volume=false))]
 fn remove_small_objects<'py>(
     array: &Bound<'py, PyAny>,
     min_size: Option<&Bound<'py, PyAny>>,
@@ -277,11 +366,12 @@ fn remove_small_objects<'py>(
     connectivity: Option<&Bound<'py, PyAny>>,
     backend: &str,
     stack: Option<bool>,
+    volume: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let input = accept(array, "array", Role::Labels)?;
     let min_size: Option<u64> = params::opt_int("min_size", min_size, "an integer >= 0")?;
     let max_size: Option<u64> = params::opt_int("max_size", max_size, "an integer >= 0")?;
-    let c: u8 = params::opt_int("connectivity", connectivity, "1 or 2")?.unwrap_or(1);
+    let c = connectivity_of(connectivity, volume)?;
     let size = match (min_size, max_size) {
         (Some(n), None) => format!("min_size={n}"),
         (None, Some(n)) => format!("max_size={n}"),
@@ -294,51 +384,107 @@ fn remove_small_objects<'py>(
     };
     let spec = format!("remove_small_objects:{size},connectivity={c}");
     let op = Op::parse(&spec).map_err(to_py)?;
-    Ok(run(&input, vec![op], OutputType::Same, backend, stack)?.0)
+    Ok(run(
+        &input,
+        vec![op],
+        OutputType::Same,
+        backend,
+        Axes { stack, volume },
+    )?
+    .0)
 }
 
-/// `skimage.measure.regionprops_table(labels, intensity, properties=[...])` for one
-/// image: the same dict of numpy arrays (keys, their order and dtypes: int64 label and
-/// bbox, float64 otherwise).
+/// `skimage.measure.regionprops_table(labels, intensity, properties=[...], spacing=)`
+/// for one image: the same dict of numpy arrays (keys, their order and dtypes: int64
+/// label and bbox, float64 otherwise). Labels (H, W), or (Z, Y, X) for a volume (three
+/// centroid and six bbox columns); intensity of the same shape, or with a trailing
+/// channel axis. With `spacing` (one number per axis, numpy's order) area, centroid and
+/// equivalent_diameter_area are physical, as skimage's with `spacing=`.
 #[pyfunction]
+#[pyo3(signature = (labels, intensity, *, spacing=None))]
 fn measure<'py>(
     labels: &Bound<'py, PyAny>,
     intensity: &Bound<'py, PyAny>,
+    spacing: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
     let py = labels.py();
     let l = accept(labels, "labels", Role::Labels)?;
     let i = accept(intensity, "intensity", Role::Values)?;
-    if l.shape.len() != 2 || !(2..=3).contains(&i.shape.len()) || i.shape[..2] != l.shape[..] {
+    let nd = l.shape.len();
+    let same_grid = i.shape.len() >= nd && i.shape[..nd] == l.shape[..];
+    if !(2..=3).contains(&nd) || !same_grid || !(nd..=nd + 1).contains(&i.shape.len()) {
         return Err(value_error(
             "intensity",
             format!(
-                "expected labels (H, W) and intensity (H, W) or (H, W, C) over the same \
-                 (H, W), got labels {} and intensity {}",
+                "expected labels (H, W) or (Z, Y, X), and intensity of the same shape or \
+                 with a channel axis after it, got labels {} and intensity {}",
                 errors::shape(&l.shape),
                 errors::shape(&i.shape)
             ),
         ));
     }
-    let channels = i.shape.get(2).copied().unwrap_or(1);
+    let volume = nd == 3;
+    let voxel = match spacing {
+        None => None,
+        Some(s) => {
+            let axes: &[&str] = if volume {
+                &["z", "y", "x"]
+            } else {
+                &["y", "x"]
+            };
+            let v = params::per_axis("spacing", s, axes)?;
+            let (z, y, x) = if volume {
+                (v[0], v[1], v[2])
+            } else {
+                (1.0, v[0], v[1])
+            };
+            Some(imflow::VoxelSize {
+                z,
+                y,
+                x,
+                unit: String::new(),
+            })
+        }
+    };
+    let channels = i.shape.get(nd).copied().unwrap_or(1);
+    let axes = Axes {
+        stack: Some(false),
+        volume,
+    };
     let table = if l.is_empty() || i.is_empty() {
         imflow::measure::FrameTable {
             channels,
-            ndim: 2,
-            physical: false,
+            ndim: nd,
+            physical: voxel.is_some(),
             rows: Vec::new(),
         }
     } else {
         // Both arrays borrowed for the call.
-        with_frames(&l, "labels", Some(false), |l, _| {
-            with_frames(&i, "intensity", Some(false), |i, _| {
-                py.detach(|| imflow::measure::measure(l[0], i[0]))
+        with_frames(&l, "labels", axes, |l, _| {
+            with_frames(&i, "intensity", axes, |i, _| {
+                py.detach(|| imflow::measure::measure_with(l[0], i[0], voxel.as_ref()))
                     .map_err(to_py)
             })
         })?
     };
+    let all = table.columns();
     let dict = pyo3::types::PyDict::new(py);
     for c in table.regionprops_columns() {
-        let values = table.rows.iter().map(|r| r[c.index]);
+        if c.name.contains("_physical") {
+            continue;
+        }
+        // skimage with `spacing` reports these in physical units under their own names.
+        let physical = match c.name.as_str() {
+            "area" => Some("area_physical".to_string()),
+            "equivalent_diameter_area" => Some("equivalent_diameter_area_physical".to_string()),
+            n if n.starts_with("centroid-") => Some(n.replace("centroid", "centroid_physical")),
+            _ => None,
+        };
+        let index = match physical.filter(|_| table.physical) {
+            Some(p) => all.iter().position(|n| *n == p).unwrap_or(c.index),
+            None => c.index,
+        };
+        let values = table.rows.iter().map(|r| r[index]);
         let column = match c.integer {
             true => numpy::PyArray1::from_iter(py, values.map(|v| v as i64)).into_any(),
             false => numpy::PyArray1::from_iter(py, values).into_any(),
