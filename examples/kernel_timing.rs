@@ -5,6 +5,7 @@
 //!
 //!     cargo run --release --example kernel_timing -- OP SIZE [f32|u16] [cpu|gpu] [REPS]
 //!     e.g. ... -- gaussian:sigma=2 4096 f32 cpu 10
+//!     or a volume, SIZE as DEPTHxHEIGHTxWIDTH: ... -- gaussian:sigma=2 128x1024x1024
 //!
 //! `cpu` times the CPU twin on f32 planes already in memory. `gpu` times the kernel on a
 //! resident image (submit and wait; no transfers) and, where the adapter has timestamp
@@ -17,11 +18,17 @@ use std::time::Instant;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let op = Op::parse(a.first().map_or("gaussian:sigma=2", String::as_str))?;
-    let side: u32 = a.get(1).map_or(Ok(4096), |s| s.parse())?;
+    let size = a.get(1).map_or("4096", String::as_str);
+    let dims: Vec<u32> = size.split('x').map(str::parse).collect::<Result<_, _>>()?;
+    let (d, h, w) = match dims[..] {
+        [side] => (1, side, side),
+        [d, h, w] => (d, h, w),
+        _ => return Err(format!("SIZE is N or DxHxW, not {size}").into()),
+    };
     let t: SampleType = a.get(2).map_or(Ok(SampleType::F32), |s| s.parse())?;
     let backend = a.get(3).map_or("cpu", String::as_str);
     let reps: usize = a.get(4).map_or(Ok(10), |s| s.parse())?;
-    let n = (side * side) as usize;
+    let n = d as usize * h as usize * w as usize;
     let mut s = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
         s ^= s << 13;
@@ -37,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .collect(),
         ),
     };
-    let image = Image::gray(side, side, samples)?;
+    let image = Image::with_shape(imflow::Shape::volume(w, h, d, 1)?, samples)?;
     let mut times = Vec::with_capacity(reps);
     let mut gpu_kernel_ms = None;
     let device = match backend {
@@ -79,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{}",
         serde_json::json!({
-            "op": op.to_string(), "size": side, "dtype": t.name(), "backend": backend, "device": device,
+            "op": op.to_string(), "size": size, "dtype": t.name(), "backend": backend, "device": device,
             "best_ms": times[0], "median_ms": times[times.len() / 2], "gpu_kernel_ms": gpu_kernel_ms,
         })
     );

@@ -65,14 +65,12 @@ pub fn box_blur(src: &Planes, b: &BoxBlur) -> Planes {
     })
 }
 
-/// Samples per parallel task of the z pass.
-const DEPTH_CHUNK: usize = 2048;
-
 /// Along z, every slice of a volume's plane: each output the mean of its window of
 /// `lo + 1 + hi` slices (reflected at the whole image's first and last slice), summed
 /// directly in f64 from the first slice of the window to the last. A direct sum (not a
 /// running one) needs no fixed starting places, so a brick's halo along z is just the
-/// window; the windows of volumes are short.
+/// window; the windows of volumes are short. Blocks of columns run in parallel, each
+/// down through every slice (see [`super::column_blocks`]).
 fn depth_pass(
     src: &[f32],
     dst: &mut [f32],
@@ -81,26 +79,23 @@ fn depth_pass(
 ) {
     let d = src.len() / slice;
     let inv = 1.0 / (lo + hi + 1) as f64;
-    dst.par_chunks_mut(slice)
-        .enumerate()
-        .flat_map(|(z, s)| {
-            s.par_chunks_mut(DEPTH_CHUNK)
-                .enumerate()
-                .map(move |(c, o)| (z, c * DEPTH_CHUNK, o))
-        })
+    super::column_blocks(dst, slice)
+        .into_par_iter()
         .for_each_init(
-            || vec![0.0f64; DEPTH_CHUNK],
-            |acc, (z, at, out)| {
-                let acc = &mut acc[..out.len()];
-                acc.fill(0.0);
-                for i in z as i64 - lo as i64..=z as i64 + hi as i64 {
-                    let zi = window_index(i, win.z, win.full_depth, d);
-                    for (a, &v) in acc.iter_mut().zip(&src[zi * slice + at..][..out.len()]) {
-                        *a += f64::from(v);
+            || vec![0.0f64; super::COLUMN_BLOCK],
+            |acc, (at, pieces)| {
+                for (z, out) in pieces.into_iter().enumerate() {
+                    let acc = &mut acc[..out.len()];
+                    acc.fill(0.0);
+                    for i in z as i64 - lo as i64..=z as i64 + hi as i64 {
+                        let zi = window_index(i, win.z, win.full_depth, d);
+                        for (a, &v) in acc.iter_mut().zip(&src[zi * slice + at..][..out.len()]) {
+                            *a += f64::from(v);
+                        }
                     }
-                }
-                for (o, &a) in out.iter_mut().zip(acc.iter()) {
-                    *o = (a * inv) as f32;
+                    for (o, &a) in out.iter_mut().zip(acc.iter()) {
+                        *o = (a * inv) as f32;
+                    }
                 }
             },
         );

@@ -74,32 +74,27 @@ pub fn gaussian(src: &Planes, g: &Gaussian) -> Planes {
     })
 }
 
-/// Samples per parallel task of the z pass: 2r+1 runs this long of source slices stay
-/// in L1/L2 while the output run is written.
-const DEPTH_CHUNK: usize = 2048;
-
 /// Along z, every slice of a volume's plane: `out[z] = k[r]*s[z] + sum_j k[r+j]*(s[z-j] +
 /// s[z+j])` over whole slices, reflected at the whole image's first and last slice; the
-/// same arithmetic as the vertical pass, with slices for rows.
+/// same arithmetic as the vertical pass, with slices for rows. Blocks of columns run in
+/// parallel, each down through every slice (see [`super::column_blocks`]).
 fn depth_pass(simd: Simd, src: &[f32], dst: &mut [f32], (slice, win): (usize, Window), k: &[f32]) {
     let r = k.len() / 2;
     let d = src.len() / slice.max(1);
-    dst.par_chunks_mut(slice.max(1))
-        .enumerate()
-        .flat_map(|(z, s)| {
-            s.par_chunks_mut(DEPTH_CHUNK)
-                .enumerate()
-                .map(move |(c, o)| (z, c * DEPTH_CHUNK, o))
-        })
+    super::column_blocks(dst, slice)
+        .into_par_iter()
         .for_each_init(
             || Vec::with_capacity(k.len()),
-            |rows, (z, at, out)| {
-                rows.clear();
-                rows.extend((0..k.len()).map(|t| {
-                    let zi = window_index(z as i64 + t as i64 - r as i64, win.z, win.full_depth, d);
-                    zi * slice + at
-                }));
-                simd.vertical(src, rows, k, out);
+            |rows, (at, pieces)| {
+                for (z, out) in pieces.into_iter().enumerate() {
+                    rows.clear();
+                    rows.extend((0..k.len()).map(|t| {
+                        let zi =
+                            window_index(z as i64 + t as i64 - r as i64, win.z, win.full_depth, d);
+                        zi * slice + at
+                    }));
+                    simd.vertical(src, rows, k, out);
+                }
             },
         );
 }

@@ -209,6 +209,29 @@ pub(crate) fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
     let _ = (ptr, bytes);
 }
 
+/// Samples per column block of the z passes: a block of the 2r+1 slices a pass reads at
+/// once stays in L2.
+pub(crate) const COLUMN_BLOCK: usize = 512;
+
+/// A volume's plane (`slice` samples per slice) cut into blocks of columns: for each
+/// block, its offset within a slice and its piece of every slice, in slice order. The
+/// z passes walk a block down through the slices, so each source sample comes from
+/// memory once, not once per tap (slices are far apart: taps along z share no cache
+/// line).
+pub(crate) fn column_blocks(dst: &mut [f32], slice: usize) -> Vec<(usize, Vec<&mut [f32]>)> {
+    let slice = slice.max(1);
+    let blocks = slice.div_ceil(COLUMN_BLOCK);
+    let mut out: Vec<(usize, Vec<&mut [f32]>)> = (0..blocks)
+        .map(|b| (b * COLUMN_BLOCK, Vec::with_capacity(dst.len() / slice)))
+        .collect();
+    for s in dst.chunks_mut(slice) {
+        for (b, piece) in s.chunks_mut(COLUMN_BLOCK).enumerate() {
+            out[b].1.push(piece);
+        }
+    }
+    out
+}
+
 /// scipy's `mode='reflect'` (`d c b a | a b c d | d c b a`), repeated for any distance
 /// from the image, so kernels longer than the image are well defined.
 #[inline]
