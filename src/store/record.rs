@@ -114,6 +114,9 @@ pub struct Draft {
     pub device: String,
     /// Objects the output holds (labels, table rows), if it holds objects.
     pub objects: Option<u64>,
+    /// Replace a stored record of this key even where it checks (`--refresh`);
+    /// otherwise a record another worker committed first stands.
+    pub replace: bool,
 }
 
 impl Draft {
@@ -135,6 +138,7 @@ impl Draft {
             format: Format::Tiff,
             device: "cpu".into(),
             objects: None,
+            replace: false,
         }
     }
 }
