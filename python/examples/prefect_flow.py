@@ -46,7 +46,10 @@ def result_storage(results: str) -> Optional[Any]:
         region_name=os.environ.get("AWS_REGION", "us-east-1"),
         aws_client_parameters=AwsClientParameters(endpoint_url=os.environ.get("AWS_ENDPOINT_URL")),
     )
-    return S3Bucket(bucket_name=bucket, bucket_folder=f"{prefix}/prefect".lstrip("/"), credentials=credentials)
+    block = S3Bucket(bucket_name=bucket, bucket_folder=f"{prefix}/prefect".lstrip("/"), credentials=credentials)
+    # Prefect wants result storage saved server-side (workers load it by reference).
+    block.save(f"imflow-{imflow.hash_bytes(results.encode())[:12]}", overwrite=True)
+    return block
 
 
 def tasks(results: str):

@@ -23,14 +23,21 @@ from s3server import S3Server  # noqa: E402
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "prefect_flow.py"
 
 
-def run_flow(env, inputs, results):
-    p = subprocess.run([sys.executable, str(EXAMPLE), str(inputs), results, "--dask", "2", "--json"],
-                       capture_output=True, text=True, env=env, timeout=600)
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
-    report = json.loads(p.stdout.strip().splitlines()[-1])
+def run_flow(env, inputs, results, logs):
+    # Output to files, not pipes: Dask's and Prefect's helper processes may hold a pipe
+    # open a while after the flow's process has exited.
+    logs.mkdir(exist_ok=True)
+    n = len(list(logs.iterdir()))
+    out, err = logs / f"{n}.out", logs / f"{n}.err"
+    with open(out, "w") as o, open(err, "w") as e:
+        code = subprocess.run([sys.executable, str(EXAMPLE), str(inputs), results, "--dask", "2", "--json"],
+                              stdout=o, stderr=e, env=env, timeout=600).returncode
+    stdout, stderr = out.read_text(), err.read_text()
+    assert code == 0, stdout[-3000:] + stderr[-5000:]
+    report = json.loads(stdout.strip().splitlines()[-1])
     states = {r["image"]: (r["denoise"], r["threshold"]) for r in report}
     masks = {r["image"]: r["mask"] for r in report}
-    return states, masks, p.stderr
+    return states, masks, stderr
 
 
 def test_prefect_on_dask_with_results_in_s3(tmp_path):
@@ -49,7 +56,7 @@ def test_prefect_on_dask_with_results_in_s3(tmp_path):
             imflow.imwrite(inputs / f"img{k}.tif", x)
             originals[f"img{k}"] = x
 
-        first, masks, _ = run_flow(env, inputs, results)
+        first, masks, _ = run_flow(env, inputs, results, tmp_path / "logs")
         assert set(first.values()) == {("Completed", "Completed")}, first
         # The images, TIFFs named by their content, and Prefect's records, in the bucket.
         import boto3
@@ -72,7 +79,7 @@ def test_prefect_on_dask_with_results_in_s3(tmp_path):
         # Run 2: a fresh cluster, the flow process's local Prefect storage gone.
         shutil.rmtree(tmp_path / "prefect" / "storage", ignore_errors=True)
         s3.requests(reset=True)
-        second, masks2, _ = run_flow(env, inputs, results)
+        second, masks2, _ = run_flow(env, inputs, results, tmp_path / "logs")
         assert set(second.values()) == {("Cached", "Cached")}, second
         assert masks2 == masks, "bit-equal arrays"
         gets = collections.Counter(p for m, p in s3.requests() if m == "GET" and p.endswith(".tif"))
@@ -82,7 +89,7 @@ def test_prefect_on_dask_with_results_in_s3(tmp_path):
         denoised = imflow.apply(originals["img1"], ["gaussian:sigma=2"], dtype="float32")
         name = imflow.hash_bytes(imflow.encode(denoised, "tif"))[:16] + ".tif"
         client.delete_object(Bucket=bucket, Key=f"flow/{name}")
-        third, masks3, err = run_flow(env, inputs, results)
+        third, masks3, err = run_flow(env, inputs, results, tmp_path / "logs")
         assert third == {"img0": ("Cached", "Cached"), "img1": ("Completed", "Cached"),
                          "img2": ("Cached", "Cached")}, third
         assert masks3 == masks

@@ -29,6 +29,7 @@ impl LocalFile {
     }
 
     /// A downloaded copy, removed when dropped.
+    #[cfg_attr(not(feature = "object-store-base"), allow(dead_code))]
     pub(crate) fn temporary(temp: tempfile::TempPath) -> Self {
         LocalFile {
             path: temp.to_path_buf(),
