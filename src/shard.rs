@@ -36,7 +36,9 @@ impl Shard {
             return Err("N must be at least 1".into());
         }
         if index >= count {
-            return Err(format!("K is 0-based and must be below N ({index} >= {count})"));
+            return Err(format!(
+                "K is 0-based and must be below N ({index} >= {count})"
+            ));
         }
         Ok(Shard { index, count })
     }
@@ -50,14 +52,15 @@ impl Shard {
     ///
     /// `IMFLOW_SHARD_COUNT`, where set, is the count for Slurm too.
     pub fn from_env_with(var: impl Fn(&str) -> Option<String>) -> Result<Shard> {
-        let num = |name: &str| -> Result<Option<i64>> {
-            match var(name).filter(|v| !v.trim().is_empty()) {
-                None => Ok(None),
-                Some(v) => v.trim().parse().map(Some).map_err(|_| {
-                    Error::usage(format!("--shard auto: {name}={v} is not a number"))
-                }),
-            }
-        };
+        let num =
+            |name: &str| -> Result<Option<i64>> {
+                match var(name).filter(|v| !v.trim().is_empty()) {
+                    None => Ok(None),
+                    Some(v) => v.trim().parse().map(Some).map_err(|_| {
+                        Error::usage(format!("--shard auto: {name}={v} is not a number"))
+                    }),
+                }
+            };
         let count_var = num("IMFLOW_SHARD_COUNT")?;
         let (index, count, engine) = if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
             let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
@@ -191,12 +194,18 @@ mod tests {
         assert_eq!(stepped.unwrap(), Shard { index: 2, count: 4 });
         let k8s = env(&[("JOB_COMPLETION_INDEX", "0"), ("IMFLOW_SHARD_COUNT", "5")]);
         assert_eq!(k8s.unwrap(), Shard { index: 0, count: 5 });
-        let batch = env(&[("AWS_BATCH_JOB_ARRAY_INDEX", "4"), ("IMFLOW_SHARD_COUNT", "5")]);
+        let batch = env(&[
+            ("AWS_BATCH_JOB_ARRAY_INDEX", "4"),
+            ("IMFLOW_SHARD_COUNT", "5"),
+        ]);
         assert_eq!(batch.unwrap(), Shard { index: 4, count: 5 });
         for (pairs, needle) in [
             (&[("JOB_COMPLETION_INDEX", "0")][..], "IMFLOW_SHARD_COUNT"),
             (&[][..], "no array job index"),
-            (&[("JOB_COMPLETION_INDEX", "5"), ("IMFLOW_SHARD_COUNT", "5")][..], "below N"),
+            (
+                &[("JOB_COMPLETION_INDEX", "5"), ("IMFLOW_SHARD_COUNT", "5")][..],
+                "below N",
+            ),
         ] {
             let e = env(pairs).unwrap_err().to_string();
             assert!(e.contains(needle), "{e}");

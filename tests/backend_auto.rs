@@ -30,7 +30,10 @@ fn auto_prefers_hardware_and_passes_software_over() {
     let hard = summary("NVIDIA H100 80GB HBM3", "DiscreteGpu");
     let (pick, why) = auto_pick(&[soft.clone()], &none);
     assert_eq!(pick, None);
-    assert!(why.contains("llvmpipe") && why.contains("software"), "{why}");
+    assert!(
+        why.contains("llvmpipe") && why.contains("software"),
+        "{why}"
+    );
     assert_eq!(auto_pick(&[hard.clone(), soft.clone()], &none).0, Some(0));
     assert_eq!(auto_pick(&[], &none).0, None);
     let named = GpuOptions {
@@ -46,8 +49,20 @@ fn run(backend: &str, adapter: Option<&str>) -> (Value, String) {
     let src = dir.path().join("a.tif");
     io::save(&random_image(64, 48, 1, SampleType::U16, 3), &src).unwrap();
     let mut c = Command::new(env!("CARGO_BIN_EXE_imflow"));
-    c.args(["run", "-i", src.to_str().unwrap(), "--op", "gaussian:sigma=1"])
-        .args(["--out", dir.path().join("out").to_str().unwrap(), "--backend", backend, "--json"]);
+    c.args([
+        "run",
+        "-i",
+        src.to_str().unwrap(),
+        "--op",
+        "gaussian:sigma=1",
+    ])
+    .args([
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+        "--backend",
+        backend,
+        "--json",
+    ]);
     match adapter {
         Some(a) => c.env("WGPU_ADAPTER_NAME", a),
         None => c.env_remove("WGPU_ADAPTER_NAME"),
@@ -79,7 +94,13 @@ fn the_cli_says_what_auto_picked() {
         );
         let (gpu, _) = run("gpu", None);
         assert_eq!(gpu["device"].as_str(), Some(ctx.adapter().name.as_str()));
-        let name = ctx.adapter().name.split_whitespace().next().unwrap().to_string();
+        let name = ctx
+            .adapter()
+            .name
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
         let (named, _) = run("auto", Some(&name));
         assert_eq!(named["device"].as_str(), Some(ctx.adapter().name.as_str()));
     } else {

@@ -187,7 +187,13 @@ fn corrupt_and_missing_outputs_are_healed() {
             "{}",
             place.name()
         );
-        assert_eq!(second.warnings.len(), 2, "{}: {:?}", place.name(), second.warnings);
+        assert_eq!(
+            second.warnings.len(),
+            2,
+            "{}: {:?}",
+            place.name(),
+            second.warnings
+        );
         assert!(
             matches!(*second.warnings[0].error, imflow::Error::Corrupt { .. }),
             "{}: {}",
@@ -195,7 +201,9 @@ fn corrupt_and_missing_outputs_are_healed() {
             second.warnings[0]
         );
         assert!(
-            second.warnings[1].to_string().contains(path(2).to_str().unwrap()),
+            second.warnings[1]
+                .to_string()
+                .contains(path(2).to_str().unwrap()),
             "{}: {}",
             place.name(),
             second.warnings[1]
@@ -279,10 +287,8 @@ fn a_cached_rerun_downloads_no_output() {
     let log: Vec<(String, String)> = (server.requests().split_off(before).into_iter())
         .filter(|(_, p)| p.contains(&mine))
         .collect();
-    let outputs: Vec<&(String, String)> = log
-        .iter()
-        .filter(|(_, p)| p.contains("_mask-"))
-        .collect();
+    let outputs: Vec<&(String, String)> =
+        log.iter().filter(|(_, p)| p.contains("_mask-")).collect();
     assert!(
         outputs.iter().all(|(m, _)| m == "HEAD"),
         "no output downloaded: {outputs:?}"

@@ -118,7 +118,11 @@ fn assert_nothing_partial(server: &S3Server, out: &str) {
         }
         let name = key.rsplit('/').next().unwrap();
         let hash16 = name.rsplit_once('.').unwrap().0.rsplit_once('-').unwrap().1;
-        assert_eq!(imflow::key::Key::of_bytes(&bytes).short(), hash16, "{key} is not whole");
+        assert_eq!(
+            imflow::key::Key::of_bytes(&bytes).short(),
+            hash16,
+            "{key} is not whole"
+        );
     }
 }
 
@@ -147,7 +151,12 @@ fn spawn_shards(
         .into_iter()
         .map(|c| {
             let o = c.wait_with_output().unwrap();
-            assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             json(&o)
         })
         .collect()
@@ -183,8 +192,15 @@ fn shards_on_one_s3_store_equal_one_unsharded_run() {
 
     // One unsharded run: the reference.
     let whole_out = server.prefix("whole");
-    let o = imflow(server, &run_args(&raw_dir, &whole_out), &[]).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = imflow(server, &run_args(&raw_dir, &whole_out), &[])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let whole = outputs(&json(&o));
     assert_eq!(whole.len(), N);
     let whole_records = records(server, &whole_out);
@@ -193,7 +209,17 @@ fn shards_on_one_s3_store_equal_one_unsharded_run() {
     let gather = |out: &str| {
         imflow(
             server,
-            &["gather", "-i", &raw_dir, "--op", "gaussian:sigma=1.5", "--op", "threshold:method=otsu", "--out", out],
+            &[
+                "gather",
+                "-i",
+                &raw_dir,
+                "--op",
+                "gaussian:sigma=1.5",
+                "--op",
+                "threshold:method=otsu",
+                "--out",
+                out,
+            ],
             &[],
         )
         .output()
@@ -202,19 +228,29 @@ fn shards_on_one_s3_store_equal_one_unsharded_run() {
 
     // --shard K/3: two shards first, so gather names what the third owes.
     let out = server.prefix("sharded");
-    let two = spawn_shards(server, &raw_dir, &out, vec![vec![]; 2], |k| format!("{k}/3"));
+    let two = spawn_shards(server, &raw_dir, &out, vec![vec![]; 2], |k| {
+        format!("{k}/3")
+    });
     let g = gather(&out);
     assert_eq!(g.status.code(), Some(1));
     let err = String::from_utf8_lossy(&g.stderr);
     let owed: usize = N - two.iter().map(|r| outputs(r).len()).sum::<usize>();
-    assert!(owed > 0 && err.contains(&format!("{owed} missing")), "{err}");
+    assert!(
+        owed > 0 && err.contains(&format!("{owed} missing")),
+        "{err}"
+    );
     assert_eq!(err.matches("  missing: img").count(), owed, "{err}");
     let third = spawn_shards(server, &raw_dir, &out, vec![vec![]], |_| "2/3".into());
     let reports: Vec<Value> = two.into_iter().chain(third).collect();
     assert_partition(&reports, &whole);
     assert_eq!(records(server, &out), whole_records, "the same records");
     let g = gather(&out);
-    assert_eq!(g.status.code(), Some(0), "{}", String::from_utf8_lossy(&g.stderr));
+    assert_eq!(
+        g.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&g.stderr)
+    );
     let listed: BTreeSet<String> = String::from_utf8_lossy(&g.stdout)
         .lines()
         .map(|l| l.rsplit('/').next().unwrap().to_string())
@@ -283,14 +319,27 @@ fn a_shard_killed_mid_run_completes_when_run_again() {
     assert!(done < N, "killed before the end ({done} records)");
     assert_nothing_partial(server, &out);
     let o = imflow(server, &args, &[]).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let r = json(&o);
     assert_eq!(r["summary"]["outputs"], N);
     assert!(r["summary"]["hits"].as_u64().unwrap() >= done as u64);
     assert_nothing_partial(server, &out);
-    let v = imflow(server, &["cache", "verify", "--out", &out], &[]).output().unwrap();
-    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stdout));
-    assert!(String::from_utf8_lossy(&v.stdout).contains(&format!("{N} records, {N} verified, 0 problems")));
+    let v = imflow(server, &["cache", "verify", "--out", &out], &[])
+        .output()
+        .unwrap();
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    assert!(String::from_utf8_lossy(&v.stdout)
+        .contains(&format!("{N} records, {N} verified, 0 problems")));
 }
 
 /// `--out` with a URL this build cannot reach (gs:// without `gcs`), or an unknown
@@ -309,7 +358,15 @@ fn unreachable_urls_are_refused_without_local_trace() {
     }
     for (url, needle) in cases {
         let o = Command::new(env!("CARGO_BIN_EXE_imflow"))
-            .args(["run", "-i", src.to_str().unwrap(), "--op", "box:size=3", "--out", url])
+            .args([
+                "run",
+                "-i",
+                src.to_str().unwrap(),
+                "--op",
+                "box:size=3",
+                "--out",
+                url,
+            ])
             .current_dir(dir.path())
             .output()
             .unwrap();
@@ -320,7 +377,11 @@ fn unreachable_urls_are_refused_without_local_trace() {
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(left, [std::ffi::OsString::from("a.tif")], "{url}: wrote {left:?}");
+        assert_eq!(
+            left,
+            [std::ffi::OsString::from("a.tif")],
+            "{url}: wrote {left:?}"
+        );
     }
 }
 
@@ -335,8 +396,14 @@ fn the_docs_commands_run_as_written() {
     let raw = server.prefix("raw-docs");
     upload_sources(server, &raw, 32);
     let raw_dir = format!("{raw}/");
-    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_imflow")).parent().unwrap();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_imflow"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
 
     // Slurm: three array tasks (--array=0-2), then the gather step.
     let out = server.prefix("slurm-docs");
@@ -361,7 +428,13 @@ fn the_docs_commands_run_as_written() {
         c
     };
     let tasks: Vec<Child> = (0..3)
-        .map(|id| slurm(&[], Some(id)).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap())
+        .map(|id| {
+            slurm(&[], Some(id))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
         .collect();
     for t in tasks {
         let o = t.wait_with_output().unwrap();
@@ -383,23 +456,45 @@ fn the_docs_commands_run_as_written() {
     let command: Vec<String> = serde_json::from_str(&field("command:")).unwrap();
     let completions: usize = field("completions:").parse().unwrap();
     let lines: Vec<&str> = manifest.lines().collect();
-    let at = lines.iter().position(|l| l.contains("name: IMFLOW_SHARD_COUNT")).unwrap();
-    let count = lines[at + 1].trim().trim_start_matches("value:").trim().trim_matches('"').to_string();
-    assert_eq!(count, completions.to_string(), "IMFLOW_SHARD_COUNT must equal completions");
+    let at = lines
+        .iter()
+        .position(|l| l.contains("name: IMFLOW_SHARD_COUNT"))
+        .unwrap();
+    let count = lines[at + 1]
+        .trim()
+        .trim_start_matches("value:")
+        .trim()
+        .trim_matches('"')
+        .to_string();
+    assert_eq!(
+        count,
+        completions.to_string(),
+        "IMFLOW_SHARD_COUNT must equal completions"
+    );
     assert_eq!(command[0], "imflow");
     let out = server.prefix("k8s-docs");
     let args: Vec<String> = command[1..]
         .iter()
-        .map(|a| a.replace("s3://lab/raw/", &raw_dir).replace("s3://lab/results/nuclei", &out))
+        .map(|a| {
+            a.replace("s3://lab/raw/", &raw_dir)
+                .replace("s3://lab/results/nuclei", &out)
+        })
         .collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let pods: Vec<Child> = (0..completions)
         .map(|i| {
-            imflow(server, &args, &[("JOB_COMPLETION_INDEX", i.to_string()), ("IMFLOW_SHARD_COUNT", count.clone())])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            imflow(
+                server,
+                &args,
+                &[
+                    ("JOB_COMPLETION_INDEX", i.to_string()),
+                    ("IMFLOW_SHARD_COUNT", count.clone()),
+                ],
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
         })
         .collect();
     for p in pods {

@@ -126,7 +126,9 @@ impl PyStore {
     /// Stores `data` as the file `name` in the output folder (or under the URL), unless
     /// an intact copy is there; returns its path or URL.
     fn put(&self, py: Python<'_>, name: &str, data: &[u8]) -> PyResult<String> {
-        let file = py.detach(|| self.inner.put_named(name, data)).map_err(to_py)?;
+        let file = py
+            .detach(|| self.inner.put_named(name, data))
+            .map_err(to_py)?;
         Ok(file.path.to_string_lossy().into_owned())
     }
 
@@ -139,9 +141,16 @@ impl PyStore {
     }
 
     /// The bytes of the file `name`, verified against its blake3 (hex).
-    fn read<'py>(&self, py: Python<'py>, name: &str, blake3: &str) -> PyResult<Bound<'py, PyBytes>> {
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        blake3: &str,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let hash = parse_key(blake3)?;
-        let bytes = py.detach(|| self.inner.read_named(name, &hash)).map_err(to_py)?;
+        let bytes = py
+            .detach(|| self.inner.read_named(name, &hash))
+            .map_err(to_py)?;
         Ok(PyBytes::new(py, &bytes))
     }
 

@@ -36,7 +36,11 @@ pub fn gather(a: GatherArgs) -> u8 {
     if a.json {
         println!("{}", report.to_json());
     } else {
-        for o in report.outputs.iter().filter(|o| o.status == Status::StoreHit) {
+        for o in report
+            .outputs
+            .iter()
+            .filter(|o| o.status == Status::StoreHit)
+        {
             if let Some(p) = &o.path {
                 println!("{}", p.display());
             }

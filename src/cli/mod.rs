@@ -5,7 +5,6 @@ pub mod cache;
 pub mod gather;
 pub mod run;
 
-
 use crate::exit;
 use imflow::gpu::{adapters, auto_pick, GpuOptions};
 

@@ -93,7 +93,8 @@ impl FlowArgs {
         }
         let mut flow = Flow::new();
         for f in &files {
-            spec.add_source(&mut flow, f).map_err(|e| fail(exit::USAGE, &e))?;
+            spec.add_source(&mut flow, f)
+                .map_err(|e| fail(exit::USAGE, &e))?;
         }
         let store = Store::open(&self.store.out, self.store.store.as_deref()).map_err(|e| {
             let code = match e {

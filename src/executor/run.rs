@@ -97,7 +97,11 @@ pub(super) fn gather(flow: &Flow, store: &Store, options: &RunOptions) -> RunRep
             }
             None => {
                 if run.nodes[o].error.is_none() {
-                    let name = run.outputs.iter().find(|(n, _)| *n == o).map(|(_, m)| m.name.clone());
+                    let name = run
+                        .outputs
+                        .iter()
+                        .find(|(n, _)| *n == o)
+                        .map(|(_, m)| m.name.clone());
                     let e = Error::NotStored {
                         name: name.unwrap_or_default(),
                     };

@@ -31,8 +31,7 @@ impl Source {
             #[cfg(not(feature = "object-store-base"))]
             Location::Object(url) => unreachable!("{url}: parsed only where the build reaches it"),
         };
-        let (content, stamp) =
-            key::hash_stamped(local.path()).map_err(|e| Error::io(path, e))?;
+        let (content, stamp) = key::hash_stamped(local.path()).map_err(|e| Error::io(path, e))?;
         Ok(Source {
             path: path.to_path_buf(),
             local,

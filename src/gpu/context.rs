@@ -123,9 +123,18 @@ pub fn auto_pick(list: &[AdapterSummary], options: &GpuOptions) -> (Option<usize
     let software = |a: &AdapterSummary| a.device_type == format!("{:?}", wgpu::DeviceType::Cpu);
     if let Some(want) = &options.adapter_name {
         let want_lc = want.to_lowercase();
-        return match list.iter().position(|a| a.name.to_lowercase().contains(&want_lc)) {
-            Some(i) => (Some(i), format!("{}: named by WGPU_ADAPTER_NAME", list[i].name)),
-            None => (None, format!("no adapter named like `{want}` (WGPU_ADAPTER_NAME)")),
+        return match list
+            .iter()
+            .position(|a| a.name.to_lowercase().contains(&want_lc))
+        {
+            Some(i) => (
+                Some(i),
+                format!("{}: named by WGPU_ADAPTER_NAME", list[i].name),
+            ),
+            None => (
+                None,
+                format!("no adapter named like `{want}` (WGPU_ADAPTER_NAME)"),
+            ),
         };
     }
     match list.iter().position(|a| !software(a)) {

@@ -207,7 +207,10 @@ mod tests {
         let Location::Object(root) = Location::parse_with("gs://b", all).unwrap() else {
             panic!()
         };
-        assert_eq!((root.prefix.as_str(), root.key("r/k.json")), ("", "r/k.json".into()));
+        assert_eq!(
+            (root.prefix.as_str(), root.key("r/k.json")),
+            ("", "r/k.json".into())
+        );
         // A colon without `//`, or a drive letter, is a path.
         assert!(matches!(
             Location::parse_with("C:\\data", all).unwrap(),
@@ -224,13 +227,20 @@ mod tests {
     #[test]
     fn unreachable_schemes_name_what_is_missing() {
         let none = |_| false;
-        for (url, feature) in [("s3://b/x", "`s3`"), ("gs://b/x", "`gcs`"), ("az://c/x", "`azure`")] {
+        for (url, feature) in [
+            ("s3://b/x", "`s3`"),
+            ("gs://b/x", "`gcs`"),
+            ("az://c/x", "`azure`"),
+        ] {
             let e = Location::parse_with(url, none).unwrap_err();
             assert!(matches!(e, Error::Usage { .. }), "{e:?}");
             assert!(e.to_string().contains(feature), "{e}");
         }
         let e = Location::parse_with("ftp://h/x", |_| true).unwrap_err();
-        assert!(e.to_string().contains("unsupported URL scheme `ftp://`"), "{e}");
+        assert!(
+            e.to_string().contains("unsupported URL scheme `ftp://`"),
+            "{e}"
+        );
         assert!(Location::parse_with("s3:///x", |_| true).is_err());
     }
 }

@@ -169,7 +169,8 @@ impl Store {
             }
         }
         report.temp_files_removed += self.outputs.remove_stale_temps(&[""], STALE_TEMP);
-        report.temp_files_removed += (self.records).remove_stale_temps(&[RECORDS, RUNS], STALE_TEMP);
+        report.temp_files_removed +=
+            (self.records).remove_stale_temps(&[RECORDS, RUNS], STALE_TEMP);
         Ok(report)
     }
 }

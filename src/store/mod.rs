@@ -124,7 +124,8 @@ impl Store {
     /// the feature it needs.
     pub fn open(out: impl AsRef<Path>, store_dir: Option<&Path>) -> Result<Self> {
         let (out, outputs) = resolve(out.as_ref())?;
-        let (dir, records) = resolve(&store_dir.map_or_else(|| default_dir(&out), Path::to_path_buf))?;
+        let (dir, records) =
+            resolve(&store_dir.map_or_else(|| default_dir(&out), Path::to_path_buf))?;
         outputs.prepare(&[""])?;
         records.prepare(&[RECORDS, RUNS])?;
         // Say which output folder the records' file names are relative to, so the store
@@ -289,7 +290,8 @@ impl Store {
 
     /// Hashes a record's file again, downloading it from an object store.
     pub(crate) fn verify_file(&self, record: &Record) -> Result<()> {
-        self.outputs.verify_output(&record.file, &record.file_blake3)
+        self.outputs
+            .verify_output(&record.file, &record.file_blake3)
     }
 
     /// A local file with a stored output's bytes, to read it: the file itself on disk,
@@ -369,7 +371,8 @@ impl Store {
         let hash = crate::key::hash_file(tmp.path()).map_err(io)?;
         let bytes = tmp.as_file().metadata().map_err(io)?.len();
         let file_name = format!("{name}-{}.{ext}", hash.short());
-        self.outputs.put_output_file(&file_name, tmp, &hash, bytes)?;
+        self.outputs
+            .put_output_file(&file_name, tmp, &hash, bytes)?;
         Ok(StoredFile {
             path: self.outputs.locate(&file_name),
             name: file_name,
@@ -454,7 +457,8 @@ impl Store {
     /// from an object store).
     pub fn read_named(&self, name: &str, hash: &Key) -> Result<Vec<u8>> {
         let file = self.outputs.fetch_output(name, hash)?;
-        let bytes = std::fs::read(file.path()).map_err(|e| Error::io(self.outputs.locate(name), e))?;
+        let bytes =
+            std::fs::read(file.path()).map_err(|e| Error::io(self.outputs.locate(name), e))?;
         if Key::of_bytes(&bytes) != *hash {
             return Err(Error::Corrupt {
                 path: self.outputs.locate(name),

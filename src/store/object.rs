@@ -106,7 +106,9 @@ fn build(url: &ObjectUrl) -> object_store::Result<Arc<dyn ObjectStore>> {
                 .or_else(|_| std::env::var("AWS_ENDPOINT"));
             if let Ok(e) = endpoint {
                 // A plain-HTTP endpoint given on purpose (a local MinIO or test server).
-                b = b.with_endpoint(&e).with_allow_http(e.starts_with("http://"));
+                b = b
+                    .with_endpoint(&e)
+                    .with_allow_http(e.starts_with("http://"));
             }
             if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err()
             {
@@ -185,10 +187,9 @@ impl ObjectSpace {
     /// Whether an intact copy of `rel` is there (its size and recorded checksum).
     fn intact(&self, rel: &str, size: u64, hash: &Key) -> Result<()> {
         let url = self.url.join(rel);
-        let got = block_on(
-            (self.store).get_opts(&self.path(rel), GetOptions::new().with_head(true)),
-        )
-        .map_err(|e| remote(&url, e))?;
+        let got =
+            block_on((self.store).get_opts(&self.path(rel), GetOptions::new().with_head(true)))
+                .map_err(|e| remote(&url, e))?;
         let recorded = got.attributes.get(&Attribute::Metadata(CHECKSUM.into()));
         if got.meta.size != size || recorded.map(|v| v.as_ref()) != Some(hash.hex().as_str()) {
             return Err(Error::Corrupt {
@@ -478,7 +479,11 @@ pub fn list_inputs(url: &ObjectUrl, text: &str) -> Result<Vec<ObjectUrl>> {
         Ok(_) => Ok(vec![url.clone()]),
         Err(e) if is_not_found(&e) => {
             let under = children(&url.prefix)?;
-            Ok(if under.is_empty() { vec![url.clone()] } else { under })
+            Ok(if under.is_empty() {
+                vec![url.clone()]
+            } else {
+                under
+            })
         }
         Err(e) => Err(remote(url, e)),
     }

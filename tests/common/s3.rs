@@ -33,7 +33,12 @@ fn start() -> Result<S3Server, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .map_err(|e| format!("{}: {e} (make it with scripts/python-env)", python.display()))?;
+        .map_err(|e| {
+            format!(
+                "{}: {e} (make it with scripts/python-env)",
+                python.display()
+            )
+        })?;
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("piped"))
         .read_line(&mut line)
@@ -41,7 +46,9 @@ fn start() -> Result<S3Server, String> {
     let port = line
         .strip_prefix("PORT ")
         .and_then(|p| p.trim().parse().ok())
-        .ok_or_else(|| format!("the S3 server did not start (said {line:?}; is moto[server] installed?)"))?;
+        .ok_or_else(|| {
+            format!("the S3 server did not start (said {line:?}; is moto[server] installed?)")
+        })?;
     let stdin = child.stdin.take().expect("piped");
     let server = S3Server {
         port,
@@ -77,7 +84,10 @@ impl S3Server {
     /// The variables a client (this process's store, or a CLI child) needs.
     pub fn env(&self) -> Vec<(String, String)> {
         [
-            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", self.port)),
+            (
+                "AWS_ENDPOINT_URL",
+                format!("http://127.0.0.1:{}", self.port),
+            ),
             ("AWS_ACCESS_KEY_ID", "testing".into()),
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
             ("AWS_REGION", "us-east-1".into()),
@@ -114,10 +124,7 @@ impl S3Server {
     /// One plain (unsigned) HTTP request to the server, as another tool would make it:
     /// the status and body.
     pub fn raw(&self, method: &str, url: &str, body: &[u8]) -> (u16, Vec<u8>) {
-        let key = url
-            .strip_prefix("s3://")
-            .expect("an s3:// URL")
-            .to_string();
+        let key = url.strip_prefix("s3://").expect("an s3:// URL").to_string();
         let mut tcp = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
         write!(
             tcp,
