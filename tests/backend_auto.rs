@@ -28,7 +28,7 @@ fn auto_prefers_hardware_and_passes_software_over() {
     let none = GpuOptions::default();
     let soft = summary("llvmpipe (LLVM 19.1.7, 256 bits)", "Cpu");
     let hard = summary("NVIDIA H100 80GB HBM3", "DiscreteGpu");
-    let (pick, why) = auto_pick(&[soft.clone()], &none);
+    let (pick, why) = auto_pick(std::slice::from_ref(&soft), &none);
     assert_eq!(pick, None);
     assert!(
         why.contains("llvmpipe") && why.contains("software"),

@@ -69,10 +69,12 @@ where
     }
 }
 
+/// Clients by service and bucket.
+type Clients = HashMap<(Service, String), Arc<dyn ObjectStore>>;
+
 /// The client of a bucket, made once per process from the environment.
 pub fn client(url: &ObjectUrl) -> Result<Arc<dyn ObjectStore>> {
-    static CLIENTS: OnceLock<Mutex<HashMap<(Service, String), Arc<dyn ObjectStore>>>> =
-        OnceLock::new();
+    static CLIENTS: OnceLock<Mutex<Clients>> = OnceLock::new();
     let clients = CLIENTS.get_or_init(Mutex::default);
     let mut clients = clients.lock().unwrap_or_else(|e| e.into_inner());
     let id = (url.service, url.bucket.clone());
