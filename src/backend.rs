@@ -15,7 +15,9 @@ use std::collections::VecDeque;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
-    /// The GPU if an adapter exists, else the CPU (with a one-line notice).
+    /// A hardware GPU if one exists, else the CPU twins (with a one-line notice). A
+    /// software adapter (llvmpipe) is passed over for the twins, which are faster on
+    /// the same cores, unless `WGPU_ADAPTER_NAME` names it.
     #[default]
     Auto,
     /// The GPU, or an error if there is none.
@@ -44,8 +46,13 @@ impl Backend {
         match self {
             Backend::Cpu => Ok((None, None)),
             Backend::Gpu => Ok((Some(GpuContext::new()?), None)),
-            Backend::Auto => match GpuContext::new() {
-                Ok(ctx) => Ok((Some(ctx), None)),
+            Backend::Auto => match GpuContext::for_auto(&crate::gpu::GpuOptions::from_env()) {
+                Ok(Ok(ctx)) => Ok((Some(ctx), None)),
+                Ok(Err(why)) => {
+                    let notice = format!("running on the CPU twins: {why}");
+                    log::info!("{notice}");
+                    Ok((None, Some(notice)))
+                }
                 Err(e @ (Error::NoAdapter { .. } | Error::Device { .. })) => {
                     let notice = format!("no usable GPU ({e}); running on the CPU");
                     log::info!("{notice}");

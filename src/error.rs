@@ -217,6 +217,27 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// An object store request failed (the service answered an error, refused the
+    /// credentials, or could not be reached).
+    #[error("{url}: object store: {reason}")]
+    Remote {
+        /// The object or prefix involved.
+        url: String,
+        /// What the store said.
+        reason: String,
+        /// The client's own error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// An output a flow should have is not in the store (`imflow gather`: a shard has
+    /// not run, or failed on it).
+    #[error("`{name}`: not in the store (its shard has not run, or failed)")]
+    NotStored {
+        /// The output's name.
+        name: String,
+    },
+
     /// A node could not run because one of its inputs failed.
     #[error("input failed: {0}")]
     Input(#[source] Arc<Error>),

@@ -1,6 +1,8 @@
 //! Input expansion, as `imflow run -i` does it: files as given, folders to their files,
-//! globs to their matches; an embedder gets the same behaviour.
+//! globs to their matches, object URLs likewise (`s3://bucket/raw/` lists the prefix);
+//! an embedder gets the same behaviour.
 
+use crate::store::Location;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -10,6 +12,8 @@ use std::path::{Path, PathBuf};
 ///   pattern names the dot (needs the `glob` feature, on by default);
 /// - anything else is kept as given, even if missing, so it is reported as a failure
 ///   rather than silently dropped.
+/// - an object URL (`s3://bucket/raw/`, `s3://bucket/raw/*.tif`) likewise, its objects
+///   named by their URLs (needs the store feature of its service, e.g. `s3`).
 ///
 /// Files under any of `skip` (the output and store folders, say) are left out, so a
 /// run never reads its own outputs back in. An input that yields no file is an error.
@@ -23,7 +27,9 @@ pub fn expand(inputs: &[impl AsRef<str>], skip: &[PathBuf]) -> Result<Vec<PathBu
     for input in inputs {
         let input = input.as_ref();
         let path = Path::new(input);
-        let mut found: Vec<PathBuf> = if path.is_dir() {
+        let mut found: Vec<PathBuf> = if Location::is_url(input) {
+            objects(input)?
+        } else if path.is_dir() {
             std::fs::read_dir(path)
                 .map_err(|e| Error::io(path, e))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -52,8 +58,26 @@ pub fn expand(inputs: &[impl AsRef<str>], skip: &[PathBuf]) -> Result<Vec<PathBu
     Ok(files)
 }
 
+/// Absolute, for a local path; an object URL as it is.
 fn absolute(p: &Path) -> PathBuf {
+    if p.to_str().is_some_and(Location::is_url) {
+        return p.to_path_buf();
+    }
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The objects an input URL names.
+fn objects(input: &str) -> Result<Vec<PathBuf>> {
+    match Location::parse(input)? {
+        Location::Local(p) => Ok(vec![p]),
+        #[cfg(feature = "object-store-base")]
+        Location::Object(url) => Ok(crate::store::object::list_inputs(&url, input)?
+            .iter()
+            .map(|u| PathBuf::from(u.url()))
+            .collect()),
+        #[cfg(not(feature = "object-store-base"))]
+        Location::Object(url) => unreachable!("{url}: parsed only where the build reaches it"),
+    }
 }
 
 #[cfg(feature = "glob")]

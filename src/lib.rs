@@ -57,6 +57,7 @@ pub mod key;
 pub mod measure;
 pub mod ops;
 pub mod shaders;
+pub mod shard;
 pub mod store;
 
 pub use backend::{Backend, OutputType, Processed, Processor};

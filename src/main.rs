@@ -47,6 +47,12 @@ enum Command {
     /// Output format from OUT's extension (.tif/.tiff, .png, .jpg/.jpeg, .gif, .webp,
     /// .bmp).
     Apply(cli::apply::ApplyArgs),
+    /// List the complete result set of a flow (every shard's outputs) without
+    /// computing anything; exit 1 naming the outputs that are missing.
+    ///
+    /// Takes the same inputs, ops and store as the `run`s it gathers (without --shard):
+    /// every input is keyed by its bytes and each output looked up, as a run's hits are.
+    Gather(cli::gather::GatherArgs),
     /// Inspect and maintain a result store.
     Cache {
         #[command(subcommand)]
@@ -63,11 +69,12 @@ enum Command {
 /// Where results go, for `run`.
 #[derive(Args, Clone, Debug)]
 pub struct StoreArgs {
-    /// Output folder.
-    #[arg(long, value_name = "DIR")]
+    /// Output folder, or an object URL (`s3://bucket/prefix`; credentials and endpoint
+    /// from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "DIR|URL")]
     pub out: PathBuf,
-    /// Record folder (default: <out>/.imflow).
-    #[arg(long, value_name = "DIR")]
+    /// Record folder or URL (default: <out>/.imflow).
+    #[arg(long, value_name = "DIR|URL", env = "IMFLOW_STORE")]
     pub store: Option<PathBuf>,
 }
 
@@ -75,11 +82,12 @@ pub struct StoreArgs {
 /// current folder when it is the output folder.
 #[derive(Args, Clone, Debug)]
 pub struct FindStoreArgs {
-    /// Output folder.
-    #[arg(long, value_name = "DIR")]
+    /// Output folder or URL.
+    #[arg(long, value_name = "DIR|URL")]
     pub out: Option<PathBuf>,
-    /// Record folder (default: <out>/.imflow; alone, it says where its outputs are).
-    #[arg(long, value_name = "DIR")]
+    /// Record folder or URL (default: <out>/.imflow; alone, it says where its outputs
+    /// are).
+    #[arg(long, value_name = "DIR|URL", env = "IMFLOW_STORE")]
     pub store: Option<PathBuf>,
 }
 
@@ -105,6 +113,7 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let code = match Cli::parse().command {
         Command::Run(args) => cli::run::run(args),
+        Command::Gather(args) => cli::gather::gather(args),
         Command::Apply(args) => cli::apply::apply(args),
         Command::Cache { command } => cli::cache::cache(command),
         Command::Info { json } => cli::info(json),

@@ -90,10 +90,15 @@ def main():
     bodies = [png, jpg]
     workers = os.cpu_count() or 2
     results = {}
-    for backend in ("cpu", "auto"):
+    for backend in ("auto", "cpu", "gpu"):
+        try:
+            device = imflow.device(backend)[0]
+        except imflow.Error:
+            continue  # no GPU adapter at all
         imflow_service.BACKEND = backend
         url, server, t = serve(imflow_service.app)
-        name = f"imflow service, {backend}: {imflow.device(backend)[0]} (thread pool)"
+        default = " (the default)" if backend == "auto" else ""
+        name = f"imflow service, {backend}{default}: {device} (thread pool)"
         results[name] = load(url, bodies, a.requests, a.concurrency)
         server.should_exit = True
         t.join()

@@ -22,8 +22,9 @@ from fastapi.concurrency import run_in_threadpool
 import imflow
 
 MAX_PIXELS = int(os.environ.get("IMFLOW_MAX_PIXELS", str(40_000_000)))
-# 'auto' (the GPU when there is one), 'gpu' or 'cpu'. On a machine whose only adapter is
-# a software one (lavapipe), 'cpu' is the faster choice.
+# 'auto' (a hardware GPU when there is one, else the CPU twins: a software adapter such
+# as llvmpipe is passed over, the twins being far faster on the same cores), 'gpu' (any
+# adapter, llvmpipe included) or 'cpu'.
 BACKEND = os.environ.get("IMFLOW_BACKEND", "auto")
 MEDIA = {"tif": "image/tiff", "png": "image/png", "jpg": "image/jpeg", "gif": "image/gif",
          "webp": "image/webp", "bmp": "image/bmp"}

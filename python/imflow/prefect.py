@@ -4,10 +4,22 @@ and a cache policy keyed by content, not paths.
     from prefect import flow, task
     from imflow.prefect import ImageResult, IMFLOW_CACHE
 
-    @task(cache_policy=IMFLOW_CACHE, result_serializer=ImageResult(folder="results"),
+    @task(cache_policy=IMFLOW_CACHE, result_serializer=ImageResult(store="s3://lab/results"),
           persist_result=True)
     def denoise(path: str, op: str = "gaussian:sigma=2"):
         return imflow.apply(imflow.imread(path), [op], dtype="float32")
+
+`ImageResult(store=URL_OR_PATH)` puts each array into an imflow store (`s3://bucket/prefix`
+with imflow's `s3` feature, which the wheel has, or a local folder), so a task that ran
+on one machine (a Dask or Ray worker, a retry elsewhere) is a cache hit on every other.
+Credentials and endpoint come from the usual AWS variables (AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL). Prefect checks that a cached result
+exists by loading its record; for that check imflow only asks the store for the object's
+size and checksum (one HEAD request, no download), and the array is downloaded once, with
+its hash verified, when Prefect reads the result for the task's caller. A missing or
+altered object raises `ResultFileError`, logged as a warning, and Prefect runs the task
+again. `ImageResult(folder=...)` is the older local-only form, each load re-hashing its
+file.
 
 `ImageResult` writes each array as a TIFF (or PNG) named `<blake3[:16]>.<ext>` in its
 folder, which Fiji and napari open, and hands Prefect only a small JSON reference
@@ -27,10 +39,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Literal, Optional
+from typing import Any, Dict, List, Literal, Optional
 
 import numpy as np
 from prefect.cache_policies import CachePolicy
@@ -45,18 +59,62 @@ class ResultFileError(imflow.Error):
     """A result file that is missing or does not hash to its recorded value."""
 
 
+_STORES: Dict[str, "imflow.Store"] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def _store(where: str) -> "imflow.Store":
+    """One imflow store per location and process (it holds the object store's client)."""
+    with _STORES_LOCK:
+        if where not in _STORES:
+            _STORES[where] = imflow.Store(where)
+        return _STORES[where]
+
+
+def _checking_existence() -> bool:
+    """Whether Prefect's ResultStore is only checking that a record exists (it loads the
+    record and throws the value away): then a cheap check of the object is enough."""
+    frame = sys._getframe(2)
+    for _ in range(12):
+        if frame is None:
+            return False
+        if frame.f_code.co_name in ("_exists", "_aexists") and "self" in frame.f_locals \
+                and type(frame.f_locals["self"]).__name__ == "ResultStore":
+            return True
+        frame = frame.f_back
+    return False
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """What a cheap existence check of a result returns (Prefect discards it)."""
+
+    url: str
+    blake3: str
+    dtype: str
+    shape: List[int]
+
+
 class ImageResult(Serializer):
     """Prefect result serializer for numpy arrays: the array as a content-named image
-    file, the result record a JSON reference to it."""
+    file in an imflow store (`store=`, a URL or a path) or a local folder (`folder=`),
+    the result record a JSON reference to it."""
 
     type: Literal["imflow/image"] = "imflow/image"
     folder: str = "imflow-results"
+    store: Optional[str] = None
     format: Literal["tif", "png"] = "tif"
 
     def dumps(self, obj: Any) -> bytes:
         array = np.asarray(obj)
         data = imflow.encode(array, self.format, stack=False)
         digest = imflow.hash_bytes(data)
+        if self.store is not None:
+            name = f"{digest[:16]}.{self.format}"
+            url = _store(self.store).put(name, data)
+            ref: Dict[str, Any] = dict(store=self.store, name=name, url=url, blake3=digest, size=len(data),
+                                       dtype=str(array.dtype), shape=list(array.shape), format=self.format)
+            return json.dumps(ref).encode()
         folder = Path(self.folder).absolute()
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{digest[:16]}.{self.format}"
@@ -72,8 +130,10 @@ class ImageResult(Serializer):
                    format=self.format)
         return json.dumps(ref).encode()
 
-    def loads(self, blob: bytes) -> np.ndarray:
+    def loads(self, blob: bytes) -> Any:
         ref = json.loads(blob)
+        if "store" in ref:
+            return self._load_stored(ref)
         path = Path(ref["path"])
         if not path.exists():
             log.warning("imflow result %s is missing: computing it again", path)
@@ -85,6 +145,27 @@ class ImageResult(Serializer):
         if str(array.dtype) != ref["dtype"] or list(array.shape) != ref["shape"]:
             raise ResultFileError(
                 f"{path}: holds {array.dtype} {list(array.shape)}, the record says {ref['dtype']} {ref['shape']}"
+            )
+        return array
+
+    def _load_stored(self, ref: Dict[str, Any]) -> Any:
+        store = _store(ref["store"])
+        if _checking_existence():
+            try:
+                store.check(ref["name"], ref["size"], ref["blake3"])
+            except imflow.Error as e:
+                log.warning("imflow result %s is missing or altered: computing it again (%s)", ref["url"], e)
+                raise ResultFileError(f"{ref['url']}: {e}") from e
+            return StoredImage(ref["url"], ref["blake3"], ref["dtype"], ref["shape"])
+        try:
+            data = store.read(ref["name"], ref["blake3"])  # verified against the hash
+        except imflow.Error as e:
+            log.warning("imflow result %s is missing or altered: computing it again (%s)", ref["url"], e)
+            raise ResultFileError(f"{ref['url']}: {e}") from e
+        array = imflow.decode(data)
+        if str(array.dtype) != ref["dtype"] or list(array.shape) != ref["shape"]:
+            raise ResultFileError(
+                f"{ref['url']}: holds {array.dtype} {list(array.shape)}, the record says {ref['dtype']} {ref['shape']}"
             )
         return array
 
@@ -123,4 +204,4 @@ class ImflowCache(CachePolicy):
 
 IMFLOW_CACHE = ImflowCache()
 
-__all__ = ["IMFLOW_CACHE", "ImageResult", "ImflowCache", "ResultFileError"]
+__all__ = ["IMFLOW_CACHE", "ImageResult", "ImflowCache", "ResultFileError", "StoredImage"]

@@ -6,7 +6,7 @@ use crate::arrays::to_frames;
 use crate::errors::to_py;
 use imflow::{Executor, Flow, NodeId, Op, RunOptions, Store};
 use pyo3::prelude::*;
-use pyo3::types::{PyAny, PyDict};
+use pyo3::types::{PyAny, PyBytes, PyDict};
 use std::path::PathBuf;
 
 /// A DAG of sources (files, arrays) and ops; nodes are ints, in the order added.
@@ -106,7 +106,14 @@ impl PyFlow {
     }
 }
 
-/// A result store: outputs in `out`, records in `store` (default `out/.imflow`).
+fn parse_key(hex: &str) -> PyResult<imflow::key::Key> {
+    imflow::key::Key::from_hex(hex).ok_or_else(|| {
+        pyo3::exceptions::PyValueError::new_err(format!("blake3: `{hex}` is not 64 hex digits"))
+    })
+}
+
+/// A result store: outputs in `out`, records in `store` (default `out/.imflow`). Either
+/// may be an object URL (`s3://bucket/prefix`).
 #[pyclass(name = "Store", module = "imflow", frozen)]
 pub struct PyStore {
     inner: Store,
@@ -122,10 +129,47 @@ impl PyStore {
         })
     }
 
-    /// The output folder.
+    /// The output folder (or its URL: a string, since a path would fold `s3://`).
     #[getter]
-    fn out_dir(&self) -> PathBuf {
-        self.inner.out_dir().to_path_buf()
+    fn out_dir(&self) -> String {
+        self.inner.out_dir().to_string_lossy().into_owned()
+    }
+
+    /// Stores `data` as the file `name` in the output folder (or under the URL), unless
+    /// an intact copy is there; returns its path or URL.
+    fn put(&self, py: Python<'_>, name: &str, data: &[u8]) -> PyResult<String> {
+        let file = py
+            .detach(|| self.inner.put_named(name, data))
+            .map_err(to_py)?;
+        Ok(file.path.to_string_lossy().into_owned())
+    }
+
+    /// Raises unless the file `name` is there with this size and blake3 (hex): a
+    /// re-hash on disk, one metadata request on an object store (no download).
+    fn check(&self, py: Python<'_>, name: &str, size: u64, blake3: &str) -> PyResult<()> {
+        let hash = parse_key(blake3)?;
+        py.detach(|| self.inner.check_named(name, size, &hash))
+            .map_err(to_py)
+    }
+
+    /// The bytes of the file `name`, verified against its blake3 (hex).
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        blake3: &str,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let hash = parse_key(blake3)?;
+        let bytes = py
+            .detach(|| self.inner.read_named(name, &hash))
+            .map_err(to_py)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Whether outputs live on an object store.
+    #[getter]
+    fn remote(&self) -> bool {
+        self.inner.is_remote()
     }
 
     /// Re-hashes every stored file against its record: (records, ok, problems).

@@ -2,10 +2,11 @@
 
 pub mod apply;
 pub mod cache;
+pub mod gather;
 pub mod run;
 
 use crate::exit;
-use imflow::gpu::{adapters, GpuOptions};
+use imflow::gpu::{adapters, auto_pick, GpuOptions};
 
 /// Prints an error and returns the exit code.
 pub fn fail(code: u8, e: &dyn std::fmt::Display) -> u8 {
@@ -15,11 +16,18 @@ pub fn fail(code: u8, e: &dyn std::fmt::Display) -> u8 {
 
 /// `imflow info`.
 pub fn info(json: bool) -> u8 {
-    let list = adapters(&GpuOptions::from_env());
+    let options = GpuOptions::from_env();
+    let list = adapters(&options);
+    let (picked, why) = auto_pick(&list, &options);
     if json {
+        // The adapters, each saying whether `--backend auto` uses it.
+        let mut value = serde_json::to_value(&list).expect("serialisable");
+        for (i, a) in value.as_array_mut().expect("a list").iter_mut().enumerate() {
+            a["auto"] = serde_json::Value::Bool(Some(i) == picked);
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&list).expect("serialisable")
+            serde_json::to_string_pretty(&value).expect("serialisable")
         );
         return exit::OK;
     }
@@ -29,10 +37,16 @@ pub fn info(json: bool) -> u8 {
         );
     }
     for (i, a) in list.iter().enumerate() {
-        let default = if i == 0 { "  <- used by default" } else { "" };
+        let default = if Some(i) == picked {
+            "  <- used by --backend auto"
+        } else if i == 0 {
+            "  <- used by --backend gpu"
+        } else {
+            ""
+        };
         println!(
             "{}{} ({}, {}){default}",
-            if i == 0 { "* " } else { "  " },
+            if Some(i) == picked { "* " } else { "  " },
             a.name,
             a.device_type,
             a.backend
@@ -50,6 +64,10 @@ pub fn info(json: bool) -> u8 {
         );
     }
     println!("CPU backend: {} threads", rayon::current_num_threads());
+    match picked {
+        Some(_) => println!("--backend auto: the GPU, {why}"),
+        None => println!("--backend auto: the CPU twins ({why})"),
+    }
     exit::OK
 }
 

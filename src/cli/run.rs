@@ -6,15 +6,21 @@ use clap::Args;
 use imflow::executor::{OutputReport, Status};
 use imflow::flowfile::FlowSpec;
 use imflow::io::Format;
+use imflow::shard::Shard;
+use imflow::store::Location;
 use imflow::{Backend, Executor, Flow, Op, RunOptions, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// What a flow is made of: its inputs, its ops, and where its results go (shared by
+/// `run` and `gather`, so both key the same outputs).
 #[derive(Args)]
-pub struct RunArgs {
-    /// A file, a folder (its files, not sub-folders) or a glob (`data/*.tif`); repeatable.
+pub struct FlowArgs {
+    /// A file, a folder (its files, not sub-folders), a glob (`data/*.tif`), or an object
+    /// URL (`s3://bucket/raw/` lists the prefix; `s3://bucket/raw/*.tif` filters it);
+    /// repeatable.
     #[arg(long, short, required = true, value_name = "PATH")]
     input: Vec<String>,
     /// An op, `name[:key=value,...]`; repeat for a chain. Or use --flow.
@@ -24,17 +30,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     flow: Option<PathBuf>,
     #[command(flatten)]
-    store: StoreArgs,
-    /// Where kernels run: the GPU if there is one (auto), the GPU, or the CPU.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
-    backend: String,
-    /// Read each multi-page TIFF as one volume (a z-stack of its pages). ImageJ
-    /// hyperstacks and OME-TIFFs are read by the axes they record, without it.
-    #[arg(long)]
-    volume: bool,
-    /// Recompute everything and overwrite the stored results.
-    #[arg(long)]
-    refresh: bool,
+    pub store: StoreArgs,
     /// Output sample type with --op: `same` keeps the source's (masks are u8), or
     /// u8/u16/f32/i8/i16/i32/u32/f64.
     #[arg(long, default_value = "same", value_parser = super::DTYPES)]
@@ -43,6 +39,93 @@ pub struct RunArgs {
     /// GIFs and WebPs stay so).
     #[arg(long, value_parser = ["tif", "png", "jpg", "gif", "webp", "bmp"])]
     format: Option<String>,
+    /// Read each multi-page TIFF as one volume (a z-stack of its pages). ImageJ
+    /// hyperstacks and OME-TIFFs are read by the axes they record, without it.
+    #[arg(long)]
+    volume: bool,
+}
+
+/// A flow over the inputs, and its store, or the exit code of why not.
+pub struct Built {
+    pub flow: Flow,
+    pub files: Vec<PathBuf>,
+    pub store: Store,
+}
+
+impl FlowArgs {
+    /// Parses the ops (or flow file), checks where results go, expands the inputs
+    /// (keeping those of `shard`) and opens the store. Nothing is written before the
+    /// store's location is known good: an unsupported URL is exit 2 with no local trace.
+    pub fn build(&self, shard: Option<Shard>) -> Result<Built, u8> {
+        let spec = match (&self.flow, self.ops.is_empty()) {
+            (Some(f), _) => FlowSpec::load(f),
+            (None, false) => self
+                .ops
+                .iter()
+                .map(|s| Op::parse(s))
+                .collect::<imflow::Result<Vec<_>>>()
+                .map(|ops| {
+                    FlowSpec::chain(
+                        ops,
+                        output_type(&self.dtype),
+                        self.format.as_deref().and_then(Format::from_extension),
+                    )
+                }),
+            (None, true) => {
+                return Err(fail(
+                    exit::USAGE,
+                    &"give ops with --op, or a flow file with --flow",
+                ))
+            }
+        };
+        let mut spec = spec.map_err(|e| fail(exit::USAGE, &e))?;
+        if self.volume {
+            spec.reading = imflow::io::Reading::Volume;
+        }
+        let store_dir = self.store.store.as_ref();
+        for place in std::iter::once(&self.store.out).chain(store_dir) {
+            Location::of_path(place).map_err(|e| fail(exit::USAGE, &e))?;
+        }
+        // Never read our own outputs back in as inputs.
+        let skip = [
+            self.store.out.clone(),
+            self.store.store.clone().unwrap_or_default(),
+        ];
+        let mut files =
+            imflow::inputs::expand(&self.input, &skip).map_err(|e| fail(exit::USAGE, &e))?;
+        if let Some(shard) = shard {
+            let all = files.len();
+            files = shard.select(files);
+            eprintln!("imflow: shard {shard}: {} of {all} inputs", files.len());
+        }
+        let mut flow = Flow::new();
+        for f in &files {
+            spec.add_source(&mut flow, f)
+                .map_err(|e| fail(exit::USAGE, &e))?;
+        }
+        let store = Store::open(&self.store.out, self.store.store.as_deref()).map_err(|e| {
+            let code = match e {
+                imflow::Error::Usage { .. } => exit::USAGE,
+                _ => exit::FAILED,
+            };
+            fail(code, &e)
+        })?;
+        Ok(Built { flow, files, store })
+    }
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    what: FlowArgs,
+    /// Where kernels run: a hardware GPU if there is one, else the CPU twins (auto; a
+    /// software adapter such as llvmpipe is passed over), the GPU (any adapter), or
+    /// the CPU.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
+    backend: String,
+    /// Recompute everything and overwrite the stored results.
+    #[arg(long)]
+    refresh: bool,
     /// Host memory to work within (e.g. 1GiB; default: half of RAM). Larger TIFFs are
     /// streamed through tiles, read and written band by band.
     #[arg(long, value_name = "SIZE")]
@@ -53,9 +136,26 @@ pub struct RunArgs {
     /// Decode/encode threads (each pool; default: one per core).
     #[arg(long, short, default_value_t = 0)]
     jobs: usize,
+    /// Run only part K of N (0-based) of the inputs, chosen by file name so parts are
+    /// disjoint and stable; `auto` reads the index of a Slurm array task
+    /// (SLURM_ARRAY_TASK_ID, _MIN, _MAX/_COUNT), a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX) or an AWS Batch array job (AWS_BATCH_JOB_ARRAY_INDEX), the
+    /// last two with IMFLOW_SHARD_COUNT. Every shard writes to the same store.
+    #[arg(long, value_name = "K/N|auto")]
+    shard: Option<String>,
     /// Print one JSON report on stdout (paths, hashes, status per output; failures).
     #[arg(long)]
     json: bool,
+}
+
+/// `--shard K/N|auto`.
+pub fn parse_shard(text: Option<&str>) -> Result<Option<Shard>, u8> {
+    let shard = match text {
+        None => return Ok(None),
+        Some("auto") => Shard::from_env(),
+        Some(t) => Shard::parse(t),
+    };
+    shard.map(Some).map_err(|e| fail(exit::USAGE, &e))
 }
 
 struct Progress {
@@ -133,52 +233,13 @@ impl Progress {
 }
 
 pub fn run(a: RunArgs) -> u8 {
-    let spec = match (&a.flow, a.ops.is_empty()) {
-        (Some(f), _) => FlowSpec::load(f),
-        (None, false) => a
-            .ops
-            .iter()
-            .map(|s| Op::parse(s))
-            .collect::<imflow::Result<Vec<_>>>()
-            .map(|ops| {
-                FlowSpec::chain(
-                    ops,
-                    output_type(&a.dtype),
-                    a.format.as_deref().and_then(Format::from_extension),
-                )
-            }),
-        (None, true) => {
-            return fail(
-                exit::USAGE,
-                &"give ops with --op, or a flow file with --flow",
-            )
-        }
-    };
-    let mut spec = match spec {
+    let shard = match parse_shard(a.shard.as_deref()) {
         Ok(s) => s,
-        Err(e) => return fail(exit::USAGE, &e),
+        Err(code) => return code,
     };
-    if a.volume {
-        spec.reading = imflow::io::Reading::Volume;
-    }
-    // Never read our own outputs back in as inputs.
-    let skip = [
-        a.store.out.clone(),
-        a.store.store.clone().unwrap_or_default(),
-    ];
-    let files = match imflow::inputs::expand(&a.input, &skip) {
-        Ok(f) => f,
-        Err(e) => return fail(exit::USAGE, &e),
-    };
-    let mut flow = Flow::new();
-    for f in &files {
-        if let Err(e) = spec.add_source(&mut flow, f) {
-            return fail(exit::USAGE, &e);
-        }
-    }
-    let store = match Store::open(&a.store.out, a.store.store.as_deref()) {
-        Ok(s) => s,
-        Err(e) => return fail(exit::FAILED, &e),
+    let Built { flow, files, store } = match a.what.build(shard) {
+        Ok(b) => b,
+        Err(code) => return code,
     };
     let backend: Backend = a.backend.parse().expect("clap checked the value");
     // One run per process: values shared within the run are kept by the run itself,

@@ -162,7 +162,10 @@ fn fetch_order(run: &Run<'_>, plan: &Plan) -> Vec<(usize, Fetch)> {
         nodes.sort_unstable();
         for i in nodes {
             match (plan.how[i], run.kind(i)) {
-                (How::Load, _) => order.push((i, Fetch::Load(run.hits[&i].path.clone()))),
+                (How::Load, _) => order.push((
+                    i,
+                    Fetch::Load(run.store.clone(), Box::new(run.hits[&i].clone())),
+                )),
                 (How::Compute, NodeKind::File(_, _)) => {
                     if let Some(s) = run.sources.get(&i) {
                         order.push((i, Fetch::Decode(s.clone())));

@@ -48,6 +48,14 @@ use workers::lock;
 pub const DEFAULT_RESIDENT_BYTES: u64 = 1 << 30;
 
 /// Per-run controls.
+/// Looks every output of `flow` up in `store` without computing anything: each is a
+/// `StoreHit` (checked as a run's hits are) or `Failed` with [`crate::Error::NotStored`]
+/// (or why its source could not be keyed). `imflow gather` runs it after sharded runs to
+/// list the whole result set and name what is missing.
+pub fn gather(flow: &Flow, store: &Store, options: &RunOptions) -> RunReport {
+    run::gather(flow, store, options)
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Recompute every output and overwrite what is stored (the store and the resident

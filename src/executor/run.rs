@@ -44,6 +44,40 @@ pub(super) struct Run<'a> {
     pub device: Option<String>,
 }
 
+/// Looks every output of `flow` up without computing anything (see [`super::gather`]).
+pub(super) fn gather(flow: &Flow, store: &Store, options: &RunOptions) -> RunReport {
+    let options = RunOptions {
+        refresh: false,
+        ..options.clone()
+    };
+    let mut run = Run::new(flow, store, &options);
+    run.key_nodes();
+    run.look_up();
+    for o in run.outputs.iter().map(|(o, _)| *o).collect::<Vec<_>>() {
+        match run.hits.get(&o).cloned() {
+            Some(hit) => {
+                run.nodes[o].status = Status::StoreHit;
+                run.set_report(o, Status::StoreHit, Some(&hit));
+            }
+            None => {
+                if run.nodes[o].error.is_none() {
+                    let name = run
+                        .outputs
+                        .iter()
+                        .find(|(n, _)| *n == o)
+                        .map(|(_, m)| m.name.clone());
+                    let e = Error::NotStored {
+                        name: name.unwrap_or_default(),
+                    };
+                    run.fail(o, Arc::new(e), true);
+                }
+                run.set_report(o, Status::Failed, None);
+            }
+        }
+    }
+    run.finish()
+}
+
 impl<'a> Run<'a> {
     /// A run of `flow` over `store`, nothing keyed yet.
     pub fn new(flow: &'a Flow, store: &'a Store, options: &'a RunOptions) -> Self {
@@ -390,6 +424,7 @@ impl<'a> Run<'a> {
             },
             format,
             device,
+            replace: self.options.refresh,
         }
     }
 

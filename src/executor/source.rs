@@ -1,29 +1,44 @@
 //! A file source: its path, the blake3 of its bytes (its content key) and, where the file
 //! system can vouch for it, its stamp; and the decode that checks it reads those bytes.
+//! A source given as an object URL is downloaded once, when it is keyed, and read from
+//! that local copy.
 
 use crate::io::{self, Reading, Stack};
 use crate::key::{self, FileStamp, Key};
+use crate::store::{LocalFile, Location};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// A file source, keyed by its bytes.
 #[derive(Clone, Debug)]
 pub(crate) struct Source {
+    /// As given: a path, or an object URL.
     path: PathBuf,
     /// How its pages are read (a part of what it is, so of its key).
     reading: Reading,
+    /// The bytes on this machine: the file itself, or a downloaded copy.
+    local: LocalFile,
     content: Key,
     /// Taken right after the bytes were hashed; `None` where it cannot vouch for them.
     stamp: Option<FileStamp>,
 }
 
 impl Source {
-    /// Reads and hashes the file, to read its pages as `reading` says.
+    /// Reads and hashes the file (downloading an object first), to read its pages as
+    /// `reading` says.
     pub fn key(path: &Path, reading: Reading) -> Result<Source> {
-        let (content, stamp) = key::hash_stamped(path).map_err(|e| Error::io(path, e))?;
+        let local = match Location::of_path(path)? {
+            Location::Local(p) => LocalFile::at(p),
+            #[cfg(feature = "object-store-base")]
+            Location::Object(url) => crate::store::object::fetch_source(&url)?,
+            #[cfg(not(feature = "object-store-base"))]
+            Location::Object(url) => unreachable!("{url}: parsed only where the build reaches it"),
+        };
+        let (content, stamp) = key::hash_stamped(local.path()).map_err(|e| Error::io(path, e))?;
         Ok(Source {
             path: path.to_path_buf(),
             reading,
+            local,
             content,
             stamp,
         })
@@ -34,8 +49,14 @@ impl Source {
         self.reading
     }
 
+    /// The path or URL, as given.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The local file with its bytes.
+    pub fn local(&self) -> &LocalFile {
+        &self.local
     }
 
     /// blake3 of the file's bytes, as `b3sum` prints it.
@@ -53,16 +74,16 @@ impl Source {
     /// stamp still vouches afterwards); otherwise the bytes are read whole and hashed
     /// again, and must match.
     pub fn decode(&self) -> Result<Stack> {
-        let path = &self.path;
+        let (path, local) = (&self.path, self.local.path());
         if let Some(keyed) = &self.stamp {
             let (stack, now) =
-                key::read_stamped(path, |f| io::decode_stack_from_file(f, self.reading))
+                key::read_stamped(local, |f| io::decode_stack_from_file(f, self.reading))
                     .map_err(|e| Error::io(path, e))?;
             if now.as_ref() == Some(keyed) {
                 return stack.map_err(|e| e.at(path));
             }
         }
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = std::fs::read(local).map_err(|e| Error::io(path, e))?;
         if Key::of_bytes(&bytes) != self.content {
             return Err(Error::Changed { path: path.clone() });
         }
@@ -73,8 +94,8 @@ impl Source {
     /// when its stamp vouches for them (a file streamed rather than read whole is
     /// checked before and after).
     pub fn check_unchanged(&self) -> Result<()> {
-        let path = &self.path;
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let (path, local) = (&self.path, self.local.path());
+        let file = std::fs::File::open(local).map_err(|e| Error::io(path, e))?;
         if let (Some(keyed), Some(now)) = (
             &self.stamp,
             FileStamp::of(&file, std::time::SystemTime::now()),
@@ -83,7 +104,7 @@ impl Source {
                 return Ok(());
             }
         }
-        match key::hash_file(path) {
+        match key::hash_file(local) {
             Ok(k) if k == self.content => Ok(()),
             Ok(_) => Err(Error::Changed { path: path.clone() }),
             Err(e) => Err(Error::io(path, e)),

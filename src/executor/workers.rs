@@ -5,7 +5,7 @@
 use super::source::Source;
 use crate::image::{SampleType, Shape};
 use crate::io::{self, Stack};
-use crate::store::{Draft, Hit, Store};
+use crate::store::{Draft, Hit, LocalFile, Store};
 use crate::{Error, Result};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,22 +21,24 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(crate) enum Fetch {
     /// A source file, checked against its key.
     Decode(Source),
-    /// A stored output file (verified when it was looked up).
-    Load(PathBuf),
+    /// A stored output (checked when it was looked up), fetched from its store: read
+    /// where it lies on disk, downloaded and verified from an object store.
+    Load(Store, Box<Hit>),
 }
 
 impl Fetch {
+    /// The file (or object) read, for messages.
     fn path(&self) -> PathBuf {
         match self {
             Fetch::Decode(s) => s.path().to_path_buf(),
-            Fetch::Load(p) => p.clone(),
+            Fetch::Load(_, hit) => hit.path.clone(),
         }
     }
 
     fn source(&self) -> Option<&Source> {
         match self {
             Fetch::Decode(s) => Some(s),
-            Fetch::Load(_) => None,
+            Fetch::Load(..) => None,
         }
     }
 
@@ -49,8 +51,12 @@ impl Fetch {
     /// Reads the file whole, or, for a TIFF whose pages together decode to more than
     /// `whole_limit` bytes, only its header: it will be streamed.
     fn run(&self, whole_limit: u64) -> Result<Fetched> {
-        let path = self.path();
-        if let Some(lazy) = LazyTiff::probe(&path, self.source().cloned(), self.reading())? {
+        let local = match self {
+            Fetch::Decode(s) => s.local().clone(),
+            Fetch::Load(store, hit) => store.fetch(hit)?,
+        };
+        let path = local.path();
+        if let Some(lazy) = LazyTiff::probe(&local, self.source().cloned(), self.reading())? {
             if lazy.bytes() > whole_limit {
                 log::debug!(
                     "{}: {} bytes decoded, over {whole_limit}: streamed",
@@ -62,7 +68,7 @@ impl Fetch {
         }
         Ok(Fetched::Whole(match self {
             Fetch::Decode(s) => s.decode()?,
-            Fetch::Load(p) => io::load_stack(p)?,
+            Fetch::Load(_, hit) => io::load_stack(path).map_err(|e| e.at(&hit.path))?,
         }))
     }
 }
@@ -80,6 +86,8 @@ pub(crate) enum Fetched {
 #[derive(Clone, Debug)]
 pub(crate) struct LazyTiff {
     pub path: PathBuf,
+    /// Keeps a downloaded copy until the TIFF is streamed.
+    _file: LocalFile,
     pub shape: Shape,
     pub sample_type: SampleType,
     pub frames: usize,
@@ -91,10 +99,11 @@ pub(crate) struct LazyTiff {
 impl LazyTiff {
     /// The header of a TIFF (every page's), or `None` for another format.
     fn probe(
-        path: &std::path::Path,
+        local: &LocalFile,
         source: Option<Source>,
         reading: io::Reading,
     ) -> Result<Option<LazyTiff>> {
+        let path = local.path();
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let mut magic = [0u8; 4];
         if std::io::Read::read_exact(&mut &file, &mut magic).is_err() || !io::is_tiff(&magic) {
@@ -104,6 +113,7 @@ impl LazyTiff {
             .map_err(|e| e.at(path))?;
         Ok(Some(LazyTiff {
             path: path.to_path_buf(),
+            _file: local.clone(),
             shape: frames.shape(),
             sample_type: frames.sample_type(),
             frames: frames.frames(),

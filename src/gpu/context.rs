@@ -112,6 +112,46 @@ pub fn adapters(options: &GpuOptions) -> Vec<AdapterSummary> {
         .collect()
 }
 
+/// What `Backend::Auto` makes of the adapters found (best first): the adapter to use,
+/// if any, and why, in words for `imflow info` and the run's notice.
+///
+/// A software adapter (wgpu's `DeviceType::Cpu`: Mesa's llvmpipe, SwiftShader, WARP)
+/// runs the same kernels on the CPU, far slower than the CPU twins on the same cores,
+/// so `auto` passes it over; `--backend gpu`, or `WGPU_ADAPTER_NAME` naming it, still
+/// selects it.
+pub fn auto_pick(list: &[AdapterSummary], options: &GpuOptions) -> (Option<usize>, String) {
+    let software = |a: &AdapterSummary| a.device_type == format!("{:?}", wgpu::DeviceType::Cpu);
+    if let Some(want) = &options.adapter_name {
+        let want_lc = want.to_lowercase();
+        return match list
+            .iter()
+            .position(|a| a.name.to_lowercase().contains(&want_lc))
+        {
+            Some(i) => (
+                Some(i),
+                format!("{}: named by WGPU_ADAPTER_NAME", list[i].name),
+            ),
+            None => (
+                None,
+                format!("no adapter named like `{want}` (WGPU_ADAPTER_NAME)"),
+            ),
+        };
+    }
+    match list.iter().position(|a| !software(a)) {
+        Some(i) => (Some(i), format!("{} ({})", list[i].name, list[i].device_type)),
+        None => match list.first() {
+            Some(a) => (
+                None,
+                format!(
+                    "the only GPU adapter, {}, is a software one: the CPU twins are faster on the same cores (--backend gpu or WGPU_ADAPTER_NAME selects it)",
+                    a.name
+                ),
+            ),
+            None => (None, "no GPU adapter".into()),
+        },
+    }
+}
+
 /// Timestamp queries written around every compute pass while
 /// [`GpuContext::time_kernels`] runs.
 pub(crate) struct Timer {
@@ -172,6 +212,24 @@ impl GpuContext {
         Self::with_options(&GpuOptions::from_env())
     }
 
+    /// For `Backend::Auto`: the best hardware adapter, or the one `WGPU_ADAPTER_NAME`
+    /// names; `Ok(Err(why))` where only software adapters exist (see [`auto_pick`]).
+    pub fn for_auto(options: &GpuOptions) -> Result<std::result::Result<Self, String>> {
+        let list = ranked_adapters(options);
+        let summaries: Vec<AdapterSummary> = (list.iter())
+            .map(|a| AdapterSummary::new(&a.get_info(), &a.limits(), a.features()))
+            .collect();
+        match auto_pick(&summaries, options) {
+            (Some(i), _) => {
+                let adapter = list.into_iter().nth(i).expect("picked from the list");
+                Self::from_adapter(adapter, options).map(Ok)
+            }
+            (None, why) if !list.is_empty() && options.adapter_name.is_none() => Ok(Err(why)),
+            // No adapter at all, or none by that name: the usual error.
+            (None, _) => Self::with_options(options).map(Ok),
+        }
+    }
+
     /// An adapter chosen by `options`.
     pub fn with_options(options: &GpuOptions) -> Result<Self> {
         let list = ranked_adapters(options);
@@ -195,6 +253,10 @@ impl GpuContext {
                 ),
             })?,
         };
+        Self::from_adapter(adapter, options)
+    }
+
+    fn from_adapter(adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Self> {
         let info = adapter.get_info();
         let limits = adapter.limits();
         let mut features = wgpu::Features::empty();

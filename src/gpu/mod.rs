@@ -22,7 +22,7 @@ mod window;
 #[cfg(test)]
 mod layout_tests;
 
-pub use context::{adapters, AdapterSummary, GpuContext, GpuOptions};
+pub use context::{adapters, auto_pick, AdapterSummary, GpuContext, GpuOptions};
 pub use pool::{GpuStats, PooledBuffer};
 pub(crate) use threshold::{PendingReduction, PendingThreshold};
 

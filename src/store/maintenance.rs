@@ -1,13 +1,13 @@
 //! Keeping a store in order: verify every file against its record, count what is there,
 //! and remove what no recent run uses (`imflow cache verify|stats|gc`).
 
-use super::{now_unix, read_json, Record, RunLog, Store};
+use super::{now_unix, parse_json, Record, RunLog, Store, RECORDS, RUNS};
 use crate::error::serialize_error;
 use crate::key::Key;
 use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,12 +69,12 @@ pub struct StoreStats {
 }
 
 impl Store {
-    /// Re-hashes every record's file.
+    /// Re-hashes every record's file (downloading it from an object store).
     pub fn verify(&self) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
         for (path, record) in self.records()? {
             report.records += 1;
-            let outcome = record.and_then(|r| self.check_file(&r));
+            let outcome = record.and_then(|r| self.verify_file(&r));
             match outcome {
                 Ok(()) => report.ok += 1,
                 Err(e) => report.problems.push(Problem {
@@ -97,13 +97,15 @@ impl Store {
         Ok(s)
     }
 
-    fn run_logs(&self) -> Result<Vec<(PathBuf, RunLog)>> {
-        let dir = self.dir.join("runs");
+    fn run_logs(&self) -> Result<Vec<(String, RunLog)>> {
         let mut logs = Vec::new();
-        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
-            if let Ok(log) = read_json::<RunLog>(&path) {
-                logs.push((path, log));
+        for name in self.records.list(RUNS)? {
+            let rel = format!("{RUNS}/{name}");
+            let path = self.records.locate(&rel);
+            let log = (self.records.read(&rel).ok().flatten())
+                .and_then(|text| parse_json::<RunLog>(&path, &text).ok());
+            if let Some(log) = log {
+                logs.push((rel, log));
             }
         }
         // Run ids start with a zero-padded timestamp, so they sort by time.
@@ -142,7 +144,9 @@ impl Store {
                 }
                 // Dead, or unreadable.
                 r => {
-                    std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                    let rel = format!("{RECORDS}/{}", name.unwrap_or_default());
+                    self.records.remove(&rel)?;
                     report.records_removed += 1;
                     if let Ok(r) = r {
                         drop_files.insert(r.file, r.file_bytes);
@@ -154,41 +158,19 @@ impl Store {
             if keep_files.contains(&file) {
                 continue;
             }
-            let path = self.out.join(&file);
-            if std::fs::remove_file(&path).is_ok() {
+            if self.outputs.remove(&file).unwrap_or(false) {
                 report.files_removed += 1;
                 report.bytes_freed += bytes;
             }
         }
         if let Some(n) = policy.keep_runs {
-            for (path, _) in logs.iter().rev().skip(n) {
-                let _ = std::fs::remove_file(path);
+            for (rel, _) in logs.iter().rev().skip(n) {
+                let _ = self.records.remove(rel);
             }
         }
-        for dir in [
-            self.out.clone(),
-            self.dir.join("records"),
-            self.dir.join("runs"),
-        ] {
-            report.temp_files_removed += remove_stale_temps(&dir);
-        }
+        report.temp_files_removed += self.outputs.remove_stale_temps(&[""], STALE_TEMP);
+        report.temp_files_removed +=
+            (self.records).remove_stale_temps(&[RECORDS, RUNS], STALE_TEMP);
         Ok(report)
     }
-}
-
-fn remove_stale_temps(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    let mut removed = 0;
-    for e in entries.flatten() {
-        let stale = e.file_name().to_string_lossy().starts_with(".imflow-tmp-")
-            && e.metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().unwrap_or_default() > STALE_TEMP);
-        if stale && std::fs::remove_file(e.path()).is_ok() {
-            removed += 1;
-        }
-    }
-    removed
 }

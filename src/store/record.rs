@@ -117,6 +117,9 @@ pub struct Draft {
     pub device: String,
     /// Objects the output holds (labels, table rows), if it holds objects.
     pub objects: Option<u64>,
+    /// Replace a stored record of this key even where it checks (`--refresh`);
+    /// otherwise a record another worker committed first stands.
+    pub replace: bool,
 }
 
 impl Draft {
@@ -139,6 +142,7 @@ impl Draft {
             format: Format::Tiff,
             device: "cpu".into(),
             objects: None,
+            replace: false,
         }
     }
 }

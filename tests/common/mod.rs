@@ -1,5 +1,8 @@
-//! Shared test helpers: the GPU (or a loud skip), and the golden data.
+//! Shared test helpers: the GPU (or a loud skip), the golden data, and a local S3
+//! server (`s3`).
 #![allow(dead_code)] // each test binary uses a different subset
+
+pub mod s3;
 
 use imflow::{GpuContext, Image, SampleType, Samples};
 use serde::Deserialize;
