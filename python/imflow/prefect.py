@@ -42,6 +42,7 @@ import os
 import sys
 import tempfile
 import threading
+from types import FrameType
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional
@@ -74,7 +75,7 @@ def _store(where: str) -> "imflow.Store":
 def _checking_existence() -> bool:
     """Whether Prefect's ResultStore is only checking that a record exists (it loads the
     record and throws the value away): then a cheap check of the object is enough."""
-    frame = sys._getframe(2)
+    frame: Optional[FrameType] = sys._getframe(2)
     for _ in range(12):
         if frame is None:
             return False

@@ -10,6 +10,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+from typing import Dict, Tuple
 
 import numpy as np
 import pytest
@@ -23,7 +24,8 @@ from s3server import S3Server  # noqa: E402
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "prefect_flow.py"
 
 
-def run_flow(env, inputs, results, logs):
+def run_flow(env: Dict[str, str], inputs: pathlib.Path, results: str,
+             logs: pathlib.Path) -> Tuple[Dict[str, Tuple[str, str]], Dict[str, str], str]:
     # Output to files, not pipes: Dask's and Prefect's helper processes may hold a pipe
     # open a while after the flow's process has exited.
     logs.mkdir(exist_ok=True)
@@ -40,7 +42,7 @@ def run_flow(env, inputs, results, logs):
     return states, masks, stderr
 
 
-def test_prefect_on_dask_with_results_in_s3(tmp_path):
+def test_prefect_on_dask_with_results_in_s3(tmp_path: pathlib.Path) -> None:
     with S3Server() as s3:
         bucket = s3.make_bucket("prefect-results")
         results = f"s3://{bucket}/flow"
