@@ -3,9 +3,10 @@
 //! as scipy, scikit-image and OpenCV; criterion benches (`cargo bench`) are the detailed
 //! view.
 //!
-//!     cargo run --release --example kernel_timing -- OP SIZE [f32|u16] [cpu|gpu] [REPS]
+//!     cargo run --release --example kernel_timing -- OP SIZE [f32|u16|maskP] [cpu|gpu] [REPS]
 //!     e.g. ... -- gaussian:sigma=2 4096 f32 cpu 10
 //!     or a volume, SIZE as DEPTHxHEIGHTxWIDTH: ... -- gaussian:sigma=2 128x1024x1024
+//!     or labels of a random mask of density P (u8, 0 or 1): ... -- label 4096 mask0.5
 //!
 //! `cpu` times the CPU twin on f32 planes already in memory. `gpu` times the kernel on a
 //! resident image (submit and wait; no transfers) and, where the adapter has timestamp
@@ -25,7 +26,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         [d, h, w] => (d, h, w),
         _ => return Err(format!("SIZE is N or DxHxW, not {size}").into()),
     };
-    let t: SampleType = a.get(2).map_or(Ok(SampleType::F32), |s| s.parse())?;
+    let kind = a.get(2).map_or("f32", String::as_str);
+    // `maskP`: a u8 mask, each pixel 1 with probability P.
+    let density: Option<f64> = kind.strip_prefix("mask").map(str::parse).transpose()?;
+    let t: SampleType = match density {
+        Some(_) => SampleType::U8,
+        None => kind.parse()?,
+    };
     let backend = a.get(3).map_or("cpu", String::as_str);
     let reps: usize = a.get(4).map_or(Ok(10), |s| s.parse())?;
     let n = d as usize * h as usize * w as usize;
@@ -37,6 +44,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         s
     };
     let samples = match t {
+        SampleType::U8 => {
+            let p = density.unwrap_or(0.5);
+            Samples::U8(
+                (0..n)
+                    .map(|_| u8::from(((next() >> 11) as f64) < p * (1u64 << 53) as f64))
+                    .collect(),
+            )
+        }
         SampleType::U16 => Samples::U16((0..n).map(|_| (next() >> 52) as u16 + 500).collect()),
         _ => Samples::F32(
             (0..n)
@@ -86,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{}",
         serde_json::json!({
-            "op": op.to_string(), "size": size, "dtype": t.name(), "backend": backend, "device": device,
+            "op": op.to_string(), "size": size, "dtype": kind, "backend": backend, "device": device,
             "best_ms": times[0], "median_ms": times[times.len() / 2], "gpu_kernel_ms": gpu_kernel_ms,
         })
     );
