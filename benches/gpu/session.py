@@ -633,8 +633,9 @@ class Session:
         notes: List[str] = []
         results: Dict[str, Dict[str, Any]] = {}
 
-        def record(name: str, times: List[float], objects: Optional[int], note: str = "") -> None:
-            results[name] = {"times_ms": times, "objects": objects, "note": note}
+        def record(name: str, times: List[float], objects: Optional[int], folder: Optional[pathlib.Path] = None,
+                   ) -> None:
+            results[name] = {"times_ms": times, "objects": objects, "folder": folder}
 
         backends = (["gpu"] if self.adapter is not None else []) + ["cpu"]
         for backend in backends:
@@ -658,9 +659,10 @@ class Session:
                     break
                 hit_t.append(float(t))
             if cold_t:
-                record(f"imflow run --backend {backend}, cold ({device})", cold_t, objects)
+                record(f"imflow run --backend {backend}, cold ({device})", cold_t, objects,
+                       work / f"imflow-{backend}-0")
             if hit_t:
-                record(f"imflow run --backend {backend}, fully cached", hit_t, objects)
+                record(f"imflow run --backend {backend}, fully cached", hit_t, objects, work / f"imflow-{backend}-0")
         files = sorted(src.glob("*.tif"))
         has = peers.tifffile is not None
         py_flows: List[Tuple[str, Optional[Callable[[List[pathlib.Path], pathlib.Path], int]]]] = [
@@ -676,7 +678,7 @@ class Session:
         ]
         for name, f in py_flows:
             if f is None:
-                record(name, [], None, ABSENT)
+                record(name, [], None)
                 continue
             times, objects = [], None
             warm = work / f"py-{len(results)}-warm"
@@ -691,16 +693,23 @@ class Session:
                 t0 = time.perf_counter()
                 objects = f(files, out)
                 times.append((time.perf_counter() - t0) * 1e3)
-            record(name, times, objects)
+            record(name, times, objects, work / f"py-{len(results)}-0" if times else None)
         scipy_name = py_flows[-1][0]
         base = min(results[scipy_name]["times_ms"]) if results[scipy_name]["times_ms"] else None
+        reference = read_tables(results[scipy_name]["folder"]) if results[scipy_name]["folder"] else None
         counts = {r["objects"] for r in results.values() if r["objects"] is not None}
         for name, r in results.items():
             t = r["times_ms"]
             best = min(t) if t else None
+            if name == scipy_name:
+                same = "reference" if t else ABSENT
+            else:
+                same = ABSENT if r["folder"] is None or reference is None else \
+                    same_tables(read_tables(r["folder"]), reference)
+            r["same_as_scipy"] = same
             rows.append([name, f"{n} × {side}²", ms(best), ms(statistics.median(t)) if t else ABSENT,
                          ABSENT if best is None else f"{n / best * 1e3:.1f}",
-                         ratio(base, best), ABSENT if r["objects"] is None else str(r["objects"])])
+                         ratio(base, best), ABSENT if r["objects"] is None else str(r["objects"]), same])
         self.records["flow"] = results
         notes += [
             f"Each flow: {n} u16 TIFFs of {side}² (nuclei-like blobs, Poisson noise) through gaussian σ2 -> "
@@ -708,11 +717,13 @@ class Session:
             f"and median of {cfg.flow_reps} runs. Cold: a fresh output folder and store (process start, "
             "device and pipelines included); fully cached: the same run again (every output a store hit).",
             "The Python flows run after warm-ups on one file (CuPy's kernels compiled, the pool started).",
-            "vs scipy: the scipy + skimage flow's best over this one's (> 1: faster).",
+            "vs scipy: the scipy + skimage flow's best over this one's (> 1: faster). table = scipy's: every "
+            "file's CSV holds the columns and values (within 1e-6, relative) of the scipy + skimage flow's "
+            "CSV for that file.",
             ("objects: every flow found the same total" if len(counts) == 1
              else f"objects: totals differ between flows ({sorted(counts)})"),
         ]
-        head = ["flow", "files", "best ms", "median ms", "files/s", "vs scipy", "objects"]
+        head = ["flow", "files", "best ms", "median ms", "files/s", "vs scipy", "objects", "table = scipy's"]
         self.emit(table("The flow: gaussian → Otsu → label → measure", head, rows, notes))
 
     def imflow_run(self, src: pathlib.Path, flow: pathlib.Path, out: pathlib.Path, backend: str,
@@ -786,6 +797,33 @@ def write_inputs(src: pathlib.Path, n: int, side: int, peers: Peers) -> None:
             peers.tifffile.imwrite(src / f"n{k:03d}.tif", data)
         else:
             peers.imflow.imwrite(str(src / f"n{k:03d}.tif"), data)
+
+
+def read_tables(folder: pathlib.Path) -> Dict[str, Tuple[List[str], np.ndarray]]:
+    """Each CSV of a flow's output folder by source stem (imflow's are named
+    `<stem>_objects-<hash16>.csv`): its header and its values."""
+    tables = {}
+    for p in folder.glob("*.csv"):
+        lines = p.read_text().splitlines()
+        head = lines[0].split(",") if lines else []
+        data = np.array([[float(v) for v in line.split(",")] for line in lines[1:] if line], dtype=np.float64)
+        tables[p.name.split("_objects-")[0] if "_objects-" in p.name else p.stem] = (
+            head, data.reshape(-1, len(head)))
+    return tables
+
+
+def same_tables(got: Dict[str, Tuple[List[str], np.ndarray]], want: Dict[str, Tuple[List[str], np.ndarray]]) -> str:
+    if sorted(got) != sorted(want):
+        return f"no: files {sorted(set(got) ^ set(want))[:3]}"
+    for stem in sorted(want):
+        (gh, g), (wh, w) = got[stem], want[stem]
+        if gh != wh or g.shape != w.shape:
+            return f"no: {stem} has {g.shape[0]} rows of {gh}, scipy's {w.shape[0]} of {wh}"
+        bad = ~np.isclose(g, w, rtol=1e-6, atol=1e-6)
+        if bad.any():
+            col = wh[int(np.argwhere(bad)[0][1])]
+            return f"no: {stem}, {int(bad.sum())} values differ (first in {col})"
+    return "yes"
 
 
 def count_csv_rows(folder: pathlib.Path) -> int:

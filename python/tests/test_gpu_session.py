@@ -1,9 +1,10 @@
 """The GPU session's dry run: `benches/gpu/run.sh --small` on whatever adapter is here
 (llvmpipe in CI), so the script that a lent GPU machine runs once is known to work before
 one is lent. It checks the tables' rows and that every cell that must hold a figure holds
-one, that CuPy's cells say `absent` when CuPy is left out, and that every flow (imflow's
-CLI on both backends, the imflow package, scipy + scikit-image) found the same objects.
-Nothing here asserts a time.
+one, that a peer left out (CuPy, OpenCV) gives `absent` cells, and that every flow
+(imflow's CLI on both backends, the imflow package, CuPy, scipy + scikit-image) wrote the
+same object tables as scipy + scikit-image. CuPy needs CUDA, so its code paths run on
+benches/gpu/standin, numpy under CuPy's names. Nothing here asserts a time.
 """
 from __future__ import annotations
 
@@ -59,55 +60,70 @@ def _tables(markdown: str) -> Dict[str, List[Dict[str, str]]]:
     return tables
 
 
-def test_dry_run_tables(tmp_path: pathlib.Path) -> None:
+@pytest.mark.parametrize("peer", ["no-cupy", "standin-cupy"])
+def test_dry_run_tables(tmp_path: pathlib.Path, peer: str) -> None:
+    """no-cupy: the dry run as BENCHMARKS.md gives it (`--without cupy`). standin-cupy:
+    CuPy's columns from the numpy stand-in, OpenCV's left out instead."""
     bin_dir = _bin_dir()
     gpu = _gpu()
+    cupy = peer == "standin-cupy"
     out = tmp_path / "out"
     env = dict(os.environ, PYTHON=sys.executable, IMFLOW_GPU_PACK=str(tmp_path / "no-pack"))
-    r = subprocess.run(["bash", str(ROOT / "benches/gpu/run.sh"), "--small", "--without", "cupy",
+    if cupy:
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "benches/gpu/standin")] + sys.path)
+    r = subprocess.run(["bash", str(ROOT / "benches/gpu/run.sh"), "--small", "--without", "cv2" if cupy else "cupy",
                         "--bin-dir", str(bin_dir), "--out", str(out)],
                        capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-4000:]
     md = (out / "gpu_session.md").read_text()
     assert "## Kernels on resident images" in r.stdout
+    assert ("cupy: cupy numpy stand-in" in md) == cupy
     tables = _tables(md)
     assert list(tables) == ["Kernels on resident images", "Resident chain vs host round trips",
                             "The flow: gaussian → Otsu → label → measure"]
+
+    def check(cell: str, present: bool, where: object) -> None:
+        assert NUMBER.match(cell) if present else cell == "absent", (where, cell)
 
     kernels = tables["Kernels on resident images"]
     assert [(k["op"], k["size"]) for k in kernels if k["op"] in KERNELS] == [
         (op, size) for size in SIZES for op in KERNELS]
     for k in kernels:
-        assert NUMBER.match(k["scipy ms"]), (k["op"], k["size"], k["scipy ms"])
+        where = (k["op"], k["size"])
+        check(k["scipy ms"], True, where)
         for col in GPU_COLUMNS:
-            assert NUMBER.match(k[col]) if gpu else k[col] == "absent", (k["op"], k["size"], col, k[col])
-        for col in ("CuPy ms", "CuPy GiB/s", "CuPy / imflow"):
-            assert k[col] == "absent", (k["op"], col, k[col])
+            check(k[col], gpu, (where, col))
+        check(k["CuPy ms"], cupy, where)
+        check(k["CuPy GiB/s"], cupy, where)
+        check(k["CuPy / imflow"], cupy and gpu, where)
         filters = k["op"].startswith(("gaussian", "box")) and "x" not in k["size"]
-        assert NUMBER.match(k["cv2 ms"]) if filters else k["cv2 ms"] == "absent", (k["op"], k["size"], k["cv2 ms"])
+        check(k["cv2 ms"], filters and not cupy, where)
 
     chain = tables["Resident chain vs host round trips"]
     assert [c["size"] for c in chain] == ["64²", "128²"]
     for c in chain:
-        assert NUMBER.match(c["scipy ms"]), c
+        check(c["scipy ms"], True, c)
         for col in ("imflow resident ms", "imflow kernels ms", "imflow round trips ms", "round trips / resident",
                     "scipy / imflow"):
-            assert NUMBER.match(c[col]) if gpu else c[col] == "absent", (c["size"], col, c[col])
-        assert c["CuPy resident ms"] == c["CuPy / imflow"] == "absent"
+            check(c[col], gpu, (c["size"], col))
+        for col in ("CuPy resident ms", "CuPy round trips ms", "CuPy trips / resident"):
+            check(c[col], cupy, (c["size"], col))
 
     flow = {f["flow"].split(" (")[0].split(":")[0]: f for f in tables["The flow: gaussian → Otsu → label → measure"]}
     expected = ["imflow run --backend gpu, cold", "imflow run --backend gpu, fully cached"] if gpu else []
     expected += ["imflow run --backend cpu, cold", "imflow run --backend cpu, fully cached",
                  "imflow Python package per file", "CuPy per file", f"scipy + skimage, {os.cpu_count()} processes"]
     assert list(flow) == expected
-    absent = ["CuPy per file"] + ([] if gpu else ["imflow Python package per file"])
+    absent = ([] if cupy else ["CuPy per file"]) + ([] if gpu else ["imflow Python package per file"])
     for name in expected:
+        row = flow[name]
         if name in absent:
-            assert flow[name]["best ms"] == flow[name]["objects"] == "absent"
+            assert row["best ms"] == row["objects"] == row["table = scipy's"] == "absent", row
             continue
-        assert NUMBER.match(flow[name]["best ms"]) and NUMBER.match(flow[name]["vs scipy"]), flow[name]
-    # The same objects, counted by each flow's own tables (scipy's regionprops_table is
-    # the reference; every imflow flow must agree with it).
+        check(row["best ms"], True, row)
+        check(row["vs scipy"], True, row)
+        # Every flow's CSVs hold scipy + skimage's regionprops_table values, file by file.
+        assert row["table = scipy's"] == ("reference" if name.startswith("scipy") else "yes"), row
     counts = {flow[name]["objects"] for name in expected if name not in absent}
     assert len(counts) == 1 and int(counts.pop()) > 0, counts
     assert "objects: every flow found the same total" in md
