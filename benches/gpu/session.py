@@ -377,6 +377,13 @@ class Session:
     def over_budget(self) -> bool:
         return self.deadline is not None and time.perf_counter() > self.deadline
 
+    def timeout(self) -> float:
+        """For one subprocess: what is left of the budget and a minute, so a hang ends
+        the part it hangs in, not the whole session."""
+        if self.deadline is None:
+            return 600.0
+        return max(60.0, self.deadline - time.perf_counter() + 60.0)
+
     def emit(self, text: str) -> None:
         print(text, flush=True)
         self.sections.append(text)
@@ -481,12 +488,14 @@ class Session:
             if self.adapter is not None:
                 entries = [f"{k['spec']}@{k['input']}" for k in self.kernels]
                 log(f"imflow kernels at {size}")
-                for r in self.imflow.time(entries, size, "gpu", cfg.reps_gpu[size]):
+                for r in self.imflow.time(entries, size, "gpu", cfg.reps_gpu[size], self.timeout()):
                     gpu[r["spec"]] = r
             inputs: Dict[str, np.ndarray] = {}
             dev: Dict[str, Any] = {}
             for k in self.kernels:
-                x = inputs.setdefault(k["input"], host_input(shape, k["input"]))
+                if k["input"] not in inputs:
+                    inputs[k["input"]] = host_input(shape, k["input"])
+                x = inputs[k["input"]]
                 rec: Dict[str, Any] = {"op": k["name"], "spec": k["spec"], "size": size, "elements": x.size}
                 g = gpu.get(k["spec"], {})
                 if "error" in g:
@@ -498,7 +507,9 @@ class Session:
                 f = peers.cupy_call(k["peer"])
                 if f is not None:
                     cp = peers.cp
-                    xd = dev.setdefault(k["input"], cp.asarray(x))
+                    if k["input"] not in dev:
+                        dev[k["input"]] = cp.asarray(x)
+                    xd = dev[k["input"]]
                     log(f"cupy {k['name']} at {size}")
                     rec["cupy_ms"] = cuda_best(cp, lambda: f(xd), cfg.reps_gpu[size])[0]
                 h = peers.cv2_call(k["peer"], len(shape))
@@ -513,7 +524,7 @@ class Session:
             dev.clear()
             if peers.cp is not None:
                 peers.cp.get_default_memory_pool().free_all_blocks()
-        threads = peers.cv2.getNumThreads() if peers.cv2 is not None else 0
+        cv2_what = f"OpenCV on the host, {peers.cv2.getNumThreads()} threads" if peers.cv2 is not None else ABSENT
         notes += [
             "imflow kernel: GPU timestamps around every compute pass of the call (best of N); submit+wait: "
             "wall time of the call on a resident image, host overhead included. CuPy: CUDA events around "
@@ -522,7 +533,7 @@ class Session:
             f"GiB/s: {BYTES_PER_ELEMENT} bytes per element (one f32 read, one f32 write) over the kernel "
             f"time; % of peak against {self.fmt_bw(self.peak)} ({self.peak_source}).",
             "CuPy / imflow and scipy / imflow: the peer's time over imflow's kernel time (> 1: imflow faster).",
-            f"cv2: OpenCV on the host, {threads} threads; scipy: scipy.ndimage (+ skimage's threshold_otsu), "
+            f"cv2: {cv2_what}; scipy: scipy.ndimage (+ skimage's threshold_otsu), "
             "one thread, "
             + ("best of 2 after a warm-up." if cfg.small else "best of 2 at 2048², one pass at 4096² and 8192², "
                "not run on the volume (minutes of one core)."),
@@ -559,7 +570,7 @@ class Session:
             if self.adapter is not None:
                 log(f"imflow chain at {size}")
                 for backend in ("gpu", "gpu-roundtrip"):
-                    r = self.imflow.time([spec], size, backend, cfg.reps_gpu[size])[0]
+                    r = self.imflow.time([spec], size, backend, cfg.reps_gpu[size], self.timeout())[0]
                     if "error" in r:
                         notes.append(f"imflow {backend} at {size_label(size)}: {r['error']}")
                     rec[f"imflow_{backend}_ms"] = r.get("best_ms")
@@ -731,7 +742,10 @@ class Session:
         cmd = [str(self.imflow.bin), "run", "-i", str(src), "--flow", str(flow), "--out", str(out),
                "--backend", backend, "--json"]
         t0 = time.perf_counter()
-        r = subprocess.run(cmd, capture_output=True, text=True, env=self.imflow.env, timeout=600)
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, env=self.imflow.env, timeout=self.timeout())
+        except subprocess.TimeoutExpired:
+            return "timed out", None
         t = (time.perf_counter() - t0) * 1e3
         if r.returncode != 0:
             return (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1], None
