@@ -15,7 +15,7 @@ py=${PYTHON:-python3}
 
 # 1. The Vulkan loader, as the device tool's README does it, only where there is none.
 #    (dpkg -x into / is that README's recipe for these packages alone.)
-if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
+if ! ldconfig -p 2>/dev/null | grep 'libvulkan\.so\.1' >/dev/null; then
     if compgen -G "$pack/gl/*.deb" >/dev/null; then
         echo "--- no Vulkan loader: unpacking $pack/gl/*.deb" >&2
         for f in "$pack"/gl/*.deb; do dpkg -x "$f" /; done

@@ -372,6 +372,7 @@ class Session:
         self.records: Dict[str, Any] = {"kernels": [], "chain": [], "flow": []}
         self.sections: List[str] = []
         self.timings: Dict[str, float] = {}
+        self.env_notes: List[str] = []
         self.deadline = T0 + args.budget_s if args.budget_s else None
 
     def over_budget(self) -> bool:
@@ -383,6 +384,18 @@ class Session:
         if self.deadline is None:
             return 600.0
         return max(60.0, self.deadline - time.perf_counter() + 60.0)
+
+    @staticmethod
+    def attempt(what: str, notes: List[str], f: Callable[[], Any]) -> Any:
+        """A peer's call that fails (an NVRTC compile, memory, an API this version
+        lacks) costs its cells, not the session: they say absent and a note says why."""
+        try:
+            return f()
+        except Exception as e:
+            why = f"{what}: {type(e).__name__}: {e}".replace("\n", " ")[:300]
+            log(why)
+            notes.append(why)
+            return None
 
     def emit(self, text: str) -> None:
         print(text, flush=True)
@@ -398,6 +411,11 @@ class Session:
                      "loader and VK_DRIVER_FILES)")
         name = self.adapter["name"] if self.adapter else None
         self.software = bool(self.adapter and self.adapter.get("device_type") == "Cpu")
+        if self.software and not self.cfg.small and os.environ.get("IMFLOW_REQUIRE_GPU") == "1":
+            # Full sizes on llvmpipe would spend the lease on CPU figures (and outgrow its
+            # 128 MiB bindings): stop at once, so the call can be fixed and rerun.
+            sys.exit(f"session: IMFLOW_REQUIRE_GPU=1 but the best adapter is a software one, {name} (see "
+                     "run.sh: VK_DRIVER_FILES)")
         self.peak, self.peak_source = None, "unknown"
         if self.args.peak_gbs:
             self.peak, self.peak_source = self.args.peak_gbs * 1e9, f"--peak-gbs {self.args.peak_gbs}"
@@ -406,7 +424,7 @@ class Session:
                 if key.lower() in name.lower():
                     self.peak, self.peak_source = bw, f"nominal, {what}"
                     break
-        copy_cupy = self.cupy_copy_bandwidth()
+        copy_cupy = self.attempt("CuPy device copy", self.env_notes, self.cupy_copy_bandwidth)
         copy_host = self.host_copy_bandwidth()
         if self.peak is None and self.software:
             # llvmpipe runs the kernels on the CPU: its ceiling is the host's memory.
@@ -430,7 +448,7 @@ class Session:
             f"{platform.python_version()}, numpy {np.__version__}",
             "- peers: " + ", ".join(f"{k}: {v}" for k, v in sorted(self.peers.notes.items())),
             f"- binaries: {self.imflow.bin}, {self.imflow.timing}",
-        ]
+        ] + [f"- {n}" for n in self.env_notes]
         if self.software and not self.cfg.small:
             lines.append("- WARNING: the adapter is a software one; these are not a GPU's figures")
         self.records["environment"] = {"adapter": self.adapter, "nvidia_smi": gpu_line, "peak_bytes_s": self.peak,
@@ -511,14 +529,18 @@ class Session:
                         dev[k["input"]] = cp.asarray(x)
                     xd = dev[k["input"]]
                     log(f"cupy {k['name']} at {size}")
-                    rec["cupy_ms"] = cuda_best(cp, lambda: f(xd), cfg.reps_gpu[size])[0]
+                    rec["cupy_ms"] = self.attempt(f"CuPy {k['name']} at {size_label(size)}", notes,
+                                                  lambda: cuda_best(cp, lambda: f(xd), cfg.reps_gpu[size])[0])
                 h = peers.cv2_call(k["peer"], len(shape))
                 if h is not None:
-                    rec["cv2_ms"] = host_best(lambda: h(x), cfg.reps_peer)[0]
+                    rec["cv2_ms"] = self.attempt(f"cv2 {k['name']} at {size_label(size)}", notes,
+                                                 lambda: host_best(lambda: h(x), cfg.reps_peer)[0])
                 s = peers.scipy_call(k["peer"])
                 if s is not None and size in cfg.scipy_sizes:
                     log(f"scipy {k['name']} at {size}")
-                    rec["scipy_ms"] = host_best(lambda: s(x), cfg.scipy_reps(size), warm=cfg.small)[0]
+                    rec["scipy_ms"] = self.attempt(
+                        f"scipy {k['name']} at {size_label(size)}", notes,
+                        lambda: host_best(lambda: s(x), cfg.scipy_reps(size), warm=cfg.small)[0])
                 self.records["kernels"].append(rec)
                 rows.append(self.kernel_row(rec))
             dev.clear()
@@ -537,8 +559,9 @@ class Session:
             "one thread, "
             + ("best of 2 after a warm-up." if cfg.small else "best of 2 at 2048², one pass at 4096² and 8192², "
                "not run on the volume (minutes of one core)."),
-            "Inputs: uniform f32 noise; label (and distance) a random mask of density 0.5 (4-connectivity "
-            "labels; every run of the mask a merge: the labeller's worst case).",
+            "Inputs: uniform f32 noise (imflow's drawn in Rust, the peers' by numpy: the same distribution); "
+            "label (and distance) a random mask of density 0.5 (faces: 4-connectivity in 2-D, 6 in 3-D; "
+            "the labeller's worst case).",
         ]
         if self.missing:
             notes.append("not in this build of imflow: " + ", ".join(self.missing))
@@ -588,8 +611,10 @@ class Session:
 
                 xd = cp.asarray(x)
                 log(f"cupy chain at {size}")
-                rec["cupy_resident_ms"] = cuda_best(cp, lambda: cupy_chain(xd, False), cfg.reps_gpu[size])[0]
-                rec["cupy_roundtrip_ms"] = cuda_best(cp, lambda: cupy_chain(xd, True), cfg.reps_gpu[size])[0]
+                for key, trip in (("cupy_resident_ms", False), ("cupy_roundtrip_ms", True)):
+                    rec[key] = self.attempt(
+                        f"CuPy chain at {size_label(size)}", notes,
+                        lambda: cuda_best(cp, lambda: cupy_chain(xd, trip), cfg.reps_gpu[size])[0])
                 del xd
                 cp.get_default_memory_pool().free_all_blocks()
             if peers.ndi is not None and peers.skf is not None and size in cfg.scipy_sizes:
@@ -600,7 +625,9 @@ class Session:
                     return n.label(b > peers.otsu_host(b))[0]
 
                 log(f"scipy chain at {size}")
-                rec["scipy_ms"] = host_best(scipy_chain, cfg.scipy_reps(size), warm=cfg.small)[0]
+                rec["scipy_ms"] = self.attempt(f"scipy chain at {size_label(size)}", notes,
+                                               lambda: host_best(scipy_chain, cfg.scipy_reps(size),
+                                                                 warm=cfg.small)[0])
             self.records["chain"].append(rec)
             res, trip = rec.get("imflow_gpu_ms"), rec.get("imflow_gpu-roundtrip_ms")
             rows.append(["gaussian σ2 → box 5 → Otsu → label", size_label(size), ms(res), ms(rec.get("imflow_gpu_kernel_ms")),
@@ -694,15 +721,21 @@ class Session:
             times, objects = [], None
             warm = work / f"py-{len(results)}-warm"
             warm.mkdir()
-            f(files[:1], warm)  # CuPy's kernels compiled, imflow's device made, the pool started
-            for rep in range(cfg.flow_reps):
+            short = name.split(":")[0]
+            # The warm-up: CuPy's kernels compiled, imflow's device made, the pool started.
+            ok = self.attempt(short, notes, lambda: f(files[:1], warm)) is not None
+            for rep in range(cfg.flow_reps if ok else 0):
                 if self.over_budget():
                     break
                 out = work / f"py-{len(results)}-{rep}"
                 out.mkdir()
-                log(f"{name.split(':')[0]} #{rep}")
+                log(f"{short} #{rep}")
                 t0 = time.perf_counter()
-                objects = f(files, out)
+                got = self.attempt(short, notes, lambda: f(files, out))
+                if got is None:
+                    times = []
+                    break
+                objects = got
                 times.append((time.perf_counter() - t0) * 1e3)
             record(name, times, objects, work / f"py-{len(results)}-0" if times else None)
         scipy_name = py_flows[-1][0]
