@@ -70,7 +70,8 @@ def test_dry_run_tables(tmp_path: pathlib.Path, peer: str) -> None:
     out = tmp_path / "out"
     env = dict(os.environ, PYTHON=sys.executable, IMFLOW_GPU_PACK=str(tmp_path / "no-pack"))
     if cupy:
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "benches/gpu/standin")] + sys.path)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(ROOT / "benches/gpu/standin")] + [p for p in [os.environ.get("PYTHONPATH")] if p])
     r = subprocess.run(["bash", str(ROOT / "benches/gpu/run.sh"), "--small", "--without", "cv2" if cupy else "cupy",
                         "--bin-dir", str(bin_dir), "--out", str(out)],
                        capture_output=True, text=True, env=env, timeout=600)
