@@ -108,6 +108,24 @@ fn keep_freed_buffers() {
     }
 }
 
+/// Lowers the freed heap memory the allocator keeps (see [`keep_freed_buffers`]) to
+/// `bytes` where that is less: what is kept counts in the process's memory like what
+/// is used, so under `--memory 1GiB` keeping 512 MiB took a 4 GiB volume's run to
+/// 1.74 GiB of peak RSS.
+pub(crate) fn retain_freed_at_most(bytes: u64) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let bytes = bytes.min(512 << 20) as libc::c_int;
+        // SAFETY: mallopt only changes an allocator tunable; glibc serialises it with
+        // the arenas' own locks, so calling it while threads run is allowed.
+        unsafe {
+            libc::mallopt(libc::M_TRIM_THRESHOLD, bytes);
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = bytes;
+}
+
 fn main() -> ExitCode {
     keep_freed_buffers();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();

@@ -76,12 +76,12 @@ pub const DTYPES: [&str; 9] = ["same", "u8", "u16", "f32", "i8", "i16", "i32", "
 
 /// The memory budget `--memory` gives (the default without it).
 pub fn budget(memory: Option<&str>) -> imflow::Result<imflow::budget::Budget> {
-    match memory {
-        Some(m) => Ok(imflow::budget::Budget::with_memory(
-            imflow::budget::parse_size(m)?,
-        )),
-        None => Ok(imflow::budget::Budget::default()),
-    }
+    let budget = match memory {
+        Some(m) => imflow::budget::Budget::with_memory(imflow::budget::parse_size(m)?),
+        None => imflow::budget::Budget::default(),
+    };
+    crate::retain_freed_at_most(budget.memory / 8);
+    Ok(budget)
 }
 
 /// `same|u8|u16|f32|...` to an output type.
