@@ -79,8 +79,20 @@ fn three_shards(input: &str, out: &str, server: Option<&S3Server>) -> Vec<Value>
             let shard = format!("{k}/3");
             imflow(
                 &[
-                    "run", "-i", input, "--op", OP, "--format", "ome-zarr", "--out", out,
-                    "--shard", &shard, "--backend", "cpu", "--json",
+                    "run",
+                    "-i",
+                    input,
+                    "--op",
+                    OP,
+                    "--format",
+                    "ome-zarr",
+                    "--out",
+                    out,
+                    "--shard",
+                    &shard,
+                    "--backend",
+                    "cpu",
+                    "--json",
                 ],
                 server,
             )
@@ -112,8 +124,16 @@ fn parts(r: &Value) -> (String, usize, usize) {
 fn tiff_path(tif: &Path, out: &Path) -> Image {
     let r = ok(&imflow(
         &[
-            "run", "-i", tif.to_str().unwrap(), "--op", OP, "--out", out.to_str().unwrap(),
-            "--backend", "cpu", "--json",
+            "run",
+            "-i",
+            tif.to_str().unwrap(),
+            "--op",
+            OP,
+            "--out",
+            out.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--json",
         ],
         None,
     )
@@ -124,7 +144,10 @@ fn tiff_path(tif: &Path, out: &Path) -> Image {
 }
 
 fn check_output(test: &str, out: &Path, src: &Path) {
-    let Some(c) = py(test, &["check", out.to_str().unwrap(), src.to_str().unwrap(), "2"]) else {
+    let Some(c) = py(
+        test,
+        &["check", out.to_str().unwrap(), src.to_str().unwrap(), "2"],
+    ) else {
         return;
     };
     assert_eq!(c["equal"], true, "scipy's whole-image gaussian: {c}");
@@ -132,7 +155,10 @@ fn check_output(test: &str, out: &Path, src: &Path) {
     assert_eq!(c["axes"], serde_json::json!(["y", "x"]));
     assert_eq!(c["units"], serde_json::json!(["micrometer", "micrometer"]));
     assert_eq!(c["scale"], serde_json::json!([0.5, 0.25]));
-    assert_eq!((c["version"].as_str(), c["zarr_format"].as_u64()), (Some("0.5"), Some(3)));
+    assert_eq!(
+        (c["version"].as_str(), c["zarr_format"].as_u64()),
+        (Some("0.5"), Some(3))
+    );
     assert_eq!(c["shards"], serde_json::json!([64, 64]), "{c}");
 }
 
@@ -162,20 +188,42 @@ fn three_shard_processes_write_the_whole_image_result() {
     // A re-run shard: all hits.
     let again = ok(&imflow(
         &[
-            "run", "-i", src.to_str().unwrap(), "--op", OP, "--format", "ome-zarr", "--out",
-            out.to_str().unwrap(), "--shard", "1/3", "--backend", "cpu", "--json",
+            "run",
+            "-i",
+            src.to_str().unwrap(),
+            "--op",
+            OP,
+            "--format",
+            "ome-zarr",
+            "--out",
+            out.to_str().unwrap(),
+            "--shard",
+            "1/3",
+            "--backend",
+            "cpu",
+            "--json",
         ],
         None,
     )
     .output()
     .unwrap());
-    assert_eq!(parts(&again).1..=parts(&again).2, 0..=1);
+    let (_, computed, hits) = parts(&again);
+    assert_eq!((computed, hits), (0, 1), "{again}");
 
     // A whole-image op cannot be split by region: refused, naming the op.
     let o = imflow(
         &[
-            "run", "-i", src.to_str().unwrap(), "--op", "threshold:method=otsu", "--format",
-            "ome-zarr", "--out", out.to_str().unwrap(), "--shard", "0/3",
+            "run",
+            "-i",
+            src.to_str().unwrap(),
+            "--op",
+            "threshold:method=otsu",
+            "--format",
+            "ome-zarr",
+            "--out",
+            out.to_str().unwrap(),
+            "--shard",
+            "0/3",
         ],
         None,
     )
@@ -183,7 +231,10 @@ fn three_shard_processes_write_the_whole_image_result() {
     .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("op `threshold` needs the whole image"), "{err}");
+    assert!(
+        err.contains("op `threshold` needs the whole image"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -193,7 +244,12 @@ fn three_shard_processes_on_s3() {
     };
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("a.zarr");
-    if py("three_shard_processes_on_s3", &["write05", src.to_str().unwrap()]).is_none() {
+    if py(
+        "three_shard_processes_on_s3",
+        &["write05", src.to_str().unwrap()],
+    )
+    .is_none()
+    {
         return;
     }
     let prefix = server.prefix("ngff");
@@ -207,7 +263,11 @@ fn three_shard_processes_on_s3() {
                 continue;
             }
             let rel = path.strip_prefix(dir.path()).unwrap().to_str().unwrap();
-            let (status, _) = server.raw("PUT", &format!("{prefix}/{rel}"), &std::fs::read(&path).unwrap());
+            let (status, _) = server.raw(
+                "PUT",
+                &format!("{prefix}/{rel}"),
+                &std::fs::read(&path).unwrap(),
+            );
             assert_eq!(status, 200, "{rel}");
         }
     }
@@ -215,13 +275,19 @@ fn three_shard_processes_on_s3() {
     let out = format!("{prefix}/out");
     let reports = three_shards(&url, &out, Some(server));
     let got: Vec<_> = reports.iter().map(parts).collect();
-    assert!(got.iter().all(|g| g.0 == got[0].0 && (g.1, g.2) == (1, 0)), "{got:?}");
+    assert!(
+        got.iter().all(|g| g.0 == got[0].0 && (g.1, g.2) == (1, 0)),
+        "{got:?}"
+    );
     assert!(got[0].0.starts_with(&out), "{got:?}");
 
     // Read back in this process (the server's variables are set), and by ome_zarr from a
     // copy of the output's objects.
     let tiff = tiff_path(&dir.path().join("a.tif"), &dir.path().join("tout"));
-    let read = ZarrImage::open(Path::new(&got[0].0)).unwrap().read_all().unwrap();
+    let read = ZarrImage::open(Path::new(&got[0].0))
+        .unwrap()
+        .read_all()
+        .unwrap();
     assert_eq!(read[0], tiff);
     let copy = dir.path().join("copy.zarr");
     for key in server.keys(&got[0].0) {
@@ -253,8 +319,18 @@ fn ngff_04_volume_reads_with_its_voxel_size() {
     let out = dir.path().join("out");
     let r = ok(&imflow(
         &[
-            "run", "-i", src.to_str().unwrap(), "--op", "gaussian:sigma=1", "--format",
-            "ome-zarr", "--out", out.to_str().unwrap(), "--backend", "cpu", "--json",
+            "run",
+            "-i",
+            src.to_str().unwrap(),
+            "--op",
+            "gaussian:sigma=1",
+            "--format",
+            "ome-zarr",
+            "--out",
+            out.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--json",
         ],
         None,
     )
@@ -266,21 +342,39 @@ fn ngff_04_volume_reads_with_its_voxel_size() {
     assert_eq!((written.meta.version.as_str(), &written.voxel), ("0.5", v));
     let via_tiff = ok(&imflow(
         &[
-            "run", "-i", dir.path().join("v.tif").to_str().unwrap(), "--op", "gaussian:sigma=1",
-            "--out", dir.path().join("tout").to_str().unwrap(), "--backend", "cpu", "--json",
+            "run",
+            "-i",
+            dir.path().join("v.tif").to_str().unwrap(),
+            "--op",
+            "gaussian:sigma=1",
+            "--out",
+            dir.path().join("tout").to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--json",
         ],
         None,
     )
     .output()
     .unwrap());
-    let tiff_out = imflow::io::load_stack(via_tiff["outputs"][0]["path"].as_str().unwrap()).unwrap();
+    let tiff_out =
+        imflow::io::load_stack(via_tiff["outputs"][0]["path"].as_str().unwrap()).unwrap();
     assert_eq!(written.read_all().unwrap(), tiff_out.frames);
 
     // An OME-Zarr source in an ordinary run (a TIFF out, keyed by its content): the same
     // pixels and voxel size; a second run is a hit.
+    let zout = dir.path().join("zout");
     let args = [
-        "run", "-i", src.to_str().unwrap(), "--op", "gaussian:sigma=1", "--out",
-        dir.path().join("zout").to_str().unwrap(), "--backend", "cpu", "--json",
+        "run",
+        "-i",
+        src.to_str().unwrap(),
+        "--op",
+        "gaussian:sigma=1",
+        "--out",
+        zout.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--json",
     ];
     let r = ok(&imflow(&args, None).output().unwrap());
     let o = &r["outputs"][0];
@@ -306,8 +400,14 @@ fn broken_images_are_typed_errors_naming_them() {
         }
         let e = ZarrImage::open(&p).unwrap_err();
         let text = e.to_string();
-        assert!(matches!(&e, Error::Ngff { path, .. } if path.starts_with(&p)), "{e:?}");
-        assert!(text.contains(needle) && text.contains(p.to_str().unwrap()), "{text}");
+        assert!(
+            matches!(&e, Error::Ngff { path, .. } if path.starts_with(&p)),
+            "{e:?}"
+        );
+        assert!(
+            text.contains(needle) && text.contains(p.to_str().unwrap()),
+            "{text}"
+        );
     }
     // A folder that does not exist.
     let missing = dir.path().join("missing.zarr");

@@ -17,7 +17,12 @@ pub fn run(a: &RunArgs, shard: Option<Shard>) -> u8 {
             &"--format ome-zarr runs a chain of --op ops (flow files are not split by region yet)",
         );
     }
-    let ops = match what.ops.iter().map(|s| Op::parse(s)).collect::<imflow::Result<Vec<_>>>() {
+    let ops = match what
+        .ops
+        .iter()
+        .map(|s| Op::parse(s))
+        .collect::<imflow::Result<Vec<_>>>()
+    {
         Ok(ops) => ops,
         Err(e) => return fail(exit::USAGE, &e),
     };

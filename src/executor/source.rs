@@ -69,8 +69,7 @@ impl Source {
     fn key_zarr(path: &Path, _reading: Reading) -> Result<Source> {
         Err(Error::Unsupported {
             path: Some(path.to_path_buf()),
-            reason: "OME-Zarr images need imflow's `ome-zarr` feature (this build lacks it)"
-                .into(),
+            reason: "OME-Zarr images need imflow's `ome-zarr` feature (this build lacks it)".into(),
         })
     }
 

@@ -248,7 +248,8 @@ impl Store {
     /// that part first).
     pub(crate) fn create_part(&self, key: &Key, bytes: &[u8]) -> Result<bool> {
         self.records.prepare(&[PARTS])?;
-        self.records.create(&format!("{PARTS}/{}.json", key.hex()), bytes)
+        self.records
+            .create(&format!("{PARTS}/{}.json", key.hex()), bytes)
     }
 
     /// Where a part record is (for messages).

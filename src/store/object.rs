@@ -496,7 +496,9 @@ pub fn list_inputs(url: &ObjectUrl, text: &str) -> Result<Vec<ObjectUrl>> {
 /// on this module's runtime (so, as every other request here, not from inside another
 /// tokio runtime).
 #[cfg(feature = "ome-zarr")]
-pub(crate) fn zarr_storage(url: &ObjectUrl) -> Result<zarrs::storage::ReadableWritableListableStorage> {
+pub(crate) fn zarr_storage(
+    url: &ObjectUrl,
+) -> Result<zarrs::storage::ReadableWritableListableStorage> {
     use zarrs::storage::storage_adapter::async_to_sync::{
         AsyncToSyncBlockOn, AsyncToSyncStorageAdapter,
     };

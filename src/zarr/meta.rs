@@ -80,9 +80,7 @@ impl Multiscale {
             .unwrap_or("0.4")
             .to_string();
         if !matches!(version.as_str(), "0.4" | "0.5") {
-            return Err(format!(
-                "NGFF version {version} (imflow reads 0.4 and 0.5)"
-            ));
+            return Err(format!("NGFF version {version} (imflow reads 0.4 and 0.5)"));
         }
         let axes_json = ms
             .get("axes")
@@ -151,9 +149,12 @@ impl Multiscale {
             .ok_or("level 0 has no `path`")?
             .to_string();
         let mut scale = vec![1.0; axes.len()];
-        for transforms in [level0.get("coordinateTransformations"), ms.get("coordinateTransformations")]
-            .into_iter()
-            .flatten()
+        for transforms in [
+            level0.get("coordinateTransformations"),
+            ms.get("coordinateTransformations"),
+        ]
+        .into_iter()
+        .flatten()
         {
             for t in transforms.as_array().into_iter().flatten() {
                 if t.get("type").and_then(Value::as_str) != Some("scale") {
@@ -212,7 +213,12 @@ impl Multiscale {
 
     /// The group attributes of an NGFF 0.5 image with one level at `0`, these axes, and
     /// `voxel`'s scale (1 on t and c).
-    pub fn attributes_v05(name: &str, axes: &[Axis], voxel: Option<&VoxelSize>, time_unit: Option<&str>) -> Value {
+    pub fn attributes_v05(
+        name: &str,
+        axes: &[Axis],
+        voxel: Option<&VoxelSize>,
+        time_unit: Option<&str>,
+    ) -> Value {
         let unit = voxel
             .map(|v| unit_to_ngff(&v.unit))
             .filter(|u| !u.is_empty());
@@ -331,23 +337,45 @@ mod tests {
         let m = Multiscale::parse(&v05).unwrap();
         assert_eq!((m.version.as_str(), m.path.as_str()), ("0.5", "s0"));
         assert_eq!(m.axes, [Axis::C, Axis::Y, Axis::X]);
-        assert_eq!(m.voxel(), VoxelSize { z: 1.0, y: 1.0, x: 0.5, unit: "µm".into() });
+        assert_eq!(
+            m.voxel(),
+            VoxelSize {
+                z: 1.0,
+                y: 1.0,
+                x: 0.5,
+                unit: "µm".into()
+            }
+        );
         let v04 = json!({"multiscales": [{"version": "0.4",
             "axes": [{"name": "z"}, {"name": "y"}, {"name": "x"}],
             "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [2, 1, 1]}]}]}]});
         let m = Multiscale::parse(&v04).unwrap();
         assert_eq!((m.version.as_str(), m.voxel().z), ("0.4", 2.0));
         for (bad, needle) in [
-            (json!({"multiscales": [{"axes": [{"name": "x"}, {"name": "y"}], "datasets": [{"path": "0"}]}]}), "in that order"),
-            (json!({"multiscales": [{"axes": [{"name": "q"}, {"name": "y"}, {"name": "x"}], "datasets": [{"path": "0"}]}]}), "axis `q`"),
+            (
+                json!({"multiscales": [{"axes": [{"name": "x"}, {"name": "y"}], "datasets": [{"path": "0"}]}]}),
+                "in that order",
+            ),
+            (
+                json!({"multiscales": [{"axes": [{"name": "q"}, {"name": "y"}, {"name": "x"}], "datasets": [{"path": "0"}]}]}),
+                "axis `q`",
+            ),
             (json!({"foo": 1}), "no `multiscales`"),
-            (json!({"ome": {"version": "0.6", "multiscales": []}}), "empty"),
+            (
+                json!({"ome": {"version": "0.6", "multiscales": []}}),
+                "empty",
+            ),
         ] {
             let e = Multiscale::parse(&bad).unwrap_err();
             assert!(e.contains(needle), "{e}");
         }
         // What imflow writes, it reads back.
-        let voxel = VoxelSize { z: 1.0, y: 0.3, x: 0.3, unit: "µm".into() };
+        let voxel = VoxelSize {
+            z: 1.0,
+            y: 0.3,
+            x: 0.3,
+            unit: "µm".into(),
+        };
         let attrs = Multiscale::attributes_v05("a", &[Axis::Y, Axis::X], Some(&voxel), None);
         assert_eq!(Multiscale::parse(&attrs).unwrap().voxel(), voxel);
     }

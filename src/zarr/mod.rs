@@ -138,8 +138,12 @@ impl ZarrImage {
         } else {
             format!("{level}/.zarray")
         };
-        let array_json = get(&storage, path, &array_key)?
-            .ok_or_else(|| ngff(&path.join(&array_key), "level 0's array metadata is missing"))?;
+        let array_json = get(&storage, path, &array_key)?.ok_or_else(|| {
+            ngff(
+                &path.join(&array_key),
+                "level 0's array metadata is missing",
+            )
+        })?;
         let array_meta = json(path, &array_key, &array_json)?;
         let dtype = array_meta
             .get(if version == 3 { "data_type" } else { "dtype" })
@@ -212,6 +216,18 @@ impl ZarrImage {
         self.meta.index(axis).map_or(1, |i| self.chunks[i])
     }
 
+    /// The inner chunk shape of a sharded level 0 (Zarr v3's `sharding_indexed`), in
+    /// the array's axis order; `None` for an array that is not sharded.
+    pub fn inner_chunks(&self) -> Option<Vec<u64>> {
+        let meta: serde_json::Value = serde_json::from_slice(&self.array_json).ok()?;
+        let codec = meta.get("codecs")?.as_array()?.first()?;
+        if codec.get("name")?.as_str()? != "sharding_indexed" {
+            return None;
+        }
+        let shape = codec.get("configuration")?.get("chunk_shape")?.as_array()?;
+        shape.iter().map(serde_json::Value::as_u64).collect()
+    }
+
     /// The box `part` (frame coordinates: columns, rows, slices) of frame `t`, every
     /// channel: read by ranged reads of the chunks it touches.
     pub fn read(&self, t: u32, part: Rect) -> Result<Image> {
@@ -237,13 +253,25 @@ impl ZarrImage {
         let err = |e: zarrs::array::ArrayError| ngff(&self.path, e);
         let samples = match self.sample_type {
             SampleType::U8 => Samples::U8(self.array.retrieve_array_subset(&subset).map_err(err)?),
-            SampleType::U16 => Samples::U16(self.array.retrieve_array_subset(&subset).map_err(err)?),
-            SampleType::U32 => Samples::U32(self.array.retrieve_array_subset(&subset).map_err(err)?),
+            SampleType::U16 => {
+                Samples::U16(self.array.retrieve_array_subset(&subset).map_err(err)?)
+            }
+            SampleType::U32 => {
+                Samples::U32(self.array.retrieve_array_subset(&subset).map_err(err)?)
+            }
             SampleType::I8 => Samples::I8(self.array.retrieve_array_subset(&subset).map_err(err)?),
-            SampleType::I16 => Samples::I16(self.array.retrieve_array_subset(&subset).map_err(err)?),
-            SampleType::I32 => Samples::I32(self.array.retrieve_array_subset(&subset).map_err(err)?),
-            SampleType::F32 => Samples::F32(self.array.retrieve_array_subset(&subset).map_err(err)?),
-            SampleType::F64 => Samples::F64(self.array.retrieve_array_subset(&subset).map_err(err)?),
+            SampleType::I16 => {
+                Samples::I16(self.array.retrieve_array_subset(&subset).map_err(err)?)
+            }
+            SampleType::I32 => {
+                Samples::I32(self.array.retrieve_array_subset(&subset).map_err(err)?)
+            }
+            SampleType::F32 => {
+                Samples::F32(self.array.retrieve_array_subset(&subset).map_err(err)?)
+            }
+            SampleType::F64 => {
+                Samples::F64(self.array.retrieve_array_subset(&subset).map_err(err)?)
+            }
         };
         let shape = part.shape(self.shape.channels);
         let samples = interleave(samples, shape.channels as usize);

@@ -130,7 +130,8 @@ impl RegionRun<'_> {
         let to = Processor::output_type(self.ops, img.sample_type, self.output);
         let mut h = blake3::Hasher::new();
         h.update(b"imflow.ngff.output.v1\0");
-        let chain = (self.ops.iter()).fold(Key::of_bytes(b"ngff.source"), |k, op| key::task(op, &[k]));
+        let chain =
+            (self.ops.iter()).fold(Key::of_bytes(b"ngff.source"), |k, op| key::task(op, &[k]));
         for field in [
             img.path().to_string_lossy().as_bytes(),
             &img.array_json,
@@ -148,15 +149,24 @@ impl RegionRun<'_> {
             clamp(img.chunk(Axis::Y), img.shape.height),
             clamp(img.chunk(Axis::X), img.shape.width),
         );
-        // Inner chunks of at most 256 x 256 that divide the shard.
-        let inner = |s: u32| (1..=s).rev().find(|d| s % d == 0 && *d <= 256).unwrap_or(s);
+        // The source's inner chunks where it is sharded, else chunks of at most 256 x 256
+        // that divide the shard.
+        let source_inner = img.inner_chunks();
+        let inner = |axis: Axis, s: u32| {
+            let divides = |d: &u32| *d > 0 && s % d == 0;
+            (img.meta.index(axis))
+                .and_then(|i| source_inner.as_ref().map(|c| c[i]))
+                .and_then(|c| u32::try_from(c).ok())
+                .filter(divides)
+                .unwrap_or_else(|| (1..=s).rev().find(|d| divides(d) && *d <= 256).unwrap_or(s))
+        };
         let layout = Layout {
             axes: img.meta.axes.clone(),
             frames: img.frames,
             shape: img.shape,
             sample_type: to,
             shard,
-            inner: (inner(shard.0), inner(shard.1)),
+            inner: (inner(Axis::Y, shard.0), inner(Axis::X, shard.1)),
             voxel: Some(img.voxel.clone()),
             time_unit: img.meta.time_unit.clone(),
         };
@@ -187,12 +197,19 @@ impl RegionRun<'_> {
         for t in 0..img.frames {
             // A whole-frame op (one process only): the frame whole, once.
             let whole = match whole_frame {
-                true => Some(self.processor.run(&img.read(t, Rect::of(img.shape))?, self.ops, self.output)?.image),
+                true => Some(
+                    self.processor
+                        .run(&img.read(t, Rect::of(img.shape))?, self.ops, self.output)?
+                        .image,
+                ),
                 false => None,
             };
             for i in 0..bands {
                 let global = u64::from(t) * u64::from(bands) + u64::from(i);
-                if self.shard.is_some_and(|s| global % u64::from(s.count) != u64::from(s.index)) {
+                if self
+                    .shard
+                    .is_some_and(|s| global % u64::from(s.count) != u64::from(s.index))
+                {
                     continue;
                 }
                 let (h, sy) = (img.shape.height, layout.shard.0);
@@ -214,7 +231,10 @@ impl RegionRun<'_> {
                 let part_key = part_key(&out_key, t, rows, from, &input);
                 if !self.refresh {
                     if let Some(record) = self.recorded(&output, &part_key)? {
-                        reports.push(PartReport { record, computed: false });
+                        reports.push(PartReport {
+                            record,
+                            computed: false,
+                        });
                         continue;
                     }
                 }
@@ -225,13 +245,17 @@ impl RegionRun<'_> {
                         self.processor.run_part(
                             img.shape,
                             img.sample_type,
-                            &mut Window { image: &input, y: from },
+                            &mut Window {
+                                image: &input,
+                                y: from,
+                            },
                             self.ops,
                             layout.sample_type,
                             part,
                             &mut sink,
                         )?;
-                        sink.image.ok_or_else(|| Error::usage("a part produced no tiles"))?
+                        sink.image
+                            .ok_or_else(|| Error::usage("a part produced no tiles"))?
                     }
                 };
                 drop(input);
@@ -255,7 +279,10 @@ impl RegionRun<'_> {
                 // A part written twice (a refresh, two runs at once) wrote the same
                 // shards: the first record stands.
                 self.store.create_part(&part_key, &bytes)?;
-                reports.push(PartReport { record, computed: true });
+                reports.push(PartReport {
+                    record,
+                    computed: true,
+                });
             }
         }
         Ok((out_path, reports))
@@ -299,7 +326,11 @@ fn part_key(output: &Key, t: u32, rows: (u32, u32), from: u32, input: &Image) ->
 /// An image's name without `.zarr` (and `.ome`).
 fn stem(path: &Path) -> String {
     let text = path.to_string_lossy();
-    let name = text.trim_end_matches('/').rsplit('/').next().unwrap_or("image");
+    let name = text
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("image");
     let name = name.strip_suffix(".zarr").unwrap_or(name);
     let name = name.strip_suffix(".ome").unwrap_or(name);
     match name {

@@ -182,7 +182,13 @@ impl ZarrOutput {
         let l = &self.layout;
         let (sy, sx) = l.shard;
         let rows = sy.min(l.shape.height - i * sy);
-        if band.shape() != (Shape { height: rows, ..l.shape }) || band.sample_type() != l.sample_type {
+        if band.shape()
+            != (Shape {
+                height: rows,
+                ..l.shape
+            })
+            || band.sample_type() != l.sample_type
+        {
             return Err(Error::encode(format!(
                 "shard row {i}: a {} {} band for a {} {} image",
                 band.shape(),
