@@ -414,3 +414,180 @@ fn broken_images_are_typed_errors_naming_them() {
     let e = ZarrImage::open(&missing).unwrap_err();
     assert!(e.to_string().contains("missing.zarr"), "{e}");
 }
+
+/// A frame read band by band (no whole frame in memory), as a region run reads it.
+struct Rows<'a>(&'a Image);
+
+impl imflow::engine::tiled::RowSource for Rows<'_> {
+    fn rows(&mut self, part: imflow::image::Rect) -> imflow::Result<Image> {
+        self.0.crop(part)
+    }
+}
+
+/// Tiles, placed into a frame.
+struct Place(Image);
+
+impl imflow::engine::tiled::RowSink for Place {
+    fn put(&mut self, _band: Image) -> imflow::Result<()> {
+        unreachable!("tiles come with their places")
+    }
+
+    fn put_tiles(&mut self, tiles: Vec<(imflow::image::Rect, Image)>) -> imflow::Result<()> {
+        for (r, t) in tiles {
+            self.0.put_at((r.x, r.y, r.z), &t).unwrap();
+        }
+        Ok(())
+    }
+}
+
+/// `Processor::run_part` on bands of a frame (small tiles inside each band, so halos
+/// cross tiles and bands) gives the whole-frame run bit for bit: the gaussian, and the
+/// box filter, whose running sums start at fixed places of the frame; on a volume too.
+/// A whole-frame op is refused by name.
+#[test]
+fn parts_equal_the_whole_frame_bit_for_bit() {
+    use imflow::budget::Budget;
+    use imflow::image::Rect;
+    use imflow::{OutputType, Processor, SampleType};
+    let p = Processor::cpu().with_budget(Budget {
+        max_tile: Some(24),
+        ..Budget::default()
+    });
+    let plane = common::random_image(70, 90, 1, SampleType::F32, 7);
+    let volume = Image::volume_of(
+        (0..5)
+            .map(|k| common::random_image(30, 41, 1, SampleType::U16, k + 1))
+            .collect(),
+    )
+    .unwrap();
+    for (image, spec) in [
+        (&plane, "gaussian:sigma=2.5"),
+        (&plane, "box:size=7"),
+        (&volume, "gaussian:sigma=1.5"),
+        (&volume, "box:size=3"),
+    ] {
+        let ops = vec![imflow::Op::parse(spec).unwrap()];
+        let whole = p.run(image, &ops, OutputType::Same).unwrap().image;
+        let shape = image.shape();
+        let mut got = Place(Image::blank(shape, whole.sample_type()));
+        let (a, b) = (shape.height / 4, shape.height * 2 / 3);
+        for (y, h) in [(0, a), (a, b - a), (b, shape.height - b)] {
+            let part = Rect {
+                depth: shape.depth,
+                ..Rect::area(0, y, shape.width, h)
+            };
+            let t = Processor::output_type(&ops, image.sample_type(), OutputType::Same);
+            p.run_part(
+                shape,
+                image.sample_type(),
+                &mut Rows(image),
+                &ops,
+                t,
+                part,
+                &mut got,
+            )
+            .unwrap();
+        }
+        assert!(got.0 == whole, "{spec} on {shape}");
+    }
+    let otsu = vec![imflow::Op::parse("threshold:method=otsu").unwrap()];
+    let e = p
+        .run_part(
+            plane.shape(),
+            SampleType::F32,
+            &mut Rows(&plane),
+            &otsu,
+            SampleType::U8,
+            Rect::area(0, 0, 70, 10),
+            &mut Place(Image::blank(plane.shape(), SampleType::U8)),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::NotRegional { op } if op == "threshold"),
+        "{e}"
+    );
+}
+
+/// A (t, c, y, x) image written by imflow's writer reads back frame by frame with its
+/// channels interleaved as they were; a region run over it (two processes' shares)
+/// gives each frame's whole-frame result, with the axes and the scale kept.
+#[test]
+fn frames_and_channels_round_trip_and_split() {
+    use imflow::image::Rect;
+    use imflow::shard::Shard;
+    use imflow::zarr::region::RegionRun;
+    use imflow::zarr::write::{Layout, ZarrOutput};
+    use imflow::zarr::Axis;
+    use imflow::{OutputType, Processor, SampleType, Store, VoxelSize};
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("tc.zarr");
+    let frames: Vec<Image> = (0..2)
+        .map(|t| common::random_image(50, 45, 3, SampleType::U16, t + 11))
+        .collect();
+    let voxel = VoxelSize {
+        z: 1.0,
+        y: 0.2,
+        x: 0.3,
+        unit: "µm".into(),
+    };
+    let layout = Layout {
+        axes: vec![Axis::T, Axis::C, Axis::Y, Axis::X],
+        frames: 2,
+        shape: frames[0].shape(),
+        sample_type: SampleType::U16,
+        shard: (16, 32),
+        inner: (8, 16),
+        voxel: Some(voxel.clone()),
+        time_unit: Some("second".into()),
+    };
+    let out = ZarrOutput::create(&src, "tc", layout.clone()).unwrap();
+    for (t, f) in frames.iter().enumerate() {
+        for i in 0..layout.grid().0 {
+            let rows = 16.min(45 - i * 16);
+            out.write_band(
+                t as u32,
+                i,
+                &f.crop(Rect::area(0, i * 16, 50, rows)).unwrap(),
+            )
+            .unwrap();
+        }
+    }
+    let read = ZarrImage::open(&src).unwrap();
+    assert_eq!((read.frames, read.voxel.clone()), (2, voxel.clone()));
+    assert_eq!(read.read_all().unwrap(), frames);
+
+    let store = Store::open(dir.path().join("out"), None).unwrap();
+    let processor = Processor::cpu();
+    let ops = vec![imflow::Op::parse("gaussian:sigma=1.5").unwrap()];
+    let mut written = None;
+    for k in 0..2 {
+        let run = RegionRun {
+            processor: &processor,
+            store: &store,
+            ops: &ops,
+            output: OutputType::Same,
+            shard: Some(Shard::parse(&format!("{k}/2")).unwrap()),
+            refresh: false,
+        };
+        let (path, parts) = run.run(&src).unwrap();
+        assert_eq!(
+            parts.len(),
+            3,
+            "6 bands (2 frames x 3 rows of shards), 3 each"
+        );
+        written = Some(path);
+    }
+    let result = ZarrImage::open(&written.unwrap()).unwrap();
+    assert_eq!(result.meta.axes, [Axis::T, Axis::C, Axis::Y, Axis::X]);
+    assert_eq!(
+        (result.voxel.clone(), result.meta.time_unit.as_deref()),
+        (voxel, Some("second"))
+    );
+    for (t, f) in frames.iter().enumerate() {
+        let want = processor.run(f, &ops, OutputType::Same).unwrap().image;
+        assert!(
+            result.read(t as u32, Rect::of(f.shape())).unwrap() == want,
+            "frame {t}"
+        );
+    }
+}

@@ -153,7 +153,7 @@ impl RegionRun<'_> {
         // that divide the shard.
         let source_inner = img.inner_chunks();
         let inner = |axis: Axis, s: u32| {
-            let divides = |d: &u32| *d > 0 && s % d == 0;
+            let divides = |d: &u32| *d > 0 && s.is_multiple_of(*d);
             (img.meta.index(axis))
                 .and_then(|i| source_inner.as_ref().map(|c| c[i]))
                 .and_then(|c| u32::try_from(c).ok())
