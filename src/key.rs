@@ -57,6 +57,7 @@ impl Key {
     }
 
     /// The key a finished hasher gives.
+    #[cfg_attr(not(feature = "ome-zarr"), allow(dead_code))]
     pub(crate) fn of_hasher(h: &blake3::Hasher) -> Key {
         Key(*h.finalize().as_bytes())
     }

@@ -48,6 +48,7 @@ const STORE_META: &str = "store.json";
 const RECORDS: &str = "records";
 const RUNS: &str = "runs";
 /// Records of the parts of OME-Zarr outputs written by region.
+#[cfg_attr(not(feature = "ome-zarr"), allow(dead_code))]
 const PARTS: &str = "parts";
 
 #[derive(Serialize, Deserialize)]
@@ -240,12 +241,14 @@ impl Store {
 
     /// The bytes of the part record `<store>/parts/<key>.json` (a region of an
     /// OME-Zarr output one process wrote; see [`crate::zarr::region`]), if it exists.
+    #[cfg_attr(not(feature = "ome-zarr"), allow(dead_code))]
     pub(crate) fn read_part(&self, key: &Key) -> Result<Option<Vec<u8>>> {
         self.records.read(&format!("{PARTS}/{}.json", key.hex()))
     }
 
     /// Puts a part record unless one is there already (`false`: another process wrote
     /// that part first).
+    #[cfg_attr(not(feature = "ome-zarr"), allow(dead_code))]
     pub(crate) fn create_part(&self, key: &Key, bytes: &[u8]) -> Result<bool> {
         self.records.prepare(&[PARTS])?;
         self.records
@@ -253,6 +256,7 @@ impl Store {
     }
 
     /// Where a part record is (for messages).
+    #[cfg_attr(not(feature = "ome-zarr"), allow(dead_code))]
     pub(crate) fn part_path(&self, key: &Key) -> PathBuf {
         self.records.locate(&format!("{PARTS}/{}.json", key.hex()))
     }
