@@ -447,12 +447,24 @@ impl imflow::engine::tiled::RowSink for Place {
 #[test]
 fn parts_equal_the_whole_frame_bit_for_bit() {
     use imflow::budget::Budget;
-    use imflow::image::Rect;
-    use imflow::{OutputType, Processor, SampleType};
-    let p = Processor::cpu().with_budget(Budget {
+    use imflow::Processor;
+    let budget = Budget {
         max_tile: Some(24),
         ..Budget::default()
-    });
+    };
+    let mut processors = vec![Processor::cpu().with_budget(budget)];
+    // The GPU's kernels too, where there is an adapter (llvmpipe will do).
+    if let Some(ctx) = common::gpu("parts_equal_the_whole_frame_bit_for_bit") {
+        processors.push(Processor::gpu(ctx).with_budget(budget));
+    }
+    for p in &processors {
+        check_parts(p);
+    }
+}
+
+fn check_parts(p: &imflow::Processor) {
+    use imflow::image::Rect;
+    use imflow::{OutputType, Processor, SampleType};
     let plane = common::random_image(70, 90, 1, SampleType::F32, 7);
     let volume = Image::volume_of(
         (0..5)
@@ -488,7 +500,7 @@ fn parts_equal_the_whole_frame_bit_for_bit() {
             )
             .unwrap();
         }
-        assert!(got.0 == whole, "{spec} on {shape}");
+        assert!(got.0 == whole, "{spec} on {shape}, {}", p.device_name());
     }
     let otsu = vec![imflow::Op::parse("threshold:method=otsu").unwrap()];
     let e = p
