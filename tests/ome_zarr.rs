@@ -210,6 +210,43 @@ fn three_shard_processes_write_the_whole_image_result() {
     let (_, computed, hits) = parts(&again);
     assert_eq!((computed, hits), (0, 1), "{again}");
 
+    // A shard cut short (as by a writer killed mid-put without atomic writes) and a
+    // part whose record is gone (killed before recording): each is computed again by
+    // its shard's next run, and the image is whole again.
+    let shard_run = |k: u32| {
+        let shard = format!("{k}/3");
+        let args = [
+            "run",
+            "-i",
+            src.to_str().unwrap(),
+            "--op",
+            OP,
+            "--format",
+            "ome-zarr",
+            "--out",
+            out.to_str().unwrap(),
+            "--shard",
+            &shard,
+            "--backend",
+            "cpu",
+            "--json",
+        ];
+        parts(&ok(&imflow(&args, None).output().unwrap()))
+    };
+    let shard_file = zarr_out.join("0/c/1/2");
+    let bytes = std::fs::read(&shard_file).unwrap();
+    std::fs::write(&shard_file, &bytes[..bytes.len() / 2]).unwrap();
+    for record in std::fs::read_dir(out.join(".imflow/parts")).unwrap() {
+        let path = record.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.contains("\"shard_row\": 2") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    assert_eq!((shard_run(1).1, shard_run(2).1, shard_run(0).1), (1, 1, 0));
+    assert_eq!(std::fs::read(&shard_file).unwrap(), bytes);
+    check_output("three_shard_processes", &zarr_out, &src);
+
     // A whole-image op cannot be split by region: refused, naming the op.
     let o = imflow(
         &[
