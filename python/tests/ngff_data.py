@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
 import numpy as np
 import scipy.ndimage as ndi
@@ -77,7 +77,8 @@ def check(out: str, src: str, sigma: str) -> Dict[str, Any]:
     units = [a.get("unit") for a in meta["axes"] if isinstance(a, dict)]
     scale = meta["coordinateTransformations"][0][0]["scale"]
     group = zarr.open_group(out, mode="r")
-    arr = group["0"]
+    arr: Any = group["0"]
+    ome: Any = group.attrs["ome"]
     return {
         "equal": bool(got.shape == want.shape and np.array_equal(got, want)),
         "max_diff": float(np.abs(got.astype(np.float64) - want).max()),
@@ -87,7 +88,7 @@ def check(out: str, src: str, sigma: str) -> Dict[str, Any]:
         "units": units,
         "scale": scale,
         "source_scale": src_meta["coordinateTransformations"][0][0]["scale"],
-        "version": group.attrs["ome"]["version"],
+        "version": ome["version"],
         "zarr_format": group.metadata.zarr_format,
         "shards": list(arr.shards) if arr.shards else None,
         "chunks": list(arr.chunks),
@@ -108,7 +109,7 @@ def bad(kind: str, out: str) -> Dict[str, Any]:
         x = np.zeros((8, 8), dtype=np.uint16)
         root = zarr.open_group(out, mode="w", zarr_format=3)
         write_image(x, root, scale_factors=[], axes="yx", fmt=FormatV05())
-        attrs = dict(root.attrs)
+        attrs: Any = dict(root.attrs)
         attrs["ome"]["multiscales"][0]["axes"] = [{"name": "x", "type": "space"}, {"name": "y", "type": "space"}]
         root.attrs.put(attrs)
         return {"kind": kind}
@@ -117,7 +118,10 @@ def bad(kind: str, out: str) -> Dict[str, Any]:
 
 def main() -> None:
     cmd, *args = sys.argv[1:]
-    result = {"write05": write05, "write04": write04, "check": check, "bad": bad}[cmd](*args)
+    commands: Dict[str, Callable[..., Dict[str, Any]]] = {
+        "write05": write05, "write04": write04, "check": check, "bad": bad,
+    }
+    result = commands[cmd](*args)
     print(json.dumps(result))
 
 
