@@ -286,6 +286,54 @@ impl Processor {
         Ok(thresholds_of(&graph, &out.thresholds))
     }
 
+    /// Runs `ops` on the box `part` of a frame of `shape` (rows of it, say), read from
+    /// `source` as full-width bands of the frame (the part and its halo), and hands the
+    /// part's result to `sink` tile by tile, in frame coordinates. Kernels reflect at
+    /// the frame's edges, not the part's, so the part equals that box of a whole-frame
+    /// run bit for bit: processes that each run their own rows of one image together
+    /// compute what one process would. Ops that need the whole frame (Otsu, labels)
+    /// are refused with [`Error::NotRegional`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_part(
+        &self,
+        shape: crate::image::Shape,
+        source_type: SampleType,
+        source: &mut dyn RowSource,
+        ops: &[Op],
+        to: SampleType,
+        part: crate::image::Rect,
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
+        for op in ops {
+            op.validate()?;
+            if op.is_whole_frame() {
+                return Err(Error::NotRegional {
+                    op: op.name().to_string(),
+                });
+            }
+        }
+        if !part.fits(shape) {
+            return Err(Error::usage(format!(
+                "part {part:?} lies outside the {shape} frame"
+            )));
+        }
+        let tiling = Tiling {
+            part: Some(part),
+            ..self.tiling(shape, ops)?
+        };
+        let mut graph = Graph::chain(ops, source_type);
+        graph.outputs.push((graph.last(), to));
+        match &self.engine {
+            Which::Cpu(e) => e.prepare(&self.budget),
+            Which::Gpu(e) => e.prepare(&self.budget),
+        }
+        match &self.engine {
+            Which::Cpu(e) => tiled::run(e, &graph, shape, &tiling, &mut [source], &mut [sink])?,
+            Which::Gpu(e) => tiled::run(e, &graph, shape, &tiling, &mut [source], &mut [sink])?,
+        };
+        Ok(())
+    }
+
     /// The output type `output` gives for `ops` on samples of `source`.
     pub fn output_type(ops: &[Op], source: SampleType, output: OutputType) -> SampleType {
         let values = ops.iter().fold(source, |t, op| op.output_type(t));

@@ -185,6 +185,29 @@ pub enum Error {
         adapter: String,
     },
 
+    /// An OME-Zarr (NGFF) image that cannot be read or written as one: missing or
+    /// malformed metadata (`zarr.json`, `.zattrs`), axes imflow cannot map to its image
+    /// model, a sample type it does not process, a codec this build lacks.
+    #[error("{path}: OME-Zarr: {reason}")]
+    Ngff {
+        /// The image (a folder or an object URL), or the file in it.
+        path: PathBuf,
+        /// What is wrong, and where there is one, what to do instead.
+        reason: String,
+    },
+
+    /// An op that needs the whole image (Otsu's threshold, labels, measurements) in a
+    /// run split by region over several processes (`--shard` with an OME-Zarr output):
+    /// each process sees only its rows, so it cannot compute the op alone.
+    #[error(
+        "op `{op}` needs the whole image and cannot run split by region across processes; \
+         run it without --shard (one process reads the whole image), or write a TIFF"
+    )]
+    NotRegional {
+        /// The op's name.
+        op: String,
+    },
+
     /// The GPU reported an error (validation, out of memory, device lost, timeout) while
     /// running a kernel or reading a result back.
     #[error("GPU error in `{label}`: {message}")]

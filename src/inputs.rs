@@ -7,13 +7,15 @@ use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// Expands inputs into files, absolute and sorted per input, duplicates removed:
-/// - a folder gives its files (not sub-folders), hidden ones (`.name`) skipped;
+/// - a folder gives its files (not sub-folders, but OME-Zarr images in it), hidden
+///   ones (`.name`) skipped;
 /// - a pattern with `*`, `?` or `[` gives its matching files, hidden ones only when the
 ///   pattern names the dot (needs the `glob` feature, on by default);
 /// - anything else is kept as given, even if missing, so it is reported as a failure
 ///   rather than silently dropped.
 /// - an object URL (`s3://bucket/raw/`, `s3://bucket/raw/*.tif`) likewise, its objects
 ///   named by their URLs (needs the store feature of its service, e.g. `s3`).
+/// - an OME-Zarr image (see [`is_zarr`]) is one input, a folder or URL.
 ///
 /// Files under any of `skip` (the output and store folders, say) are left out, so a
 /// run never reads its own outputs back in. An input that yields no file is an error.
@@ -27,14 +29,17 @@ pub fn expand(inputs: &[impl AsRef<str>], skip: &[PathBuf]) -> Result<Vec<PathBu
     for input in inputs {
         let input = input.as_ref();
         let path = Path::new(input);
-        let mut found: Vec<PathBuf> = if Location::is_url(input) {
+        let mut found: Vec<PathBuf> = if is_zarr(input) {
+            // An OME-Zarr image is a folder (or a prefix) but one input.
+            vec![PathBuf::from(input.trim_end_matches('/'))]
+        } else if Location::is_url(input) {
             objects(input)?
         } else if path.is_dir() {
             std::fs::read_dir(path)
                 .map_err(|e| Error::io(path, e))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
-                    p.is_file()
+                    (p.is_file() || p.to_str().is_some_and(is_zarr))
                         && !p
                             .file_name()
                             .is_some_and(|n| n.to_string_lossy().starts_with('.'))
@@ -56,6 +61,19 @@ pub fn expand(inputs: &[impl AsRef<str>], skip: &[PathBuf]) -> Result<Vec<PathBu
     let mut seen = std::collections::HashSet::new();
     files.retain(|p| seen.insert(p.clone()));
     Ok(files)
+}
+
+/// Whether `text` names an OME-Zarr image, an input kept whole rather than listed: a
+/// folder holding `zarr.json` (NGFF 0.5) or `.zattrs` (0.4), or a path or URL whose name
+/// ends in `.zarr`.
+pub fn is_zarr(text: &str) -> bool {
+    if text.trim_end_matches('/').ends_with(".zarr") {
+        return true;
+    }
+    let p = Path::new(text);
+    !Location::is_url(text)
+        && p.is_dir()
+        && (p.join("zarr.json").is_file() || p.join(".zattrs").is_file())
 }
 
 /// Absolute, for a local path; an object URL as it is.

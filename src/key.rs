@@ -50,6 +50,17 @@ impl Key {
     pub fn of_bytes(bytes: &[u8]) -> Key {
         Key(*blake3::hash(bytes).as_bytes())
     }
+
+    /// The 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The key a finished hasher gives.
+    #[cfg_attr(not(feature = "ome-zarr"), allow(dead_code))]
+    pub(crate) fn of_hasher(h: &blake3::Hasher) -> Key {
+        Key(*h.finalize().as_bytes())
+    }
 }
 
 impl std::fmt::Debug for Key {

@@ -59,6 +59,8 @@ pub mod ops;
 pub mod shaders;
 pub mod shard;
 pub mod store;
+#[cfg(feature = "ome-zarr")]
+pub mod zarr;
 
 pub use backend::{Backend, OutputType, Processed, Processor};
 pub use error::{Error, Result};

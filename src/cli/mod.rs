@@ -4,6 +4,8 @@ pub mod apply;
 pub mod cache;
 pub mod gather;
 pub mod run;
+#[cfg(feature = "ome-zarr")]
+pub mod zarr;
 
 use crate::exit;
 use imflow::gpu::{adapters, auto_pick, GpuOptions};

@@ -22,27 +22,28 @@ pub struct FlowArgs {
     /// URL (`s3://bucket/raw/` lists the prefix; `s3://bucket/raw/*.tif` filters it);
     /// repeatable.
     #[arg(long, short, required = true, value_name = "PATH")]
-    input: Vec<String>,
+    pub(crate) input: Vec<String>,
     /// An op, `name[:key=value,...]`; repeat for a chain. Or use --flow.
     #[arg(long = "op", value_name = "SPEC", conflicts_with = "flow")]
-    ops: Vec<String>,
+    pub(crate) ops: Vec<String>,
     /// A flow file (TOML; can branch, e.g. one denoised image feeding two masks).
     #[arg(long, value_name = "FILE")]
-    flow: Option<PathBuf>,
+    pub(crate) flow: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
     /// Output sample type with --op: `same` keeps the source's (masks are u8), or
     /// u8/u16/f32/i8/i16/i32/u32/f64.
     #[arg(long, default_value = "same", value_parser = super::DTYPES)]
-    dtype: String,
+    pub(crate) dtype: String,
     /// Output format with --op: tif, png, jpg, gif, webp or bmp (default: by content;
-    /// GIFs and WebPs stay so).
-    #[arg(long, value_parser = ["tif", "png", "jpg", "gif", "webp", "bmp"])]
-    format: Option<String>,
+    /// GIFs and WebPs stay so), or ome-zarr (NGFF 0.5 with sharding, from OME-Zarr
+    /// inputs; with --shard, the processes split each image's rows of shards).
+    #[arg(long, value_parser = ["tif", "png", "jpg", "gif", "webp", "bmp", "ome-zarr"])]
+    pub(crate) format: Option<String>,
     /// Read each multi-page TIFF as one volume (a z-stack of its pages). ImageJ
     /// hyperstacks and OME-TIFFs are read by the axes they record, without it.
     #[arg(long)]
-    volume: bool,
+    pub(crate) volume: bool,
 }
 
 /// A flow over the inputs, and its store, or the exit code of why not.
@@ -117,19 +118,19 @@ impl FlowArgs {
 #[derive(Args)]
 pub struct RunArgs {
     #[command(flatten)]
-    what: FlowArgs,
+    pub(crate) what: FlowArgs,
     /// Where kernels run: a hardware GPU if there is one, else the CPU twins (auto; a
     /// software adapter such as llvmpipe is passed over), the GPU (any adapter), or
     /// the CPU.
     #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
-    backend: String,
+    pub(crate) backend: String,
     /// Recompute everything and overwrite the stored results.
     #[arg(long)]
-    refresh: bool,
+    pub(crate) refresh: bool,
     /// Host memory to work within (e.g. 1GiB; default: half of RAM). Larger TIFFs are
     /// streamed through tiles, read and written band by band.
     #[arg(long, value_name = "SIZE")]
-    memory: Option<String>,
+    pub(crate) memory: Option<String>,
     /// Treat stored results older than this as missing (e.g. 12h, 7d).
     #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
     max_age: Option<std::time::Duration>,
@@ -142,10 +143,10 @@ pub struct RunArgs {
     /// (JOB_COMPLETION_INDEX) or an AWS Batch array job (AWS_BATCH_JOB_ARRAY_INDEX), the
     /// last two with IMFLOW_SHARD_COUNT. Every shard writes to the same store.
     #[arg(long, value_name = "K/N|auto")]
-    shard: Option<String>,
+    pub(crate) shard: Option<String>,
     /// Print one JSON report on stdout (paths, hashes, status per output; failures).
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// `--shard K/N|auto`.
@@ -237,6 +238,15 @@ pub fn run(a: RunArgs) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if a.what.format.as_deref() == Some("ome-zarr") {
+        #[cfg(feature = "ome-zarr")]
+        return super::zarr::run(&a, shard);
+        #[cfg(not(feature = "ome-zarr"))]
+        return fail(
+            exit::USAGE,
+            &"--format ome-zarr needs imflow's `ome-zarr` feature (this build lacks it)",
+        );
+    }
     let Built { flow, files, store } = match a.what.build(shard) {
         Ok(b) => b,
         Err(code) => return code,

@@ -54,6 +54,11 @@ pub struct Tiling {
     /// of its whole-frame ops (every tile's window of a node's values; see
     /// [`super::whole_frame`]). 0: every pass recomputes them.
     pub keep: u64,
+    /// The part of the frame to produce, `None` for all of it: tiles cover only this
+    /// box (their halos still reach into the rest of the frame, and kernels still
+    /// reflect at the frame's edges), so one process computes its rows of a frame
+    /// bit for bit as a whole run would. Whole-frame ops need `None`.
+    pub part: Option<Rect>,
 }
 
 impl Tiling {
@@ -81,6 +86,7 @@ impl Tiling {
             tile,
             halo,
             keep: 0,
+            part: None,
         };
         // Slices of a volume's bricks to try: all of them (or the cap), then halving,
         // and the most slices of whole slices that fit with their halo.
@@ -154,23 +160,29 @@ impl Tiling {
     pub fn rows(&self) -> Vec<Vec<Tile>> {
         let (w, h, d) = (self.frame.width, self.frame.height, self.frame.depth);
         let (tw, th, td) = self.tile;
+        let part = self.part();
         let span = |start: u32, len: u32, halo: u32, whole: u32| {
             let a = start.saturating_sub(halo);
             let b = (start + len + halo).min(whole);
             (a, b - a)
         };
+        let (z_end, y_end, x_end) = (
+            part.z + part.depth,
+            part.y + part.height,
+            part.x + part.width,
+        );
         let mut rows = Vec::new();
-        for z in (0..d).step_by(td as usize) {
-            let id = td.min(d - z);
+        for z in (part.z..z_end).step_by(td as usize) {
+            let id = td.min(z_end - z);
             let (oz, od) = span(z, id, self.halo.z, d);
-            for y in (0..h).step_by(th as usize) {
-                let ih = th.min(h - y);
+            for y in (part.y..y_end).step_by(th as usize) {
+                let ih = th.min(y_end - y);
                 let (oy, oh) = span(y, ih, self.halo.y, h);
                 rows.push(
-                    (0..w)
+                    (part.x..x_end)
                         .step_by(tw as usize)
                         .map(|x| {
-                            let iw = tw.min(w - x);
+                            let iw = tw.min(x_end - x);
                             let (ox, ow) = span(x, iw, self.halo.x, w);
                             Tile {
                                 inner: Rect {
@@ -198,13 +210,19 @@ impl Tiling {
         rows
     }
 
+    /// The part of the frame produced: [`Tiling::part`], or all of it.
+    pub fn part(&self) -> Rect {
+        self.part.unwrap_or(Rect::of(self.frame))
+    }
+
     /// Whether a row of tiles that ends at `tile` completes a band of the frame: the
     /// rows a 2-D frame's sinks take one at a time, or the slab of whole slices a
     /// volume's sinks take (a TIFF is written page by page).
     pub fn ends_band(&self, tile: &Tile) -> bool {
         let i = tile.inner;
         if self.frame.is_volume() {
-            i.y + i.height == self.frame.height
+            let part = self.part();
+            i.y + i.height == part.y + part.height
         } else {
             true
         }
@@ -212,7 +230,8 @@ impl Tiling {
 
     /// Number of tiles.
     pub fn count(&self) -> usize {
-        let (w, h, d) = (self.frame.width, self.frame.height, self.frame.depth);
+        let part = self.part();
+        let (w, h, d) = (part.width, part.height, part.depth);
         (w.div_ceil(self.tile.0) * h.div_ceil(self.tile.1) * d.div_ceil(self.tile.2)) as usize
     }
 }
@@ -295,6 +314,25 @@ mod tests {
         // A halo that cannot fit is an error that says so.
         let e = Tiling::new(shape(1000, 1000), halo(400, 400, 0), 10_000, None).unwrap_err();
         assert!(e.to_string().contains("halo"), "{e}");
+    }
+
+    /// A part of the frame: tiles cover exactly it, their halos reach past it into the
+    /// frame (clipped at the frame's edges).
+    #[test]
+    fn a_part_is_covered_once_with_halos_reaching_past_it() {
+        let t = Tiling {
+            part: Some(Rect::area(0, 20, 10, 15)),
+            ..Tiling::new(shape(10, 60), halo(2, 3, 0), u64::MAX, Some(4)).unwrap()
+        };
+        let tiles: Vec<Tile> = t.rows().into_iter().flatten().collect();
+        assert_eq!(tiles.len(), t.count());
+        let rows: u32 = t.rows().iter().map(|r| r[0].inner.height).sum();
+        assert_eq!(rows, 15);
+        assert_eq!(tiles[0].inner, Rect::area(0, 20, 4, 4));
+        assert_eq!(tiles[0].outer, Rect::area(0, 17, 6, 10));
+        let last = tiles.last().unwrap();
+        assert_eq!(last.inner, Rect::area(8, 32, 2, 3));
+        assert_eq!(last.outer, Rect::area(6, 29, 4, 9));
     }
 
     /// A volume is cut into slabs of whole slices when enough fit, else into bricks;

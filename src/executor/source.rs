@@ -27,6 +27,9 @@ impl Source {
     /// Reads and hashes the file (downloading an object first), to read its pages as
     /// `reading` says.
     pub fn key(path: &Path, reading: Reading) -> Result<Source> {
+        if path.to_str().is_some_and(crate::inputs::is_zarr) {
+            return Self::key_zarr(path, reading);
+        }
         let local = match Location::of_path(path)? {
             Location::Local(p) => LocalFile::at(p),
             #[cfg(feature = "object-store-base")]
@@ -42,6 +45,37 @@ impl Source {
             content,
             stamp,
         })
+    }
+
+    /// An OME-Zarr image (see [`crate::zarr`]): keyed by what it holds, not by how
+    /// its chunks happen to be encoded or named: level 0's metadata, the group's
+    /// attributes and every decoded sample (so reading it costs a read of the whole
+    /// level, as hashing a file does).
+    #[cfg(feature = "ome-zarr")]
+    fn key_zarr(path: &Path, reading: Reading) -> Result<Source> {
+        let image = crate::zarr::ZarrImage::open(path)?;
+        let content = zarr_content(&image, &image.read_all()?);
+        Ok(Source {
+            path: path.to_path_buf(),
+            reading,
+            // No file: `decode` reads the image again (and checks it against the key).
+            local: LocalFile::at(path.to_path_buf()),
+            content,
+            stamp: None,
+        })
+    }
+
+    #[cfg(not(feature = "ome-zarr"))]
+    fn key_zarr(path: &Path, _reading: Reading) -> Result<Source> {
+        Err(Error::Unsupported {
+            path: Some(path.to_path_buf()),
+            reason: "OME-Zarr images need imflow's `ome-zarr` feature (this build lacks it)".into(),
+        })
+    }
+
+    /// Whether the source is an OME-Zarr image (a folder or prefix, not a file).
+    pub fn is_zarr(&self) -> bool {
+        self.path.to_str().is_some_and(crate::inputs::is_zarr)
     }
 
     /// How its pages are read.
@@ -74,6 +108,20 @@ impl Source {
     /// stamp still vouches afterwards); otherwise the bytes are read whole and hashed
     /// again, and must match.
     pub fn decode(&self) -> Result<Stack> {
+        #[cfg(feature = "ome-zarr")]
+        if self.is_zarr() {
+            let image = crate::zarr::ZarrImage::open(&self.path)?;
+            let frames = image.read_all()?;
+            if zarr_content(&image, &frames) != self.content {
+                return Err(Error::Changed {
+                    path: self.path.clone(),
+                });
+            }
+            return Ok(Stack {
+                voxel: Some(image.voxel.clone()),
+                ..Stack::of(frames)
+            });
+        }
         let (path, local) = (&self.path, self.local.path());
         if let Some(keyed) = &self.stamp {
             let (stack, now) =
@@ -110,6 +158,25 @@ impl Source {
             Err(e) => Err(Error::io(path, e)),
         }
     }
+}
+
+/// The content key of an OME-Zarr image: its level 0's metadata, its attributes, and
+/// every frame's samples.
+#[cfg(feature = "ome-zarr")]
+fn zarr_content(image: &crate::zarr::ZarrImage, frames: &[crate::Image]) -> Key {
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"imflow.ngff.source.v1\0");
+    for field in [
+        image.array_json.clone(),
+        serde_json::to_vec(&image.attributes).expect("serialisable"),
+    ] {
+        bytes.extend_from_slice(&(field.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&field);
+    }
+    for f in frames {
+        bytes.extend_from_slice(key::image_source(f).as_bytes());
+    }
+    Key::of_bytes(&bytes)
 }
 
 #[cfg(test)]

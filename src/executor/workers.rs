@@ -51,6 +51,12 @@ impl Fetch {
     /// Reads the file whole, or, for a TIFF whose pages together decode to more than
     /// `whole_limit` bytes, only its header: it will be streamed.
     fn run(&self, whole_limit: u64) -> Result<Fetched> {
+        if let Fetch::Decode(s) = self {
+            if s.is_zarr() {
+                // An OME-Zarr image has no file to probe: decoded whole.
+                return Ok(Fetched::Whole(s.decode()?));
+            }
+        }
         let local = match self {
             Fetch::Decode(s) => s.local().clone(),
             Fetch::Load(store, hit) => store.fetch(hit)?,

@@ -5,6 +5,8 @@
 //! <out>/<name>-<hash16>.<ext>         the image, an ordinary file; hash16 = blake3 of its bytes
 //! <store>/records/<output key>.json   one record per output: what it is and where
 //! <store>/runs/<run id>.json          which outputs each run produced or reused (for gc)
+//! <out>/<name>-<key16>.ome.zarr/      an OME-Zarr output (written by region, see crate::zarr)
+//! <store>/parts/<part key>.json       one record per region of it that a process wrote
 //! ```
 //! `<store>` defaults to `<out>/.imflow`. `<out>` and `<store>` are paths or object URLs
 //! (`s3://bucket/prefix`, with the `s3` feature); each is a [`space::Space`], so the
@@ -45,6 +47,9 @@ pub const RECORD_VERSION: u32 = 1;
 const STORE_META: &str = "store.json";
 const RECORDS: &str = "records";
 const RUNS: &str = "runs";
+/// Records of the parts of OME-Zarr outputs written by region.
+#[cfg_attr(not(feature = "ome-zarr"), allow(dead_code))]
+const PARTS: &str = "parts";
 
 #[derive(Serialize, Deserialize)]
 struct StoreMeta {
@@ -232,6 +237,28 @@ impl Store {
     /// the record and the object's metadata, and no download).
     pub fn is_remote(&self) -> bool {
         self.out.to_str().is_some_and(Location::is_url)
+    }
+
+    /// The bytes of the part record `<store>/parts/<key>.json` (a region of an
+    /// OME-Zarr output one process wrote; see [`crate::zarr::region`]), if it exists.
+    #[cfg_attr(not(feature = "ome-zarr"), allow(dead_code))]
+    pub(crate) fn read_part(&self, key: &Key) -> Result<Option<Vec<u8>>> {
+        self.records.read(&format!("{PARTS}/{}.json", key.hex()))
+    }
+
+    /// Puts a part record unless one is there already (`false`: another process wrote
+    /// that part first).
+    #[cfg_attr(not(feature = "ome-zarr"), allow(dead_code))]
+    pub(crate) fn create_part(&self, key: &Key, bytes: &[u8]) -> Result<bool> {
+        self.records.prepare(&[PARTS])?;
+        self.records
+            .create(&format!("{PARTS}/{}.json", key.hex()), bytes)
+    }
+
+    /// Where a part record is (for messages).
+    #[cfg_attr(not(feature = "ome-zarr"), allow(dead_code))]
+    pub(crate) fn part_path(&self, key: &Key) -> PathBuf {
+        self.records.locate(&format!("{PARTS}/{}.json", key.hex()))
     }
 
     fn record_rel(key: &Key) -> String {

@@ -490,3 +490,25 @@ pub fn list_inputs(url: &ObjectUrl, text: &str) -> Result<Vec<ObjectUrl>> {
         Err(e) => Err(remote(url, e)),
     }
 }
+
+/// The Zarr storage of an object prefix (an OME-Zarr image on S3, say): the bucket's
+/// client under the prefix, through `zarrs_object_store`, its requests run to completion
+/// on this module's runtime (so, as every other request here, not from inside another
+/// tokio runtime).
+#[cfg(feature = "ome-zarr")]
+pub(crate) fn zarr_storage(
+    url: &ObjectUrl,
+) -> Result<zarrs::storage::ReadableWritableListableStorage> {
+    use zarrs::storage::storage_adapter::async_to_sync::{
+        AsyncToSyncBlockOn, AsyncToSyncStorageAdapter,
+    };
+    struct OnRuntime;
+    impl AsyncToSyncBlockOn for OnRuntime {
+        fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+            runtime().block_on(future)
+        }
+    }
+    let prefixed = object_store::prefix::PrefixStore::new(client(url)?, url.prefix.as_str());
+    let store = Arc::new(zarrs_object_store::AsyncObjectStore::new(prefixed));
+    Ok(Arc::new(AsyncToSyncStorageAdapter::new(store, OnRuntime)))
+}
