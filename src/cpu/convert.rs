@@ -1,7 +1,7 @@
 //! Twin of `shaders/convert.wgsl`: interleaved source samples to f32 planes (widening), and
 //! f32 planes back to interleaved samples of a chosen type (narrowing).
 
-use super::Planes;
+use super::{Planes, PlanesRef};
 use crate::image::{Image, ImageView, Rect, SampleType, Samples, SamplesRef};
 use rayon::prelude::*;
 
@@ -172,18 +172,20 @@ fn narrow_plane<T: Copy + Send>(src: &[f32], max: f32, cast: impl Fn(u32) -> T +
 
 /// Interleaves planes into an image of sample type `to`: integers rounded half to even
 /// and clamped to the type's range (NaN to 0), f64 widened exactly.
-pub fn to_image(planes: &Planes, to: SampleType) -> Image {
+pub fn to_image<'a>(planes: impl Into<PlanesRef<'a>>, to: SampleType) -> Image {
+    let planes = planes.into();
     let shape = planes.shape;
     let c = shape.channels as usize;
     let n = shape.plane_len();
-    let data = &planes.data;
+    let data = planes.data;
     let samples = if c == 1 {
         // One plane is already interleaved: a straight, vectorisable map.
         match to {
             // round_clamped keeps the values in range: the casts are exact.
             SampleType::U8 => Samples::U8(narrow_plane(data, 255.0, |v| v as u8)),
             SampleType::U16 => Samples::U16(narrow_plane(data, 65535.0, |v| v as u16)),
-            SampleType::F32 => Samples::F32(data.clone()),
+            // Copied by every core, into memory they touch first.
+            SampleType::F32 => Samples::F32(super::par_map(data, |v| v)),
             // Saturating casts clamp to the type (NaN to 0), as `narrow_int` does.
             SampleType::U32 => Samples::U32(super::par_map(data, |v| round_even(v) as u32)),
             SampleType::I32 => Samples::I32(super::par_map(data, |v| round_even(v) as i32)),
@@ -198,7 +200,12 @@ pub fn to_image(planes: &Planes, to: SampleType) -> Image {
 /// [`to_image`] of the part `rect` of `planes` (a tile's inner part), read in place
 /// rather than cropped first: for one plane written as u8, u16 or f32, the tiled path's
 /// common case; others crop, then convert.
-pub fn to_image_rect(planes: &Planes, rect: crate::image::Rect, to: SampleType) -> Image {
+pub fn to_image_rect<'a>(
+    planes: impl Into<PlanesRef<'a>>,
+    rect: crate::image::Rect,
+    to: SampleType,
+) -> Image {
+    let planes = planes.into();
     if rect == crate::image::Rect::of(planes.shape) {
         return to_image(planes, to);
     }
@@ -250,7 +257,7 @@ pub fn to_image_rect(planes: &Planes, rect: crate::image::Rect, to: SampleType) 
         rh,
         n,
     };
-    let data = &planes.data;
+    let data = planes.data;
     let samples = match to {
         SampleType::U8 => Samples::U8(rows(data, at, |x| round_clamped(x, 255.0) as u8)),
         SampleType::U16 => Samples::U16(rows(data, at, |x| round_clamped(x, 65535.0) as u16)),
