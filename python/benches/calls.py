@@ -35,6 +35,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 ap = argparse.ArgumentParser()
 ap.add_argument("--quick", action="store_true", help="2048² only")
 ap.add_argument("--repeat", type=int, default=7)
+ap.add_argument("--only", default="", help="rows whose call and image contain this (e.g. 'RGB')")
 ap.add_argument("--timing", default=str(ROOT / "target/release/examples/kernel_timing"),
                 help="the kernel_timing example (built with cargo build --release --example kernel_timing)")
 args = ap.parse_args()
@@ -95,6 +96,9 @@ for name, op, call, cv, out_dtype in CASES:
         for dtype, channels in [("u8", 1), ("u16", 1), ("f32", 1), ("u8", 3)]:
             if name == "label" and channels == 3:
                 continue
+            label = f"{side}² {dtype}" + (" RGB" if channels == 3 else "")
+            if args.only and args.only not in f"{name} {label}":
+                continue
             a = image(side, dtype, channels)
             if name == "label":
                 a = (a > np.asarray(a).max() / 2).astype(a.dtype)
@@ -108,6 +112,5 @@ for name, op, call, cv, out_dtype in CASES:
             if cv2 is not None and cv(a) is not None:
                 ocv = best_ms(lambda: cv(a))
             ratio = py / (kernel + touch)
-            label = f"{side}² {dtype}" + (" RGB" if channels == 3 else "")
             print(f"| {name} | {label} | {kernel:.1f} ms | {run:.1f} ms | {touch:.1f} ms | {py:.1f} ms | {ratio:.2f} | "
                   + (f"{ocv:.1f} ms | {py / ocv:.2f} |" if ocv else "– | – |"), flush=True)
