@@ -13,7 +13,7 @@
 //! tile's halo covers the distance back to a segment start). Four segments' sums run
 //! interleaved so their dependent additions overlap.
 
-use super::{window_index, window_pad, Planes};
+use super::{window_index, window_pad, Planes, PlanesRef};
 use crate::image::{SampleType, Window};
 use crate::ops::{Axis, BoxBlur};
 use rayon::prelude::*;
@@ -31,7 +31,7 @@ pub fn band_rows(size: u32) -> usize {
 
 /// Box filter of every plane: along z first where the whole image is a volume (into a
 /// scratch plane), then each slice along y and x.
-pub fn box_blur(src: &Planes, b: &BoxBlur) -> Planes {
+pub fn box_blur(src: PlanesRef<'_>, b: &BoxBlur) -> Planes {
     let (w, h) = (src.shape.width as usize, src.shape.height as usize);
     let win = src.window;
     let (lz, hz) = b.window(Axis::Z);

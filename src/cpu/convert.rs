@@ -1,7 +1,7 @@
 //! Twin of `shaders/convert.wgsl`: interleaved source samples to f32 planes (widening), and
 //! f32 planes back to interleaved samples of a chosen type (narrowing).
 
-use super::Planes;
+use super::{Planes, PlanesRef};
 use crate::image::{Image, ImageView, Rect, SampleType, Samples, SamplesRef};
 use rayon::prelude::*;
 
@@ -172,25 +172,27 @@ fn narrow_plane<T: Copy + Send>(src: &[f32], max: f32, cast: impl Fn(u32) -> T +
 
 /// Interleaves planes into an image of sample type `to`: integers rounded half to even
 /// and clamped to the type's range (NaN to 0), f64 widened exactly.
-pub fn to_image(planes: &Planes, to: SampleType) -> Image {
+pub fn to_image<'a>(planes: impl Into<PlanesRef<'a>>, to: SampleType) -> Image {
+    let planes = planes.into();
     let shape = planes.shape;
     let c = shape.channels as usize;
     let n = shape.plane_len();
-    let data = &planes.data;
+    let data = planes.data;
     let samples = if c == 1 {
         // One plane is already interleaved: a straight, vectorisable map.
         match to {
             // round_clamped keeps the values in range: the casts are exact.
             SampleType::U8 => Samples::U8(narrow_plane(data, 255.0, |v| v as u8)),
             SampleType::U16 => Samples::U16(narrow_plane(data, 65535.0, |v| v as u16)),
-            SampleType::F32 => Samples::F32(data.clone()),
+            // Copied by every core, into memory they touch first.
+            SampleType::F32 => Samples::F32(super::par_map(data, |v| v)),
             // Saturating casts clamp to the type (NaN to 0), as `narrow_int` does.
             SampleType::U32 => Samples::U32(super::par_map(data, |v| round_even(v) as u32)),
             SampleType::I32 => Samples::I32(super::par_map(data, |v| round_even(v) as i32)),
             other => narrow_map(data, other, |i| data[i]),
         }
     } else {
-        narrow_map(data, to, |i| data[(i % c) * n + i / c])
+        interleave(data, to, c, n, shape.width as usize)
     };
     Image::with_shape(shape, samples).expect("shape already valid")
 }
@@ -198,7 +200,12 @@ pub fn to_image(planes: &Planes, to: SampleType) -> Image {
 /// [`to_image`] of the part `rect` of `planes` (a tile's inner part), read in place
 /// rather than cropped first: for one plane written as u8, u16 or f32, the tiled path's
 /// common case; others crop, then convert.
-pub fn to_image_rect(planes: &Planes, rect: crate::image::Rect, to: SampleType) -> Image {
+pub fn to_image_rect<'a>(
+    planes: impl Into<PlanesRef<'a>>,
+    rect: crate::image::Rect,
+    to: SampleType,
+) -> Image {
+    let planes = planes.into();
     if rect == crate::image::Rect::of(planes.shape) {
         return to_image(planes, to);
     }
@@ -250,7 +257,7 @@ pub fn to_image_rect(planes: &Planes, rect: crate::image::Rect, to: SampleType) 
         rh,
         n,
     };
-    let data = &planes.data;
+    let data = planes.data;
     let samples = match to {
         SampleType::U8 => Samples::U8(rows(data, at, |x| round_clamped(x, 255.0) as u8)),
         SampleType::U16 => Samples::U16(rows(data, at, |x| round_clamped(x, 65535.0) as u16)),
@@ -264,6 +271,50 @@ pub fn to_image_rect(planes: &Planes, rect: crate::image::Rect, to: SampleType) 
 /// rounded half to even and clamped).
 pub fn retype(image: &Image, to: SampleType) -> Image {
     to_image(&to_planes(image), to)
+}
+
+/// Planes (`c` of `n` samples, rows `w` long) interleaved into samples of type `to`,
+/// rows in parallel: each output row reads the same row of every plane, so the reads
+/// stream and no sample's index is divided out.
+fn interleave(data: &[f32], to: SampleType, c: usize, n: usize, w: usize) -> Samples {
+    fn rows<T: Send>(
+        data: &[f32],
+        c: usize,
+        n: usize,
+        w: usize,
+        f: impl Fn(f32) -> T + Sync,
+    ) -> Vec<T> {
+        let mut v = Vec::with_capacity(data.len());
+        let line = (w * c).max(1);
+        v.spare_capacity_mut()[..data.len()]
+            .par_chunks_mut(line)
+            .with_min_len((1 << 14) / line + 1)
+            .enumerate()
+            .for_each(|(r, out)| {
+                for (ch, plane) in data.chunks_exact(n.max(1)).enumerate() {
+                    let row = &plane[r * w..(r + 1) * w];
+                    for (x, &value) in row.iter().enumerate() {
+                        out[x * c + ch].write(f(value));
+                    }
+                }
+            });
+        // SAFETY: each row of `w * c` samples was written in full, every channel of
+        // every column, and the rows make up all `data.len()` samples.
+        unsafe { v.set_len(data.len()) };
+        v
+    }
+    let range = to.range().unwrap_or((0.0, 0.0));
+    let int = |x: f32| narrow_int(x, range);
+    match to {
+        SampleType::U8 => Samples::U8(rows(data, c, n, w, |x| round_clamped(x, 255.0) as u8)),
+        SampleType::U16 => Samples::U16(rows(data, c, n, w, |x| round_clamped(x, 65535.0) as u16)),
+        SampleType::F32 => Samples::F32(rows(data, c, n, w, |x| x)),
+        SampleType::I8 => Samples::I8(rows(data, c, n, w, |x| int(x) as i8)),
+        SampleType::I16 => Samples::I16(rows(data, c, n, w, |x| int(x) as i16)),
+        SampleType::I32 => Samples::I32(rows(data, c, n, w, |x| int(x) as i32)),
+        SampleType::U32 => Samples::U32(rows(data, c, n, w, |x| int(x) as u32)),
+        SampleType::F64 => Samples::F64(rows(data, c, n, w, f64::from)),
+    }
 }
 
 /// `to`'s samples from `at(i)` for every interleaved index i, in parallel.
@@ -289,6 +340,31 @@ fn narrow_map(data: &[f32], to: SampleType, at: impl Fn(usize) -> f32 + Sync) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Interleaving by rows gives sample `i` from plane `i % c` at `i / c`, for every
+    /// type, with channel counts 2 to 4 and a volume's rows.
+    #[test]
+    fn planes_interleave_sample_by_sample() {
+        for t in SampleType::ALL {
+            for c in [2u32, 3, 4] {
+                let shape = crate::image::Shape::volume(5, 3, 2, c).unwrap();
+                let n = shape.plane_len();
+                let data: Vec<f32> = (0..n * c as usize)
+                    .map(|i| (i * 37 % 101) as f32 - 20.5)
+                    .collect();
+                let planes = Planes {
+                    shape,
+                    data: data.clone(),
+                    value_type: SampleType::F32,
+                    window: crate::image::Window::whole(shape),
+                };
+                let got = to_image(&planes, t);
+                let c = c as usize;
+                let want = narrow_map(&data, t, |i| data[(i % c) * n + i / c]);
+                assert_eq!(got.samples(), &want, "{t:?} c={c}");
+            }
+        }
+    }
 
     /// A part read in place gives the planes of the part cut out first, for every
     /// sample type and channel count, at the edges and inside.

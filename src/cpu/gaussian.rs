@@ -13,7 +13,7 @@
 //!   with intrinsics: four 8-wide accumulators per step, sums kept in registers. The
 //!   portable loops are the same arithmetic in the same order, one lane at a time.
 
-use super::{window_index, window_pad, Planes};
+use super::{window_index, window_pad, Planes, PlanesRef};
 use crate::image::{SampleType, Window};
 use crate::ops::{Axis, Gaussian};
 use rayon::prelude::*;
@@ -50,7 +50,7 @@ impl Scratch {
 
 /// Gaussian filter of every plane: along z first where the whole image is a volume
 /// (into a scratch plane), then each slice along y and x.
-pub fn gaussian(src: &Planes, g: &Gaussian) -> Planes {
+pub fn gaussian(src: PlanesRef<'_>, g: &Gaussian) -> Planes {
     let (w, h) = (src.shape.width as usize, src.shape.height as usize);
     let win = src.window;
     let kz = (win.full_depth > 1).then(|| g.kernel(Axis::Z)).flatten();

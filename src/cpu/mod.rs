@@ -21,6 +21,11 @@ use std::mem::MaybeUninit;
 /// Applies one op; for a threshold op also returns the threshold it used. The op's
 /// parameters are checked first (a struct literal skips the parser's checks).
 pub fn apply(planes: &Planes, op: &Op) -> Result<(Planes, Option<f64>)> {
+    apply_ref(planes.view(), op)
+}
+
+/// [`apply`] on borrowed planes (a one-channel f32 image where it lies).
+pub fn apply_ref(planes: PlanesRef<'_>, op: &Op) -> Result<(Planes, Option<f64>)> {
     op.validate()?;
     op.check_input(planes.value_type)?;
     op.check_shape(planes.shape)?;
@@ -55,19 +60,70 @@ pub struct Planes {
     pub window: Window,
 }
 
+/// Planes borrowed: an owned [`Planes`]'s, or the samples of a one-channel f32 image
+/// where they lie (a numpy array's buffer), which the kernels read without a copy.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanesRef<'a> {
+    /// Width, height, channels.
+    pub shape: Shape,
+    /// The planar samples.
+    pub data: &'a [f32],
+    /// What the values are (see [`Planes::value_type`]).
+    pub value_type: SampleType,
+    /// Where these planes sit in the whole image.
+    pub window: Window,
+}
+
 impl Planes {
+    /// The planes, borrowed.
+    pub fn view(&self) -> PlanesRef<'_> {
+        PlanesRef {
+            shape: self.shape,
+            data: &self.data,
+            value_type: self.value_type,
+            window: self.window,
+        }
+    }
+
     /// Iterates over the planes.
     pub fn planes(&self) -> impl Iterator<Item = &[f32]> {
         self.data.chunks_exact(self.shape.plane_len())
+    }
+
+    /// The part `rect` of every plane, as compact planes at that place of the whole
+    /// image (a tile's inner part). Twin of `crop` in shaders/window.wgsl.
+    pub fn crop(&self, rect: crate::image::Rect) -> Planes {
+        if rect == crate::image::Rect::of(self.shape) {
+            return self.clone();
+        }
+        self.view().crop(rect)
+    }
+}
+
+impl<'a> From<&'a Planes> for PlanesRef<'a> {
+    fn from(p: &'a Planes) -> Self {
+        p.view()
+    }
+}
+
+impl<'a> PlanesRef<'a> {
+    /// The planes as owned ones (a copy).
+    pub fn to_planes(self) -> Planes {
+        Planes {
+            shape: self.shape,
+            data: par_map(self.data, |x| x),
+            value_type: self.value_type,
+            window: self.window,
+        }
     }
 
     /// The rows of the part `rect` of every plane (every slice of it), where they lie,
     /// in parallel (a few rows to a task): what a reduction over a tile's inner part
     /// reads.
     pub(crate) fn par_rows(
-        &self,
+        self,
         rect: crate::image::Rect,
-    ) -> impl IndexedParallelIterator<Item = &[f32]> {
+    ) -> impl IndexedParallelIterator<Item = &'a [f32]> {
         let s = self.shape;
         let (w, n, slice) = (s.width as usize, s.plane_len(), s.slice_len());
         let (h, d) = (rect.height as usize, rect.depth as usize);
@@ -77,22 +133,19 @@ impl Planes {
             rect.z as usize,
             rect.width as usize,
         );
+        let data = self.data;
         (0..h * d * s.channels as usize)
             .into_par_iter()
             .with_min_len((1 << 14) / rw.max(1) + 1)
             .map(move |k| {
                 let (c, k) = (k / (h * d), k % (h * d));
                 let (dz, dy) = (k / h, k % h);
-                &self.data[c * n + (z + dz) * slice + (y + dy) * w + x..][..rw]
+                &data[c * n + (z + dz) * slice + (y + dy) * w + x..][..rw]
             })
     }
 
-    /// The part `rect` of every plane, as compact planes at that place of the whole
-    /// image (a tile's inner part). Twin of `crop` in shaders/window.wgsl.
-    pub fn crop(&self, rect: crate::image::Rect) -> Planes {
-        if rect == crate::image::Rect::of(self.shape) {
-            return self.clone();
-        }
+    /// The part `rect` of every plane, as compact planes (see [`Planes::crop`]).
+    pub fn crop(self, rect: crate::image::Rect) -> Planes {
         let mut data = Vec::with_capacity(rect.len() * self.shape.channels as usize);
         data.par_extend(self.par_rows(rect).flat_map_iter(|row| row.iter().copied()));
         Planes {
@@ -105,7 +158,7 @@ impl Planes {
 
     /// Builds new planes of the same shape by mapping each plane.
     pub(crate) fn map_planes(
-        &self,
+        self,
         value_type: SampleType,
         f: impl Fn(&[f32], &mut [f32]) + Sync,
     ) -> Planes {

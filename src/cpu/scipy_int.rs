@@ -14,13 +14,13 @@
 //! The planes hold integer levels of an 8- or 16-bit type as f32 (exact), and so do the
 //! results.
 
-use super::{window_index, Planes};
+use super::{window_index, Planes, PlanesRef};
 use crate::ops::{Axis, BoxBlur, Gaussian};
 use rayon::prelude::*;
 
 /// Gaussian filter of every plane, scipy's integer path. `planes.value_type` is the
 /// integer type each pass truncates to.
-pub fn gaussian(src: &Planes, g: &Gaussian) -> Planes {
+pub fn gaussian(src: PlanesRef<'_>, g: &Gaussian) -> Planes {
     let passes: Vec<(Axis, Vec<f64>)> = [Axis::Y, Axis::X]
         .into_iter()
         .filter_map(|a| g.kernel64(a).map(|k| (a, k)))
@@ -36,7 +36,7 @@ pub fn gaussian(src: &Planes, g: &Gaussian) -> Planes {
 }
 
 /// Box filter of every plane, scipy's integer path (2-D: see [`crate::Op::check_shape`]).
-pub fn box_blur(src: &Planes, b: &BoxBlur) -> Planes {
+pub fn box_blur(src: PlanesRef<'_>, b: &BoxBlur) -> Planes {
     // Each pass's "kernel" is its window: samples before and after the centre, size.
     let passes: Vec<(Axis, Vec<f64>)> = [Axis::Y, Axis::X]
         .into_iter()
@@ -60,7 +60,7 @@ pub fn box_blur(src: &Planes, b: &BoxBlur) -> Planes {
 /// it, where `line(j)` reads the line's j-th sample (reflected at the whole image's
 /// edge), truncated toward zero and clamped to the value type's range.
 fn separable(
-    src: &Planes,
+    src: PlanesRef<'_>,
     passes: &[(Axis, Vec<f64>)],
     tap: impl Fn(&dyn Fn(i64) -> f64, i64, &[f64]) -> f64 + Sync,
 ) -> Planes {

@@ -12,7 +12,7 @@
 //! a running f32 sum, which is the same whenever an image has at most 2^24 samples and
 //! more precise beyond (skimage's f32 running sum starts to drop counts there).
 
-use super::Planes;
+use super::{Planes, PlanesRef};
 use crate::image::SampleType;
 use crate::ops::{f32_at_or_below, Threshold};
 use rayon::prelude::*;
@@ -21,7 +21,7 @@ use rayon::prelude::*;
 pub const FLOAT_BINS: usize = 256;
 
 /// Applies a threshold op: the 0/255 mask, and the threshold used (Otsu's or the fixed).
-pub fn threshold(src: &Planes, op: &Threshold) -> (Planes, f64) {
+pub fn threshold(src: PlanesRef<'_>, op: &Threshold) -> (Planes, f64) {
     let t = match *op {
         Threshold::Value { value } => value,
         Threshold::Otsu => otsu_threshold(src),
@@ -30,7 +30,7 @@ pub fn threshold(src: &Planes, op: &Threshold) -> (Planes, f64) {
 }
 
 /// `x > t` as 0.0 / 255.0, over every channel.
-pub fn mask(src: &Planes, t: f64) -> Planes {
+pub fn mask(src: PlanesRef<'_>, t: f64) -> Planes {
     let tf = f32_at_or_below(t);
     let data = super::par_map_plane(&src.data, |x| if x > tf { 255.0 } else { 0.0 });
     Planes {
@@ -96,7 +96,7 @@ fn min_max_chunk(c: &[f32]) -> (f32, f32) {
 
 /// skimage's `threshold_otsu` over all samples (all channels together, as skimage does
 /// for a colour array). NaNs are ignored; an image with one value returns that value.
-pub fn otsu_threshold(src: &Planes) -> f64 {
+pub fn otsu_threshold(src: PlanesRef<'_>) -> f64 {
     let Some((lo, hi)) = min_max(&src.data) else {
         return f64::NAN;
     };

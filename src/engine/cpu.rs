@@ -3,8 +3,8 @@
 
 use super::program::{Cmd, Reduced, Reduction};
 use super::{Engine, Outcome, Program};
-use crate::cpu::{self, threshold, Planes};
-use crate::image::{Rect, SampleType};
+use crate::cpu::{self, threshold, Planes, PlanesRef};
+use crate::image::{Image, ImageView, Rect, SampleType, Samples, SamplesRef};
 use crate::{Error, Result};
 use std::sync::Arc;
 
@@ -55,9 +55,8 @@ impl Engine for CpuEngine {
     fn submit(&self, program: Program<'_, Self::Frame>) -> Result<Self::Pending> {
         let deaths = program.deaths();
         let mut out = Outcome::new(program.len());
-        let mut slots: Vec<Option<Arc<Planes>>> = vec![None; program.len()];
+        let mut slots: Vec<Option<Value<'_>>> = (0..program.len()).map(|_| None).collect();
         for (i, cmd) in program.cmds.into_iter().enumerate() {
-            let value = |s: super::Slot| slots[s.0].as_ref().expect("live until its last reader");
             let made = match cmd {
                 Cmd::Upload {
                     image,
@@ -66,25 +65,63 @@ impl Engine for CpuEngine {
                     window,
                 } => {
                     let rect = part.unwrap_or(Rect::of(image.shape()));
-                    let mut p = cpu::convert::to_planes_part(image, rect);
-                    p.value_type = value_type;
-                    p.window = window;
-                    Some(Arc::new(p))
+                    match borrowable(image, rect) {
+                        // A one-channel f32 image is already a plane: read where it lies.
+                        Some(data) => Some(Value::Borrowed(PlanesRef {
+                            shape: image.shape(),
+                            data,
+                            value_type,
+                            window,
+                        })),
+                        None => {
+                            let mut p = cpu::convert::to_planes_part(image, rect);
+                            p.value_type = value_type;
+                            p.window = window;
+                            Some(Value::Owned(Arc::new(p)))
+                        }
+                    }
                 }
-                Cmd::Resident { frame } => Some(frame),
+                Cmd::Resident { frame } => Some(Value::Owned(frame)),
                 Cmd::Apply { op, input } => {
-                    let (planes, t) = cpu::apply(value(input), op)?;
+                    let (planes, t) = cpu::apply_ref(value(&slots, input), op)?;
                     out.thresholds[i] = t.map(super::defined_threshold).transpose()?;
-                    Some(Arc::new(planes))
+                    Some(Value::Owned(Arc::new(planes)))
                 }
                 Cmd::Download { input, to, rect } => {
-                    let v = value(input);
+                    let v = value(&slots, input);
                     let rect = part_of(v, rect)?;
-                    out.images.push(cpu::convert::to_image_rect(v, rect, to));
+                    // The last read of one whole f32 plane that no one else holds: the
+                    // plane becomes the image, without a copy.
+                    let whole_f32 = to == SampleType::F32
+                        && v.shape.channels == 1
+                        && rect == Rect::of(v.shape)
+                        && deaths[i].contains(&input);
+                    let moved = match slots[input.0].take() {
+                        Some(Value::Owned(arc)) if whole_f32 => match Arc::try_unwrap(arc) {
+                            Ok(p) => Some(Image::with_shape(p.shape, Samples::F32(p.data))?),
+                            Err(arc) => {
+                                slots[input.0] = Some(Value::Owned(arc));
+                                None
+                            }
+                        },
+                        other => {
+                            slots[input.0] = other;
+                            None
+                        }
+                    };
+                    let image = match moved {
+                        Some(image) => image,
+                        None => cpu::convert::to_image_rect(value(&slots, input), rect, to),
+                    };
+                    out.images.push(image);
                     None
                 }
                 Cmd::Keep { input } => {
-                    out.kept.push(Arc::clone(value(input)));
+                    let kept = match slots[input.0].as_ref().expect("live until its last reader") {
+                        Value::Owned(arc) => Arc::clone(arc),
+                        Value::Borrowed(p) => Arc::new(p.to_planes()),
+                    };
+                    out.kept.push(kept);
                     None
                 }
                 Cmd::Reduce {
@@ -92,7 +129,7 @@ impl Engine for CpuEngine {
                     rect,
                     reduction,
                 } => {
-                    let v = value(input);
+                    let v = value(&slots, input);
                     let rect = part_of(v, rect)?;
                     // The part's rows are read where they lie: no copy of the part.
                     let rows = v.par_rows(rect);
@@ -118,7 +155,7 @@ impl Engine for CpuEngine {
             };
             slots[i] = made;
             for dead in &deaths[i] {
-                if let Some(planes) = slots[dead.0].take() {
+                if let Some(Value::Owned(planes)) = slots[dead.0].take() {
                     self.recycle(planes);
                 }
             }
@@ -131,9 +168,43 @@ impl Engine for CpuEngine {
     }
 }
 
+/// A value of a program on the CPU: planes of its own, or a source's samples borrowed.
+enum Value<'a> {
+    Owned(Arc<Planes>),
+    Borrowed(PlanesRef<'a>),
+}
+
+impl Value<'_> {
+    fn planes(&self) -> PlanesRef<'_> {
+        match self {
+            Value::Owned(p) => p.view(),
+            Value::Borrowed(p) => *p,
+        }
+    }
+}
+
+/// The planes of slot `s`, live until its last reader.
+fn value<'s>(slots: &'s [Option<Value<'_>>], s: super::Slot) -> PlanesRef<'s> {
+    (slots[s.0].as_ref())
+        .expect("live until its last reader")
+        .planes()
+}
+
+/// The samples of `image` as a plane the kernels can read where they lie: a whole
+/// one-channel f32 image (a numpy array's buffer, say). Others are widened or
+/// de-interleaved into planes first.
+fn borrowable<'a>(image: ImageView<'a>, rect: Rect) -> Option<&'a [f32]> {
+    match image.samples() {
+        SamplesRef::F32(v) if image.shape().channels == 1 && rect == Rect::of(image.shape()) => {
+            Some(v)
+        }
+        _ => None,
+    }
+}
+
 /// The part of `planes` a command reads: `rect` if it lies within them, all of them
 /// for `None`.
-fn part_of(planes: &Planes, rect: Option<Rect>) -> Result<Rect> {
+fn part_of(planes: PlanesRef<'_>, rect: Option<Rect>) -> Result<Rect> {
     match rect {
         None => Ok(Rect::of(planes.shape)),
         Some(r) if r.fits(planes.shape) => Ok(r),

@@ -11,7 +11,7 @@
 //! [`Runs`] is fed rows band by band, which is also how tiled frames label: the rows of
 //! a frame too large for memory arrive a band at a time, and only the runs are kept.
 
-use super::Planes;
+use super::{Planes, PlanesRef};
 use crate::image::{Rect, SampleType};
 use crate::ops::{Label, RemoveSmall};
 use crate::Result;
@@ -22,7 +22,7 @@ mod runs;
 pub use runs::{Runs, MAX_LABELS};
 
 /// Labels every plane (each channel on its own).
-pub fn label(src: &Planes, l: &Label) -> Result<Planes> {
+pub fn label(src: PlanesRef<'_>, l: &Label) -> Result<Planes> {
     let shape = src.shape;
     each_plane(src, SampleType::U32, |plane, _, out| {
         let runs = runs_of(plane, shape, l.connectivity)?;
@@ -33,7 +33,7 @@ pub fn label(src: &Planes, l: &Label) -> Result<Planes> {
 
 /// Removes small objects from every plane: components of a mask (the result a 0/255
 /// mask), or labels of a label image (kept labels keep their values).
-pub fn remove_small(src: &Planes, r: &RemoveSmall) -> Result<Planes> {
+pub fn remove_small(src: PlanesRef<'_>, r: &RemoveSmall) -> Result<Planes> {
     if RemoveSmall::labels_mode(src.value_type) {
         return each_plane(src, src.value_type, |plane, _, out| {
             let mut areas: HashMap<u32, u64> = HashMap::new();
@@ -73,7 +73,7 @@ fn runs_of(plane: &[f32], shape: crate::image::Shape, connectivity: u8) -> Resul
 }
 
 fn each_plane(
-    src: &Planes,
+    src: PlanesRef<'_>,
     value_type: SampleType,
     f: impl Fn(&[f32], usize, &mut [f32]) -> Result<()>,
 ) -> Result<Planes> {
