@@ -32,7 +32,7 @@ pub fn threshold(src: PlanesRef<'_>, op: &Threshold) -> (Planes, f64) {
 /// `x > t` as 0.0 / 255.0, over every channel.
 pub fn mask(src: PlanesRef<'_>, t: f64) -> Planes {
     let tf = f32_at_or_below(t);
-    let data = super::par_map_plane(&src.data, |x| if x > tf { 255.0 } else { 0.0 });
+    let data = super::par_map_plane(src.data, |x| if x > tf { 255.0 } else { 0.0 });
     Planes {
         shape: src.shape,
         data,
@@ -97,14 +97,14 @@ fn min_max_chunk(c: &[f32]) -> (f32, f32) {
 /// skimage's `threshold_otsu` over all samples (all channels together, as skimage does
 /// for a colour array). NaNs are ignored; an image with one value returns that value.
 pub fn otsu_threshold(src: PlanesRef<'_>) -> f64 {
-    let Some((lo, hi)) = min_max(&src.data) else {
+    let Some((lo, hi)) = min_max(src.data) else {
         return f64::NAN;
     };
     if lo == hi {
         return f64::from(lo);
     }
     let integer = integer_levels(src.value_type);
-    otsu_from_histogram(&histogram_of(&src.data, lo, hi, integer), lo, hi, integer)
+    otsu_from_histogram(&histogram_of(src.data, lo, hi, integer), lo, hi, integer)
 }
 
 /// Whether Otsu bins values of this type one per level (integers no op has changed)
