@@ -124,6 +124,19 @@ fn time_cpu(image: &Image, ops: &[Op], reps: usize) -> Fallible<Map<String, Valu
         drop(std::hint::black_box(cur));
         Ok(())
     };
+    host_timed(
+        run,
+        reps,
+        format!("cpu ({} threads)", rayon::current_num_threads()),
+    )
+}
+
+/// Best and median wall time of `run` over `reps` calls after a warm-up, on the host.
+fn host_timed(
+    run: impl Fn() -> imflow::Result<()>,
+    reps: usize,
+    device: String,
+) -> Fallible<Map<String, Value>> {
     run()?; // warm-up
     let mut times = Vec::with_capacity(reps);
     for _ in 0..reps {
@@ -132,7 +145,6 @@ fn time_cpu(image: &Image, ops: &[Op], reps: usize) -> Fallible<Map<String, Valu
         times.push(t0.elapsed().as_secs_f64() * 1e3);
     }
     let (best, median) = summary(times);
-    let device = format!("cpu ({} threads)", rayon::current_num_threads());
     Ok(fields(
         json!({"device": device, "best_ms": best, "median_ms": median, "gpu_kernel_ms": null}),
     ))
@@ -150,21 +162,11 @@ fn time_run(image: &Image, ops: &[Op], reps: usize) -> Fallible<Map<String, Valu
         p.run(image, ops, out)
             .map(|r| drop(std::hint::black_box(r)))
     };
-    run()?; // warm-up
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t0 = Instant::now();
-        run()?;
-        times.push(t0.elapsed().as_secs_f64() * 1e3);
-    }
-    let (best, median) = summary(times);
     let device = format!(
         "Processor::run, cpu ({} threads)",
         rayon::current_num_threads()
     );
-    Ok(fields(
-        json!({"device": device, "best_ms": best, "median_ms": median, "gpu_kernel_ms": null}),
-    ))
+    host_timed(run, reps, device)
 }
 
 /// The chain on a resident image: wall time of submit + wait, and the kernels' own time
