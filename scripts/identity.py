@@ -69,7 +69,10 @@ def run(binary: str, src: pathlib.Path, out: pathlib.Path, chain, dtype: str, ba
         args += ["--op", op]
     r = subprocess.run(args, capture_output=True, text=True, env=env)
     if r.returncode != 0:
-        return "error: " + r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "error"
+        # The same refusal from both builds counts as the same outcome: the message
+        # names the output file, whose name differs by build.
+        last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+        return "error: " + last.replace(str(out), "OUT")
     return hashlib.sha256(out.read_bytes()).hexdigest()
 
 
