@@ -110,8 +110,9 @@ fn keep_freed_buffers() {
 
 /// Lowers the freed heap memory the allocator keeps (see [`keep_freed_buffers`]) to
 /// `bytes` where that is less: what is kept counts in the process's memory like what
-/// is used, so under `--memory 1GiB` keeping 512 MiB took a 4 GiB volume's run to
-/// 1.74 GiB of peak RSS.
+/// is used, and 512 MiB of it is half of a `--memory 1GiB` budget. (On the 4 GiB volume
+/// of BENCHMARKS.md it made little difference, 1.74 -> 1.71 GiB; what brought that run
+/// under its budget was the CPU tiles' share, see `CpuEngine::plane_limit`.)
 pub(crate) fn retain_freed_at_most(bytes: u64) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
