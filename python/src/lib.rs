@@ -330,8 +330,9 @@ fn threshold_otsu(array: &Bound<'_, PyAny>, backend: &str, volume: bool) -> PyRe
 }
 
 /// Connected components of a mask (nonzero is foreground), numbered as
-/// `scipy.ndimage.label` (connectivity 1) or `skimage.measure.label` (2): uint32 for
-/// every input dtype.
+/// `scipy.ndimage.label(x, generate_binary_structure(ndim, connectivity))` =
+/// `skimage.measure.label(x, connectivity=connectivity)` (3 needs `volume=True`):
+/// uint32 for every input dtype.
 #[pyfunction]
 #[pyo3(signature = (array, *, connectivity=None, backend="auto", stack=None, volume=false))]
 fn label<'py>(
