@@ -420,7 +420,7 @@ mod tests {
             ("[nodes.a]\nfrom = \"b\"\nop = \"box:size=3\"\n[nodes.b]\nfrom = \"a\"\nop = \"box:size=3\"\noutput = \"x\"", "cycle"),
             ("[nodes.a]\nfrom = \"input\"\nop = \"box:size=3\"", "no node has an `output`"),
             ("[nodes.a]\nfrom = \"input\"\noutput = \"x\"", "needs `op` or `ops`"),
-            ("[nodes.a]\nfrom = \"input\"\nop = \"median:size=3\"\noutput = \"x\"", "unknown op `median`"),
+            ("[nodes.a]\nfrom = \"input\"\nop = \"sobel:size=3\"\noutput = \"x\"", "unknown op `sobel`"),
             ("[nodes.a]\nfrom = \"input\"\nop = \"box:size=3\"\noutput = \"x\"\ncolour = 1", "unknown field"),
             ("[nodes.a]\nfrom = \"input\"\nop = \"box:size=3\"\noutput = \"x\"\nformat = \"xcf\"", "unknown format"),
             ("not toml at all [", "<flow>:1"),

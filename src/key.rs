@@ -238,6 +238,13 @@ pub fn op_version(op: &Op) -> Key {
         Op::Box(_) => ("box", Shader::BoxBlur),
         Op::Threshold(_) => ("threshold", Shader::Threshold),
         Op::Label(_) | Op::RemoveSmall(_) => ("label", Shader::Label),
+        Op::Median(_) => ("median", Shader::Rank),
+        Op::Erode(_)
+        | Op::Dilate(_)
+        | Op::Open(_)
+        | Op::Close(_)
+        | Op::Tophat(_)
+        | Op::Blackhat(_) => ("morph", Shader::Rank),
     };
     let twin = |name: &str| {
         CPU_TWIN_VERSIONS

@@ -24,11 +24,13 @@ pub enum Shader {
     BoxInt,
     /// `shaders/label.wgsl`: connected components, removing small objects.
     Label,
+    /// `shaders/rank.wgsl`: the median and grey morphology.
+    Rank,
 }
 
 impl Shader {
     /// Every shader family.
-    pub const ALL: [Shader; 8] = [
+    pub const ALL: [Shader; 9] = [
         Shader::Convert,
         Shader::Gaussian,
         Shader::BoxBlur,
@@ -37,6 +39,7 @@ impl Shader {
         Shader::GaussianInt,
         Shader::BoxInt,
         Shader::Label,
+        Shader::Rank,
     ];
 
     /// The file's source as committed.
@@ -50,6 +53,7 @@ impl Shader {
             Shader::GaussianInt => include_str!("../shaders/gaussian_int.wgsl"),
             Shader::BoxInt => include_str!("../shaders/box_int.wgsl"),
             Shader::Label => include_str!("../shaders/label.wgsl"),
+            Shader::Rank => include_str!("../shaders/rank.wgsl"),
         }
     }
 
@@ -64,6 +68,7 @@ impl Shader {
             Shader::GaussianInt => "gaussian_int.wgsl",
             Shader::BoxInt => "box_int.wgsl",
             Shader::Label => "label.wgsl",
+            Shader::Rank => "rank.wgsl",
         }
     }
 

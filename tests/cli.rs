@@ -102,7 +102,12 @@ fn bad_parameters_are_usage_errors_naming_the_problem() {
         ("gaussian:sigma=-2", &["sigma", "-2"]),
         ("gaussian:sigma=nan", &["sigma", "NaN"]),
         ("box:size=0", &["box", "size"]),
-        ("median:size=3", &["unknown op `median`"]),
+        ("sobel:size=3", &["unknown op `sobel`"]),
+        ("median:size=0", &["median", "size"]),
+        (
+            "erode:footprint=hexagon,radius=1",
+            &["unknown footprint `hexagon`"],
+        ),
         ("threshold:method=magic", &["unknown method `magic`"]),
     ];
     for (spec, needles) in cases {

@@ -34,11 +34,15 @@ from ._imflow import (  # noqa: F401 (re-exported)
     apply,
     apply_bytes,
     array_key,
+    black_tophat,
     box,
     canonical_op,
+    closing,
     decode,
     device,
+    dilation,
     encode,
+    erosion,
     gaussian,
     hash_bytes,
     hash_file,
@@ -46,11 +50,14 @@ from ._imflow import (  # noqa: F401 (re-exported)
     imwrite,
     label,
     measure,
+    median,
     op_version,
+    opening,
     remove_small_objects,
     threshold,
     threshold_otsu,
     voxel_size,
+    white_tophat,
 )
 
 __all__ = [
@@ -58,7 +65,8 @@ __all__ = [
     "UnsupportedFormatError", "apply", "apply_bytes", "array_key", "box", "canonical_op",
     "decode", "device", "encode", "gaussian", "hash_bytes", "hash_file", "imread", "imwrite",
     "label", "measure", "op_version", "remove_small_objects", "threshold", "threshold_otsu",
-    "voxel_size",
+    "voxel_size", "median", "erosion", "dilation", "opening", "closing", "white_tophat",
+    "black_tophat",
 ]
 
 

@@ -51,6 +51,42 @@ def box(array: _Array, size: Union[int, Sequence[int]], *, int_mode: Optional[st
         stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """scipy.ndimage.uniform_filter(x, size, mode='reflect') per channel: `size` one
     integer for every axis, or (y, x), or with volume=True (z, y, x). Result: float32; dtype='same' (or int_mode='scipy') the input's."""
+def median(array: _Array, size: Union[int, Sequence[int]], *, backend: _Backend = "auto",
+           stack: Optional[bool] = None, volume: bool = False) -> _Array:
+    """scipy.ndimage.median_filter(x, size, mode='reflect') per channel: `size` one
+    integer for every axis, or (y, x), or with volume=True (z, y, x); an even size takes
+    the upper median, as scipy. At most 729 samples a window (27x27, 9x9x9). Result: the
+    input's dtype."""
+def erosion(array: _Array, footprint: str = "disk", radius: Optional[int] = None,
+            size: Optional[int] = None, *, backend: _Backend = "auto",
+            stack: Optional[bool] = None, volume: bool = False) -> _Array:
+    """skimage.morphology.erosion(x, footprint) per channel (mode='reflect'). `footprint`:
+    'disk', 'ball' or 'cross' with `radius` (disk(r), ball(r), arms of r along each
+    axis), or 'square' or 'cube' with `size` (footprint_rectangle; an even side reaches
+    one further after the centre, as scikit-image pads it). A 2-D footprint on a volume
+    acts on each slice. Result: the input's dtype (bool for a bool mask, as scikit-image)."""
+def dilation(array: _Array, footprint: str = "disk", radius: Optional[int] = None,
+             size: Optional[int] = None, *, backend: _Backend = "auto",
+             stack: Optional[bool] = None, volume: bool = False) -> _Array:
+    """skimage.morphology.dilation(x, footprint); footprints as in `erosion`."""
+def opening(array: _Array, footprint: str = "disk", radius: Optional[int] = None,
+            size: Optional[int] = None, *, backend: _Backend = "auto",
+            stack: Optional[bool] = None, volume: bool = False) -> _Array:
+    """skimage.morphology.opening(x, footprint): erosion, then dilation by the mirrored
+    footprint; footprints as in `erosion`."""
+def closing(array: _Array, footprint: str = "disk", radius: Optional[int] = None,
+            size: Optional[int] = None, *, backend: _Backend = "auto",
+            stack: Optional[bool] = None, volume: bool = False) -> _Array:
+    """skimage.morphology.closing(x, footprint): dilation, then erosion by the mirrored
+    footprint; footprints as in `erosion`."""
+def white_tophat(array: _Array, footprint: str = "disk", radius: Optional[int] = None,
+                 size: Optional[int] = None, *, backend: _Backend = "auto",
+                 stack: Optional[bool] = None, volume: bool = False) -> _Array:
+    """skimage.morphology.white_tophat(x, footprint): x minus its opening."""
+def black_tophat(array: _Array, footprint: str = "disk", radius: Optional[int] = None,
+                 size: Optional[int] = None, *, backend: _Backend = "auto",
+                 stack: Optional[bool] = None, volume: bool = False) -> _Array:
+    """skimage.morphology.black_tophat(x, footprint): the closing of x minus x."""
 def threshold(array: _Array, value: Union[float, str], *, backend: _Backend = "auto",
               stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """`x > value` as a uint8 mask of 0/255 (any input dtype); value='otsu' uses

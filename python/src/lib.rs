@@ -8,6 +8,7 @@ mod errors;
 mod files;
 mod flows;
 mod params;
+mod rank;
 
 use accept::{accept, empty_result, follows_source, Accepted, Role};
 use arrays::{to_array, with_frames, Axes};
@@ -523,5 +524,6 @@ fn _imflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     flows::register(m)?;
     files::register(m)?;
+    rank::register(m)?;
     Ok(())
 }

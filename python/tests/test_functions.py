@@ -148,7 +148,7 @@ def test_errors_name_the_problem() -> None:
     with pytest.raises(ValueError, match="sigma"):
         imflow.gaussian(x, -1)
     with pytest.raises(ValueError, match="unknown op"):
-        imflow.apply(x, ["median:size=3"])
+        imflow.apply(x, ["sobel:size=3"])
     with pytest.raises(TypeError, match="unsupported dtype complex64"):
         imflow.gaussian(np.zeros((4, 4), np.complex64), 1)
     with pytest.raises(TypeError, match="numpy array"):

@@ -9,6 +9,7 @@ pub mod convert;
 pub mod gaussian;
 pub mod label;
 pub mod pool;
+pub mod rank;
 pub mod scipy_int;
 pub mod threshold;
 
@@ -42,6 +43,16 @@ pub fn apply_ref(planes: PlanesRef<'_>, op: &Op) -> Result<(Planes, Option<f64>)
         }
         Op::Label(l) => (label::label(planes, l)?, None),
         Op::RemoveSmall(r) => (label::remove_small(planes, r)?, None),
+        Op::Median(m) => (rank::median(planes, m), None),
+        Op::Erode(_)
+        | Op::Dilate(_)
+        | Op::Open(_)
+        | Op::Close(_)
+        | Op::Tophat(_)
+        | Op::Blackhat(_) => (
+            rank::morph(planes, &op.morph().expect("a morphology op")),
+            None,
+        ),
     })
 }
 

@@ -119,6 +119,15 @@ impl Engine for GpuEngine {
                         Op::Box(b) => batch.box_blur(src, b)?,
                         Op::Label(l) => batch.label(src, l)?,
                         Op::RemoveSmall(r) => batch.remove_small(src, r)?,
+                        Op::Median(m) => batch.median(src, m)?,
+                        Op::Erode(_)
+                        | Op::Dilate(_)
+                        | Op::Open(_)
+                        | Op::Close(_)
+                        | Op::Tophat(_)
+                        | Op::Blackhat(_) => {
+                            batch.morph(src, &op.morph().expect("a morphology op"))?
+                        }
                         Op::Threshold(t) => {
                             let (mask, pending) = batch.threshold(src, t)?;
                             if matches!(t, Threshold::Otsu) {

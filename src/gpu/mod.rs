@@ -15,6 +15,7 @@ mod gaussian;
 mod label;
 mod pipelines;
 mod pool;
+mod rank;
 mod scipy_int;
 mod threshold;
 mod window;
@@ -123,6 +124,16 @@ impl GpuContext {
             Op::Threshold(t) => self.threshold(src, t).map(|(m, v)| (m, Some(v))),
             Op::Label(l) => self.one_batch("imflow.label", |b| b.label(src, l)),
             Op::RemoveSmall(r) => self.one_batch("imflow.remove_small", |b| b.remove_small(src, r)),
+            Op::Median(m) => self.one_batch("imflow.median", |b| b.median(src, m)),
+            Op::Erode(_)
+            | Op::Dilate(_)
+            | Op::Open(_)
+            | Op::Close(_)
+            | Op::Tophat(_)
+            | Op::Blackhat(_) => {
+                let m = op.morph().expect("a morphology op");
+                self.one_batch("imflow.morph", |b| b.morph(src, &m))
+            }
         }
     }
 

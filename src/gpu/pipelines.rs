@@ -48,6 +48,10 @@ pub(crate) enum Kernel {
     LabelWrite,
     ObjectsCount,
     ObjectsKeep,
+    Median,
+    MorphGrow,
+    MorphFold,
+    MorphDifference,
 }
 
 impl Kernel {
@@ -67,6 +71,7 @@ impl Kernel {
             BoxIntVertical | BoxIntHorizontal => Shader::BoxInt,
             LabelInit | LabelUnite | LabelCompress | LabelFlag | ScanBlocks | ScanAdd
             | LabelWrite | ObjectsCount | ObjectsKeep => Shader::Label,
+            Median | MorphGrow | MorphFold | MorphDifference => Shader::Rank,
         }
     }
 
@@ -99,6 +104,10 @@ impl Kernel {
             LabelWrite => "write_labels",
             ObjectsCount => "count",
             ObjectsKeep => "keep",
+            Median => "median",
+            MorphGrow => "grow",
+            MorphFold => "fold",
+            MorphDifference => "difference",
         }
     }
 
@@ -107,7 +116,9 @@ impl Kernel {
         use Kernel::*;
         match self {
             Unpack | Pack | BoxVertical | BoxHorizontal | Crop | BoxIntVertical
-            | BoxIntHorizontal => &[(1, Read), (2, ReadWrite)],
+            | BoxIntHorizontal | Median | MorphDifference => &[(1, Read), (2, ReadWrite)],
+            MorphGrow => &[(1, Read), (4, ReadWrite)],
+            MorphFold => &[(2, ReadWrite), (3, Read), (4, ReadWrite)],
             GaussHorizontalTiled
             | GaussVerticalTiled
             | GaussHorizontalDirect
@@ -147,6 +158,7 @@ impl Kernel {
             }
             LabelInit | LabelUnite | LabelCompress | LabelFlag | ScanBlocks | ScanAdd
             | LabelWrite | ObjectsCount | ObjectsKeep => super::label::CONSTANTS,
+            Median | MorphGrow | MorphFold | MorphDifference => super::rank::CONSTANTS,
         }
     }
 
@@ -172,12 +184,15 @@ impl Kernel {
             | LabelWrite | ObjectsCount | ObjectsKeep => {
                 std::mem::size_of::<super::label::Params>()
             }
+            Median | MorphGrow | MorphFold | MorphDifference => {
+                std::mem::size_of::<super::rank::Params>()
+            }
         }
     }
 
     /// Every kernel.
     #[cfg(test)]
-    pub const ALL: [Kernel; 28] = [
+    pub const ALL: [Kernel; 32] = [
         Kernel::Unpack,
         Kernel::Pack,
         Kernel::GaussHorizontalTiled,
@@ -206,6 +221,10 @@ impl Kernel {
         Kernel::LabelWrite,
         Kernel::ObjectsCount,
         Kernel::ObjectsKeep,
+        Kernel::Median,
+        Kernel::MorphGrow,
+        Kernel::MorphFold,
+        Kernel::MorphDifference,
     ];
 
     /// `imflow.<shader>.<entry>`, the label of the pipeline and its errors.

@@ -10,10 +10,12 @@
 mod filters;
 mod objects;
 mod parse;
+mod rank;
 mod threshold;
 
 pub use filters::*;
 pub use objects::*;
+pub use rank::*;
 pub use threshold::*;
 
 use crate::image::SampleType;
@@ -76,9 +78,24 @@ pub enum Op {
     /// Removing objects by area from a mask or labels.
     #[serde(rename = "remove_small_objects")]
     RemoveSmall(RemoveSmall),
+    /// Median filter.
+    Median(Median),
+    /// Grey erosion: the minimum over a footprint.
+    Erode(Footprint),
+    /// Grey dilation: the maximum over a footprint.
+    Dilate(Footprint),
+    /// Opening: erosion, then dilation.
+    Open(Footprint),
+    /// Closing: dilation, then erosion.
+    Close(Footprint),
+    /// White top-hat: the image minus its opening.
+    Tophat(Footprint),
+    /// Black top-hat: the closing minus the image.
+    Blackhat(Footprint),
 }
 
-const KNOWN_OPS: &str = "gaussian, box, threshold, label, remove_small_objects";
+const KNOWN_OPS: &str = "gaussian, box, median, threshold, label, remove_small_objects, \
+                         erode, dilate, open, close, tophat, blackhat";
 
 impl Op {
     /// Checks the op's parameters.
@@ -89,6 +106,34 @@ impl Op {
             Op::Threshold(t) => t.validate(),
             Op::Label(l) => l.validate(),
             Op::RemoveSmall(r) => r.validate(),
+            Op::Median(m) => m.validate(),
+            _ => self.morph().map_or(Ok(()), |m| m.validate()),
+        }
+    }
+
+    /// The morphology op this is, if it is one.
+    pub fn morph(&self) -> Option<Morph> {
+        let (kind, footprint) = match *self {
+            Op::Erode(f) => (MorphKind::Erode, f),
+            Op::Dilate(f) => (MorphKind::Dilate, f),
+            Op::Open(f) => (MorphKind::Open, f),
+            Op::Close(f) => (MorphKind::Close, f),
+            Op::Tophat(f) => (MorphKind::Tophat, f),
+            Op::Blackhat(f) => (MorphKind::Blackhat, f),
+            _ => return None,
+        };
+        Some(Morph { kind, footprint })
+    }
+
+    /// The morphology op of `kind` with `footprint`.
+    pub fn from_morph(kind: MorphKind, footprint: Footprint) -> Op {
+        match kind {
+            MorphKind::Erode => Op::Erode(footprint),
+            MorphKind::Dilate => Op::Dilate(footprint),
+            MorphKind::Open => Op::Open(footprint),
+            MorphKind::Close => Op::Close(footprint),
+            MorphKind::Tophat => Op::Tophat(footprint),
+            MorphKind::Blackhat => Op::Blackhat(footprint),
         }
     }
 
@@ -101,6 +146,7 @@ impl Op {
             Op::Box(b) => b.int.check("box", input)?,
             Op::RemoveSmall(_) => RemoveSmall::check_input(input)?,
             Op::Threshold(_) | Op::Label(_) => {}
+            _ => {}
         }
         match (self, input) {
             (Op::Threshold(Threshold::Otsu), SampleType::I32 | SampleType::U32) => Err(Error::param(
@@ -148,8 +194,10 @@ impl Op {
                     z: lo.max(hi),
                 }
             }
+            Op::Median(m) => m.reach(),
             // Whole-frame ops: tiled frames resolve them before the tiles that read them.
             Op::Threshold(_) | Op::Label(_) | Op::RemoveSmall(_) => Reach::default(),
+            _ => self.morph().map_or(Reach::default(), |m| m.reach()),
         }
     }
 
@@ -192,6 +240,8 @@ impl Op {
             Op::Threshold(_) => "threshold",
             Op::Label(_) => "label",
             Op::RemoveSmall(_) => "remove_small_objects",
+            Op::Median(_) => "median",
+            _ => self.morph().map_or("", |m| m.kind.name()),
         }
     }
 
@@ -211,6 +261,8 @@ impl Op {
             Op::Label(_) => SampleType::U32,
             Op::RemoveSmall(_) if RemoveSmall::labels_mode(input) => input,
             Op::RemoveSmall(_) => SampleType::U8,
+            // Ranks select samples: values keep their type (a u16 median is u16 levels).
+            _ => input,
         }
     }
 }
@@ -262,6 +314,18 @@ impl std::fmt::Display for Op {
                     r.connectivity
                 ),
             },
+            Op::Median(m) if m.size[0] == m.size[1] && m.size[1] == m.size[2] => {
+                write!(f, "median:size={}", m.size[0])
+            }
+            Op::Median(m) => write!(
+                f,
+                "median:size_z={},size_y={},size_x={}",
+                m.size[0], m.size[1], m.size[2]
+            ),
+            _ => match self.morph() {
+                Some(m) => write!(f, "{}:{}", m.kind.name(), m.footprint.spec()),
+                None => Ok(()),
+            },
         }
     }
 }
@@ -286,6 +350,14 @@ mod tests {
             "label:connectivity=2",
             "remove_small_objects:min_size=30,connectivity=1",
             "remove_small_objects:max_size=64,connectivity=2",
+            "median:size=3",
+            "median:size_z=1,size_y=3,size_x=5",
+            "erode:footprint=disk,radius=5",
+            "dilate:footprint=ball,radius=3",
+            "open:footprint=cross,radius=1",
+            "close:footprint=square,size=4",
+            "tophat:footprint=cube,size=3",
+            "blackhat:footprint=disk,radius=0",
         ] {
             let op = Op::parse(spec).unwrap();
             assert_eq!(op.to_string(), spec);
@@ -295,6 +367,30 @@ mod tests {
             Op::parse("gaussian:sigma=2").unwrap(),
             Op::Gaussian(Gaussian::new(2.0).unwrap())
         );
+        // A bare radius is a disk, a bare size a square.
+        assert_eq!(
+            Op::parse("erode:radius=2").unwrap(),
+            Op::Erode(Footprint::Disk { radius: 2 })
+        );
+        assert_eq!(
+            Op::parse("dilate:size=3").unwrap(),
+            Op::Dilate(Footprint::Square { size: 3 })
+        );
+        assert_eq!(
+            Op::parse("median:size_y=3,size_x=5").unwrap(),
+            Op::Median(Median { size: [1, 3, 5] })
+        );
+    }
+
+    #[test]
+    fn rank_ops_serialize_with_their_footprint() {
+        let op = Op::parse("open:footprint=disk,radius=4").unwrap();
+        let json = serde_json::to_string(&op).unwrap();
+        assert_eq!(json, r#"{"op":"open","footprint":"disk","radius":4}"#);
+        assert_eq!(serde_json::from_str::<Op>(&json).unwrap(), op);
+        let m = Op::parse("median:size=5").unwrap();
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<Op>(&json).unwrap(), m);
     }
 
     #[test]
@@ -315,7 +411,19 @@ mod tests {
             ("threshold", "missing"),
             ("threshold:value=nan", "finite"),
             ("threshold:method=huang", "unknown method"),
-            ("median:size=3", "unknown op `median`"),
+            ("sobel:size=3", "unknown op `sobel`"),
+            ("median:size=0", "size"),
+            ("median:size=29", "exceeds the limit"),
+            ("median:size_z=9,size_y=9,size_x=10", "9x9x10"),
+            ("erode", "missing (e.g. erode:footprint=disk"),
+            (
+                "dilate:footprint=hexagon,radius=2",
+                "unknown footprint `hexagon`",
+            ),
+            ("open:footprint=disk,size=3", "radius"),
+            ("close:footprint=cube,radius=3", "size=N"),
+            ("tophat:radius=2000", "exceeds the limit"),
+            ("blackhat:footprint=square,size=0", ">= 1"),
             ("box:size", "key=value"),
             ("gaussian:sigma=1,int=floor", "unknown mode `floor`"),
             ("box:size=40000,int=scipy", "with int=scipy"),

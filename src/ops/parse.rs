@@ -14,12 +14,16 @@ impl Op {
             "threshold" => "threshold",
             "label" => "label",
             "remove_small_objects" => "remove_small_objects",
-            other => {
-                return Err(Error::UnknownOp {
-                    name: other.to_string(),
-                    known: KNOWN_OPS,
-                })
-            }
+            "median" => "median",
+            other => match MorphKind::ALL.iter().find(|(_, n)| *n == other) {
+                Some((_, n)) => n,
+                None => {
+                    return Err(Error::UnknownOp {
+                        name: other.to_string(),
+                        known: KNOWN_OPS,
+                    })
+                }
+            },
         };
         for kv in rest.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (k, v) = kv
@@ -72,44 +76,14 @@ impl Op {
                 })
             }
             "box" => {
-                let mut side = |key: &str| -> Result<Option<u32>> {
-                    p.number(key)?
-                        .map(|size| {
-                            if size.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&size) {
-                                Err(Error::param(
-                                    "box",
-                                    key,
-                                    format!("must be a whole number >= 1, got {size}"),
-                                ))
-                            } else {
-                                Ok(size as u32)
-                            }
-                        })
-                        .transpose()
-                };
-                let size = side("size")?;
-                let (sz, sy, sx) = (side("size_z")?, side("size_y")?, side("size_x")?);
-                let size = match (size, sz, sy, sx) {
-                    (Some(s), None, None, None) => [s; 3],
-                    (None, z, Some(y), Some(x)) => [z.unwrap_or(1), y, x],
-                    (Some(_), _, _, _) => {
-                        return Err(Error::param(
-                            "box",
-                            "size",
-                            "give either size, or size_y and size_x (and size_z for volumes)",
-                        ))
-                    }
-                    _ => {
-                        return Err(Error::param(
-                            "box",
-                            "size",
-                            "missing (e.g. box:size=5, or size_y=3,size_x=5)",
-                        ))
-                    }
-                };
+                let size = p.sizes("box:size=5, or size_y=3,size_x=5")?;
                 let int = IntMode::parse("box", p.take("int"))?;
                 Op::Box(BoxBlur { size, int })
             }
+            "median" => Op::Median(Median {
+                size: p.sizes("median:size=3, or size_y=3,size_x=5")?,
+            }),
+            "threshold" => p.threshold()?,
             "label" => Op::Label(Label {
                 connectivity: p.connectivity()?,
             }),
@@ -118,36 +92,12 @@ impl Op {
                 max_size: p.whole("max_size")?,
                 connectivity: p.connectivity()?,
             }),
-            _ => {
-                let method = p.take("method");
-                let value = p.number("value")?;
-                match (method, value) {
-                    (Some("otsu"), None) => Op::Threshold(Threshold::Otsu),
-                    (None | Some("value"), Some(value)) => {
-                        Op::Threshold(Threshold::Value { value })
-                    }
-                    (Some(m), _) if m != "otsu" && m != "value" => {
-                        return Err(Error::param(
-                            "threshold",
-                            "method",
-                            format!("unknown method `{m}` (expected otsu or value)"),
-                        ))
-                    }
-                    (Some("otsu"), Some(_)) => {
-                        return Err(Error::param(
-                            "threshold",
-                            "value",
-                            "not allowed with method=otsu",
-                        ))
-                    }
-                    _ => {
-                        return Err(Error::param(
-                            "threshold",
-                            "value",
-                            "missing (e.g. threshold:value=400 or threshold:method=otsu)",
-                        ))
-                    }
-                }
+            kind => {
+                let kind = MorphKind::ALL
+                    .iter()
+                    .find(|(_, n)| *n == kind)
+                    .map_or(MorphKind::Erode, |p| p.0);
+                Op::from_morph(kind, p.footprint()?)
             }
         };
         p.finish()?;
@@ -199,6 +149,116 @@ impl<'a> Params<'a> {
         Ok(self
             .whole("connectivity")?
             .map_or(1, |c| u8::try_from(c).unwrap_or(u8::MAX)))
+    }
+
+    /// `threshold:method=otsu` or `threshold:value=V`.
+    fn threshold(&mut self) -> Result<Op> {
+        let method = self.take("method");
+        let value = self.number("value")?;
+        match (method, value) {
+            (Some("otsu"), None) => Ok(Op::Threshold(Threshold::Otsu)),
+            (None | Some("value"), Some(value)) => Ok(Op::Threshold(Threshold::Value { value })),
+            (Some(m), _) if m != "otsu" && m != "value" => Err(Error::param(
+                "threshold",
+                "method",
+                format!("unknown method `{m}` (expected otsu or value)"),
+            )),
+            (Some("otsu"), Some(_)) => Err(Error::param(
+                "threshold",
+                "value",
+                "not allowed with method=otsu",
+            )),
+            _ => Err(Error::param(
+                "threshold",
+                "value",
+                "missing (e.g. threshold:value=400 or threshold:method=otsu)",
+            )),
+        }
+    }
+
+    /// Per-axis window sides: `size=N`, or `size_y`, `size_x` (and `size_z`, 1 if
+    /// absent), each a whole number; `example` shows the forms in the error.
+    fn sizes(&mut self, example: &str) -> Result<[u32; 3]> {
+        let op = self.op;
+        let mut side = |key: &str| -> Result<Option<u32>> {
+            self.number(key)?
+                .map(|size| {
+                    if size.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&size) {
+                        Err(Error::param(
+                            op,
+                            key,
+                            format!("must be a whole number >= 1, got {size}"),
+                        ))
+                    } else {
+                        Ok(size as u32)
+                    }
+                })
+                .transpose()
+        };
+        let size = side("size")?;
+        let (sz, sy, sx) = (side("size_z")?, side("size_y")?, side("size_x")?);
+        match (size, sz, sy, sx) {
+            (Some(s), None, None, None) => Ok([s; 3]),
+            (None, z, Some(y), Some(x)) => Ok([z.unwrap_or(1), y, x]),
+            (Some(_), _, _, _) => Err(Error::param(
+                op,
+                "size",
+                "give either size, or size_y and size_x (and size_z for volumes)",
+            )),
+            _ => Err(Error::param(
+                op,
+                "size",
+                format!("missing (e.g. {example})"),
+            )),
+        }
+    }
+
+    /// A footprint: `footprint=disk|ball|cross` with `radius=R`, or
+    /// `footprint=square|cube` with `size=N`; without `footprint`, `radius` means a
+    /// disk and `size` a square.
+    fn footprint(&mut self) -> Result<Footprint> {
+        let op = self.op;
+        let shape = self.take("footprint");
+        let radius = self.whole("radius")?;
+        let size = self.whole("size")?;
+        let n = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        let f = match (shape, radius, size) {
+            (Some("disk") | None, Some(r), None) => Footprint::Disk { radius: n(r) },
+            (Some("ball"), Some(r), None) => Footprint::Ball { radius: n(r) },
+            (Some("cross"), Some(r), None) => Footprint::Cross { radius: n(r) },
+            (Some("square") | None, None, Some(s)) => Footprint::Square { size: n(s) },
+            (Some("cube"), None, Some(s)) => Footprint::Cube { size: n(s) },
+            (Some(s), _, _) if !["disk", "ball", "cross", "square", "cube"].contains(&s) => {
+                return Err(Error::param(
+                    op,
+                    "footprint",
+                    format!("unknown footprint `{s}` (expected disk, ball, cross, square or cube)"),
+                ))
+            }
+            (Some("square" | "cube"), _, _) => {
+                return Err(Error::param(
+                    op,
+                    "size",
+                    "the side of a square or cube footprint: give size=N alone",
+                ))
+            }
+            (Some(_), _, _) => {
+                return Err(Error::param(
+                    op,
+                    "radius",
+                    "the radius of a disk, ball or cross footprint: give radius=R alone",
+                ))
+            }
+            (None, _, _) => return Err(Error::param(
+                op,
+                "footprint",
+                format!(
+                    "missing (e.g. {op}:footprint=disk,radius=3 or {op}:footprint=square,size=5)"
+                ),
+            )),
+        };
+        f.validate(op)?;
+        Ok(f)
     }
 
     fn finish(self) -> Result<()> {
