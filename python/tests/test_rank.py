@@ -10,7 +10,7 @@ footprints, the 3-D fallbacks and the ndimage equivalence).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +33,7 @@ SKIMAGE: Dict[str, Callable[..., Array]] = {
 }
 
 
-def image(shape: tuple, dtype: str, seed: int = 0) -> Array:
+def image(shape: Tuple[int, ...], dtype: str, seed: int = 0) -> Array:
     rng = np.random.default_rng(seed)
     if dtype == "float32":
         return (rng.random(shape, dtype=np.float32) * 1000 - 100).astype(np.float32)
@@ -53,17 +53,18 @@ def cross(radius: int, ndim: int) -> Array:
 
 
 def footprint(kind: str, n: int, ndim: int) -> Array:
+    fp: Array
     if kind == "disk":
         fp = morph.disk(n)
-        return fp if ndim == 2 else fp[None]
-    if kind == "ball":
-        return morph.ball(n)
-    if kind == "square":
+    elif kind == "ball":
+        fp = morph.ball(n)
+    elif kind == "square":
         fp = morph.footprint_rectangle((n, n))
-        return fp if ndim == 2 else fp[None]
-    if kind == "cube":
-        return morph.footprint_rectangle((n, n, n))
-    return cross(n, ndim)
+    elif kind == "cube":
+        fp = morph.footprint_rectangle((n, n, n))
+    else:
+        fp = cross(n, ndim)
+    return fp[None] if fp.ndim < ndim else fp
 
 
 def call(name: str, x: Array, kind: str, n: int, backend: str, **kw: Any) -> Array:
@@ -78,7 +79,8 @@ def call(name: str, x: Array, kind: str, n: int, backend: str, **kw: Any) -> Arr
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
 def test_median_equals_scipy_2d(dtype: str, backend: str) -> None:
     x = image((37, 53), dtype, 1)
-    for size in [1, 2, 3, 4, 5, 7, 9, (3, 5), (4, 1), (1, 6)]:
+    sizes: List[Union[int, Sequence[int]]] = [1, 2, 3, 4, 5, 7, 9, (3, 5), (4, 1), (1, 6)]
+    for size in sizes:
         got = imflow.median(x, size, backend=backend)
         assert got.dtype == x.dtype
         np.testing.assert_array_equal(got, ndi.median_filter(x, size), err_msg=f"size {size}")
@@ -92,7 +94,8 @@ def test_median_rgb_is_per_channel(backend: str) -> None:
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
 def test_median_equals_scipy_3d(dtype: str, backend: str) -> None:
     x = image((9, 21, 17), dtype, 3)
-    for size in [3, 2, (1, 3, 3), (3, 1, 5), (5, 3, 3)]:
+    sizes: List[Union[int, Sequence[int]]] = [3, 2, (1, 3, 3), (3, 1, 5), (5, 3, 3)]
+    for size in sizes:
         got = imflow.median(x, size, volume=True, backend=backend)
         np.testing.assert_array_equal(got, ndi.median_filter(x, size), err_msg=f"size {size}")
 
