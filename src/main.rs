@@ -39,11 +39,9 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Apply ops, in order, to one image file and write the result (no cache).
     ///
-    /// Ops: gaussian:sigma=S[,truncate=T,int=scipy] (or sigma_z=..,sigma_y=..,sigma_x=..),
-    /// box:size=N[,int=scipy] (or size_z=..,size_y=..,size_x=..), threshold:value=T,
-    /// threshold:method=otsu, label[:connectivity=1|2|3],
-    /// remove_small_objects:min_size=N[,connectivity=1|2|3]. On a volume each op works in
-    /// 3-D (connectivity 3: corners too).
+    /// The ops (gaussian, box, median, thresholds, label, remove_small_objects, the
+    /// morphology ops) are listed under --op. On a volume each op works in 3-D
+    /// (connectivity 3: corners too; ball and cube footprints).
     /// Output format from OUT's extension (.tif/.tiff, .png, .jpg/.jpeg, .gif, .webp,
     /// .bmp).
     Apply(cli::apply::ApplyArgs),

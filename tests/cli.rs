@@ -94,6 +94,33 @@ fn expect_failure(args: &[&str], code: i32, needles: &[&str]) {
 }
 
 #[test]
+fn apply_help_lists_every_op() {
+    let o = imflow(&["apply", "--help"]);
+    assert!(o.status.success());
+    let help = String::from_utf8_lossy(&o.stdout);
+    for op in [
+        "gaussian:",
+        "box:",
+        "median:",
+        "threshold:value",
+        "threshold:method=otsu",
+        "label",
+        "remove_small_objects:",
+        "erode:",
+        "dilate:",
+        "open:",
+        "close:",
+        "tophat:",
+        "blackhat:",
+    ] {
+        assert!(
+            help.contains(op),
+            "`imflow apply --help` lacks {op}:\n{help}"
+        );
+    }
+}
+
+#[test]
 fn bad_parameters_are_usage_errors_naming_the_problem() {
     let input = goldens_dir().join("nuclei_u16.tif");
     let i = input.to_str().unwrap();

@@ -13,8 +13,8 @@ pub struct ApplyArgs {
     input: PathBuf,
     /// Output image.
     output: PathBuf,
-    /// An op, `name[:key=value,...]`; repeat for a chain.
-    #[arg(long = "op", required = true, value_name = "SPEC")]
+    /// An op, `name[:key=value,...]`; repeat for a chain (--help lists the ops).
+    #[arg(long = "op", required = true, value_name = "SPEC", long_help = imflow::ops::OP_HELP)]
     ops: Vec<String>,
     /// Where kernels run: the GPU if there is one (auto), the GPU, or the CPU.
     #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]

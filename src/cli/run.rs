@@ -24,7 +24,7 @@ pub struct FlowArgs {
     #[arg(long, short, required = true, value_name = "PATH")]
     pub(crate) input: Vec<String>,
     /// An op, `name[:key=value,...]`; repeat for a chain. Or use --flow.
-    #[arg(long = "op", value_name = "SPEC", conflicts_with = "flow")]
+    #[arg(long = "op", value_name = "SPEC", conflicts_with = "flow", long_help = imflow::ops::OP_HELP)]
     pub(crate) ops: Vec<String>,
     /// A flow file (TOML; can branch, e.g. one denoised image feeding two masks).
     #[arg(long, value_name = "FILE")]

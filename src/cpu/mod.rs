@@ -8,6 +8,7 @@ pub mod box_blur;
 pub mod convert;
 pub mod gaussian;
 pub mod label;
+pub mod network;
 pub mod pool;
 pub mod rank;
 pub mod scipy_int;

@@ -4,14 +4,15 @@
 //! Samples are compared as the shader compares them, as totally ordered keys (see
 //! [`key`]), so a rank or an extreme is one input sample's exact bits on both backends.
 //!
-//! - The median gathers each output's window from reflect-padded key rows and selects
-//!   the element at sorted index `n/2`; a 3×3 window takes the classic exact shortcut
-//!   (the median of the columns' maxima of minima, medians and minima of maxima).
-//! - Morphology takes, per output row, the 1-D extreme of every chord's source row with
-//!   van Herk/Gil-Werman (three operations per sample whatever the chord's length) and
-//!   folds the chords together: a disk of radius r costs O(r) per pixel, as on the GPU.
+//! - The median gathers each output's window from reflect-padded key rows and takes the
+//!   element at sorted index `n/2`: by a pruned sorting network over blocks of outputs
+//!   for windows of up to 64 samples (see [`super::network`]), by selection beyond.
+//! - Morphology takes every chord's 1-D extreme from a sparse table of its source row
+//!   (two table reads per chord, whatever its length) and folds the chords together: a
+//!   disk of radius r costs O(r) per pixel, as on the GPU.
 
-use super::{par_map, window_index, Planes, PlanesRef};
+use super::network::{Network, LANES, MAX_WIRES};
+use super::{window_index, Planes, PlanesRef};
 use crate::image::Window;
 use crate::ops::{mirror, Chord, Median, Morph, MorphKind};
 use rayon::prelude::*;
@@ -68,14 +69,21 @@ impl Geometry {
         z * self.h + y
     }
 
-    /// `row` padded along x: `lo` samples before it and `hi` after, as the shader's
-    /// `wx` reads them.
-    fn pad(&self, row: &[u32], lo: usize, hi: usize, out: &mut Vec<u32>) {
+    /// `row`'s keys (by `key`) padded along x: `lo` samples before it and `hi` after,
+    /// as the shader's `wx` reads them.
+    fn pad<S: Copy>(
+        &self,
+        row: &[S],
+        lo: usize,
+        hi: usize,
+        out: &mut Vec<u32>,
+        key: impl Fn(S) -> u32,
+    ) {
         out.clear();
         let w = self.w;
-        let at = |i: i64| row[window_index(i, self.win.x, self.win.full_width, w)];
+        let at = |i: i64| key(row[window_index(i, self.win.x, self.win.full_width, w)]);
         out.extend((-(lo as i64)..0).map(at));
-        out.extend_from_slice(row);
+        out.extend(row.iter().map(|&x| key(x)));
         out.extend((w as i64..(w + hi) as i64).map(at));
     }
 }
@@ -88,105 +96,134 @@ pub fn median(src: PlanesRef<'_>, m: &Median) -> Planes {
         let (lo, hi) = m.window(a, volume);
         (lo as i32, hi as i32)
     });
+    let (lo, hi) = (x.0 as usize, x.1 as usize);
+    let span = lo + hi + 1;
+    let rows = ((z.0 + z.1 + 1) * (y.0 + y.1 + 1)) as usize;
+    let n = rows * span;
+    // Windows up to MAX_WIRES samples run a selection network over blocks of outputs;
+    // larger ones select per output.
+    let network = (n <= MAX_WIRES).then(|| Network::median(n));
     src.map_planes(src.value_type, |s, d| {
-        let keys = par_map(s, key);
-        let rows = |r: usize| {
-            let mut v = Vec::new();
-            for dz in -z.0..=z.1 {
-                for dy in -y.0..=y.1 {
-                    v.push(g.row(r, dz, dy));
-                }
-            }
-            v
-        };
         d.par_chunks_mut(g.w.max(1)).enumerate().for_each_init(
             || (Vec::new(), Vec::new(), Vec::new()),
-            |(lines, line, window), (r, out)| {
-                let (lo, hi) = (x.0 as usize, x.1 as usize);
+            |(lines, line, scratch), (r, out)| {
                 let len = g.w + lo + hi;
                 lines.clear();
-                for row in rows(r) {
-                    g.pad(&keys[row * g.w..][..g.w], lo, hi, line);
-                    lines.extend_from_slice(line);
-                }
-                if (lo, hi, lines.len()) == (1, 1, 3 * len) {
-                    median3x3(lines, len, out);
-                    return;
-                }
-                let span = lo + hi + 1;
-                for (x, o) in out.iter_mut().enumerate() {
-                    window.clear();
-                    for l in lines.chunks_exact(len) {
-                        window.extend_from_slice(&l[x..x + span]);
+                for dz in -z.0..=z.1 {
+                    for dy in -y.0..=y.1 {
+                        let row = g.row(r, dz, dy);
+                        g.pad(&s[row * g.w..][..g.w], lo, hi, line, key);
+                        lines.extend_from_slice(line);
                     }
-                    let k = window.len() / 2;
-                    *o = from_key(*window.select_nth_unstable(k).1);
+                }
+                match &network {
+                    Some(net) => by_network(net, lines, len, span, scratch, out),
+                    None => by_selection(lines, len, span, scratch, out),
                 }
             },
         );
     })
 }
 
-/// The median of 3×3 windows over three padded key rows: sort each column of three,
-/// then the median is `med(max of the minima, med of the medians, min of the maxima)`,
-/// exactly (Paeth's network), with no per-pixel sort.
-fn median3x3(lines: &[u32], len: usize, out: &mut [f32]) {
-    let (a, rest) = lines.split_at(len);
-    let (b, c) = rest.split_at(len);
-    let (mut lo, mut mid, mut hi) = (vec![0; len], vec![0; len], vec![0; len]);
-    for i in 0..len {
-        let (x, y, z) = sort3(a[i], b[i], c[i]);
-        (lo[i], mid[i], hi[i]) = (x, y, z);
-    }
-    for (x, o) in out.iter_mut().enumerate() {
-        let l = lo[x].max(lo[x + 1]).max(lo[x + 2]);
-        let m = sort3(mid[x], mid[x + 1], mid[x + 2]).1;
-        let h = hi[x].min(hi[x + 1]).min(hi[x + 2]);
-        *o = from_key(sort3(l, m, h).1);
+/// Medians of a row by `net`: wire `(line, dx)` of the block at `x0` is
+/// `lines[line][x0 + dx..]`, LANES outputs at once.
+fn by_network(
+    net: &Network,
+    lines: &[u32],
+    len: usize,
+    span: usize,
+    wires: &mut Vec<u32>,
+    out: &mut [f32],
+) {
+    wires.resize(net.n * LANES, 0);
+    for (b, block) in out.chunks_mut(LANES).enumerate() {
+        let (x0, m) = (b * LANES, block.len());
+        for (k, wire) in wires.chunks_exact_mut(LANES).enumerate() {
+            let (l, dx) = (k / span, k % span);
+            wire[..m].copy_from_slice(&lines[l * len + x0 + dx..][..m]);
+        }
+        net.run(wires);
+        let result = &wires[net.out * LANES..][..m];
+        for (o, &k) in block.iter_mut().zip(result) {
+            *o = from_key(k);
+        }
     }
 }
 
-#[inline]
-fn sort3(a: u32, b: u32, c: u32) -> (u32, u32, u32) {
-    let (a, b) = (a.min(b), a.max(b));
-    let (b, c) = (b.min(c), b.max(c));
-    let (a, b) = (a.min(b), a.max(b));
-    (a, b, c)
+/// Medians of a row by selection: each output's window gathered, the element at
+/// sorted index n/2 selected.
+fn by_selection(lines: &[u32], len: usize, span: usize, window: &mut Vec<u32>, out: &mut [f32]) {
+    for (x, o) in out.iter_mut().enumerate() {
+        window.clear();
+        for l in lines.chunks_exact(len) {
+            window.extend_from_slice(&l[x..x + span]);
+        }
+        let k = window.len() / 2;
+        *o = from_key(*window.select_nth_unstable(k).1);
+    }
 }
 
 /// Grey morphology of every plane; values keep their type.
 pub fn morph(src: PlanesRef<'_>, m: &Morph) -> Planes {
     let g = Geometry::of(&src);
     let chords = m.footprint.chords(g.win.full_depth > 1);
+    let kind = m.kind;
     src.map_planes(src.value_type, |s, d| {
-        let mut cur = par_map(s, key);
-        for &(max, mirrored) in m.kind.passes() {
-            let ch = if mirrored {
+        // The last pass writes the plane's samples; a top-hat's difference in f32, as
+        // numpy subtracts float32 (integer levels subtract exactly and cannot go below
+        // 0: opening <= image).
+        let w = g.w.max(1);
+        let finish = |r: usize, acc: &[u32], out: &mut [f32]| {
+            let row = &s[r * w..][..out.len()];
+            for ((o, &k), &x) in out.iter_mut().zip(acc).zip(row) {
+                let v = from_key(k);
+                *o = match kind {
+                    MorphKind::Tophat => x - v,
+                    MorphKind::Blackhat => v - x,
+                    _ => v,
+                };
+            }
+        };
+        let pass_chords = |mirrored: bool| {
+            if mirrored {
                 mirror(&chords)
             } else {
                 chords.clone()
-            };
-            cur = if max {
-                chord_pass::<true>(&cur, &ch, g)
-            } else {
-                chord_pass::<false>(&cur, &ch, g)
-            };
+            }
+        };
+        match *kind.passes() {
+            [(max, mirrored)] => pass(max, s, key, &pass_chords(mirrored), g, d, finish),
+            [(max0, mirrored0), (max1, mirrored1)] => {
+                // Zeroed memory comes from the OS untouched; the pass's threads touch it.
+                let mut between = vec![0u32; s.len()];
+                let copy = |_: usize, acc: &[u32], out: &mut [u32]| out.copy_from_slice(acc);
+                pass(max0, s, key, &pass_chords(mirrored0), g, &mut between, copy);
+                pass(max1, &between, |k| k, &pass_chords(mirrored1), g, d, finish);
+            }
+            _ => unreachable!("morphology runs one or two passes"),
         }
-        let kind = m.kind;
-        d.par_iter_mut()
-            .zip(s.par_iter().zip(cur.par_iter()))
-            .with_min_len(1 << 14)
-            .for_each(|(d, (&s, &k))| {
-                let v = from_key(k);
-                // A top-hat's difference in f32, as numpy subtracts float32 (integer
-                // levels subtract exactly and cannot go below 0: opening <= image).
-                *d = match kind {
-                    MorphKind::Tophat => s - v,
-                    MorphKind::Blackhat => v - s,
-                    _ => v,
-                };
-            });
     })
+}
+
+/// One erosion (or dilation, `max`) of `src` (read as keys by `key`) into `dst`, each
+/// output row's keys handed to `emit` with the row's index.
+fn pass<S, T>(
+    max: bool,
+    src: &[S],
+    key: impl Fn(S) -> u32 + Sync,
+    chords: &[Chord],
+    g: Geometry,
+    dst: &mut [T],
+    emit: impl Fn(usize, &[u32], &mut [T]) + Sync,
+) where
+    S: Copy + Sync,
+    T: Send,
+{
+    if max {
+        chord_pass::<true, S, T>(src, &key, chords, g, dst, &emit)
+    } else {
+        chord_pass::<false, S, T>(src, &key, chords, g, dst, &emit)
+    }
 }
 
 #[inline]
@@ -198,28 +235,131 @@ fn extreme<const MAX: bool>(a: u32, b: u32) -> u32 {
     }
 }
 
-/// One erosion (dilation, `MAX`) of a key plane by `chords`, row by row in parallel.
-fn chord_pass<const MAX: bool>(src: &[u32], chords: &[Chord], g: Geometry) -> Vec<u32> {
+/// Output rows per parallel task of [`chord_pass`]: its source rows' tables are built
+/// once for the band, so a footprint 2r+1 rows tall costs them (band + 2r) / band times.
+const BAND: usize = 32;
+
+/// Most bytes of tables a task builds; larger footprints go row by row.
+const TABLE_BUDGET: usize = 32 << 20;
+
+/// One erosion (dilation, `MAX`) by `chords`, in bands of rows in parallel. Each source
+/// row a band reads gets a sparse table: level k holds the extreme of every run of 2^k
+/// samples of the reflect-padded row; a chord of length L is then the extreme of two
+/// overlapping runs of 2^⌊log2 L⌋, and the band's outputs fold their chords from the
+/// tables, whole rows at once (these loops vectorise).
+fn chord_pass<const MAX: bool, S, T>(
+    src: &[S],
+    key: &(impl Fn(S) -> u32 + Sync),
+    chords: &[Chord],
+    g: Geometry,
+    dst: &mut [T],
+    emit: &(impl Fn(usize, &[u32], &mut [T]) + Sync),
+) where
+    S: Copy + Sync,
+    T: Send,
+{
     let identity = if MAX { 0 } else { u32::MAX };
-    let mut out = vec![identity; src.len()];
-    out.par_chunks_mut(g.w.max(1)).enumerate().for_each_init(
-        || (Vec::new(), Vec::new(), Vec::new()),
-        |(line, pre, suf), (r, out)| {
-            for c in chords {
-                let row = &src[g.row(r, c.dz, c.dy) * g.w..][..g.w];
-                let (lo, hi) = (c.lo as usize, c.hi as usize);
-                if lo + hi == 0 {
-                    for (o, &v) in out.iter_mut().zip(row) {
-                        *o = extreme::<MAX>(*o, v);
-                    }
-                    continue;
+    let w = g.w.max(1);
+    let lo = chords.iter().map(|c| c.lo as usize).max().unwrap_or(0);
+    let hi = chords.iter().map(|c| c.hi as usize).max().unwrap_or(0);
+    let longest = chords
+        .iter()
+        .map(|c| (c.lo + c.hi + 1) as usize)
+        .max()
+        .unwrap_or(1);
+    let levels = longest.ilog2() as usize + 1;
+    let plen = w + lo + hi;
+    let (top, bottom) = chords
+        .iter()
+        .fold((0, 0), |(t, b), c| (t.min(c.dy), b.max(c.dy)));
+    let slices = chords
+        .iter()
+        .map(|c| c.dz)
+        .collect::<std::collections::BTreeSet<_>>();
+    let table_rows = (BAND + (bottom - top) as usize) * slices.len();
+    if table_rows * levels * plen * 4 > TABLE_BUDGET {
+        return chord_pass_by_rows::<MAX, S, T>(src, key, chords, g, dst, emit);
+    }
+    dst.par_chunks_mut(BAND * w).enumerate().for_each_init(
+        || (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
+        |(rows, tables, line, acc), (b, band)| {
+            let first = b * BAND;
+            let count = band.len() / w;
+            rows.clear();
+            for r in first..first + count {
+                rows.extend(chords.iter().map(|c| g.row(r, c.dz, c.dy)));
+            }
+            rows.sort_unstable();
+            rows.dedup();
+            tables.resize(rows.len() * levels * plen, 0);
+            for (&row, t) in rows.iter().zip(tables.chunks_exact_mut(levels * plen)) {
+                g.pad(&src[row * g.w..][..g.w], lo, hi, line, key);
+                sparse_table::<MAX>(line, t, plen);
+            }
+            for (k, o) in band.chunks_exact_mut(w).enumerate() {
+                let r = first + k;
+                acc.clear();
+                acc.resize(w, identity);
+                for c in chords {
+                    let i = rows.binary_search(&g.row(r, c.dz, c.dy)).unwrap_or(0);
+                    let len = (c.lo + c.hi + 1) as usize;
+                    let level = len.ilog2() as usize;
+                    let t = &tables[(i * levels + level) * plen..][..plen];
+                    // Runs [x - lo, x - lo + 2^level) and [x + hi + 1 - 2^level, x + hi],
+                    // as padded indices (the padding holds `lo` samples before x = 0).
+                    let a = &t[lo - c.lo as usize..][..w];
+                    let z = &t[lo - c.lo as usize + len - (1 << level)..][..w];
+                    simd::fold::<MAX>(acc, a, z);
                 }
-                g.pad(row, lo, hi, line);
-                line_extreme::<MAX>(line, lo + hi + 1, pre, suf, out);
+                emit(r, acc, o);
             }
         },
     );
-    out
+}
+
+/// The sparse table of a padded row of `plen` keys into `t` (levels of `plen` each):
+/// level 0 the row, level k at x the extreme of level k-1 at x and x + 2^(k-1). Only
+/// the places whose runs lie inside the row are filled; no chord reads past them.
+fn sparse_table<const MAX: bool>(line: &[u32], t: &mut [u32], plen: usize) {
+    t[..plen].copy_from_slice(line);
+    for k in 1..t.len() / plen {
+        let half = 1usize << (k - 1);
+        let (done, rest) = t.split_at_mut(k * plen);
+        let prev = &done[(k - 1) * plen..];
+        let n = (plen + 1).saturating_sub(2 * half);
+        simd::pairs::<MAX>(&mut rest[..n], &prev[..n], &prev[half..half + n]);
+    }
+}
+
+/// [`chord_pass`] for footprints whose tables would be too large (radii in the
+/// hundreds): per output row, each chord by van Herk/Gil-Werman on its padded source
+/// row (three operations per sample whatever the chord's length).
+fn chord_pass_by_rows<const MAX: bool, S, T>(
+    src: &[S],
+    key: &(impl Fn(S) -> u32 + Sync),
+    chords: &[Chord],
+    g: Geometry,
+    dst: &mut [T],
+    emit: &(impl Fn(usize, &[u32], &mut [T]) + Sync),
+) where
+    S: Copy + Sync,
+    T: Send,
+{
+    let identity = if MAX { 0 } else { u32::MAX };
+    dst.par_chunks_mut(g.w.max(1)).enumerate().for_each_init(
+        || (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
+        |(line, pre, suf, acc), (r, o)| {
+            acc.clear();
+            acc.resize(o.len(), identity);
+            for c in chords {
+                let row = &src[g.row(r, c.dz, c.dy) * g.w..][..g.w];
+                let (lo, hi) = (c.lo as usize, c.hi as usize);
+                g.pad(row, lo, hi, line, key);
+                line_extreme::<MAX>(line, lo + hi + 1, pre, suf, acc);
+            }
+            emit(r, acc, o);
+        },
+    );
 }
 
 /// `out[x] = extreme(out[x], extreme of line[x .. x + span])` for every x, by van
@@ -251,6 +391,59 @@ fn line_extreme<const MAX: bool>(
     }
 }
 
+/// The hot loops, compiled twice: for the baseline x86-64 (SSE2 has no 32-bit min or
+/// max, so they run scalar) and for AVX2, picked at run time.
+mod simd {
+    use super::extreme;
+
+    #[inline(always)]
+    fn fold_any<const MAX: bool>(acc: &mut [u32], a: &[u32], z: &[u32]) {
+        for ((o, &p), &q) in acc.iter_mut().zip(a).zip(z) {
+            *o = extreme::<MAX>(*o, extreme::<MAX>(p, q));
+        }
+    }
+
+    #[inline(always)]
+    fn pairs_any<const MAX: bool>(out: &mut [u32], a: &[u32], b: &[u32]) {
+        for ((c, &p), &q) in out.iter_mut().zip(a).zip(b) {
+            *c = extreme::<MAX>(p, q);
+        }
+    }
+
+    /// `acc[x] = extreme(acc[x], a[x], z[x])`.
+    pub fn fold<const MAX: bool>(acc: &mut [u32], a: &[u32], z: &[u32]) {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            return unsafe { avx2::fold::<MAX>(acc, a, z) };
+        }
+        fold_any::<MAX>(acc, a, z)
+    }
+
+    /// `out[x] = extreme(a[x], b[x])`.
+    pub fn pairs<const MAX: bool>(out: &mut [u32], a: &[u32], b: &[u32]) {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: as in `fold`.
+            return unsafe { avx2::pairs::<MAX>(out, a, b) };
+        }
+        pairs_any::<MAX>(out, a, b)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    mod avx2 {
+        #[target_feature(enable = "avx2")]
+        pub unsafe fn fold<const MAX: bool>(acc: &mut [u32], a: &[u32], z: &[u32]) {
+            super::fold_any::<MAX>(acc, a, z)
+        }
+
+        #[target_feature(enable = "avx2")]
+        pub unsafe fn pairs<const MAX: bool>(out: &mut [u32], a: &[u32], b: &[u32]) {
+            super::pairs_any::<MAX>(out, a, b)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +468,20 @@ mod tests {
     }
 
     #[test]
+    fn sparse_table_runs_equal_brute_force() {
+        let line: Vec<u32> = (0..37u32).map(|i| (i * 7919) % 101).collect();
+        let plen = line.len();
+        let mut t = vec![0u32; 6 * plen];
+        sparse_table::<false>(&line, &mut t, plen);
+        for k in 0..6 {
+            for x in 0..=plen - (1 << k) {
+                let want = *line[x..x + (1 << k)].iter().min().unwrap();
+                assert_eq!(t[k * plen + x], want, "level {k} at {x}");
+            }
+        }
+    }
+
+    #[test]
     fn van_herk_equals_brute_force() {
         let line: Vec<u32> = (0..37u32).map(|i| (i * 7919) % 101).collect();
         for span in 1..12 {
@@ -288,20 +495,69 @@ mod tests {
         }
     }
 
+    /// Networks and selection give the same medians, windows of 1 to 64 samples.
     #[test]
-    fn median3x3_equals_selection() {
-        let len = 20;
-        let lines: Vec<u32> = (0..3 * len as u32)
-            .map(|i| i.wrapping_mul(2_654_435_761) >> 7)
+    fn networks_equal_selection() {
+        let (w, rows) = (150usize, 8usize);
+        for span in 1..=8usize {
+            for r in 1..=rows {
+                let n = span * r;
+                if n > MAX_WIRES {
+                    continue;
+                }
+                let len = w + span - 1;
+                let lines: Vec<u32> = (0..(r * len) as u32)
+                    .map(|i| i.wrapping_mul(2_654_435_761) >> 20)
+                    .collect();
+                let (mut a, mut b) = (vec![0f32; w], vec![0f32; w]);
+                by_network(
+                    &Network::median(n),
+                    &lines,
+                    len,
+                    span,
+                    &mut Vec::new(),
+                    &mut a,
+                );
+                by_selection(&lines, len, span, &mut Vec::new(), &mut b);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&a), bits(&b), "{r} lines of {span}");
+            }
+        }
+    }
+
+    /// The row-by-row path (footprints too large for tables) gives the tables' bits.
+    #[test]
+    fn both_chord_passes_agree() {
+        use crate::ops::Footprint;
+        let (w, h, d) = (50usize, 40usize, 3usize);
+        let win = Window {
+            x: 0,
+            y: 0,
+            z: 0,
+            full_width: w as u32,
+            full_height: h as u32,
+            full_depth: d as u32,
+        };
+        let g = Geometry { w, h, d, win };
+        let src: Vec<u32> = (0..(w * h * d) as u32)
+            .map(|i| i.wrapping_mul(2_654_435_761) >> 9)
             .collect();
-        let mut got = vec![0f32; len - 2];
-        median3x3(&lines, len, &mut got);
-        for (x, g) in got.iter().enumerate() {
-            let mut w: Vec<u32> = (0..3)
-                .flat_map(|r| lines[r * len + x..r * len + x + 3].to_vec())
-                .collect();
-            w.sort_unstable();
-            assert_eq!(g.to_bits(), from_key(w[4]).to_bits());
+        for f in [
+            Footprint::Disk { radius: 9 },
+            Footprint::Ball { radius: 2 },
+            Footprint::Square { size: 6 },
+            Footprint::Cross { radius: 30 },
+        ] {
+            let c = f.chords(true);
+            let copy = |_: usize, acc: &[u32], out: &mut [u32]| out.copy_from_slice(acc);
+            let id = |k: u32| k;
+            let (mut a, mut b) = (vec![0u32; src.len()], vec![0u32; src.len()]);
+            chord_pass::<false, u32, u32>(&src, &id, &c, g, &mut a, &copy);
+            chord_pass_by_rows::<false, u32, u32>(&src, &id, &c, g, &mut b, &copy);
+            assert_eq!(a, b, "{f:?}");
+            chord_pass::<true, u32, u32>(&src, &id, &c, g, &mut a, &copy);
+            chord_pass_by_rows::<true, u32, u32>(&src, &id, &c, g, &mut b, &copy);
+            assert_eq!(a, b, "{f:?}");
         }
     }
 }

@@ -97,6 +97,26 @@ pub enum Op {
 const KNOWN_OPS: &str = "gaussian, box, median, threshold, label, remove_small_objects, \
                          erode, dilate, open, close, tophat, blackhat";
 
+/// Every op's spec forms with what it equals, for the CLI's `--op` help (keep in step
+/// with [`KNOWN_OPS`]; a test checks that each op is named here).
+pub const OP_HELP: &str = "An op, `name[:key=value,...]`; repeat for a chain. The ops:
+  gaussian:sigma=S[,truncate=4]     scipy.ndimage.gaussian_filter (or sigma_y=..,sigma_x=..[,sigma_z=..]);
+                                    int=scipy: scipy's integer path, bit for bit
+  box:size=N                        scipy.ndimage.uniform_filter (or size_y=..,size_x=..[,size_z=..])
+  median:size=N                     scipy.ndimage.median_filter (or size_y=..,size_x=..[,size_z=..])
+  threshold:value=T                 x > T, a 0/255 mask
+  threshold:method=otsu             x > skimage.filters.threshold_otsu(x)
+  label[:connectivity=1|2|3]        scipy.ndimage.label / skimage.measure.label, u32
+  remove_small_objects:min_size=N   skimage.morphology.remove_small_objects (or max_size=N)
+  erode:footprint=F                 skimage.morphology.erosion
+  dilate:footprint=F                skimage.morphology.dilation
+  open:footprint=F                  skimage.morphology.opening
+  close:footprint=F                 skimage.morphology.closing
+  tophat:footprint=F                skimage.morphology.white_tophat
+  blackhat:footprint=F              skimage.morphology.black_tophat
+Footprints F: disk,radius=R | ball,radius=R | cross,radius=R | square,size=N | cube,size=N
+(skimage's disk, ball, footprint_rectangle; a cross has arms of R along each axis).";
+
 impl Op {
     /// Checks the op's parameters.
     pub fn validate(&self) -> Result<()> {
@@ -380,6 +400,14 @@ mod tests {
             Op::parse("median:size_y=3,size_x=5").unwrap(),
             Op::Median(Median { size: [1, 3, 5] })
         );
+    }
+
+    #[test]
+    fn the_help_names_every_op() {
+        for name in KNOWN_OPS.split(',').map(str::trim) {
+            let listed = OP_HELP.lines().any(|l| l.trim_start().starts_with(name));
+            assert!(listed, "OP_HELP lacks `{name}`");
+        }
     }
 
     #[test]

@@ -249,13 +249,15 @@ impl<'a> Params<'a> {
                     "the radius of a disk, ball or cross footprint: give radius=R alone",
                 ))
             }
-            (None, _, _) => return Err(Error::param(
-                op,
-                "footprint",
-                format!(
+            (None, _, _) => {
+                return Err(Error::param(
+                    op,
+                    "footprint",
+                    format!(
                     "missing (e.g. {op}:footprint=disk,radius=3 or {op}:footprint=square,size=5)"
                 ),
-            )),
+                ))
+            }
         };
         f.validate(op)?;
         Ok(f)
