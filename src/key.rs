@@ -245,6 +245,7 @@ pub fn op_version(op: &Op) -> Key {
         | Op::Close(_)
         | Op::Tophat(_)
         | Op::Blackhat(_) => ("morph", Shader::Rank),
+        Op::Dog(_) => ("dog", Shader::Gaussian),
     };
     let twin = |name: &str| {
         CPU_TWIN_VERSIONS
@@ -265,6 +266,10 @@ pub fn op_version(op: &Op) -> Key {
         Shader::BoxInt => h.field(Shader::BoxBlur.source().as_bytes()),
         _ => &mut h,
     };
+    // The difference of gaussians subtracts with the rank shader's `difference`.
+    if let Op::Dog(_) = op {
+        h.field(Shader::Rank.source().as_bytes());
+    }
     h.finish()
 }
 

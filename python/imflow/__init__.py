@@ -40,6 +40,7 @@ from ._imflow import (  # noqa: F401 (re-exported)
     closing,
     decode,
     device,
+    difference_of_gaussians,
     dilation,
     encode,
     erosion,
@@ -66,7 +67,7 @@ __all__ = [
     "decode", "device", "encode", "gaussian", "hash_bytes", "hash_file", "imread", "imwrite",
     "label", "measure", "op_version", "remove_small_objects", "threshold", "threshold_otsu",
     "voxel_size", "median", "erosion", "dilation", "opening", "closing", "white_tophat",
-    "black_tophat",
+    "black_tophat", "difference_of_gaussians",
 ]
 
 

@@ -51,6 +51,14 @@ def box(array: _Array, size: Union[int, Sequence[int]], *, int_mode: Optional[st
         stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """scipy.ndimage.uniform_filter(x, size, mode='reflect') per channel: `size` one
     integer for every axis, or (y, x), or with volume=True (z, y, x). Result: float32; dtype='same' (or int_mode='scipy') the input's."""
+def difference_of_gaussians(array: _Array, low_sigma: float, high_sigma: Optional[float] = None, *,
+                            truncate: float = 4.0, backend: _Backend = "auto", stack: Optional[bool] = None,
+                            volume: bool = False) -> _Array:
+    """gaussian_filter(x, low_sigma) - gaussian_filter(x, high_sigma) per channel, float32 =
+    skimage.filters.difference_of_gaussians(x, low_sigma, high_sigma, mode='reflect',
+    truncate) on float input; high_sigma defaults to 1.6 * low_sigma, as scikit-image's.
+    scikit-image first scales integer input to [0, 1] (img_as_float); this keeps the
+    data's units, so on integer data its result is scikit-image's times the dtype's max."""
 def median(array: _Array, size: Union[int, Sequence[int]], *, backend: _Backend = "auto",
            stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """scipy.ndimage.median_filter(x, size, mode='reflect') per channel: `size` one

@@ -4,6 +4,7 @@
 
 mod accept;
 mod arrays;
+mod edges;
 mod errors;
 mod files;
 mod flows;
@@ -525,5 +526,6 @@ fn _imflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     flows::register(m)?;
     files::register(m)?;
     rank::register(m)?;
+    edges::register(m)?;
     Ok(())
 }

@@ -15,7 +15,7 @@
 
 use super::{window_index, window_pad, Planes, PlanesRef};
 use crate::image::{SampleType, Window};
-use crate::ops::{Axis, Gaussian};
+use crate::ops::{Axis, Dog, Gaussian};
 use rayon::prelude::*;
 
 /// Rows per parallel task. Each strip's source window is (BAND + 2r)/BAND times the
@@ -46,6 +46,19 @@ impl Scratch {
             rows: Vec::with_capacity(BAND * (2 * ry + 1)),
         }
     }
+}
+
+/// Difference of gaussians: `gaussian(low) - gaussian(high)`, subtracted in f32.
+pub fn dog(src: PlanesRef<'_>, d: &Dog) -> crate::Result<Planes> {
+    let (low, high) = d.gaussians()?;
+    let mut a = gaussian(src, &low);
+    let b = gaussian(src, &high);
+    a.data
+        .par_iter_mut()
+        .zip(b.data.par_iter())
+        .with_min_len(1 << 14)
+        .for_each(|(x, &y)| *x -= y);
+    Ok(a)
 }
 
 /// Gaussian filter of every plane: along z first where the whole image is a volume

@@ -7,8 +7,9 @@
 /// Outputs per block: each wire is this many keys (256 bytes), a window's wires fit L1.
 pub const LANES: usize = 64;
 
-/// Largest window run by a network (8×8, 4×4×4); larger ones select instead.
-pub const MAX_WIRES: usize = 64;
+/// Largest window run by a network (11×11, 5×5×5); larger ones select instead. The
+/// wires of a block then take 32 KiB, an L1 cache.
+pub const MAX_WIRES: usize = 128;
 
 /// What a kept comparator writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 //!
 //! - The median gathers each output's window from reflect-padded key rows and takes the
 //!   element at sorted index `n/2`: by a pruned sorting network over blocks of outputs
-//!   for windows of up to 64 samples (see [`super::network`]), by selection beyond.
+//!   for windows of up to 128 samples (see [`super::network`]), by selection beyond.
 //! - Morphology takes every chord's 1-D extreme from a sparse table of its source row
 //!   (two table reads per chord, whatever its length) and folds the chords together: a
 //!   disk of radius r costs O(r) per pixel, as on the GPU.
@@ -495,10 +495,10 @@ mod tests {
         }
     }
 
-    /// Networks and selection give the same medians, windows of 1 to 64 samples.
+    /// Networks and selection give the same medians, windows of 1 to 128 samples.
     #[test]
     fn networks_equal_selection() {
-        let (w, rows) = (150usize, 8usize);
+        let (w, rows) = (150usize, 16usize);
         for span in 1..=8usize {
             for r in 1..=rows {
                 let n = span * r;

@@ -120,6 +120,7 @@ impl Engine for GpuEngine {
                         Op::Label(l) => batch.label(src, l)?,
                         Op::RemoveSmall(r) => batch.remove_small(src, r)?,
                         Op::Median(m) => batch.median(src, m)?,
+                        Op::Dog(d) => batch.dog(src, d)?,
                         Op::Erode(_)
                         | Op::Dilate(_)
                         | Op::Open(_)

@@ -4,7 +4,7 @@ use super::batch::Batch;
 use super::pipelines::Kernel;
 use super::GpuImage;
 use crate::image::SampleType;
-use crate::ops::{Axis, Gaussian};
+use crate::ops::{Axis, Dog, Gaussian};
 use crate::Result;
 use bytemuck::{Pod, Zeroable};
 
@@ -62,6 +62,17 @@ struct Pass {
 }
 
 impl Batch<'_> {
+    /// Difference of gaussians: `gaussian(low) - gaussian(high)`, subtracted in f32 as
+    /// the twin subtracts.
+    pub fn dog(&mut self, src: &GpuImage, d: &Dog) -> Result<GpuImage> {
+        let (low, high) = d.gaussians()?;
+        let a = self.gaussian(src, &low)?;
+        let b = self.gaussian(src, &high)?;
+        self.subtract_from(&a, &b)?;
+        self.free(a.into_buffer());
+        Ok(b)
+    }
+
     /// Gaussian filter: axis z (a volume's slices) first, then y, then x.
     pub fn gaussian(&mut self, src: &GpuImage, g: &Gaussian) -> Result<GpuImage> {
         g.validate()?;

@@ -149,6 +149,17 @@ impl Batch<'_> {
         Ok(out)
     }
 
+    /// `b = a - b` in f32, sample by sample (`a` and `b` alike in shape and window).
+    pub(super) fn subtract_from(&mut self, a: &GpuImage, b: &GpuImage) -> Result<()> {
+        let (grid, base) = self.rank_params(a)?;
+        self.dispatch(
+            Kernel::MorphDifference,
+            &Params { flags: 0, ..base },
+            &[(1, a.buffer()), (2, b.buffer())],
+            grid,
+        )
+    }
+
     /// One erosion (or dilation, `FLAG_MAX`) of `input` into `output` by `chords`
     /// (grouped by extent, growing): per extent, `grow` then `fold`.
     #[allow(clippy::too_many_arguments)]

@@ -7,12 +7,14 @@
 //! - [`BoxBlur`] = `scipy.ndimage.uniform_filter(x, size, mode='reflect')`
 //! - [`Threshold::Value`] = `x > t`, [`Threshold::Otsu`] = `x > skimage.filters.threshold_otsu(x)`
 
+mod edges;
 mod filters;
 mod objects;
 mod parse;
 mod rank;
 mod threshold;
 
+pub use edges::*;
 pub use filters::*;
 pub use objects::*;
 pub use rank::*;
@@ -92,9 +94,11 @@ pub enum Op {
     Tophat(Footprint),
     /// Black top-hat: the closing minus the image.
     Blackhat(Footprint),
+    /// Difference of gaussians.
+    Dog(Dog),
 }
 
-const KNOWN_OPS: &str = "gaussian, box, median, threshold, label, remove_small_objects, \
+const KNOWN_OPS: &str = "gaussian, box, median, dog, threshold, label, remove_small_objects, \
                          erode, dilate, open, close, tophat, blackhat";
 
 /// Every op's spec forms with what it equals, for the CLI's `--op` help (keep in step
@@ -104,6 +108,8 @@ pub const OP_HELP: &str = "An op, `name[:key=value,...]`; repeat for a chain. Th
                                     int=scipy: scipy's integer path, bit for bit
   box:size=N                        scipy.ndimage.uniform_filter (or size_y=..,size_x=..[,size_z=..])
   median:size=N                     scipy.ndimage.median_filter (or size_y=..,size_x=..[,size_z=..])
+  dog:low=S[,high=1.6S,truncate=4]  gaussian(x, low) - gaussian(x, high) (skimage difference_of_gaussians);
+                                    signed: write it with --dtype f32 (same rounds to the source's type)
   threshold:value=T                 x > T, a 0/255 mask
   threshold:method=otsu             x > skimage.filters.threshold_otsu(x)
   label[:connectivity=1|2|3]        scipy.ndimage.label / skimage.measure.label, u32
@@ -127,6 +133,7 @@ impl Op {
             Op::Label(l) => l.validate(),
             Op::RemoveSmall(r) => r.validate(),
             Op::Median(m) => m.validate(),
+            Op::Dog(d) => d.validate(),
             _ => self.morph().map_or(Ok(()), |m| m.validate()),
         }
     }
@@ -215,6 +222,7 @@ impl Op {
                 }
             }
             Op::Median(m) => m.reach(),
+            Op::Dog(d) => d.reach(),
             // Whole-frame ops: tiled frames resolve them before the tiles that read them.
             Op::Threshold(_) | Op::Label(_) | Op::RemoveSmall(_) => Reach::default(),
             _ => self.morph().map_or(Reach::default(), |m| m.reach()),
@@ -261,6 +269,7 @@ impl Op {
             Op::Label(_) => "label",
             Op::RemoveSmall(_) => "remove_small_objects",
             Op::Median(_) => "median",
+            Op::Dog(_) => "dog",
             _ => self.morph().map_or("", |m| m.kind.name()),
         }
     }
@@ -281,6 +290,8 @@ impl Op {
             Op::Label(_) => SampleType::U32,
             Op::RemoveSmall(_) if RemoveSmall::labels_mode(input) => input,
             Op::RemoveSmall(_) => SampleType::U8,
+            // A band-pass is signed whatever the input.
+            Op::Dog(_) => SampleType::F32,
             // Ranks select samples: values keep their type (a u16 median is u16 levels).
             _ => input,
         }
@@ -342,6 +353,11 @@ impl std::fmt::Display for Op {
                 "median:size_z={},size_y={},size_x={}",
                 m.size[0], m.size[1], m.size[2]
             ),
+            Op::Dog(d) => write!(
+                f,
+                "dog:low={},high={},truncate={}",
+                d.low, d.high, d.truncate
+            ),
             _ => match self.morph() {
                 Some(m) => write!(f, "{}:{}", m.kind.name(), m.footprint.spec()),
                 None => Ok(()),
@@ -378,6 +394,8 @@ mod tests {
             "close:footprint=square,size=4",
             "tophat:footprint=cube,size=3",
             "blackhat:footprint=disk,radius=0",
+            "dog:low=1,high=1.6,truncate=4",
+            "dog:low=0.5,high=3,truncate=3",
         ] {
             let op = Op::parse(spec).unwrap();
             assert_eq!(op.to_string(), spec);
@@ -452,6 +470,9 @@ mod tests {
             ("close:footprint=cube,radius=3", "size=N"),
             ("tophat:radius=2000", "exceeds the limit"),
             ("blackhat:footprint=square,size=0", ">= 1"),
+            ("dog:low=2,high=1", "at least low"),
+            ("dog:high=3", "missing"),
+            ("dog:low=0", "low"),
             ("box:size", "key=value"),
             ("gaussian:sigma=1,int=floor", "unknown mode `floor`"),
             ("box:size=40000,int=scipy", "with int=scipy"),

@@ -15,6 +15,7 @@ impl Op {
             "label" => "label",
             "remove_small_objects" => "remove_small_objects",
             "median" => "median",
+            "dog" => "dog",
             other => match MorphKind::ALL.iter().find(|(_, n)| *n == other) {
                 Some((_, n)) => n,
                 None => {
@@ -84,6 +85,17 @@ impl Op {
                 size: p.sizes("median:size=3, or size_y=3,size_x=5")?,
             }),
             "threshold" => p.threshold()?,
+            "dog" => {
+                let low = p.number("low")?.ok_or_else(|| {
+                    Error::param("dog", "low", "missing (e.g. dog:low=1 or dog:low=1,high=3)")
+                })?;
+                Op::Dog(Dog {
+                    low,
+                    // scikit-image's default.
+                    high: p.number("high")?.unwrap_or(low * 1.6),
+                    truncate: p.number("truncate")?.unwrap_or(4.0),
+                })
+            }
             "label" => Op::Label(Label {
                 connectivity: p.connectivity()?,
             }),

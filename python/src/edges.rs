@@ -1,0 +1,40 @@
+//! Band-pass filters from Python: the difference of gaussians.
+
+use super::{accept, run, to_py, value_error, Axes, Op, OutputType, Role};
+use imflow::SampleType;
+use pyo3::prelude::*;
+use pyo3::types::PyAny;
+
+/// `gaussian_filter(x, low_sigma) - gaussian_filter(x, high_sigma)` per channel, in
+/// float32: `skimage.filters.difference_of_gaussians(x, low_sigma, high_sigma,
+/// mode='reflect', truncate)` on float input (scikit-image scales integer input to
+/// [0, 1] first; this keeps the data's units).
+#[pyfunction]
+#[pyo3(signature = (array, low_sigma, high_sigma=None, *, truncate=4.0, backend="auto", stack=None, volume=false))]
+#[allow(clippy::too_many_arguments)]
+fn difference_of_gaussians<'py>(
+    array: &Bound<'py, PyAny>,
+    low_sigma: f64,
+    high_sigma: Option<f64>,
+    truncate: f64,
+    backend: &str,
+    stack: Option<bool>,
+    volume: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let input = accept(array, "array", Role::Values)?;
+    if !low_sigma.is_finite() {
+        return Err(value_error(
+            "low_sigma",
+            format!("must be a finite number, got {low_sigma}"),
+        ));
+    }
+    let high = high_sigma.unwrap_or(low_sigma * 1.6);
+    let spec = format!("dog:low={low_sigma},high={high},truncate={truncate}");
+    let op = Op::parse(&spec).map_err(to_py)?;
+    let f32 = OutputType::Exactly(SampleType::F32);
+    Ok(run(&input, vec![op], f32, backend, Axes { stack, volume })?.0)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(difference_of_gaussians, m)?)
+}

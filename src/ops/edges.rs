@@ -1,0 +1,70 @@
+//! Filters built from gaussians: the difference of gaussians, scikit-image's
+//! `difference_of_gaussians` (a band-pass that finds blobs of a size between the two
+//! sigmas).
+
+use super::{Axis, Gaussian, Reach};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// `gaussian_filter(x, low) - gaussian_filter(x, high)` on the float values, per
+/// channel, isotropic (a volume in 3-D): `skimage.filters.difference_of_gaussians(x,
+/// low, high, mode='reflect', truncate)` on float input. scikit-image first scales
+/// integer input to [0, 1] (`img_as_float`); this keeps the data's own units, so on
+/// integer data its result is scikit-image's times the type's maximum.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dog {
+    /// The smaller sigma.
+    pub low: f64,
+    /// The larger sigma (scikit-image's default: 1.6 × low).
+    pub high: f64,
+    /// Kernel half-width in sigmas, for both gaussians.
+    pub truncate: f64,
+}
+
+impl Dog {
+    /// The two gaussians, checked: `(low, high)`.
+    pub fn gaussians(&self) -> Result<(Gaussian, Gaussian)> {
+        if self.high < self.low {
+            return Err(Error::param(
+                "dog",
+                "high",
+                format!(
+                    "must be at least low (got low={}, high={}), as scikit-image requires",
+                    self.low, self.high
+                ),
+            ));
+        }
+        let g = |sigma: f64, name: &'static str| {
+            let g = Gaussian {
+                sigma_z: sigma,
+                sigma_y: sigma,
+                sigma_x: sigma,
+                truncate: self.truncate,
+                int: Default::default(),
+            };
+            g.validate().map_err(|e| match e {
+                Error::InvalidParam { reason, .. } => Error::param("dog", name, reason),
+                e => e,
+            })?;
+            Ok(g)
+        };
+        Ok((g(self.low, "low")?, g(self.high, "high")?))
+    }
+
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<()> {
+        self.gaussians().map(|_| ())
+    }
+
+    /// The larger gaussian's reach.
+    pub fn reach(&self) -> Reach {
+        match self.gaussians() {
+            Ok((_, g)) => Reach {
+                x: g.radius(Axis::X),
+                y: g.radius(Axis::Y),
+                z: g.radius(Axis::Z),
+            },
+            Err(_) => Reach::default(),
+        }
+    }
+}
