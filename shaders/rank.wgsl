@@ -45,6 +45,7 @@ const FLAG_MAX: u32 = 1u;      // maximum instead of minimum
 const FLAG_FRESH: u32 = 2u;    // grow: the first extent (no running extreme yet)
 const FLAG_INIT: u32 = 4u;     // fold: the first extent (dst holds nothing yet)
 const FLAG_REVERSE: u32 = 8u;  // difference: dst - src (black top-hat) not src - dst
+const FLAG_ADD: u32 = 16u;     // difference: dst + src (the terms of a Laplacian)
 
 // The largest median window (ops::MAX_MEDIAN_WINDOW).
 const MAX_WINDOW: u32 = 729u;
@@ -216,14 +217,17 @@ fn fold(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // A top-hat's last step: the image minus its opening (white), or the closing minus the
-// image (black, FLAG_REVERSE), in f32 as numpy subtracts.
+// image (black, FLAG_REVERSE), in f32 as numpy subtracts; also a difference of
+// gaussians (src - dst) and the sum of a Laplacian's terms (FLAG_ADD: dst + src).
 @compute @workgroup_size(WORKGROUP)
 fn difference(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = flat_index(gid, params.row_pitch);
     if i >= params.samples {
         return;
     }
-    if (params.flags & FLAG_REVERSE) != 0u {
+    if (params.flags & FLAG_ADD) != 0u {
+        dst[i] = dst[i] + src[i];
+    } else if (params.flags & FLAG_REVERSE) != 0u {
         dst[i] = dst[i] - src[i];
     } else {
         dst[i] = src[i] - dst[i];

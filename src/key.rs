@@ -246,6 +246,7 @@ pub fn op_version(op: &Op) -> Key {
         | Op::Tophat(_)
         | Op::Blackhat(_) => ("morph", Shader::Rank),
         Op::Dog(_) => ("dog", Shader::Gaussian),
+        Op::Log(_) => ("log", Shader::Gaussian),
     };
     let twin = |name: &str| {
         CPU_TWIN_VERSIONS
@@ -266,8 +267,8 @@ pub fn op_version(op: &Op) -> Key {
         Shader::BoxInt => h.field(Shader::BoxBlur.source().as_bytes()),
         _ => &mut h,
     };
-    // The difference of gaussians subtracts with the rank shader's `difference`.
-    if let Op::Dog(_) = op {
+    // The gaussians' difference and sum run the rank shader's `difference`.
+    if let Op::Dog(_) | Op::Log(_) = op {
         h.field(Shader::Rank.source().as_bytes());
     }
     h.finish()

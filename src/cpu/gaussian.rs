@@ -15,7 +15,7 @@
 
 use super::{window_index, window_pad, Planes, PlanesRef};
 use crate::image::{SampleType, Window};
-use crate::ops::{Axis, Dog, Gaussian};
+use crate::ops::{Axis, Dog, Gaussian, Log};
 use rayon::prelude::*;
 
 /// Rows per parallel task. Each strip's source window is (BAND + 2r)/BAND times the
@@ -64,11 +64,37 @@ pub fn dog(src: PlanesRef<'_>, d: &Dog) -> crate::Result<Planes> {
 /// Gaussian filter of every plane: along z first where the whole image is a volume
 /// (into a scratch plane), then each slice along y and x.
 pub fn gaussian(src: PlanesRef<'_>, g: &Gaussian) -> Planes {
+    let kz = (src.window.full_depth > 1)
+        .then(|| g.kernel(Axis::Z))
+        .flatten();
+    separable(src, [kz, g.kernel(Axis::Y), g.kernel(Axis::X)])
+}
+
+/// Laplacian of a gaussian: per axis, the gaussian with that axis's second derivative,
+/// added up in f32 in axis order (z, y, x), as scipy's `generic_laplace` adds them.
+pub fn log(src: PlanesRef<'_>, l: &Log) -> crate::Result<Planes> {
+    let mut sum: Option<Planes> = None;
+    for kernels in l.terms(src.window.full_depth > 1)? {
+        let term = separable(src, kernels);
+        match &mut sum {
+            None => sum = Some(term),
+            Some(s) => s
+                .data
+                .par_iter_mut()
+                .zip(term.data.par_iter())
+                .with_min_len(1 << 14)
+                .for_each(|(x, &y)| *x += y),
+        }
+    }
+    Ok(sum.expect("a 2-D image has two axes"))
+}
+
+/// The separable filter with these kernels along (z, y, x) (`None`: that axis is left
+/// alone), of every plane: z first into a scratch plane, then each slice along y and x.
+fn separable(src: PlanesRef<'_>, [kz, ky, kx]: [Option<Vec<f32>>; 3]) -> Planes {
     let (w, h) = (src.shape.width as usize, src.shape.height as usize);
     let win = src.window;
-    let kz = (win.full_depth > 1).then(|| g.kernel(Axis::Z)).flatten();
-    let ky = g.kernel(Axis::Y);
-    let kx = g.kernel(Axis::X);
+    let kz = kz.filter(|_| win.full_depth > 1);
     let simd = Simd::detect();
     let slice = src.shape.slice_len();
     src.map_planes(SampleType::F32, |s, d| {

@@ -46,6 +46,7 @@ pub fn apply_ref(planes: PlanesRef<'_>, op: &Op) -> Result<(Planes, Option<f64>)
         Op::RemoveSmall(r) => (label::remove_small(planes, r)?, None),
         Op::Median(m) => (rank::median(planes, m), None),
         Op::Dog(d) => (gaussian::dog(planes, d)?, None),
+        Op::Log(l) => (gaussian::log(planes, l)?, None),
         Op::Erode(_)
         | Op::Dilate(_)
         | Op::Open(_)

@@ -121,6 +121,7 @@ impl Engine for GpuEngine {
                         Op::RemoveSmall(r) => batch.remove_small(src, r)?,
                         Op::Median(m) => batch.median(src, m)?,
                         Op::Dog(d) => batch.dog(src, d)?,
+                        Op::Log(l) => batch.log(src, l)?,
                         Op::Erode(_)
                         | Op::Dilate(_)
                         | Op::Open(_)

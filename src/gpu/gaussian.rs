@@ -4,7 +4,7 @@ use super::batch::Batch;
 use super::pipelines::Kernel;
 use super::GpuImage;
 use crate::image::SampleType;
-use crate::ops::{Axis, Dog, Gaussian};
+use crate::ops::{Axis, Dog, Gaussian, Log};
 use crate::Result;
 use bytemuck::{Pod, Zeroable};
 
@@ -79,6 +79,35 @@ impl Batch<'_> {
         if g.int.applies_to(src.value_type()) {
             return self.gaussian_int(src, g);
         }
+        self.separable_gaussian(src, [Axis::Z, Axis::Y, Axis::X].map(|a| g.kernel(a)))
+    }
+
+    /// Laplacian of a gaussian: per axis, the gaussian with that axis's second
+    /// derivative, added up in f32 in axis order (z, y, x), as the twin adds them.
+    pub fn log(&mut self, src: &GpuImage, l: &Log) -> Result<GpuImage> {
+        let mut sum: Option<GpuImage> = None;
+        for kernels in l.terms(src.window().full_depth > 1)? {
+            let term = self.separable_gaussian(src, kernels)?;
+            sum = Some(match sum {
+                None => term,
+                Some(s) => {
+                    self.add_to(&term, &s)?;
+                    self.free(term.into_buffer());
+                    s
+                }
+            });
+        }
+        Ok(sum.expect("a 2-D image has two axes"))
+    }
+
+    /// The separable filter with these kernels along (z, y, x) (`None`: that axis is left
+    /// alone; a 2-D image's z always is), into f32 planes.
+    fn separable_gaussian(
+        &mut self,
+        src: &GpuImage,
+        kernels: [Option<Vec<f32>>; 3],
+    ) -> Result<GpuImage> {
+        let [kz, ky, kx] = kernels;
         let s = src.shape();
         let win = src.window();
         let passes: Vec<(Pass, Vec<f32>)> = [Axis::Z, Axis::Y, Axis::X]
@@ -104,7 +133,12 @@ impl Batch<'_> {
                         full: (win.full_width, win.full_height),
                     },
                 };
-                g.kernel(axis).map(|k| (pass, k))
+                match axis {
+                    Axis::Z => kz.clone(),
+                    Axis::Y => ky.clone(),
+                    Axis::X => kx.clone(),
+                }
+                .map(|k| (pass, k))
             })
             .collect();
 

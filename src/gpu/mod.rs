@@ -126,6 +126,7 @@ impl GpuContext {
             Op::RemoveSmall(r) => self.one_batch("imflow.remove_small", |b| b.remove_small(src, r)),
             Op::Median(m) => self.one_batch("imflow.median", |b| b.median(src, m)),
             Op::Dog(d) => self.one_batch("imflow.dog", |b| b.dog(src, d)),
+            Op::Log(l) => self.one_batch("imflow.log", |b| b.log(src, l)),
             Op::Erode(_)
             | Op::Dilate(_)
             | Op::Open(_)

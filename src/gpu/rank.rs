@@ -17,6 +17,7 @@ const FLAG_MAX: u32 = 1;
 const FLAG_FRESH: u32 = 2;
 const FLAG_INIT: u32 = 4;
 const FLAG_REVERSE: u32 = 8;
+const FLAG_ADD: u32 = 16;
 
 const SCRATCH: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE;
 
@@ -155,6 +156,20 @@ impl Batch<'_> {
         self.dispatch(
             Kernel::MorphDifference,
             &Params { flags: 0, ..base },
+            &[(1, a.buffer()), (2, b.buffer())],
+            grid,
+        )
+    }
+
+    /// `b = b + a` in f32, sample by sample (as [`Self::subtract_from`]).
+    pub(super) fn add_to(&mut self, a: &GpuImage, b: &GpuImage) -> Result<()> {
+        let (grid, base) = self.rank_params(a)?;
+        self.dispatch(
+            Kernel::MorphDifference,
+            &Params {
+                flags: FLAG_ADD,
+                ..base
+            },
             &[(1, a.buffer()), (2, b.buffer())],
             grid,
         )

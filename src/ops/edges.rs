@@ -1,8 +1,9 @@
 //! Filters built from gaussians: the difference of gaussians, scikit-image's
 //! `difference_of_gaussians` (a band-pass that finds blobs of a size between the two
-//! sigmas).
+//! sigmas), and the Laplacian of a gaussian, scipy's `gaussian_laplace` (blobs and
+//! edges by its zero crossings).
 
-use super::{Axis, Gaussian, Reach};
+use super::{gaussian_d2_weights, Axis, Gaussian, Reach};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +61,74 @@ impl Dog {
     pub fn reach(&self) -> Reach {
         match self.gaussians() {
             Ok((_, g)) => Reach {
+                x: g.radius(Axis::X),
+                y: g.radius(Axis::Y),
+                z: g.radius(Axis::Z),
+            },
+            Err(_) => Reach::default(),
+        }
+    }
+}
+
+/// `scipy.ndimage.gaussian_laplace(x, sigma, mode='reflect', truncate)` per channel,
+/// isotropic (a volume in 3-D): per axis, the gaussian with that axis's second
+/// derivative, summed in axis order (z, y, x) as scipy sums them.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Log {
+    /// The gaussian's sigma, every axis.
+    pub sigma: f64,
+    /// Kernel half-width in sigmas.
+    pub truncate: f64,
+}
+
+impl Log {
+    fn gaussian(&self) -> Result<Gaussian> {
+        let g = Gaussian {
+            sigma_z: self.sigma,
+            sigma_y: self.sigma,
+            sigma_x: self.sigma,
+            truncate: self.truncate,
+            int: Default::default(),
+        };
+        g.validate().map_err(|e| match e {
+            Error::InvalidParam { param, reason, .. } => Error::param("log", param, reason),
+            e => e,
+        })?;
+        Ok(g)
+    }
+
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<()> {
+        self.gaussian().map(|_| ())
+    }
+
+    /// The terms of the sum: for each axis of an image with (`volume`) or without a z
+    /// axis, in scipy's order, the kernels along (z, y, x), that axis's the second
+    /// derivative (`None`: the axis is not filtered, a 2-D image's z).
+    pub fn terms(&self, volume: bool) -> Result<Vec<[Option<Vec<f32>>; 3]>> {
+        let g = self.gaussian()?;
+        let axes: &[Axis] = if volume {
+            &[Axis::Z, Axis::Y, Axis::X]
+        } else {
+            &[Axis::Y, Axis::X]
+        };
+        let d2 = gaussian_d2_weights(self.sigma, self.truncate);
+        Ok(axes
+            .iter()
+            .map(|&along| {
+                [Axis::Z, Axis::Y, Axis::X].map(|a| match a {
+                    Axis::Z if !volume => None,
+                    a if a == along => Some(d2.clone()),
+                    a => g.kernel(a),
+                })
+            })
+            .collect())
+    }
+
+    /// The gaussian's reach.
+    pub fn reach(&self) -> Reach {
+        match self.gaussian() {
+            Ok(g) => Reach {
                 x: g.radius(Axis::X),
                 y: g.radius(Axis::Y),
                 z: g.radius(Axis::Z),

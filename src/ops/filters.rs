@@ -256,6 +256,26 @@ pub fn gaussian_weights(sigma: f64, truncate: f64) -> Vec<f32> {
     phi.iter().map(|&p| (p / sum) as f32).collect()
 }
 
+/// scipy's `_gaussian_kernel1d(sigma, 2, r)`, the second derivative of the gaussian
+/// (what `gaussian_laplace` filters each axis with): `(x²/σ⁴ - 1/σ²) · phi(x)` with
+/// `phi` normalised to sum 1, in f64, then f32. Symmetric, like the order-0 weights,
+/// so the gaussian kernels run it as they are.
+pub fn gaussian_d2_weights(sigma: f64, truncate: f64) -> Vec<f32> {
+    let radius = (truncate * sigma + 0.5).floor() as i64;
+    let s2 = sigma * sigma;
+    let phi: Vec<f64> = (-radius..=radius)
+        .map(|i| (-0.5 / s2 * (i * i) as f64).exp())
+        .collect();
+    let sum: f64 = phi.iter().sum();
+    (-radius..=radius)
+        .zip(&phi)
+        .map(|(i, &p)| {
+            let x2 = (i * i) as f64;
+            ((x2 / (s2 * s2) - 1.0 / s2) * (p / sum)) as f32
+        })
+        .collect()
+}
+
 /// scipy's `_gaussian_kernel1d(sigma, 0, r)` in f64, bit for bit where numpy's `exp` is
 /// the C library's: `phi = exp(-0.5 / sigma^2 * i^2)`, divided by `phi.sum()` as numpy
 /// sums (pairwise, see [`numpy_sum`]).

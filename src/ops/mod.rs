@@ -96,9 +96,11 @@ pub enum Op {
     Blackhat(Footprint),
     /// Difference of gaussians.
     Dog(Dog),
+    /// Laplacian of a gaussian.
+    Log(Log),
 }
 
-const KNOWN_OPS: &str = "gaussian, box, median, dog, threshold, label, remove_small_objects, \
+const KNOWN_OPS: &str = "gaussian, box, median, dog, log, threshold, label, remove_small_objects, \
                          erode, dilate, open, close, tophat, blackhat";
 
 /// Every op's spec forms with what it equals, for the CLI's `--op` help (keep in step
@@ -108,6 +110,7 @@ pub const OP_HELP: &str = "An op, `name[:key=value,...]`; repeat for a chain. Th
                                     int=scipy: scipy's integer path, bit for bit
   box:size=N                        scipy.ndimage.uniform_filter (or size_y=..,size_x=..[,size_z=..])
   median:size=N                     scipy.ndimage.median_filter (or size_y=..,size_x=..[,size_z=..])
+  log:sigma=S[,truncate=4]          scipy.ndimage.gaussian_laplace; signed, as dog:
   dog:low=S[,high=1.6S,truncate=4]  gaussian(x, low) - gaussian(x, high) (skimage difference_of_gaussians);
                                     signed: write it with --dtype f32 (same rounds to the source's type)
   threshold:value=T                 x > T, a 0/255 mask
@@ -134,6 +137,7 @@ impl Op {
             Op::RemoveSmall(r) => r.validate(),
             Op::Median(m) => m.validate(),
             Op::Dog(d) => d.validate(),
+            Op::Log(l) => l.validate(),
             _ => self.morph().map_or(Ok(()), |m| m.validate()),
         }
     }
@@ -223,6 +227,7 @@ impl Op {
             }
             Op::Median(m) => m.reach(),
             Op::Dog(d) => d.reach(),
+            Op::Log(l) => l.reach(),
             // Whole-frame ops: tiled frames resolve them before the tiles that read them.
             Op::Threshold(_) | Op::Label(_) | Op::RemoveSmall(_) => Reach::default(),
             _ => self.morph().map_or(Reach::default(), |m| m.reach()),
@@ -270,6 +275,7 @@ impl Op {
             Op::RemoveSmall(_) => "remove_small_objects",
             Op::Median(_) => "median",
             Op::Dog(_) => "dog",
+            Op::Log(_) => "log",
             _ => self.morph().map_or("", |m| m.kind.name()),
         }
     }
@@ -291,7 +297,7 @@ impl Op {
             Op::RemoveSmall(_) if RemoveSmall::labels_mode(input) => input,
             Op::RemoveSmall(_) => SampleType::U8,
             // A band-pass is signed whatever the input.
-            Op::Dog(_) => SampleType::F32,
+            Op::Dog(_) | Op::Log(_) => SampleType::F32,
             // Ranks select samples: values keep their type (a u16 median is u16 levels).
             _ => input,
         }
@@ -358,6 +364,7 @@ impl std::fmt::Display for Op {
                 "dog:low={},high={},truncate={}",
                 d.low, d.high, d.truncate
             ),
+            Op::Log(l) => write!(f, "log:sigma={},truncate={}", l.sigma, l.truncate),
             _ => match self.morph() {
                 Some(m) => write!(f, "{}:{}", m.kind.name(), m.footprint.spec()),
                 None => Ok(()),
@@ -396,6 +403,7 @@ mod tests {
             "blackhat:footprint=disk,radius=0",
             "dog:low=1,high=1.6,truncate=4",
             "dog:low=0.5,high=3,truncate=3",
+            "log:sigma=2,truncate=4",
         ] {
             let op = Op::parse(spec).unwrap();
             assert_eq!(op.to_string(), spec);
@@ -473,6 +481,8 @@ mod tests {
             ("dog:low=2,high=1", "at least low"),
             ("dog:high=3", "missing"),
             ("dog:low=0", "low"),
+            ("log", "missing"),
+            ("log:sigma=-1", "sigma"),
             ("box:size", "key=value"),
             ("gaussian:sigma=1,int=floor", "unknown mode `floor`"),
             ("box:size=40000,int=scipy", "with int=scipy"),

@@ -16,6 +16,7 @@ impl Op {
             "remove_small_objects" => "remove_small_objects",
             "median" => "median",
             "dog" => "dog",
+            "log" => "log",
             other => match MorphKind::ALL.iter().find(|(_, n)| *n == other) {
                 Some((_, n)) => n,
                 None => {
@@ -85,6 +86,12 @@ impl Op {
                 size: p.sizes("median:size=3, or size_y=3,size_x=5")?,
             }),
             "threshold" => p.threshold()?,
+            "log" => Op::Log(Log {
+                sigma: p
+                    .number("sigma")?
+                    .ok_or_else(|| Error::param("log", "sigma", "missing (e.g. log:sigma=2)"))?,
+                truncate: p.number("truncate")?.unwrap_or(4.0),
+            }),
             "dog" => {
                 let low = p.number("low")?.ok_or_else(|| {
                     Error::param("dog", "low", "missing (e.g. dog:low=1 or dog:low=1,high=3)")
