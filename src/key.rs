@@ -247,6 +247,7 @@ pub fn op_version(op: &Op) -> Key {
         | Op::Blackhat(_) => ("morph", Shader::Rank),
         Op::Dog(_) => ("dog", Shader::Gaussian),
         Op::Log(_) => ("log", Shader::Gaussian),
+        Op::Gradient(_) => ("gradient", Shader::Gaussian),
     };
     let twin = |name: &str| {
         CPU_TWIN_VERSIONS
@@ -270,6 +271,10 @@ pub fn op_version(op: &Op) -> Key {
     // The gaussians' difference and sum run the rank shader's `difference`.
     if let Op::Dog(_) | Op::Log(_) = op {
         h.field(Shader::Rank.source().as_bytes());
+    }
+    // The gradient's derivative passes and sum of squares.
+    if let Op::Gradient(_) = op {
+        h.field(Shader::Derivative.source().as_bytes());
     }
     h.finish()
 }

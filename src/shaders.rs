@@ -26,11 +26,13 @@ pub enum Shader {
     Label,
     /// `shaders/rank.wgsl`: the median and grey morphology.
     Rank,
+    /// `shaders/derivative.wgsl`: gaussian derivatives of order 1, gradient magnitude.
+    Derivative,
 }
 
 impl Shader {
     /// Every shader family.
-    pub const ALL: [Shader; 9] = [
+    pub const ALL: [Shader; 10] = [
         Shader::Convert,
         Shader::Gaussian,
         Shader::BoxBlur,
@@ -40,6 +42,7 @@ impl Shader {
         Shader::BoxInt,
         Shader::Label,
         Shader::Rank,
+        Shader::Derivative,
     ];
 
     /// The file's source as committed.
@@ -54,6 +57,7 @@ impl Shader {
             Shader::BoxInt => include_str!("../shaders/box_int.wgsl"),
             Shader::Label => include_str!("../shaders/label.wgsl"),
             Shader::Rank => include_str!("../shaders/rank.wgsl"),
+            Shader::Derivative => include_str!("../shaders/derivative.wgsl"),
         }
     }
 
@@ -69,6 +73,7 @@ impl Shader {
             Shader::BoxInt => "box_int.wgsl",
             Shader::Label => "label.wgsl",
             Shader::Rank => "rank.wgsl",
+            Shader::Derivative => "derivative.wgsl",
         }
     }
 

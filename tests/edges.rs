@@ -1,4 +1,5 @@
-//! The difference of gaussians and the Laplacian of a gaussian on both backends: the GPU within 1e-5 of the range of
+//! The difference of gaussians, the Laplacian of a gaussian and the gradient magnitude
+//! on both backends: the GPU within 1e-5 of the range of
 //! the CPU twin (the gaussians' fused multiply-adds round alike only to an ulp or so),
 //! the twin equal to its two gaussians subtracted, and tiles or bricks bit-identical to
 //! the whole frame. Parity with scikit-image is in python/tests/test_edges.py.
@@ -12,7 +13,9 @@ fn op(spec: &str) -> Vec<Op> {
     vec![Op::parse(spec).unwrap()]
 }
 
-const SPECS: [&str; 5] = [
+const SPECS: [&str; 7] = [
+    "gradient:sigma=1.5",
+    "gradient:sigma=0.8,truncate=3",
     "dog:low=1",
     "dog:low=0.5,high=3,truncate=3",
     "dog:low=2,high=2",

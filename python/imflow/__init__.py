@@ -45,6 +45,7 @@ from ._imflow import (  # noqa: F401 (re-exported)
     encode,
     erosion,
     gaussian,
+    gaussian_gradient_magnitude,
     gaussian_laplace,
     hash_bytes,
     hash_file,
@@ -69,7 +70,7 @@ __all__ = [
     "label", "measure", "op_version", "remove_small_objects", "threshold", "threshold_otsu",
     "voxel_size", "median", "erosion", "dilation", "opening", "closing", "white_tophat",
     "black_tophat", "difference_of_gaussians",
-    "gaussian_laplace",
+    "gaussian_laplace", "gaussian_gradient_magnitude",
 ]
 
 

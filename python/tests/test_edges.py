@@ -1,5 +1,5 @@
-"""The difference of gaussians against scikit-image and the Laplacian of a gaussian
-against scipy, computed in the test, both backends:
+"""The difference of gaussians against scikit-image, the Laplacian of a gaussian and
+the gradient magnitude against scipy, computed in the test, both backends:
 2-D and 3-D, gray and RGB, float32 and uint16 (scaled as img_as_float scales it), within
 1e-4 of the result's range (imflow's gaussians sum in f32 where scipy sums in f64)."""
 from __future__ import annotations
@@ -70,3 +70,21 @@ def test_laplace_equals_scipy(sigma: float, truncate: float, backend: str) -> No
     close(imflow.gaussian_laplace(v, sigma, volume=True, backend=backend), ndi.gaussian_laplace(v, sigma))
     with pytest.raises(ValueError, match="sigma"):
         imflow.gaussian_laplace(x, -1.0)
+
+
+@pytest.mark.parametrize("sigma,truncate", [(1.0, 4.0), (2.5, 4.0), (0.7, 3.0)])
+def test_gradient_magnitude_equals_scipy(sigma: float, truncate: float, backend: str) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.random((50, 43), dtype=np.float32) * 100
+    got = imflow.gaussian_gradient_magnitude(x, sigma, truncate=truncate, backend=backend)
+    assert got.dtype == np.float32
+    close(got, ndi.gaussian_gradient_magnitude(x, sigma, truncate=truncate))
+    u = rng.integers(0, 65535, (31, 40), endpoint=True).astype(np.uint16)
+    close(imflow.gaussian_gradient_magnitude(u, sigma, backend=backend),
+          ndi.gaussian_gradient_magnitude(u.astype(np.float32), sigma))
+    rgb = rng.random((20, 22, 3), dtype=np.float32)
+    want = np.stack([ndi.gaussian_gradient_magnitude(rgb[..., c], sigma) for c in range(3)], axis=-1)
+    close(imflow.gaussian_gradient_magnitude(rgb, sigma, backend=backend), want)
+    v = rng.random((8, 19, 21), dtype=np.float32)
+    close(imflow.gaussian_gradient_magnitude(v, sigma, volume=True, backend=backend),
+          ndi.gaussian_gradient_magnitude(v, sigma))

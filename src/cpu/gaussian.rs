@@ -91,7 +91,7 @@ pub fn log(src: PlanesRef<'_>, l: &Log) -> crate::Result<Planes> {
 
 /// The separable filter with these kernels along (z, y, x) (`None`: that axis is left
 /// alone), of every plane: z first into a scratch plane, then each slice along y and x.
-fn separable(src: PlanesRef<'_>, [kz, ky, kx]: [Option<Vec<f32>>; 3]) -> Planes {
+pub(crate) fn separable(src: PlanesRef<'_>, [kz, ky, kx]: [Option<Vec<f32>>; 3]) -> Planes {
     let (w, h) = (src.shape.width as usize, src.shape.height as usize);
     let win = src.window;
     let kz = kz.filter(|_| win.full_depth > 1);

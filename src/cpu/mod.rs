@@ -6,6 +6,7 @@
 
 pub mod box_blur;
 pub mod convert;
+pub mod derivative;
 pub mod gaussian;
 pub mod label;
 pub mod network;
@@ -47,6 +48,7 @@ pub fn apply_ref(planes: PlanesRef<'_>, op: &Op) -> Result<(Planes, Option<f64>)
         Op::Median(m) => (rank::median(planes, m), None),
         Op::Dog(d) => (gaussian::dog(planes, d)?, None),
         Op::Log(l) => (gaussian::log(planes, l)?, None),
+        Op::Gradient(g) => (derivative::gradient(planes, g)?, None),
         Op::Erode(_)
         | Op::Dilate(_)
         | Op::Open(_)

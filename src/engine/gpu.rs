@@ -122,6 +122,7 @@ impl Engine for GpuEngine {
                         Op::Median(m) => batch.median(src, m)?,
                         Op::Dog(d) => batch.dog(src, d)?,
                         Op::Log(l) => batch.log(src, l)?,
+                        Op::Gradient(g) => batch.gradient(src, g)?,
                         Op::Erode(_)
                         | Op::Dilate(_)
                         | Op::Open(_)

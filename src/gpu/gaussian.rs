@@ -102,7 +102,7 @@ impl Batch<'_> {
 
     /// The separable filter with these kernels along (z, y, x) (`None`: that axis is left
     /// alone; a 2-D image's z always is), into f32 planes.
-    fn separable_gaussian(
+    pub(super) fn separable_gaussian(
         &mut self,
         src: &GpuImage,
         kernels: [Option<Vec<f32>>; 3],

@@ -11,6 +11,7 @@ pub(crate) mod batch;
 mod box_blur;
 mod context;
 pub(crate) mod convert;
+mod derivative;
 mod gaussian;
 mod label;
 mod pipelines;
@@ -127,6 +128,7 @@ impl GpuContext {
             Op::Median(m) => self.one_batch("imflow.median", |b| b.median(src, m)),
             Op::Dog(d) => self.one_batch("imflow.dog", |b| b.dog(src, d)),
             Op::Log(l) => self.one_batch("imflow.log", |b| b.log(src, l)),
+            Op::Gradient(g) => self.one_batch("imflow.gradient", |b| b.gradient(src, g)),
             Op::Erode(_)
             | Op::Dilate(_)
             | Op::Open(_)

@@ -48,6 +48,9 @@ pub(crate) enum Kernel {
     LabelWrite,
     ObjectsCount,
     ObjectsKeep,
+    Antisym,
+    SquareSum,
+    Root,
     Median,
     MorphGrow,
     MorphFold,
@@ -72,6 +75,7 @@ impl Kernel {
             LabelInit | LabelUnite | LabelCompress | LabelFlag | ScanBlocks | ScanAdd
             | LabelWrite | ObjectsCount | ObjectsKeep => Shader::Label,
             Median | MorphGrow | MorphFold | MorphDifference => Shader::Rank,
+            Antisym | SquareSum | Root => Shader::Derivative,
         }
     }
 
@@ -108,6 +112,9 @@ impl Kernel {
             MorphGrow => "grow",
             MorphFold => "fold",
             MorphDifference => "difference",
+            Antisym => "antisym",
+            SquareSum => "square_sum",
+            Root => "root",
         }
     }
 
@@ -116,7 +123,11 @@ impl Kernel {
         use Kernel::*;
         match self {
             Unpack | Pack | BoxVertical | BoxHorizontal | Crop | BoxIntVertical
-            | BoxIntHorizontal | Median | MorphDifference => &[(1, Read), (2, ReadWrite)],
+            | BoxIntHorizontal | Median | MorphDifference | SquareSum => {
+                &[(1, Read), (2, ReadWrite)]
+            }
+            Antisym => &[(1, Read), (2, ReadWrite), (3, Read)],
+            Root => &[(2, ReadWrite)],
             MorphGrow => &[(1, Read), (4, ReadWrite)],
             MorphFold => &[(2, ReadWrite), (3, Read), (4, ReadWrite)],
             GaussHorizontalTiled
@@ -159,6 +170,7 @@ impl Kernel {
             LabelInit | LabelUnite | LabelCompress | LabelFlag | ScanBlocks | ScanAdd
             | LabelWrite | ObjectsCount | ObjectsKeep => super::label::CONSTANTS,
             Median | MorphGrow | MorphFold | MorphDifference => super::rank::CONSTANTS,
+            Antisym | SquareSum | Root => super::derivative::CONSTANTS,
         }
     }
 
@@ -187,12 +199,13 @@ impl Kernel {
             Median | MorphGrow | MorphFold | MorphDifference => {
                 std::mem::size_of::<super::rank::Params>()
             }
+            Antisym | SquareSum | Root => std::mem::size_of::<super::derivative::Params>(),
         }
     }
 
     /// Every kernel.
     #[cfg(test)]
-    pub const ALL: [Kernel; 32] = [
+    pub const ALL: [Kernel; 35] = [
         Kernel::Unpack,
         Kernel::Pack,
         Kernel::GaussHorizontalTiled,
@@ -221,6 +234,9 @@ impl Kernel {
         Kernel::LabelWrite,
         Kernel::ObjectsCount,
         Kernel::ObjectsKeep,
+        Kernel::Antisym,
+        Kernel::SquareSum,
+        Kernel::Root,
         Kernel::Median,
         Kernel::MorphGrow,
         Kernel::MorphFold,

@@ -1,9 +1,9 @@
 //! Filters built from gaussians: the difference of gaussians, scikit-image's
 //! `difference_of_gaussians` (a band-pass that finds blobs of a size between the two
-//! sigmas), and the Laplacian of a gaussian, scipy's `gaussian_laplace` (blobs and
-//! edges by its zero crossings).
+//! sigmas), the Laplacian of a gaussian, scipy's `gaussian_laplace` (blobs and edges
+//! by its zero crossings), and scipy's `gaussian_gradient_magnitude` (edges).
 
-use super::{gaussian_d2_weights, Axis, Gaussian, Reach};
+use super::{gaussian_d1_weights, gaussian_d2_weights, Axis, Gaussian, Reach};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -135,5 +135,65 @@ impl Log {
             },
             Err(_) => Reach::default(),
         }
+    }
+}
+
+/// `scipy.ndimage.gaussian_gradient_magnitude(x, sigma, mode='reflect', truncate)` per
+/// channel, isotropic (a volume in 3-D): per axis, the gaussian with that axis's first
+/// derivative, squared and summed in axis order (z, y, x), then the square root.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Gradient {
+    /// The gaussian's sigma, every axis.
+    pub sigma: f64,
+    /// Kernel half-width in sigmas.
+    pub truncate: f64,
+}
+
+/// One term of a gradient: the axis it differentiates, the gaussian kernels along
+/// (z, y, x) with that axis left alone, and the axis's derivative weights.
+pub type GradientTerm = (Axis, [Option<Vec<f32>>; 3], Vec<f32>);
+
+impl Gradient {
+    fn log(&self) -> Log {
+        Log {
+            sigma: self.sigma,
+            truncate: self.truncate,
+        }
+    }
+
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<()> {
+        self.log().gaussian().map(|_| ()).map_err(|e| match e {
+            Error::InvalidParam { param, reason, .. } => Error::param("gradient", param, reason),
+            e => e,
+        })
+    }
+
+    /// The terms for an image with (`volume`) or without a z axis, in scipy's order.
+    pub fn terms(&self, volume: bool) -> Result<Vec<GradientTerm>> {
+        self.validate()?;
+        let g = self.log().gaussian()?;
+        let axes: &[Axis] = if volume {
+            &[Axis::Z, Axis::Y, Axis::X]
+        } else {
+            &[Axis::Y, Axis::X]
+        };
+        let d1 = gaussian_d1_weights(self.sigma, self.truncate);
+        Ok(axes
+            .iter()
+            .map(|&along| {
+                let kernels = [Axis::Z, Axis::Y, Axis::X].map(|a| match a {
+                    Axis::Z if !volume => None,
+                    a if a == along => None,
+                    a => g.kernel(a),
+                });
+                (along, kernels, d1.clone())
+            })
+            .collect())
+    }
+
+    /// The gaussian's reach.
+    pub fn reach(&self) -> Reach {
+        self.log().reach()
     }
 }

@@ -256,6 +256,22 @@ pub fn gaussian_weights(sigma: f64, truncate: f64) -> Vec<f32> {
     phi.iter().map(|&p| (p / sum) as f32).collect()
 }
 
+/// scipy's `_gaussian_kernel1d(sigma, 1, r)` reversed, as `gaussian_filter1d`
+/// correlates with it: the tap `j` from the centre is `j/σ² · phi(j)` (`phi` normalised
+/// to sum 1), in f64, then f32. Antisymmetric, with a centre tap of 0.
+pub fn gaussian_d1_weights(sigma: f64, truncate: f64) -> Vec<f32> {
+    let radius = (truncate * sigma + 0.5).floor() as i64;
+    let s2 = sigma * sigma;
+    let phi: Vec<f64> = (-radius..=radius)
+        .map(|i| (-0.5 / s2 * (i * i) as f64).exp())
+        .collect();
+    let sum: f64 = phi.iter().sum();
+    (-radius..=radius)
+        .zip(&phi)
+        .map(|(i, &p)| (i as f64 / s2 * (p / sum)) as f32)
+        .collect()
+}
+
 /// scipy's `_gaussian_kernel1d(sigma, 2, r)`, the second derivative of the gaussian
 /// (what `gaussian_laplace` filters each axis with): `(x²/σ⁴ - 1/σ²) · phi(x)` with
 /// `phi` normalised to sum 1, in f64, then f32. Symmetric, like the order-0 weights,

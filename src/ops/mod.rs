@@ -98,9 +98,12 @@ pub enum Op {
     Dog(Dog),
     /// Laplacian of a gaussian.
     Log(Log),
+    /// Gaussian gradient magnitude.
+    Gradient(Gradient),
 }
 
-const KNOWN_OPS: &str = "gaussian, box, median, dog, log, threshold, label, remove_small_objects, \
+const KNOWN_OPS: &str =
+    "gaussian, box, median, dog, log, gradient, threshold, label, remove_small_objects, \
                          erode, dilate, open, close, tophat, blackhat";
 
 /// Every op's spec forms with what it equals, for the CLI's `--op` help (keep in step
@@ -110,6 +113,7 @@ pub const OP_HELP: &str = "An op, `name[:key=value,...]`; repeat for a chain. Th
                                     int=scipy: scipy's integer path, bit for bit
   box:size=N                        scipy.ndimage.uniform_filter (or size_y=..,size_x=..[,size_z=..])
   median:size=N                     scipy.ndimage.median_filter (or size_y=..,size_x=..[,size_z=..])
+  gradient:sigma=S[,truncate=4]     scipy.ndimage.gaussian_gradient_magnitude, f32
   log:sigma=S[,truncate=4]          scipy.ndimage.gaussian_laplace; signed, as dog:
   dog:low=S[,high=1.6S,truncate=4]  gaussian(x, low) - gaussian(x, high) (skimage difference_of_gaussians);
                                     signed: write it with --dtype f32 (same rounds to the source's type)
@@ -138,6 +142,7 @@ impl Op {
             Op::Median(m) => m.validate(),
             Op::Dog(d) => d.validate(),
             Op::Log(l) => l.validate(),
+            Op::Gradient(g) => g.validate(),
             _ => self.morph().map_or(Ok(()), |m| m.validate()),
         }
     }
@@ -228,6 +233,7 @@ impl Op {
             Op::Median(m) => m.reach(),
             Op::Dog(d) => d.reach(),
             Op::Log(l) => l.reach(),
+            Op::Gradient(g) => g.reach(),
             // Whole-frame ops: tiled frames resolve them before the tiles that read them.
             Op::Threshold(_) | Op::Label(_) | Op::RemoveSmall(_) => Reach::default(),
             _ => self.morph().map_or(Reach::default(), |m| m.reach()),
@@ -276,6 +282,7 @@ impl Op {
             Op::Median(_) => "median",
             Op::Dog(_) => "dog",
             Op::Log(_) => "log",
+            Op::Gradient(_) => "gradient",
             _ => self.morph().map_or("", |m| m.kind.name()),
         }
     }
@@ -297,7 +304,7 @@ impl Op {
             Op::RemoveSmall(_) if RemoveSmall::labels_mode(input) => input,
             Op::RemoveSmall(_) => SampleType::U8,
             // A band-pass is signed whatever the input.
-            Op::Dog(_) | Op::Log(_) => SampleType::F32,
+            Op::Dog(_) | Op::Log(_) | Op::Gradient(_) => SampleType::F32,
             // Ranks select samples: values keep their type (a u16 median is u16 levels).
             _ => input,
         }
@@ -365,6 +372,7 @@ impl std::fmt::Display for Op {
                 d.low, d.high, d.truncate
             ),
             Op::Log(l) => write!(f, "log:sigma={},truncate={}", l.sigma, l.truncate),
+            Op::Gradient(g) => write!(f, "gradient:sigma={},truncate={}", g.sigma, g.truncate),
             _ => match self.morph() {
                 Some(m) => write!(f, "{}:{}", m.kind.name(), m.footprint.spec()),
                 None => Ok(()),
@@ -404,6 +412,7 @@ mod tests {
             "dog:low=1,high=1.6,truncate=4",
             "dog:low=0.5,high=3,truncate=3",
             "log:sigma=2,truncate=4",
+            "gradient:sigma=1.5,truncate=3",
         ] {
             let op = Op::parse(spec).unwrap();
             assert_eq!(op.to_string(), spec);
@@ -483,6 +492,7 @@ mod tests {
             ("dog:low=0", "low"),
             ("log", "missing"),
             ("log:sigma=-1", "sigma"),
+            ("gradient:sigma=0", "sigma"),
             ("box:size", "key=value"),
             ("gaussian:sigma=1,int=floor", "unknown mode `floor`"),
             ("box:size=40000,int=scipy", "with int=scipy"),

@@ -17,6 +17,7 @@ impl Op {
             "median" => "median",
             "dog" => "dog",
             "log" => "log",
+            "gradient" => "gradient",
             other => match MorphKind::ALL.iter().find(|(_, n)| *n == other) {
                 Some((_, n)) => n,
                 None => {
@@ -86,6 +87,12 @@ impl Op {
                 size: p.sizes("median:size=3, or size_y=3,size_x=5")?,
             }),
             "threshold" => p.threshold()?,
+            "gradient" => Op::Gradient(Gradient {
+                sigma: p.number("sigma")?.ok_or_else(|| {
+                    Error::param("gradient", "sigma", "missing (e.g. gradient:sigma=2)")
+                })?,
+                truncate: p.number("truncate")?.unwrap_or(4.0),
+            }),
             "log" => Op::Log(Log {
                 sigma: p
                     .number("sigma")?
