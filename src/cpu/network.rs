@@ -4,7 +4,8 @@
 //! 5×5 median costs a hundred or so min/max per pixel with no branches, as OpenCV's
 //! sorting networks do.
 
-/// Outputs per block: each wire is this many keys (256 bytes), a window's wires fit L1.
+/// Outputs per block for 32-bit keys: each wire is 256 bytes, a window's wires fit L1
+/// (narrower keys take more lanes in the same bytes: see [`Network::run`]).
 pub const LANES: usize = 64;
 
 /// Largest window run by a network (11×11, 5×5×5); larger ones select instead. The
@@ -90,33 +91,33 @@ impl Network {
         self.comps.is_empty()
     }
 
-    /// Runs the network over `wires`: `n` blocks of [`LANES`] keys, wire `k` at
-    /// `wires[k * LANES..]`; the result is then on wire `out`. Compiled for AVX2 too
+    /// Runs the network over `wires`: `n` blocks of `L` keys, wire `k` at
+    /// `wires[k * L..]`; the result is then on wire `out`. Compiled for AVX2 too
     /// (baseline x86-64 has no 32-bit min or max) and picked at run time.
-    pub fn run(&self, wires: &mut [u32]) {
-        assert!(wires.len() >= self.n * LANES);
+    pub fn run<K: Copy + Ord, const L: usize>(&self, wires: &mut [K]) {
+        assert!(wires.len() >= self.n * L);
         #[cfg(target_arch = "x86_64")]
         if is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked just above).
-            return unsafe { self.run_avx2(wires) };
+            return unsafe { self.run_avx2::<K, L>(wires) };
         }
-        self.run_any(wires)
+        self.run_any::<K, L>(wires)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn run_avx2(&self, wires: &mut [u32]) {
-        self.run_any(wires)
+    unsafe fn run_avx2<K: Copy + Ord, const L: usize>(&self, wires: &mut [K]) {
+        self.run_any::<K, L>(wires)
     }
 
     #[inline(always)]
-    fn run_any(&self, wires: &mut [u32]) {
+    fn run_any<K: Copy + Ord, const L: usize>(&self, wires: &mut [K]) {
         for &(a, b, write) in &self.comps {
-            let (lo, hi) = wires.split_at_mut(b as usize * LANES);
-            let x: &mut [u32; LANES] = (&mut lo[a as usize * LANES..][..LANES])
+            let (lo, hi) = wires.split_at_mut(b as usize * L);
+            let x: &mut [K; L] = (&mut lo[a as usize * L..][..L])
                 .try_into()
-                .expect("a block of LANES");
-            let y: &mut [u32; LANES] = (&mut hi[..LANES]).try_into().expect("a block of LANES");
+                .expect("a block of L");
+            let y: &mut [K; L] = (&mut hi[..L]).try_into().expect("a block of L");
             match write {
                 Write::Both => {
                     for (p, q) in x.iter_mut().zip(y.iter_mut()) {
@@ -182,7 +183,7 @@ mod tests {
                         v[n / 2]
                     })
                     .collect();
-                net.run(&mut wires);
+                net.run::<u32, LANES>(&mut wires);
                 let got = wires[net.out * LANES..][..LANES].to_vec();
                 assert_eq!(got, std::mem::take(&mut want), "n {n}");
             }

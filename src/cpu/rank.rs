@@ -3,6 +3,8 @@
 //!
 //! Samples are compared as the shader compares them, as totally ordered keys (see
 //! [`key`]), so a rank or an extreme is one input sample's exact bits on both backends.
+//! A median of planes still holding u8 or u16 levels compares the levels themselves,
+//! which order as their keys do.
 //!
 //! - The median gathers each output's window from reflect-padded key rows and takes the
 //!   element at sorted index `n/2`: by a pruned sorting network over blocks of outputs
@@ -13,7 +15,7 @@
 
 use super::network::{Network, LANES, MAX_WIRES};
 use super::{window_index, Planes, PlanesRef};
-use crate::image::Window;
+use crate::image::{SampleType, Window};
 use crate::ops::{mirror, Chord, Median, Morph, MorphKind};
 use rayon::prelude::*;
 
@@ -71,13 +73,13 @@ impl Geometry {
 
     /// `row`'s keys (by `key`) padded along x: `lo` samples before it and `hi` after,
     /// as the shader's `wx` reads them.
-    fn pad<S: Copy>(
+    fn pad<S: Copy, K>(
         &self,
         row: &[S],
         lo: usize,
         hi: usize,
-        out: &mut Vec<u32>,
-        key: impl Fn(S) -> u32,
+        out: &mut Vec<K>,
+        key: impl Fn(S) -> K,
     ) {
         out.clear();
         let w = self.w;
@@ -88,8 +90,52 @@ impl Geometry {
     }
 }
 
+/// A key a median compares samples by: the total-order bits of any f32, or, for planes
+/// still holding integer levels of u8 or u16, the level itself (narrower keys: twice
+/// or four times the lanes per vector).
+trait RankKey: Copy + Ord + Send + Default {
+    fn of(v: f32) -> Self;
+    fn value(self) -> f32;
+}
+
+impl RankKey for u32 {
+    fn of(v: f32) -> Self {
+        key(v)
+    }
+    fn value(self) -> f32 {
+        from_key(self)
+    }
+}
+
+impl RankKey for u16 {
+    fn of(v: f32) -> Self {
+        v as u16
+    }
+    fn value(self) -> f32 {
+        f32::from(self)
+    }
+}
+
+impl RankKey for u8 {
+    fn of(v: f32) -> Self {
+        v as u8
+    }
+    fn value(self) -> f32 {
+        f32::from(self)
+    }
+}
+
 /// Median filter of every plane; values keep their type.
 pub fn median(src: PlanesRef<'_>, m: &Median) -> Planes {
+    // Blocks of 256 bytes of keys a wire, whatever their width.
+    match src.value_type {
+        SampleType::U8 => median_by::<u8, { 4 * LANES }>(src, m),
+        SampleType::U16 => median_by::<u16, { 2 * LANES }>(src, m),
+        _ => median_by::<u32, LANES>(src, m),
+    }
+}
+
+fn median_by<K: RankKey, const L: usize>(src: PlanesRef<'_>, m: &Median) -> Planes {
     let g = Geometry::of(&src);
     let volume = g.win.full_depth > 1;
     let [z, y, x] = [0, 1, 2].map(|a| {
@@ -112,12 +158,12 @@ pub fn median(src: PlanesRef<'_>, m: &Median) -> Planes {
                 for dz in -z.0..=z.1 {
                     for dy in -y.0..=y.1 {
                         let row = g.row(r, dz, dy);
-                        g.pad(&s[row * g.w..][..g.w], lo, hi, line, key);
+                        g.pad(&s[row * g.w..][..g.w], lo, hi, line, K::of);
                         lines.extend_from_slice(line);
                     }
                 }
                 match &network {
-                    Some(net) => by_network(net, lines, len, span, scratch, out),
+                    Some(net) => by_network::<K, L>(net, lines, len, span, scratch, out),
                     None => by_selection(lines, len, span, scratch, out),
                 }
             },
@@ -126,40 +172,46 @@ pub fn median(src: PlanesRef<'_>, m: &Median) -> Planes {
 }
 
 /// Medians of a row by `net`: wire `(line, dx)` of the block at `x0` is
-/// `lines[line][x0 + dx..]`, LANES outputs at once.
-fn by_network(
+/// `lines[line][x0 + dx..]`, `L` outputs at once.
+fn by_network<K: RankKey, const L: usize>(
     net: &Network,
-    lines: &[u32],
+    lines: &[K],
     len: usize,
     span: usize,
-    wires: &mut Vec<u32>,
+    wires: &mut Vec<K>,
     out: &mut [f32],
 ) {
-    wires.resize(net.n * LANES, 0);
-    for (b, block) in out.chunks_mut(LANES).enumerate() {
-        let (x0, m) = (b * LANES, block.len());
-        for (k, wire) in wires.chunks_exact_mut(LANES).enumerate() {
+    wires.resize(net.n * L, K::default());
+    for (b, block) in out.chunks_mut(L).enumerate() {
+        let (x0, m) = (b * L, block.len());
+        for (k, wire) in wires.chunks_exact_mut(L).enumerate() {
             let (l, dx) = (k / span, k % span);
             wire[..m].copy_from_slice(&lines[l * len + x0 + dx..][..m]);
         }
-        net.run(wires);
-        let result = &wires[net.out * LANES..][..m];
+        net.run::<K, L>(wires);
+        let result = &wires[net.out * L..][..m];
         for (o, &k) in block.iter_mut().zip(result) {
-            *o = from_key(k);
+            *o = k.value();
         }
     }
 }
 
 /// Medians of a row by selection: each output's window gathered, the element at
 /// sorted index n/2 selected.
-fn by_selection(lines: &[u32], len: usize, span: usize, window: &mut Vec<u32>, out: &mut [f32]) {
+fn by_selection<K: RankKey>(
+    lines: &[K],
+    len: usize,
+    span: usize,
+    window: &mut Vec<K>,
+    out: &mut [f32],
+) {
     for (x, o) in out.iter_mut().enumerate() {
         window.clear();
         for l in lines.chunks_exact(len) {
             window.extend_from_slice(&l[x..x + span]);
         }
         let k = window.len() / 2;
-        *o = from_key(*window.select_nth_unstable(k).1);
+        *o = window.select_nth_unstable(k).1.value();
     }
 }
 
@@ -510,7 +562,7 @@ mod tests {
                     .map(|i| i.wrapping_mul(2_654_435_761) >> 20)
                     .collect();
                 let (mut a, mut b) = (vec![0f32; w], vec![0f32; w]);
-                by_network(
+                by_network::<u32, LANES>(
                     &Network::median(n),
                     &lines,
                     len,
