@@ -350,7 +350,7 @@ impl Morph {
     /// Checks the parameters.
     pub fn validate(&self) -> Result<()> {
         self.footprint.validate(self.kind.name())?;
-        debug_assert!(MAX_FOOTPRINT < MAX_RADIUS);
+        const { assert!(MAX_FOOTPRINT < MAX_RADIUS) };
         Ok(())
     }
 }
