@@ -245,6 +245,9 @@ pub fn op_version(op: &Op) -> Key {
         | Op::Close(_)
         | Op::Tophat(_)
         | Op::Blackhat(_) => ("morph", Shader::Rank),
+        Op::Distance(_) => ("distance", Shader::Distance),
+        Op::FillHoles => ("fill_holes", Shader::Segment),
+        Op::ClearBorder => ("clear_border", Shader::Segment),
     };
     let twin = |name: &str| {
         CPU_TWIN_VERSIONS

@@ -26,11 +26,15 @@ pub enum Shader {
     Label,
     /// `shaders/rank.wgsl`: the median and grey morphology.
     Rank,
+    /// `shaders/distance.wgsl`: the Euclidean distance transform.
+    Distance,
+    /// `shaders/segment.wgsl`: filling holes, clearing the border.
+    Segment,
 }
 
 impl Shader {
     /// Every shader family.
-    pub const ALL: [Shader; 9] = [
+    pub const ALL: [Shader; 11] = [
         Shader::Convert,
         Shader::Gaussian,
         Shader::BoxBlur,
@@ -40,6 +44,8 @@ impl Shader {
         Shader::BoxInt,
         Shader::Label,
         Shader::Rank,
+        Shader::Distance,
+        Shader::Segment,
     ];
 
     /// The file's source as committed.
@@ -54,6 +60,8 @@ impl Shader {
             Shader::BoxInt => include_str!("../shaders/box_int.wgsl"),
             Shader::Label => include_str!("../shaders/label.wgsl"),
             Shader::Rank => include_str!("../shaders/rank.wgsl"),
+            Shader::Distance => include_str!("../shaders/distance.wgsl"),
+            Shader::Segment => include_str!("../shaders/segment.wgsl"),
         }
     }
 
@@ -69,6 +77,8 @@ impl Shader {
             Shader::BoxInt => "box_int.wgsl",
             Shader::Label => "label.wgsl",
             Shader::Rank => "rank.wgsl",
+            Shader::Distance => "distance.wgsl",
+            Shader::Segment => "segment.wgsl",
         }
     }
 

@@ -6,11 +6,13 @@
 
 pub mod box_blur;
 pub mod convert;
+pub mod distance;
 pub mod gaussian;
 pub mod label;
 pub mod pool;
 pub mod rank;
 pub mod scipy_int;
+pub mod segment;
 pub mod threshold;
 
 use crate::image::{SampleType, Shape, Window};
@@ -44,6 +46,9 @@ pub fn apply_ref(planes: PlanesRef<'_>, op: &Op) -> Result<(Planes, Option<f64>)
         Op::Label(l) => (label::label(planes, l)?, None),
         Op::RemoveSmall(r) => (label::remove_small(planes, r)?, None),
         Op::Median(m) => (rank::median(planes, m), None),
+        Op::Distance(d) => (distance::distance(planes, d), None),
+        Op::FillHoles => (segment::fill_holes(planes), None),
+        Op::ClearBorder => (segment::clear_border(planes), None),
         Op::Erode(_)
         | Op::Dilate(_)
         | Op::Open(_)

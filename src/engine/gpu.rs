@@ -120,6 +120,9 @@ impl Engine for GpuEngine {
                         Op::Label(l) => batch.label(src, l)?,
                         Op::RemoveSmall(r) => batch.remove_small(src, r)?,
                         Op::Median(m) => batch.median(src, m)?,
+                        Op::Distance(d) => batch.distance(src, d)?,
+                        Op::FillHoles => batch.fill_holes(src)?,
+                        Op::ClearBorder => batch.clear_border(src)?,
                         Op::Erode(_)
                         | Op::Dilate(_)
                         | Op::Open(_)

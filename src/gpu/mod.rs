@@ -11,12 +11,14 @@ pub(crate) mod batch;
 mod box_blur;
 mod context;
 pub(crate) mod convert;
+mod distance;
 mod gaussian;
 mod label;
 mod pipelines;
 mod pool;
 mod rank;
 mod scipy_int;
+mod segment;
 mod threshold;
 mod window;
 
@@ -125,6 +127,9 @@ impl GpuContext {
             Op::Label(l) => self.one_batch("imflow.label", |b| b.label(src, l)),
             Op::RemoveSmall(r) => self.one_batch("imflow.remove_small", |b| b.remove_small(src, r)),
             Op::Median(m) => self.one_batch("imflow.median", |b| b.median(src, m)),
+            Op::Distance(d) => self.one_batch("imflow.distance", |b| b.distance(src, d)),
+            Op::FillHoles => self.one_batch("imflow.fill_holes", |b| b.fill_holes(src)),
+            Op::ClearBorder => self.one_batch("imflow.clear_border", |b| b.clear_border(src)),
             Op::Erode(_)
             | Op::Dilate(_)
             | Op::Open(_)

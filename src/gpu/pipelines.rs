@@ -52,6 +52,14 @@ pub(crate) enum Kernel {
     MorphGrow,
     MorphFold,
     MorphDifference,
+    DistanceRows,
+    DistanceColumns,
+    DistanceFinish,
+    SegmentInit,
+    SegmentUnite,
+    SegmentCompress,
+    SegmentTouch,
+    SegmentWrite,
 }
 
 impl Kernel {
@@ -72,6 +80,10 @@ impl Kernel {
             LabelInit | LabelUnite | LabelCompress | LabelFlag | ScanBlocks | ScanAdd
             | LabelWrite | ObjectsCount | ObjectsKeep => Shader::Label,
             Median | MorphGrow | MorphFold | MorphDifference => Shader::Rank,
+            DistanceRows | DistanceColumns | DistanceFinish => Shader::Distance,
+            SegmentInit | SegmentUnite | SegmentCompress | SegmentTouch | SegmentWrite => {
+                Shader::Segment
+            }
         }
     }
 
@@ -108,6 +120,14 @@ impl Kernel {
             MorphGrow => "grow",
             MorphFold => "fold",
             MorphDifference => "difference",
+            DistanceRows => "rows",
+            DistanceColumns => "columns",
+            DistanceFinish => "finish",
+            SegmentInit => "init",
+            SegmentUnite => "unite_neighbours",
+            SegmentCompress => "compress",
+            SegmentTouch => "touch",
+            SegmentWrite => "write",
         }
     }
 
@@ -136,6 +156,18 @@ impl Kernel {
             LabelWrite => &[(2, ReadWrite), (3, ReadWrite), (4, ReadWrite)],
             ObjectsCount => &[(1, Read), (3, ReadWrite), (5, ReadWrite)],
             ObjectsKeep => &[(1, Read), (2, ReadWrite), (3, ReadWrite), (5, ReadWrite)],
+            DistanceRows => &[(1, Read), (3, ReadWrite)],
+            DistanceColumns => &[
+                (3, ReadWrite),
+                (4, ReadWrite),
+                (5, ReadWrite),
+                (6, ReadWrite),
+            ],
+            DistanceFinish => &[(2, ReadWrite), (3, ReadWrite)],
+            SegmentInit | SegmentCompress => &[(3, ReadWrite)],
+            SegmentUnite => &[(1, Read), (3, ReadWrite)],
+            SegmentTouch => &[(1, Read), (3, ReadWrite), (4, ReadWrite)],
+            SegmentWrite => &[(1, Read), (2, ReadWrite), (3, ReadWrite), (4, ReadWrite)],
         }
     }
 
@@ -159,6 +191,10 @@ impl Kernel {
             LabelInit | LabelUnite | LabelCompress | LabelFlag | ScanBlocks | ScanAdd
             | LabelWrite | ObjectsCount | ObjectsKeep => super::label::CONSTANTS,
             Median | MorphGrow | MorphFold | MorphDifference => super::rank::CONSTANTS,
+            DistanceRows | DistanceColumns | DistanceFinish => super::distance::CONSTANTS,
+            SegmentInit | SegmentUnite | SegmentCompress | SegmentTouch | SegmentWrite => {
+                super::segment::CONSTANTS
+            }
         }
     }
 
@@ -187,12 +223,18 @@ impl Kernel {
             Median | MorphGrow | MorphFold | MorphDifference => {
                 std::mem::size_of::<super::rank::Params>()
             }
+            DistanceRows | DistanceColumns | DistanceFinish => {
+                std::mem::size_of::<super::distance::Params>()
+            }
+            SegmentInit | SegmentUnite | SegmentCompress | SegmentTouch | SegmentWrite => {
+                std::mem::size_of::<super::segment::Params>()
+            }
         }
     }
 
     /// Every kernel.
     #[cfg(test)]
-    pub const ALL: [Kernel; 32] = [
+    pub const ALL: [Kernel; 40] = [
         Kernel::Unpack,
         Kernel::Pack,
         Kernel::GaussHorizontalTiled,
@@ -225,6 +267,14 @@ impl Kernel {
         Kernel::MorphGrow,
         Kernel::MorphFold,
         Kernel::MorphDifference,
+        Kernel::DistanceRows,
+        Kernel::DistanceColumns,
+        Kernel::DistanceFinish,
+        Kernel::SegmentInit,
+        Kernel::SegmentUnite,
+        Kernel::SegmentCompress,
+        Kernel::SegmentTouch,
+        Kernel::SegmentWrite,
     ];
 
     /// `imflow.<shader>.<entry>`, the label of the pipeline and its errors.

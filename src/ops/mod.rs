@@ -11,11 +11,13 @@ mod filters;
 mod objects;
 mod parse;
 mod rank;
+mod segment;
 mod threshold;
 
 pub use filters::*;
 pub use objects::*;
 pub use rank::*;
+pub use segment::*;
 pub use threshold::*;
 
 use crate::image::SampleType;
@@ -92,10 +94,19 @@ pub enum Op {
     Tophat(Footprint),
     /// Black top-hat: the closing minus the image.
     Blackhat(Footprint),
+    /// Euclidean distance of each foreground sample to the background.
+    Distance(Distance),
+    /// Filling the holes of a mask: background the border cannot reach.
+    #[serde(rename = "fill_holes")]
+    FillHoles,
+    /// Removing the objects that touch the image's border.
+    #[serde(rename = "clear_border")]
+    ClearBorder,
 }
 
 const KNOWN_OPS: &str = "gaussian, box, median, threshold, label, remove_small_objects, \
-                         erode, dilate, open, close, tophat, blackhat";
+                         erode, dilate, open, close, tophat, blackhat, distance, fill_holes, \
+                         clear_border";
 
 impl Op {
     /// Checks the op's parameters.
@@ -107,6 +118,7 @@ impl Op {
             Op::Label(l) => l.validate(),
             Op::RemoveSmall(r) => r.validate(),
             Op::Median(m) => m.validate(),
+            Op::Distance(d) => d.validate(),
             _ => self.morph().map_or(Ok(()), |m| m.validate()),
         }
     }
@@ -196,7 +208,12 @@ impl Op {
             }
             Op::Median(m) => m.reach(),
             // Whole-frame ops: tiled frames resolve them before the tiles that read them.
-            Op::Threshold(_) | Op::Label(_) | Op::RemoveSmall(_) => Reach::default(),
+            Op::Threshold(_)
+            | Op::Label(_)
+            | Op::RemoveSmall(_)
+            | Op::Distance(_)
+            | Op::FillHoles
+            | Op::ClearBorder => Reach::default(),
             _ => self.morph().map_or(Reach::default(), |m| m.reach()),
         }
     }
@@ -224,12 +241,27 @@ impl Op {
 
     /// Whether the op needs the whole frame's values before it can produce any (Otsu's
     /// threshold comes from the whole frame's histogram; an object may span the frame):
-    /// tiled frames resolve it first.
+    /// tiled frames resolve it first. The distance transform, filling holes and
+    /// clearing the border also need the whole frame, and tiled frames refuse them (see
+    /// [`Op::tiles`]).
     pub fn is_whole_frame(&self) -> bool {
         matches!(
             self,
-            Op::Threshold(Threshold::Otsu) | Op::Label(_) | Op::RemoveSmall(_)
+            Op::Threshold(Threshold::Otsu)
+                | Op::Label(_)
+                | Op::RemoveSmall(_)
+                | Op::Distance(_)
+                | Op::FillHoles
+                | Op::ClearBorder
         )
+    }
+
+    /// Whether a frame cut into tiles can run the op: the distance transform, filling
+    /// holes and clearing the border are computed on whole frames only (for now), and a
+    /// frame the memory budget cuts into tiles refuses them rather than silently
+    /// exceeding the budget.
+    pub fn tiles(&self) -> bool {
+        !matches!(self, Op::Distance(_) | Op::FillHoles | Op::ClearBorder)
     }
 
     /// The op's name as used in specs and records.
@@ -241,6 +273,9 @@ impl Op {
             Op::Label(_) => "label",
             Op::RemoveSmall(_) => "remove_small_objects",
             Op::Median(_) => "median",
+            Op::Distance(_) => "distance",
+            Op::FillHoles => "fill_holes",
+            Op::ClearBorder => "clear_border",
             _ => self.morph().map_or("", |m| m.kind.name()),
         }
     }
@@ -261,6 +296,10 @@ impl Op {
             Op::Label(_) => SampleType::U32,
             Op::RemoveSmall(_) if RemoveSmall::labels_mode(input) => input,
             Op::RemoveSmall(_) => SampleType::U8,
+            Op::Distance(_) => SampleType::F32,
+            Op::FillHoles => SampleType::U8,
+            // Objects kept keep their values: a mask stays a mask, labels labels.
+            Op::ClearBorder => input,
             // Ranks select samples: values keep their type (a u16 median is u16 levels).
             _ => input,
         }
@@ -322,6 +361,16 @@ impl std::fmt::Display for Op {
                 "median:size_z={},size_y={},size_x={}",
                 m.size[0], m.size[1], m.size[2]
             ),
+            Op::Distance(d) if d.sampling_x == d.sampling_y && d.sampling_y == d.sampling_z => {
+                write!(f, "distance:sampling={}", d.sampling_x)
+            }
+            Op::Distance(d) => write!(
+                f,
+                "distance:sampling_z={},sampling_y={},sampling_x={}",
+                d.sampling_z, d.sampling_y, d.sampling_x
+            ),
+            Op::FillHoles => write!(f, "fill_holes"),
+            Op::ClearBorder => write!(f, "clear_border"),
             _ => match self.morph() {
                 Some(m) => write!(f, "{}:{}", m.kind.name(), m.footprint.spec()),
                 None => Ok(()),
@@ -358,6 +407,11 @@ mod tests {
             "close:footprint=square,size=4",
             "tophat:footprint=cube,size=3",
             "blackhat:footprint=disk,radius=0",
+            "distance:sampling=1",
+            "distance:sampling=0.5",
+            "distance:sampling_z=2,sampling_y=1,sampling_x=0.5",
+            "fill_holes",
+            "clear_border",
         ] {
             let op = Op::parse(spec).unwrap();
             assert_eq!(op.to_string(), spec);
@@ -375,6 +429,18 @@ mod tests {
         assert_eq!(
             Op::parse("dilate:size=3").unwrap(),
             Op::Dilate(Footprint::Square { size: 3 })
+        );
+        assert_eq!(
+            Op::parse("distance").unwrap(),
+            Op::Distance(Distance::new(1.0))
+        );
+        assert_eq!(
+            Op::parse("distance:sampling_y=1,sampling_x=0.5").unwrap(),
+            Op::Distance(Distance {
+                sampling_z: 1.0,
+                sampling_y: 1.0,
+                sampling_x: 0.5
+            })
         );
         assert_eq!(
             Op::parse("median:size_y=3,size_x=5").unwrap(),
@@ -433,6 +499,13 @@ mod tests {
             ("remove_small_objects", "exactly one"),
             ("remove_small_objects:min_size=2,max_size=3", "exactly one"),
             ("remove_small_objects:min_size=-1", "whole number"),
+            ("distance:sampling=0", "sampling_z"),
+            ("distance:sampling_x=-1,sampling_y=1", "sampling_x"),
+            ("distance:sampling=nan", "finite"),
+            ("distance:sampling_x=2", "sampling"),
+            ("distance:sampling=1,sampling_x=2", "either sampling"),
+            ("fill_holes:connectivity=2", "unknown parameter"),
+            ("clear_border:buffer_size=1", "unknown parameter"),
         ];
         for (spec, needle) in cases {
             let err = Op::parse(spec).expect_err(spec).to_string();
