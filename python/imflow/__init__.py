@@ -37,12 +37,15 @@ from ._imflow import (  # noqa: F401 (re-exported)
     black_tophat,
     box,
     canonical_op,
+    clear_border,
     closing,
     decode,
     device,
     dilation,
+    distance,
     encode,
     erosion,
+    fill_holes,
     gaussian,
     hash_bytes,
     hash_file,
@@ -66,7 +69,7 @@ __all__ = [
     "decode", "device", "encode", "gaussian", "hash_bytes", "hash_file", "imread", "imwrite",
     "label", "measure", "op_version", "remove_small_objects", "threshold", "threshold_otsu",
     "voxel_size", "median", "erosion", "dilation", "opening", "closing", "white_tophat",
-    "black_tophat",
+    "black_tophat", "distance", "fill_holes", "clear_border",
 ]
 
 

@@ -9,6 +9,7 @@ mod files;
 mod flows;
 mod params;
 mod rank;
+mod segment;
 
 use accept::{accept, empty_result, follows_source, Accepted, Role};
 use arrays::{to_array, with_frames, Axes};
@@ -525,5 +526,6 @@ fn _imflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     flows::register(m)?;
     files::register(m)?;
     rank::register(m)?;
+    segment::register(m)?;
     Ok(())
 }
