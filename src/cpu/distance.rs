@@ -7,7 +7,7 @@
 //!   lowest somewhere and where each takes over (`sep`), a backward scan reads them off.
 //!
 //! With one sampling for every axis the passes run on exact integer squared distances
-//! (u64 here; i32 on the GPU, which refuses frames whose squared sides could overflow
+//! (u32, or u64 for huge frames, here; i32 on the GPU, which refuses frames whose squared sides could overflow
 //! it), and the result is `f32(sqrt(n))` times the sampling. scipy takes the f64 square
 //! root of the same exact integer and numpy rounds it to f32; for an integer n < 2^53 the
 //! f64 root never rounds across an f32 rounding boundary (a midpoint m = M 2^-j between
@@ -45,6 +45,24 @@ trait Sq: Copy + Default + Send + Sync + PartialOrd {
     fn sep(i: i64, gi: Self, u: i64, gu: Self, w: f32, len: i64) -> i64;
 }
 
+/// `floor(num / den)` for `den > 0`. Below 2^53 it is the floor of the f64 quotient,
+/// which is quicker than an integer division: f64 division rounds correctly, and a
+/// quotient that is not a whole number lies at least `1/den` from one, far more than
+/// that rounding moves it. Larger numerators (frames no memory holds) divide as integers.
+#[inline]
+fn floor_div(num: i64, den: i64) -> i64 {
+    const EXACT: i64 = 1 << 53;
+    if num.abs() < EXACT {
+        // Truncated, then down one where that went up (a negative non-whole quotient):
+        // `f64::floor` is a libm call on baseline x86-64.
+        let q = num as f64 / den as f64;
+        let t = q as i64;
+        t - i64::from((t as f64) > q)
+    } else {
+        num.div_euclid(den)
+    }
+}
+
 impl Sq for u64 {
     const INF: u64 = u64::MAX;
     fn steps(dx: u64, _: f32) -> u64 {
@@ -54,8 +72,25 @@ impl Sq for u64 {
         g + ((x - i) * (x - i)) as u64
     }
     fn sep(i: i64, gi: u64, u: i64, gu: u64, _: f32, _: i64) -> i64 {
-        let num = (u * u + gu as i64) - (i * i + gi as i64);
-        num.div_euclid(2 * (u - i))
+        floor_div((u * u + gu as i64) - (i * i + gi as i64), 2 * (u - i))
+    }
+}
+
+/// The same on u32, where every squared distance fits (a frame whose squared sides sum
+/// below 2^32): half the memory traffic of u64.
+impl Sq for u32 {
+    const INF: u32 = u32::MAX;
+    fn steps(dx: u64, _: f32) -> u32 {
+        (dx * dx) as u32
+    }
+    fn at(g: u32, x: i64, i: i64, _: f32) -> u32 {
+        g + ((x - i) * (x - i)) as u32
+    }
+    fn sep(i: i64, gi: u32, u: i64, gu: u32, _: f32, _: i64) -> i64 {
+        floor_div(
+            (u * u + i64::from(gu)) - (i * i + i64::from(gi)),
+            2 * (u - i),
+        )
     }
 }
 
@@ -84,15 +119,16 @@ pub fn distance(src: PlanesRef<'_>, d: &Distance) -> Planes {
         let dims = (s.depth as usize, s.height as usize, s.width as usize);
         match d.isotropic(s.depth) {
             Some(scale) => {
-                let g = passes::<u64>(plane, dims, [1.0; 3]);
                 let scale = scale as f32;
-                finish(
-                    &g,
-                    out,
-                    dims,
-                    |g| root(g) * scale,
-                    |[a, b, c]| root(a + b + c) * scale,
-                );
+                let none = |[a, b, c]: [u64; 3]| root(a + b + c) * scale;
+                let sides = [s.width, s.height, s.depth].map(|v| u64::from(v) * u64::from(v));
+                if sides.iter().sum::<u64>() < u64::from(u32::MAX) {
+                    let g = passes::<u32>(plane, dims, [1.0; 3]);
+                    finish(&g, out, dims, |g| root(u64::from(g)) * scale, none);
+                } else {
+                    let g = passes::<u64>(plane, dims, [1.0; 3]);
+                    finish(&g, out, dims, |g| root(g) * scale, none);
+                }
             }
             None => {
                 let w = weights(d);
@@ -161,7 +197,7 @@ fn passes<T: Sq>(plane: &[f32], (d, h, w): (usize, usize, usize), wt: [f32; 3]) 
     // Along x: two sweeps per row.
     g.par_chunks_mut(w.max(1))
         .zip(plane.par_chunks(w.max(1)))
-        .for_each(|(g, row)| row_pass(row, g, wt[2]));
+        .for_each_init(Vec::new, |dx, (g, row)| row_pass(row, g, wt[2], dx));
     // Along y: the columns of each slice.
     columns(&mut g, h, w, wt[1]);
     // Along z: the columns of the (slices x samples per slice) matrix.
@@ -172,11 +208,12 @@ fn passes<T: Sq>(plane: &[f32], (d, h, w): (usize, usize, usize), wt: [f32; 3]) 
 }
 
 /// One row's weighted squared distance to its nearest background sample (zero).
-fn row_pass<T: Sq>(row: &[f32], g: &mut [T], w: f32) {
+fn row_pass<T: Sq>(row: &[f32], g: &mut [T], w: f32, dx: &mut Vec<u64>) {
     let len = row.len();
     // Forward: steps since the last zero; backward: the nearer of that and the next.
     let mut last: Option<usize> = None;
-    let mut dx = vec![u64::MAX; len];
+    dx.clear();
+    dx.resize(len, u64::MAX);
     for (x, &v) in row.iter().enumerate() {
         if v == 0.0 {
             last = Some(x);
@@ -217,22 +254,34 @@ fn columns<T: Sq>(g: &mut [T], rows: usize, cols: usize, w: f32) {
             }
         }
     }
-    blocks.into_par_iter().for_each(|mut pieces| {
-        let bw = pieces[0].len();
-        let mut line: Vec<T> = Vec::with_capacity(rows);
-        let mut stack = Stack::default();
-        for c in 0..bw {
-            line.clear();
-            line.extend(pieces.iter().map(|p| p[c]));
-            envelope(&mut line, w, &mut stack);
-            for (p, &v) in pieces.iter_mut().zip(&line) {
-                p[c] = v;
+    let scratch = || (Vec::new(), Stack::default());
+    blocks
+        .into_par_iter()
+        .for_each_init(scratch, |(lines, stack), mut pieces| {
+            let bw = pieces[0].len();
+            // The block's columns one after another, gathered and scattered a row at a
+            // time: each row's piece is read and written whole, where a column at a time
+            // would touch every row's cache line once per column.
+            lines.clear();
+            lines.resize(bw * rows, T::default());
+            for (r, p) in pieces.iter().enumerate() {
+                for (c, &v) in p.iter().enumerate() {
+                    lines[c * rows + r] = v;
+                }
             }
-        }
-    });
+            for line in lines.chunks_exact_mut(rows) {
+                envelope(line, w, stack);
+            }
+            for (r, p) in pieces.iter_mut().enumerate() {
+                for (c, v) in p.iter_mut().enumerate() {
+                    *v = lines[c * rows + r];
+                }
+            }
+        });
 }
 
-/// The envelope's parabolas: feature position, where it takes over, its value.
+/// The envelope's parabolas: feature position, where it takes over, its value (a
+/// line's worth of room, reused from line to line).
 struct Stack<T> {
     s: Vec<i64>,
     t: Vec<i64>,
@@ -250,50 +299,51 @@ impl<T> Default for Stack<T> {
 }
 
 /// Meijster's lower envelope along one line, in place: `line[u]` becomes the least
-/// `line[i] + w (u - i)^2` over the line (`T::INF` features take no part).
+/// `line[i] + w (u - i)^2` over the line (`T::INF` features take no part). The stack
+/// of parabolas lives in `st`'s slices, indexed as the shader indexes its scratch.
 fn envelope<T: Sq>(line: &mut [T], w: f32, st: &mut Stack<T>) {
-    let m = line.len() as i64;
-    st.s.clear();
-    st.t.clear();
-    st.g.clear();
-    for u in 0..m {
-        let gu = line[u as usize];
+    let m = line.len();
+    if st.s.len() < m {
+        st.s.resize(m, 0);
+        st.t.resize(m, 0);
+        st.g.resize(m, T::default());
+    }
+    let (s, t, g) = (&mut st.s[..m], &mut st.t[..m], &mut st.g[..m]);
+    let mut q: isize = -1;
+    for (u, &gu) in line.iter().enumerate() {
         if gu == T::INF {
             continue;
         }
-        while let (Some(&sq), Some(&tq), Some(&gq)) = (st.s.last(), st.t.last(), st.g.last()) {
-            if T::at(gq, tq, sq, w) > T::at(gu, tq, u, w) {
-                st.s.pop();
-                st.t.pop();
-                st.g.pop();
+        let u = u as i64;
+        while q >= 0 {
+            let k = q as usize;
+            if T::at(g[k], t[k], s[k], w) > T::at(gu, t[k], u, w) {
+                q -= 1;
             } else {
                 break;
             }
         }
-        match (st.s.last(), st.g.last()) {
-            (Some(&sq), Some(&gq)) => {
-                let from = 1 + T::sep(sq, gq, u, gu, w, m);
-                if from < m {
-                    st.s.push(u);
-                    st.t.push(from);
-                    st.g.push(gu);
-                }
-            }
-            _ => {
-                st.s.push(u);
-                st.t.push(0);
-                st.g.push(gu);
+        if q < 0 {
+            q = 0;
+            (s[0], t[0], g[0]) = (u, 0, gu);
+        } else {
+            let k = q as usize;
+            let start = 1 + T::sep(s[k], g[k], u, gu, w, m as i64);
+            if start < m as i64 {
+                q += 1;
+                let k = q as usize;
+                (s[k], t[k], g[k]) = (u, start, gu);
             }
         }
     }
-    if st.s.is_empty() {
+    if q < 0 {
         return; // no feature: the line stays INF
     }
-    let mut q = st.s.len() - 1;
-    for u in (0..m).rev() {
-        line[u as usize] = T::at(st.g[q], u, st.s[q], w);
-        if u == st.t[q] && q > 0 {
-            q -= 1;
+    let mut k = q as usize;
+    for (u, v) in line.iter_mut().enumerate().rev() {
+        *v = T::at(g[k], u as i64, s[k], w);
+        if u as i64 == t[k] && k > 0 {
+            k -= 1;
         }
     }
 }
@@ -310,5 +360,27 @@ mod tests {
         let mut line: Vec<u64> = vec![u64::MAX, 9, u64::MAX];
         envelope(&mut line, 1.0, &mut Stack::default());
         assert_eq!(line, [10, 9, 10]);
+    }
+
+    #[test]
+    fn floor_div_is_the_integer_floor() {
+        let mut s = 12345u64;
+        for _ in 0..200_000 {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let den = (s >> 40) as i64 % 70_000 + 1;
+            let num = ((s >> 3) as i64 % (1 << 40)) - (1 << 39);
+            for n in [
+                num,
+                num - num % den,
+                num - num % den - 1,
+                (1 << 53) - 1,
+                -(1 << 53) + 1,
+            ] {
+                assert_eq!(floor_div(n, den), n.div_euclid(den), "{n} / {den}");
+            }
+        }
+        assert_eq!(floor_div(i64::MAX - 5, 7), (i64::MAX - 5).div_euclid(7));
     }
 }

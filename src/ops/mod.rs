@@ -502,6 +502,8 @@ mod tests {
             ("distance:sampling=0", "sampling_z"),
             ("distance:sampling_x=-1,sampling_y=1", "sampling_x"),
             ("distance:sampling=nan", "finite"),
+            ("distance:sampling=1e13", "outside the limits"),
+            ("distance:sampling=1e-13", "outside the limits"),
             ("distance:sampling_x=2", "sampling"),
             ("distance:sampling=1,sampling_x=2", "either sampling"),
             ("fill_holes:connectivity=2", "unknown parameter"),

@@ -13,8 +13,13 @@
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-/// Largest sampling accepted: larger ones overflow f32 squared distances.
-pub const MAX_SAMPLING: f64 = 1e15;
+/// Sampling accepted: from [`MIN_SAMPLING`] to this. Per-axis sampling weighs f32
+/// squared distances by `sampling^2`; within these bounds neither that weight nor a
+/// squared distance over a frame overflows f32 or falls to its subnormals (which a GPU
+/// may flush to zero).
+pub const MAX_SAMPLING: f64 = 1e12;
+/// The smallest sampling accepted (see [`MAX_SAMPLING`]).
+pub const MIN_SAMPLING: f64 = 1e-12;
 
 /// The Euclidean distance transform of a mask.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,11 +62,11 @@ impl Distance {
                     format!("must be a finite number > 0, got {s}"),
                 ));
             }
-            if s > MAX_SAMPLING {
+            if !(MIN_SAMPLING..=MAX_SAMPLING).contains(&s) {
                 return Err(Error::param(
                     "distance",
                     name,
-                    format!("{s} exceeds the limit {MAX_SAMPLING:e}"),
+                    format!("{s} is outside the limits {MIN_SAMPLING:e} to {MAX_SAMPLING:e}"),
                 ));
             }
         }
