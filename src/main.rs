@@ -42,8 +42,11 @@ enum Command {
     /// Ops: gaussian:sigma=S[,truncate=T,int=scipy] (or sigma_z=..,sigma_y=..,sigma_x=..),
     /// box:size=N[,int=scipy] (or size_z=..,size_y=..,size_x=..), threshold:value=T,
     /// threshold:method=otsu, label[:connectivity=1|2|3],
-    /// remove_small_objects:min_size=N[,connectivity=1|2|3]. On a volume each op works in
-    /// 3-D (connectivity 3: corners too).
+    /// remove_small_objects:min_size=N[,connectivity=1|2|3], median:size=N,
+    /// erode|dilate|open|close|tophat|blackhat:footprint=disk|ball|cross,radius=R (or
+    /// footprint=square|cube,size=N), distance[:sampling=S] (or sampling_z=..,sampling_y=..,
+    /// sampling_x=..; f32 distances: write them with --dtype f32), fill_holes,
+    /// clear_border. On a volume each op works in 3-D (connectivity 3: corners too).
     /// Output format from OUT's extension (.tif/.tiff, .png, .jpg/.jpeg, .gif, .webp,
     /// .bmp).
     Apply(cli::apply::ApplyArgs),
