@@ -259,23 +259,18 @@ fn columns<T: Sq>(g: &mut [T], rows: usize, cols: usize, w: f32) {
         .into_par_iter()
         .for_each_init(scratch, |(lines, stack), mut pieces| {
             let bw = pieces[0].len();
-            // The block's columns one after another, gathered and scattered a row at a
-            // time: each row's piece is read and written whole, where a column at a time
-            // would touch every row's cache line once per column.
+            // The block's rows copied whole into a buffer that stays in cache, its
+            // columns enveloped there (`bw` apart), and copied back: a column at a time
+            // from the frame would touch every row's cache line once per column.
             lines.clear();
-            lines.resize(bw * rows, T::default());
-            for (r, p) in pieces.iter().enumerate() {
-                for (c, &v) in p.iter().enumerate() {
-                    lines[c * rows + r] = v;
-                }
+            for p in &pieces {
+                lines.extend_from_slice(p);
             }
-            for line in lines.chunks_exact_mut(rows) {
-                envelope(line, w, stack);
+            for c in 0..bw {
+                envelope(&mut lines[c..], bw, rows, w, stack);
             }
-            for (r, p) in pieces.iter_mut().enumerate() {
-                for (c, v) in p.iter_mut().enumerate() {
-                    *v = lines[c * rows + r];
-                }
+            for (p, row) in pieces.iter_mut().zip(lines.chunks_exact(bw)) {
+                p.copy_from_slice(row);
             }
         });
 }
@@ -298,11 +293,11 @@ impl<T> Default for Stack<T> {
     }
 }
 
-/// Meijster's lower envelope along one line, in place: `line[u]` becomes the least
-/// `line[i] + w (u - i)^2` over the line (`T::INF` features take no part). The stack
+/// Meijster's lower envelope along one line of `m` samples `stride` apart, in place:
+/// `line[u]` (at `u * stride`) becomes the least `line[i] + w (u - i)^2` over the line
+/// (`T::INF` features take no part). The stack
 /// of parabolas lives in `st`'s slices, indexed as the shader indexes its scratch.
-fn envelope<T: Sq>(line: &mut [T], w: f32, st: &mut Stack<T>) {
-    let m = line.len();
+fn envelope<T: Sq>(line: &mut [T], stride: usize, m: usize, w: f32, st: &mut Stack<T>) {
     if st.s.len() < m {
         st.s.resize(m, 0);
         st.t.resize(m, 0);
@@ -310,7 +305,8 @@ fn envelope<T: Sq>(line: &mut [T], w: f32, st: &mut Stack<T>) {
     }
     let (s, t, g) = (&mut st.s[..m], &mut st.t[..m], &mut st.g[..m]);
     let mut q: isize = -1;
-    for (u, &gu) in line.iter().enumerate() {
+    for u in 0..m {
+        let gu = line[u * stride];
         if gu == T::INF {
             continue;
         }
@@ -340,8 +336,8 @@ fn envelope<T: Sq>(line: &mut [T], w: f32, st: &mut Stack<T>) {
         return; // no feature: the line stays INF
     }
     let mut k = q as usize;
-    for (u, v) in line.iter_mut().enumerate().rev() {
-        *v = T::at(g[k], u as i64, s[k], w);
+    for u in (0..m).rev() {
+        line[u * stride] = T::at(g[k], u as i64, s[k], w);
         if u as i64 == t[k] && k > 0 {
             k -= 1;
         }
@@ -355,11 +351,15 @@ mod tests {
     #[test]
     fn envelope_of_a_column() {
         let mut line: Vec<u64> = vec![0, 1, 4, 9, 4, 1, 0];
-        envelope(&mut line, 1.0, &mut Stack::default());
+        envelope(&mut line, 1, 7, 1.0, &mut Stack::default());
         assert_eq!(line, [0, 1, 2, 5, 2, 1, 0]);
         let mut line: Vec<u64> = vec![u64::MAX, 9, u64::MAX];
-        envelope(&mut line, 1.0, &mut Stack::default());
+        envelope(&mut line, 1, 3, 1.0, &mut Stack::default());
         assert_eq!(line, [10, 9, 10]);
+        // Every other sample: the line at stride 2 from 1 is [MAX, 9, MAX].
+        let mut two: Vec<u64> = vec![7, u64::MAX, 7, 9, 7, u64::MAX];
+        envelope(&mut two[1..], 2, 3, 1.0, &mut Stack::default());
+        assert_eq!(two, [7, 10, 7, 9, 7, 10]);
     }
 
     #[test]
