@@ -208,6 +208,24 @@ pub enum Error {
         op: String,
     },
 
+    /// An op computed on whole frames only (the distance transform, filling holes,
+    /// clearing the border) in a frame that the memory budget or the GPU's binding limit
+    /// cuts into tiles: it is refused rather than run whole beyond the budget.
+    #[error(
+        "op `{op}` needs the whole frame ({frame}) at once and cannot run in tiles yet, \
+         but the memory budget (or the GPU's largest buffer binding) cuts this frame into \
+         tiles of {tile}; raise the budget (--memory, or memory= in Python) so the frame \
+         fits whole, use the CPU backend, or crop the image"
+    )]
+    WholeFrameOnly {
+        /// The op's name.
+        op: String,
+        /// The frame's shape.
+        frame: String,
+        /// A tile's inner size.
+        tile: String,
+    },
+
     /// The GPU reported an error (validation, out of memory, device lost, timeout) while
     /// running a kernel or reading a result back.
     #[error("GPU error in `{label}`: {message}")]

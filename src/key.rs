@@ -248,6 +248,9 @@ pub fn op_version(op: &Op) -> Key {
         Op::Dog(_) => ("dog", Shader::Gaussian),
         Op::Log(_) => ("log", Shader::Gaussian),
         Op::Gradient(_) => ("gradient", Shader::Gaussian),
+        Op::Distance(_) => ("distance", Shader::Distance),
+        Op::FillHoles => ("fill_holes", Shader::Segment),
+        Op::ClearBorder => ("clear_border", Shader::Segment),
     };
     let twin = |name: &str| {
         CPU_TWIN_VERSIONS

@@ -28,11 +28,15 @@ pub enum Shader {
     Rank,
     /// `shaders/derivative.wgsl`: gaussian derivatives of order 1, gradient magnitude.
     Derivative,
+    /// `shaders/distance.wgsl`: the Euclidean distance transform.
+    Distance,
+    /// `shaders/segment.wgsl`: filling holes, clearing the border.
+    Segment,
 }
 
 impl Shader {
     /// Every shader family.
-    pub const ALL: [Shader; 10] = [
+    pub const ALL: [Shader; 12] = [
         Shader::Convert,
         Shader::Gaussian,
         Shader::BoxBlur,
@@ -43,6 +47,8 @@ impl Shader {
         Shader::Label,
         Shader::Rank,
         Shader::Derivative,
+        Shader::Distance,
+        Shader::Segment,
     ];
 
     /// The file's source as committed.
@@ -58,6 +64,8 @@ impl Shader {
             Shader::Label => include_str!("../shaders/label.wgsl"),
             Shader::Rank => include_str!("../shaders/rank.wgsl"),
             Shader::Derivative => include_str!("../shaders/derivative.wgsl"),
+            Shader::Distance => include_str!("../shaders/distance.wgsl"),
+            Shader::Segment => include_str!("../shaders/segment.wgsl"),
         }
     }
 
@@ -74,6 +82,8 @@ impl Shader {
             Shader::Label => "label.wgsl",
             Shader::Rank => "rank.wgsl",
             Shader::Derivative => "derivative.wgsl",
+            Shader::Distance => "distance.wgsl",
+            Shader::Segment => "segment.wgsl",
         }
     }
 

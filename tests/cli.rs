@@ -112,6 +112,12 @@ fn apply_help_lists_every_op() {
         "close:",
         "tophat:",
         "blackhat:",
+        "dog:",
+        "log:",
+        "gradient:",
+        "distance",
+        "fill_holes",
+        "clear_border",
     ] {
         assert!(
             help.contains(op),
@@ -216,4 +222,66 @@ fn info_lists_adapters_or_says_how_to_get_one() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("CPU backend"));
     assert!(list.is_empty() == text.contains("mesa-vulkan-drivers"));
+}
+
+/// `imflow apply` fills a mask's holes and measures distances, written as f32 with
+/// `--dtype f32`, equal to the library's CPU twin; a frame the memory budget would tile
+/// is refused with the op and the budget named.
+#[test]
+fn apply_fill_holes_then_distance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (300u32, 200u32);
+    let mask: Vec<u8> = (0..w * h)
+        .map(|i| {
+            let (x, y) = (i % w, i / w);
+            let ring = (x as i32 - 150).pow(2) + (y as i32 - 100).pow(2);
+            u8::from((900..2500).contains(&ring) || (x * 7 + y * 3) % 11 == 0) * 255
+        })
+        .collect();
+    let image = imflow::Image::new(w, h, 1, Samples::U8(mask)).unwrap();
+    let input = dir.path().join("mask.png");
+    io::save(&image, &input).unwrap();
+    let out = dir.path().join("dist.tif");
+    let args = [
+        "apply",
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--op",
+        "fill_holes",
+        "--op",
+        "distance",
+        "--dtype",
+        "f32",
+        "--backend",
+        "cpu",
+    ];
+    let o = imflow(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = io::load(&out).unwrap();
+    let ops = [
+        imflow::Op::FillHoles,
+        imflow::Op::parse("distance").unwrap(),
+    ];
+    let want = imflow::Processor::cpu()
+        .run(&image, &ops, imflow::OutputType::Exactly(SampleType::F32))
+        .unwrap()
+        .image;
+    assert_eq!(got.samples(), want.samples());
+    let o = imflow(&[
+        "apply",
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--op",
+        "distance",
+        "--backend",
+        "cpu",
+        "--memory",
+        "64KiB",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("`distance` needs the whole frame"),
+        "{}",
+        stderr(&o)
+    );
 }

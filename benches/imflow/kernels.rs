@@ -22,9 +22,12 @@ pub fn bytes_moved(op: &Op, px: u64) -> u64 {
         Op::Threshold(imflow::Threshold::Value { .. }) => 2 * 4 * px,
         Op::Threshold(imflow::Threshold::Otsu) => 4 * 4 * px,
         // Read the mask and the forest a few times each (benches/imflow/objects.rs).
-        Op::Label(_) | Op::RemoveSmall(_) => 6 * 4 * px,
+        Op::Label(_) | Op::RemoveSmall(_) | Op::FillHoles | Op::ClearBorder => 6 * 4 * px,
         // Two gaussians and their difference.
         Op::Dog(_) => 5 * 2 * 4 * px,
+        // Rows: the mask in, squared distances out; columns: those and the envelope's
+        // three scratch words in and out; the roots: squared distances in, f32 out.
+        Op::Distance(_) => 12 * 4 * px,
         // Ranks: the plane in and out per pass, two passes (chords, fold).
         _ => 2 * 2 * 4 * px,
     }

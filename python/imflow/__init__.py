@@ -37,13 +37,16 @@ from ._imflow import (  # noqa: F401 (re-exported)
     black_tophat,
     box,
     canonical_op,
+    clear_border,
     closing,
     decode,
     device,
     difference_of_gaussians,
     dilation,
+    distance,
     encode,
     erosion,
+    fill_holes,
     gaussian,
     gaussian_gradient_magnitude,
     gaussian_laplace,
@@ -69,8 +72,8 @@ __all__ = [
     "decode", "device", "encode", "gaussian", "hash_bytes", "hash_file", "imread", "imwrite",
     "label", "measure", "op_version", "remove_small_objects", "threshold", "threshold_otsu",
     "voxel_size", "median", "erosion", "dilation", "opening", "closing", "white_tophat",
-    "black_tophat", "difference_of_gaussians",
-    "gaussian_laplace", "gaussian_gradient_magnitude",
+    "black_tophat", "difference_of_gaussians", "gaussian_laplace", "gaussian_gradient_magnitude",
+    "distance", "fill_holes", "clear_border",
 ]
 
 

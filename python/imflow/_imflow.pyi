@@ -105,6 +105,25 @@ def black_tophat(array: _Array, footprint: str = "disk", radius: Optional[int] =
                  size: Optional[int] = None, *, backend: _Backend = "auto",
                  stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """skimage.morphology.black_tophat(x, footprint): the closing of x minus x."""
+def distance(array: _Array, sampling: Optional[Union[float, Sequence[float]]] = None, *,
+             backend: _Backend = "auto", stack: Optional[bool] = None,
+             volume: bool = False) -> _Array:
+    """scipy.ndimage.distance_transform_edt(x != 0, sampling) as float32: each nonzero
+    sample's Euclidean distance to the nearest zero. `sampling` one number, or one per
+    axis ((y, x), or (z, y, x) with volume=True). With one sampling for every axis the
+    result equals np.float32 of scipy's float64 result exactly; per-axis sampling within
+    1e-6 relative. An array without zeros measures, as scipy's does, to a stand-in zero
+    one step before the first axis."""
+def fill_holes(array: _Array, *, backend: _Backend = "auto", stack: Optional[bool] = None,
+               volume: bool = False) -> _Array:
+    """scipy.ndimage.binary_fill_holes(x != 0) as a uint8 mask of 0/255: background not
+    connected to the border through face neighbours is filled (background touching the
+    outside only diagonally is a hole)."""
+def clear_border(array: _Array, *, backend: _Backend = "auto", stack: Optional[bool] = None,
+                 volume: bool = False) -> _Array:
+    """skimage.segmentation.clear_border(labels): objects (connected samples of equal
+    nonzero value, full connectivity) that touch the border set to 0. Result: the
+    input's dtype (bool for a bool mask)."""
 def threshold(array: _Array, value: Union[float, str], *, backend: _Backend = "auto",
               stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """`x > value` as a uint8 mask of 0/255 (any input dtype); value='otsu' uses

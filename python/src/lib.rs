@@ -10,6 +10,7 @@ mod files;
 mod flows;
 mod params;
 mod rank;
+mod segment;
 
 use accept::{accept, empty_result, follows_source, Accepted, Role};
 use arrays::{to_array, with_frames, Axes};
@@ -527,5 +528,6 @@ fn _imflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     files::register(m)?;
     rank::register(m)?;
     edges::register(m)?;
+    segment::register(m)?;
     Ok(())
 }

@@ -82,7 +82,7 @@ fn morphology<'py>(
 
 /// `result` as bool where the caller passed bool (it ran as uint8 0/1: a rank of 0/1
 /// samples is 0/1), else as it is.
-fn same_dtype<'py>(
+pub(crate) fn same_dtype<'py>(
     array: &Bound<'py, PyAny>,
     result: Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {

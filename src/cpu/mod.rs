@@ -7,12 +7,14 @@
 pub mod box_blur;
 pub mod convert;
 pub mod derivative;
+pub mod distance;
 pub mod gaussian;
 pub mod label;
 pub mod network;
 pub mod pool;
 pub mod rank;
 pub mod scipy_int;
+pub mod segment;
 pub mod threshold;
 
 use crate::image::{SampleType, Shape, Window};
@@ -49,6 +51,9 @@ pub fn apply_ref(planes: PlanesRef<'_>, op: &Op) -> Result<(Planes, Option<f64>)
         Op::Dog(d) => (gaussian::dog(planes, d)?, None),
         Op::Log(l) => (gaussian::log(planes, l)?, None),
         Op::Gradient(g) => (derivative::gradient(planes, g)?, None),
+        Op::Distance(d) => (distance::distance(planes, d), None),
+        Op::FillHoles => (segment::fill_holes(planes), None),
+        Op::ClearBorder => (segment::clear_border(planes), None),
         Op::Erode(_)
         | Op::Dilate(_)
         | Op::Open(_)

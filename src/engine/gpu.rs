@@ -123,6 +123,9 @@ impl Engine for GpuEngine {
                         Op::Dog(d) => batch.dog(src, d)?,
                         Op::Log(l) => batch.log(src, l)?,
                         Op::Gradient(g) => batch.gradient(src, g)?,
+                        Op::Distance(d) => batch.distance(src, d)?,
+                        Op::FillHoles => batch.fill_holes(src)?,
+                        Op::ClearBorder => batch.clear_border(src)?,
                         Op::Erode(_)
                         | Op::Dilate(_)
                         | Op::Open(_)

@@ -66,6 +66,18 @@ pub fn run<E: Engine>(
         let (Node::Op { input, .. }, Step::Op(op)) = (&graph.nodes[t], steps[t].clone()) else {
             unreachable_op()?
         };
+        if !op.tiles() {
+            // One tile is the whole frame: the op runs on it as it is.
+            if tiling.is_whole() {
+                continue;
+            }
+            let (x, y, z) = tiling.tile;
+            return Err(Error::WholeFrameOnly {
+                op: op.name().to_string(),
+                frame: frame.to_string(),
+                tile: crate::image::dims(x, y, z, frame.channels),
+            });
+        }
         let input = *input;
         steps[t] = match op {
             Op::Threshold(_) => {

@@ -12,12 +12,14 @@ mod box_blur;
 mod context;
 pub(crate) mod convert;
 mod derivative;
+mod distance;
 mod gaussian;
 mod label;
 mod pipelines;
 mod pool;
 mod rank;
 mod scipy_int;
+mod segment;
 mod threshold;
 mod window;
 
@@ -129,6 +131,9 @@ impl GpuContext {
             Op::Dog(d) => self.one_batch("imflow.dog", |b| b.dog(src, d)),
             Op::Log(l) => self.one_batch("imflow.log", |b| b.log(src, l)),
             Op::Gradient(g) => self.one_batch("imflow.gradient", |b| b.gradient(src, g)),
+            Op::Distance(d) => self.one_batch("imflow.distance", |b| b.distance(src, d)),
+            Op::FillHoles => self.one_batch("imflow.fill_holes", |b| b.fill_holes(src)),
+            Op::ClearBorder => self.one_batch("imflow.clear_border", |b| b.clear_border(src)),
             Op::Erode(_)
             | Op::Dilate(_)
             | Op::Open(_)

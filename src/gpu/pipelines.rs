@@ -55,6 +55,14 @@ pub(crate) enum Kernel {
     MorphGrow,
     MorphFold,
     MorphDifference,
+    DistanceRows,
+    DistanceColumns,
+    DistanceFinish,
+    SegmentInit,
+    SegmentUnite,
+    SegmentCompress,
+    SegmentTouch,
+    SegmentWrite,
 }
 
 impl Kernel {
@@ -76,6 +84,10 @@ impl Kernel {
             | LabelWrite | ObjectsCount | ObjectsKeep => Shader::Label,
             Median | MorphGrow | MorphFold | MorphDifference => Shader::Rank,
             Antisym | SquareSum | Root => Shader::Derivative,
+            DistanceRows | DistanceColumns | DistanceFinish => Shader::Distance,
+            SegmentInit | SegmentUnite | SegmentCompress | SegmentTouch | SegmentWrite => {
+                Shader::Segment
+            }
         }
     }
 
@@ -115,6 +127,14 @@ impl Kernel {
             Antisym => "antisym",
             SquareSum => "square_sum",
             Root => "root",
+            DistanceRows => "rows",
+            DistanceColumns => "columns",
+            DistanceFinish => "finish",
+            SegmentInit => "init",
+            SegmentUnite => "unite_neighbours",
+            SegmentCompress => "compress",
+            SegmentTouch => "touch",
+            SegmentWrite => "write",
         }
     }
 
@@ -147,6 +167,18 @@ impl Kernel {
             LabelWrite => &[(2, ReadWrite), (3, ReadWrite), (4, ReadWrite)],
             ObjectsCount => &[(1, Read), (3, ReadWrite), (5, ReadWrite)],
             ObjectsKeep => &[(1, Read), (2, ReadWrite), (3, ReadWrite), (5, ReadWrite)],
+            DistanceRows => &[(1, Read), (3, ReadWrite)],
+            DistanceColumns => &[
+                (3, ReadWrite),
+                (4, ReadWrite),
+                (5, ReadWrite),
+                (6, ReadWrite),
+            ],
+            DistanceFinish => &[(2, ReadWrite), (3, ReadWrite)],
+            SegmentInit | SegmentCompress => &[(3, ReadWrite)],
+            SegmentUnite => &[(1, Read), (3, ReadWrite)],
+            SegmentTouch => &[(1, Read), (3, ReadWrite), (4, ReadWrite)],
+            SegmentWrite => &[(1, Read), (2, ReadWrite), (3, ReadWrite), (4, ReadWrite)],
         }
     }
 
@@ -171,6 +203,10 @@ impl Kernel {
             | LabelWrite | ObjectsCount | ObjectsKeep => super::label::CONSTANTS,
             Median | MorphGrow | MorphFold | MorphDifference => super::rank::CONSTANTS,
             Antisym | SquareSum | Root => super::derivative::CONSTANTS,
+            DistanceRows | DistanceColumns | DistanceFinish => super::distance::CONSTANTS,
+            SegmentInit | SegmentUnite | SegmentCompress | SegmentTouch | SegmentWrite => {
+                super::segment::CONSTANTS
+            }
         }
     }
 
@@ -200,12 +236,18 @@ impl Kernel {
                 std::mem::size_of::<super::rank::Params>()
             }
             Antisym | SquareSum | Root => std::mem::size_of::<super::derivative::Params>(),
+            DistanceRows | DistanceColumns | DistanceFinish => {
+                std::mem::size_of::<super::distance::Params>()
+            }
+            SegmentInit | SegmentUnite | SegmentCompress | SegmentTouch | SegmentWrite => {
+                std::mem::size_of::<super::segment::Params>()
+            }
         }
     }
 
     /// Every kernel.
     #[cfg(test)]
-    pub const ALL: [Kernel; 35] = [
+    pub const ALL: [Kernel; 43] = [
         Kernel::Unpack,
         Kernel::Pack,
         Kernel::GaussHorizontalTiled,
@@ -241,6 +283,14 @@ impl Kernel {
         Kernel::MorphGrow,
         Kernel::MorphFold,
         Kernel::MorphDifference,
+        Kernel::DistanceRows,
+        Kernel::DistanceColumns,
+        Kernel::DistanceFinish,
+        Kernel::SegmentInit,
+        Kernel::SegmentUnite,
+        Kernel::SegmentCompress,
+        Kernel::SegmentTouch,
+        Kernel::SegmentWrite,
     ];
 
     /// `imflow.<shader>.<entry>`, the label of the pipeline and its errors.

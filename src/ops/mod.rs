@@ -12,12 +12,14 @@ mod filters;
 mod objects;
 mod parse;
 mod rank;
+mod segment;
 mod threshold;
 
 pub use edges::*;
 pub use filters::*;
 pub use objects::*;
 pub use rank::*;
+pub use segment::*;
 pub use threshold::*;
 
 use crate::image::SampleType;
@@ -100,11 +102,19 @@ pub enum Op {
     Log(Log),
     /// Gaussian gradient magnitude.
     Gradient(Gradient),
+    /// Euclidean distance of each foreground sample to the background.
+    Distance(Distance),
+    /// Filling the holes of a mask: background the border cannot reach.
+    #[serde(rename = "fill_holes")]
+    FillHoles,
+    /// Removing the objects that touch the image's border.
+    #[serde(rename = "clear_border")]
+    ClearBorder,
 }
 
-const KNOWN_OPS: &str =
-    "gaussian, box, median, dog, log, gradient, threshold, label, remove_small_objects, \
-                         erode, dilate, open, close, tophat, blackhat";
+const KNOWN_OPS: &str = "gaussian, box, median, dog, log, gradient, threshold, label, \
+                         remove_small_objects, erode, dilate, open, close, tophat, blackhat, \
+                         distance, fill_holes, clear_border";
 
 /// Every op's spec forms with what it equals, for the CLI's `--op` help (keep in step
 /// with [`KNOWN_OPS`]; a test checks that each op is named here).
@@ -127,6 +137,10 @@ pub const OP_HELP: &str = "An op, `name[:key=value,...]`; repeat for a chain. Th
   close:footprint=F                 skimage.morphology.closing
   tophat:footprint=F                skimage.morphology.white_tophat
   blackhat:footprint=F              skimage.morphology.black_tophat
+  distance[:sampling=S]             scipy.ndimage.distance_transform_edt, f32 (or sampling_z=..,sampling_y=..,
+                                    sampling_x=..); write it with --dtype f32 (same rounds to the source's type)
+  fill_holes                        scipy.ndimage.binary_fill_holes, a 0/255 mask
+  clear_border                      skimage.segmentation.clear_border (masks or labels)
 Footprints F: disk,radius=R | ball,radius=R | cross,radius=R | square,size=N | cube,size=N
 (skimage's disk, ball, footprint_rectangle; a cross has arms of R along each axis).";
 
@@ -143,6 +157,7 @@ impl Op {
             Op::Dog(d) => d.validate(),
             Op::Log(l) => l.validate(),
             Op::Gradient(g) => g.validate(),
+            Op::Distance(d) => d.validate(),
             _ => self.morph().map_or(Ok(()), |m| m.validate()),
         }
     }
@@ -235,7 +250,12 @@ impl Op {
             Op::Log(l) => l.reach(),
             Op::Gradient(g) => g.reach(),
             // Whole-frame ops: tiled frames resolve them before the tiles that read them.
-            Op::Threshold(_) | Op::Label(_) | Op::RemoveSmall(_) => Reach::default(),
+            Op::Threshold(_)
+            | Op::Label(_)
+            | Op::RemoveSmall(_)
+            | Op::Distance(_)
+            | Op::FillHoles
+            | Op::ClearBorder => Reach::default(),
             _ => self.morph().map_or(Reach::default(), |m| m.reach()),
         }
     }
@@ -263,12 +283,27 @@ impl Op {
 
     /// Whether the op needs the whole frame's values before it can produce any (Otsu's
     /// threshold comes from the whole frame's histogram; an object may span the frame):
-    /// tiled frames resolve it first.
+    /// tiled frames resolve it first. The distance transform, filling holes and
+    /// clearing the border also need the whole frame, and tiled frames refuse them (see
+    /// [`Op::tiles`]).
     pub fn is_whole_frame(&self) -> bool {
         matches!(
             self,
-            Op::Threshold(Threshold::Otsu) | Op::Label(_) | Op::RemoveSmall(_)
+            Op::Threshold(Threshold::Otsu)
+                | Op::Label(_)
+                | Op::RemoveSmall(_)
+                | Op::Distance(_)
+                | Op::FillHoles
+                | Op::ClearBorder
         )
+    }
+
+    /// Whether a frame cut into tiles can run the op: the distance transform, filling
+    /// holes and clearing the border are computed on whole frames only (for now), and a
+    /// frame the memory budget cuts into tiles refuses them rather than silently
+    /// exceeding the budget.
+    pub fn tiles(&self) -> bool {
+        !matches!(self, Op::Distance(_) | Op::FillHoles | Op::ClearBorder)
     }
 
     /// The op's name as used in specs and records.
@@ -283,6 +318,9 @@ impl Op {
             Op::Dog(_) => "dog",
             Op::Log(_) => "log",
             Op::Gradient(_) => "gradient",
+            Op::Distance(_) => "distance",
+            Op::FillHoles => "fill_holes",
+            Op::ClearBorder => "clear_border",
             _ => self.morph().map_or("", |m| m.kind.name()),
         }
     }
@@ -305,6 +343,10 @@ impl Op {
             Op::RemoveSmall(_) => SampleType::U8,
             // A band-pass is signed whatever the input.
             Op::Dog(_) | Op::Log(_) | Op::Gradient(_) => SampleType::F32,
+            Op::Distance(_) => SampleType::F32,
+            Op::FillHoles => SampleType::U8,
+            // Objects kept keep their values: a mask stays a mask, labels labels.
+            Op::ClearBorder => input,
             // Ranks select samples: values keep their type (a u16 median is u16 levels).
             _ => input,
         }
@@ -373,6 +415,16 @@ impl std::fmt::Display for Op {
             ),
             Op::Log(l) => write!(f, "log:sigma={},truncate={}", l.sigma, l.truncate),
             Op::Gradient(g) => write!(f, "gradient:sigma={},truncate={}", g.sigma, g.truncate),
+            Op::Distance(d) if d.sampling_x == d.sampling_y && d.sampling_y == d.sampling_z => {
+                write!(f, "distance:sampling={}", d.sampling_x)
+            }
+            Op::Distance(d) => write!(
+                f,
+                "distance:sampling_z={},sampling_y={},sampling_x={}",
+                d.sampling_z, d.sampling_y, d.sampling_x
+            ),
+            Op::FillHoles => write!(f, "fill_holes"),
+            Op::ClearBorder => write!(f, "clear_border"),
             _ => match self.morph() {
                 Some(m) => write!(f, "{}:{}", m.kind.name(), m.footprint.spec()),
                 None => Ok(()),
@@ -413,6 +465,11 @@ mod tests {
             "dog:low=0.5,high=3,truncate=3",
             "log:sigma=2,truncate=4",
             "gradient:sigma=1.5,truncate=3",
+            "distance:sampling=1",
+            "distance:sampling=0.5",
+            "distance:sampling_z=2,sampling_y=1,sampling_x=0.5",
+            "fill_holes",
+            "clear_border",
         ] {
             let op = Op::parse(spec).unwrap();
             assert_eq!(op.to_string(), spec);
@@ -430,6 +487,18 @@ mod tests {
         assert_eq!(
             Op::parse("dilate:size=3").unwrap(),
             Op::Dilate(Footprint::Square { size: 3 })
+        );
+        assert_eq!(
+            Op::parse("distance").unwrap(),
+            Op::Distance(Distance::new(1.0))
+        );
+        assert_eq!(
+            Op::parse("distance:sampling_y=1,sampling_x=0.5").unwrap(),
+            Op::Distance(Distance {
+                sampling_z: 1.0,
+                sampling_y: 1.0,
+                sampling_x: 0.5
+            })
         );
         assert_eq!(
             Op::parse("median:size_y=3,size_x=5").unwrap(),
@@ -502,6 +571,15 @@ mod tests {
             ("remove_small_objects", "exactly one"),
             ("remove_small_objects:min_size=2,max_size=3", "exactly one"),
             ("remove_small_objects:min_size=-1", "whole number"),
+            ("distance:sampling=0", "sampling_z"),
+            ("distance:sampling_x=-1,sampling_y=1", "sampling_x"),
+            ("distance:sampling=nan", "finite"),
+            ("distance:sampling=1e13", "outside the limits"),
+            ("distance:sampling=1e-13", "outside the limits"),
+            ("distance:sampling_x=2", "sampling"),
+            ("distance:sampling=1,sampling_x=2", "either sampling"),
+            ("fill_holes:connectivity=2", "unknown parameter"),
+            ("clear_border:buffer_size=1", "unknown parameter"),
         ];
         for (spec, needle) in cases {
             let err = Op::parse(spec).expect_err(spec).to_string();

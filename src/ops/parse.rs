@@ -18,6 +18,9 @@ impl Op {
             "dog" => "dog",
             "log" => "log",
             "gradient" => "gradient",
+            "distance" => "distance",
+            "fill_holes" => "fill_holes",
+            "clear_border" => "clear_border",
             other => match MorphKind::ALL.iter().find(|(_, n)| *n == other) {
                 Some((_, n)) => n,
                 None => {
@@ -110,6 +113,9 @@ impl Op {
                     truncate: p.number("truncate")?.unwrap_or(4.0),
                 })
             }
+            "distance" => Op::Distance(p.sampling()?),
+            "fill_holes" => Op::FillHoles,
+            "clear_border" => Op::ClearBorder,
             "label" => Op::Label(Label {
                 connectivity: p.connectivity()?,
             }),
@@ -175,6 +181,38 @@ impl<'a> Params<'a> {
         Ok(self
             .whole("connectivity")?
             .map_or(1, |c| u8::try_from(c).unwrap_or(u8::MAX)))
+    }
+
+    /// The distance transform's sampling: none (1), `sampling=S`, or `sampling_y` and
+    /// `sampling_x` (and `sampling_z`, 1 if absent), numpy's axis order as scipy's
+    /// `sampling=(sz, sy, sx)`.
+    fn sampling(&mut self) -> Result<Distance> {
+        let s = self.number("sampling")?;
+        let (z, y, x) = (
+            self.number("sampling_z")?,
+            self.number("sampling_y")?,
+            self.number("sampling_x")?,
+        );
+        match (s, z, y, x) {
+            (None, None, None, None) => Ok(Distance::new(1.0)),
+            (Some(s), None, None, None) => Ok(Distance::new(s)),
+            (None, z, Some(y), Some(x)) => Ok(Distance {
+                sampling_z: z.unwrap_or(1.0),
+                sampling_y: y,
+                sampling_x: x,
+            }),
+            (Some(_), _, _, _) => Err(Error::param(
+                "distance",
+                "sampling",
+                "give either sampling, or sampling_y and sampling_x (and sampling_z for volumes)",
+            )),
+            _ => Err(Error::param(
+                "distance",
+                "sampling",
+                "per-axis sampling needs both sampling_y and sampling_x (e.g. \
+                 distance:sampling_y=1,sampling_x=0.5)",
+            )),
+        }
     }
 
     /// `threshold:method=otsu` or `threshold:value=V`.

@@ -1,0 +1,93 @@
+//! Segmentation helpers that split and clean objects, with scipy's and scikit-image's
+//! semantics:
+//! - [`Distance`] = `scipy.ndimage.distance_transform_edt(x != 0, sampling)`: the
+//!   Euclidean distance of every foreground (nonzero) sample to the nearest background
+//!   one, as f32 values. With one sampling for every axis the result is
+//!   `np.float32(scipy's f64 result)` bit for bit (see `cpu::distance`).
+//! - [`Op::FillHoles`](super::Op::FillHoles) = `scipy.ndimage.binary_fill_holes(x)`,
+//!   as a 0/255 mask.
+//! - [`Op::ClearBorder`](super::Op::ClearBorder) =
+//!   `skimage.segmentation.clear_border(x)`: objects touching the image's border set to
+//!   0, the rest kept as they are.
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// Sampling accepted: from [`MIN_SAMPLING`] to this. Per-axis sampling weighs f32
+/// squared distances by `sampling^2`; within these bounds neither that weight nor a
+/// squared distance over a frame overflows f32 or falls to its subnormals (which a GPU
+/// may flush to zero).
+pub const MAX_SAMPLING: f64 = 1e12;
+/// The smallest sampling accepted (see [`MAX_SAMPLING`]).
+pub const MIN_SAMPLING: f64 = 1e-12;
+
+/// The Euclidean distance transform of a mask.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Distance {
+    /// Spacing between slices (ignored on a 2-D image).
+    pub sampling_z: f64,
+    /// Spacing between rows.
+    pub sampling_y: f64,
+    /// Spacing between columns.
+    pub sampling_x: f64,
+}
+
+impl Default for Distance {
+    fn default() -> Self {
+        Distance::new(1.0)
+    }
+}
+
+impl Distance {
+    /// The same sampling along every axis.
+    pub fn new(sampling: f64) -> Self {
+        Distance {
+            sampling_z: sampling,
+            sampling_y: sampling,
+            sampling_x: sampling,
+        }
+    }
+
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<()> {
+        for (name, s) in [
+            ("sampling_z", self.sampling_z),
+            ("sampling_y", self.sampling_y),
+            ("sampling_x", self.sampling_x),
+        ] {
+            if !(s.is_finite() && s > 0.0) {
+                return Err(Error::param(
+                    "distance",
+                    name,
+                    format!("must be a finite number > 0, got {s}"),
+                ));
+            }
+            if !(MIN_SAMPLING..=MAX_SAMPLING).contains(&s) {
+                return Err(Error::param(
+                    "distance",
+                    name,
+                    format!("{s} is outside the limits {MIN_SAMPLING:e} to {MAX_SAMPLING:e}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The sampling of each axis an image of `depth` slices has, in numpy's order
+    /// (z, y, x): a 2-D image's `sampling_z` plays no part.
+    pub fn axes(&self, depth: u32) -> Vec<f64> {
+        if depth > 1 {
+            vec![self.sampling_z, self.sampling_y, self.sampling_x]
+        } else {
+            vec![self.sampling_y, self.sampling_x]
+        }
+    }
+
+    /// The one sampling of every axis of an image of `depth` slices, if they are all
+    /// the same: then the transform runs on exact integer squared distances, scaled once
+    /// at the end.
+    pub fn isotropic(&self, depth: u32) -> Option<f64> {
+        let axes = self.axes(depth);
+        axes.iter().all(|&s| s == axes[0]).then_some(axes[0])
+    }
+}
