@@ -22,7 +22,6 @@ fn difference_of_gaussians<'py>(
     stack: Option<bool>,
     volume: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let input = accept(array, "array", Role::Values)?;
     if !low_sigma.is_finite() {
         return Err(value_error(
             "low_sigma",
@@ -31,9 +30,7 @@ fn difference_of_gaussians<'py>(
     }
     let high = high_sigma.unwrap_or(low_sigma * 1.6);
     let spec = format!("dog:low={low_sigma},high={high},truncate={truncate}");
-    let op = Op::parse(&spec).map_err(to_py)?;
-    let f32 = OutputType::Exactly(SampleType::F32);
-    Ok(run(&input, vec![op], f32, backend, Axes { stack, volume })?.0)
+    float_result(array, &spec, backend, Axes { stack, volume })
 }
 
 /// `scipy.ndimage.gaussian_laplace(x, sigma, mode='reflect', truncate)` per channel, in
@@ -48,10 +45,8 @@ fn gaussian_laplace<'py>(
     stack: Option<bool>,
     volume: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let input = accept(array, "array", Role::Values)?;
-    let op = Op::parse(&format!("log:sigma={sigma},truncate={truncate}")).map_err(to_py)?;
-    let f32 = OutputType::Exactly(SampleType::F32);
-    Ok(run(&input, vec![op], f32, backend, Axes { stack, volume })?.0)
+    let spec = format!("log:sigma={sigma},truncate={truncate}");
+    float_result(array, &spec, backend, Axes { stack, volume })
 }
 
 /// `scipy.ndimage.gaussian_gradient_magnitude(x, sigma, mode='reflect', truncate)` per
@@ -66,10 +61,28 @@ fn gaussian_gradient_magnitude<'py>(
     stack: Option<bool>,
     volume: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let spec = format!("gradient:sigma={sigma},truncate={truncate}");
+    float_result(array, &spec, backend, Axes { stack, volume })
+}
+
+/// The op of `spec` on `array`, as float32 (these results are signed or fractional
+/// whatever the input).
+fn float_result<'py>(
+    array: &Bound<'py, PyAny>,
+    spec: &str,
+    backend: &str,
+    axes: Axes,
+) -> PyResult<Bound<'py, PyAny>> {
     let input = accept(array, "array", Role::Values)?;
-    let op = Op::parse(&format!("gradient:sigma={sigma},truncate={truncate}")).map_err(to_py)?;
-    let f32 = OutputType::Exactly(SampleType::F32);
-    Ok(run(&input, vec![op], f32, backend, Axes { stack, volume })?.0)
+    let op = Op::parse(spec).map_err(to_py)?;
+    Ok(run(
+        &input,
+        vec![op],
+        OutputType::Exactly(SampleType::F32),
+        backend,
+        axes,
+    )?
+    .0)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

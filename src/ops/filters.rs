@@ -260,16 +260,8 @@ pub fn gaussian_weights(sigma: f64, truncate: f64) -> Vec<f32> {
 /// correlates with it: the tap `j` from the centre is `j/σ² · phi(j)` (`phi` normalised
 /// to sum 1), in f64, then f32. Antisymmetric, with a centre tap of 0.
 pub fn gaussian_d1_weights(sigma: f64, truncate: f64) -> Vec<f32> {
-    let radius = (truncate * sigma + 0.5).floor() as i64;
     let s2 = sigma * sigma;
-    let phi: Vec<f64> = (-radius..=radius)
-        .map(|i| (-0.5 / s2 * (i * i) as f64).exp())
-        .collect();
-    let sum: f64 = phi.iter().sum();
-    (-radius..=radius)
-        .zip(&phi)
-        .map(|(i, &p)| (i as f64 / s2 * (p / sum)) as f32)
-        .collect()
+    derivative_taps(sigma, truncate, |x, p| x / s2 * p)
 }
 
 /// scipy's `_gaussian_kernel1d(sigma, 2, r)`, the second derivative of the gaussian
@@ -277,6 +269,13 @@ pub fn gaussian_d1_weights(sigma: f64, truncate: f64) -> Vec<f32> {
 /// `phi` normalised to sum 1, in f64, then f32. Symmetric, like the order-0 weights,
 /// so the gaussian kernels run it as they are.
 pub fn gaussian_d2_weights(sigma: f64, truncate: f64) -> Vec<f32> {
+    let s2 = sigma * sigma;
+    derivative_taps(sigma, truncate, |x, p| (x * x / (s2 * s2) - 1.0 / s2) * p)
+}
+
+/// The taps `-r..=r` of a derivative kernel: `tap(x, phi(x))` in f64, then f32, with
+/// `phi` the gaussian normalised to sum 1 (summed as [`gaussian_weights`] sums it).
+fn derivative_taps(sigma: f64, truncate: f64, tap: impl Fn(f64, f64) -> f64) -> Vec<f32> {
     let radius = (truncate * sigma + 0.5).floor() as i64;
     let s2 = sigma * sigma;
     let phi: Vec<f64> = (-radius..=radius)
@@ -285,10 +284,7 @@ pub fn gaussian_d2_weights(sigma: f64, truncate: f64) -> Vec<f32> {
     let sum: f64 = phi.iter().sum();
     (-radius..=radius)
         .zip(&phi)
-        .map(|(i, &p)| {
-            let x2 = (i * i) as f64;
-            ((x2 / (s2 * s2) - 1.0 / s2) * (p / sum)) as f32
-        })
+        .map(|(i, &p)| tap(i as f64, p / sum) as f32)
         .collect()
 }
 
