@@ -248,6 +248,25 @@ fn the_twin_equals_the_definition() {
     }
 }
 
+/// A window's limit counts the axes the image has: `median:size=27` is 27x27 on an
+/// image (729 samples) but 27x27x27 on a volume, which both backends refuse by name.
+#[test]
+fn median_limits_count_the_image_axes() {
+    let op = ops(&["median:size=27"]);
+    let image = random_image(40, 30, 1, SampleType::U8, 2);
+    let volume = random_volume(12, 10, 4, 1, SampleType::U8, 2);
+    let mut backends = vec![Processor::cpu()];
+    backends.extend(gpu("median_limits_count_the_image_axes").map(Processor::gpu));
+    for p in backends {
+        p.run(&image, &op, OutputType::Same).unwrap();
+        let e = p
+            .run(&volume, &op, OutputType::Same)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("27x27x27") && e.contains("729"), "{e}");
+    }
+}
+
 fn tiled(p: Processor, tile: u32, resident: Option<u64>) -> Processor {
     p.with_budget(Budget {
         max_tile: Some(tile),

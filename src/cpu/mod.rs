@@ -47,7 +47,10 @@ pub fn apply_ref(planes: PlanesRef<'_>, op: &Op) -> Result<(Planes, Option<f64>)
         }
         Op::Label(l) => (label::label(planes, l)?, None),
         Op::RemoveSmall(r) => (label::remove_small(planes, r)?, None),
-        Op::Median(m) => (rank::median(planes, m), None),
+        Op::Median(m) => {
+            m.check_volume(planes.window.full_depth > 1)?;
+            (rank::median(planes, m), None)
+        }
         Op::Dog(d) => (gaussian::dog(planes, d)?, None),
         Op::Log(l) => (gaussian::log(planes, l)?, None),
         Op::Gradient(g) => (derivative::gradient(planes, g)?, None),

@@ -78,9 +78,10 @@ impl Batch<'_> {
 
     /// Median filter (`scipy.ndimage.median_filter`); values keep their type.
     pub fn median(&mut self, src: &GpuImage, m: &Median) -> Result<GpuImage> {
-        m.validate()?;
-        let (grid, base) = self.rank_params(src)?;
         let volume = src.window().full_depth > 1;
+        // The kernel's per-thread window holds MAX_MEDIAN_WINDOW samples: never more.
+        m.check_volume(volume)?;
+        let (grid, base) = self.rank_params(src)?;
         let (lo_z, hi_z) = m.window(0, volume);
         let (lo_y, hi_y) = m.window(1, volume);
         let (lo_x, hi_x) = m.window(2, volume);

@@ -520,7 +520,7 @@ mod tests {
             ("sobel:size=3", "unknown op `sobel`"),
             ("median:size=0", "size"),
             ("median:size=29", "exceeds the limit"),
-            ("median:size_z=9,size_y=9,size_x=10", "9x9x10"),
+            ("median:size=28", "28x28"),
             ("erode", "missing (e.g. erode:footprint=disk"),
             (
                 "dilate:footprint=hexagon,radius=2",

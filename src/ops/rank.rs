@@ -43,6 +43,9 @@ impl Median {
     }
 
     /// Checks the parameters.
+    /// A window is only as large as the image has axes, so a 2-D image's limit is
+    /// checked here (`median:size=27` is 27x27 on an image) and a volume's, whose z
+    /// counts too, by [`Median::check_volume`] once the image is known.
     pub fn validate(&self) -> Result<()> {
         let names = ["size_z", "size_y", "size_x"];
         let uniform = self.size[0] == self.size[1] && self.size[1] == self.size[2];
@@ -52,15 +55,27 @@ impl Median {
                 return Err(Error::param("median", name, "must be >= 1, got 0"));
             }
         }
-        let plane = u64::from(self.size[1]) * u64::from(self.size[2]);
-        if plane * u64::from(self.size[0]) > u64::from(MAX_MEDIAN_WINDOW) {
+        self.check_volume(false)
+    }
+
+    /// Checks the window's size on an image with (`volume`) or without a z axis.
+    pub fn check_volume(&self, volume: bool) -> Result<()> {
+        let [z, y, x] = [0, 1, 2].map(|a| {
+            let (lo, hi) = self.window(a, volume);
+            u64::from(lo + hi + 1)
+        });
+        if z * y * x > u64::from(MAX_MEDIAN_WINDOW) {
+            let shape = if volume {
+                format!("{z}x{y}x{x}")
+            } else {
+                format!("{y}x{x}")
+            };
             return Err(Error::param(
                 "median",
                 "size",
                 format!(
-                    "a window of {}x{}x{} samples exceeds the limit of {MAX_MEDIAN_WINDOW} \
-                     samples (27x27 in 2-D, 9x9x9 in a volume)",
-                    self.size[0], self.size[1], self.size[2]
+                    "a window of {shape} samples exceeds the limit of {MAX_MEDIAN_WINDOW} \
+                     samples (27x27 in 2-D, 9x9x9 in a volume)"
                 ),
             ));
         }
