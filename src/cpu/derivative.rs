@@ -17,7 +17,7 @@ pub fn gradient(src: PlanesRef<'_>, g: &Gradient) -> crate::Result<Planes> {
         match &mut sum {
             None => {
                 sum = Some(Planes {
-                    data: term.iter().map(|&t| t * t).collect(),
+                    data: term.par_iter().map(|&t| t * t).collect(),
                     ..smooth
                 })
             }
