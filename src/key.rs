@@ -279,6 +279,11 @@ pub fn op_version(op: &Op) -> Key {
     if let Op::Gradient(_) = op {
         h.field(Shader::Derivative.source().as_bytes());
     }
+    // The local threshold's gaussian and comparison (other methods keep their keys).
+    if let Op::Threshold(crate::ops::Threshold::Local { .. }) = op {
+        h.field(Shader::Gaussian.source().as_bytes())
+            .field(Shader::Local.source().as_bytes());
+    }
     h.finish()
 }
 

@@ -32,11 +32,13 @@ pub enum Shader {
     Distance,
     /// `shaders/segment.wgsl`: filling holes, clearing the border.
     Segment,
+    /// `shaders/local.wgsl`: the local threshold's comparison.
+    Local,
 }
 
 impl Shader {
     /// Every shader family.
-    pub const ALL: [Shader; 12] = [
+    pub const ALL: [Shader; 13] = [
         Shader::Convert,
         Shader::Gaussian,
         Shader::BoxBlur,
@@ -49,6 +51,7 @@ impl Shader {
         Shader::Derivative,
         Shader::Distance,
         Shader::Segment,
+        Shader::Local,
     ];
 
     /// The file's source as committed.
@@ -66,6 +69,7 @@ impl Shader {
             Shader::Derivative => include_str!("../shaders/derivative.wgsl"),
             Shader::Distance => include_str!("../shaders/distance.wgsl"),
             Shader::Segment => include_str!("../shaders/segment.wgsl"),
+            Shader::Local => include_str!("../shaders/local.wgsl"),
         }
     }
 
@@ -84,6 +88,7 @@ impl Shader {
             Shader::Derivative => "derivative.wgsl",
             Shader::Distance => "distance.wgsl",
             Shader::Segment => "segment.wgsl",
+            Shader::Local => "local.wgsl",
         }
     }
 

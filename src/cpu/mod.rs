@@ -4,6 +4,7 @@
 //! Data is f32 planes (one per channel), the same layout the GPU kernels use, so each twin
 //! reads like its kernel.
 
+pub mod auto_threshold;
 pub mod box_blur;
 pub mod convert;
 pub mod derivative;
@@ -42,8 +43,11 @@ pub fn apply_ref(planes: PlanesRef<'_>, op: &Op) -> Result<(Planes, Option<f64>)
         Op::Gaussian(g) => (gaussian::gaussian(planes, g), None),
         Op::Box(b) => (box_blur::box_blur(planes, b), None),
         Op::Threshold(t) => {
-            let (mask, value) = threshold::threshold(planes, t);
-            (mask, Some(value))
+            let (mask, value) = threshold::threshold(planes, t)?;
+            (
+                mask,
+                (!matches!(t, crate::ops::Threshold::Local { .. })).then_some(value),
+            )
         }
         Op::Label(l) => (label::label(planes, l)?, None),
         Op::RemoveSmall(r) => (label::remove_small(planes, r)?, None),

@@ -138,6 +138,9 @@ impl Engine for CpuEngine {
                         Reduction::Histogram { lo, hi, integer } => {
                             Reduced::Counts(threshold::histogram_of_parts(rows, lo, hi, integer))
                         }
+                        Reduction::Values => {
+                            Reduced::Values(crate::cpu::auto_threshold::ValueCounts::of_parts(rows))
+                        }
                     });
                     None
                 }

@@ -1,8 +1,10 @@
 //! Programs on the GPU: the whole frame recorded into one encoder (upload, widen, every
 //! op's dispatches, narrow, copies to one staging buffer, Otsu's value beside them),
-//! submitted once and mapped once.
+//! submitted once and mapped once. The one exception is an automatic threshold other
+//! than Otsu's (Li, triangle, ...): its value is picked on the host from reductions read
+//! back in the middle of the frame, then the frame goes on in a fresh recording.
 
-use super::program::{Cmd, Reduction};
+use super::program::Cmd;
 use super::{Engine, Outcome, Program};
 use crate::gpu::batch::Submitted;
 use crate::gpu::convert::PackedImage;
@@ -44,10 +46,58 @@ impl GpuEngine {
 /// A submitted frame: where each result lands in its staging buffer.
 pub struct GpuPending {
     submitted: Submitted,
+    reads: Reads,
+    outcome: Outcome<Arc<GpuImage>>,
+}
+
+/// What a recording reads back, and where each result lands in its staging buffer.
+#[derive(Default)]
+struct Reads {
     images: Vec<PackedImage>,
     thresholds: Vec<(usize, PendingThreshold)>,
     reductions: Vec<(usize, PendingReduction)>,
-    outcome: Outcome<Arc<GpuImage>>,
+}
+
+impl Reads {
+    /// Moves every result into `outcome`, from the mapped staging bytes.
+    fn read(self, mapped: &[u8], outcome: &mut Outcome<Arc<GpuImage>>) -> Result<()> {
+        for p in &self.images {
+            outcome.images.push(p.read(mapped)?);
+        }
+        for (i, t) in &self.thresholds {
+            outcome.thresholds[*i] = Some(super::defined_threshold(t.read(mapped))?);
+        }
+        for (i, r) in &self.reductions {
+            outcome.reduced[*i] = Some(r.read(mapped)?);
+        }
+        Ok(())
+    }
+}
+
+impl GpuEngine {
+    /// An automatic threshold of `src` other than Otsu's (which the GPU scans itself):
+    /// each reduction [`crate::cpu::auto_threshold::resolve`] asks for is recorded, and
+    /// what is recorded so far is submitted and read back (a host round trip in the
+    /// middle of the frame, which the method's host step needs); recording goes on in a
+    /// fresh batch.
+    fn resolve_threshold(
+        &self,
+        batch: &mut crate::gpu::batch::Batch<'_>,
+        reads: &mut Reads,
+        out: &mut Outcome<Arc<GpuImage>>,
+        src: &GpuImage,
+        method: &Threshold,
+    ) -> Result<f64> {
+        let integer = crate::cpu::threshold::integer_levels(src.value_type());
+        crate::cpu::auto_threshold::resolve(method, integer, &mut |r| {
+            let pending = batch.reduce(src, r)?;
+            let earlier = std::mem::take(reads);
+            batch.submit_and_continue()?.wait(|mapped| {
+                earlier.read(mapped, out)?;
+                pending.read(mapped)
+            })
+        })
+    }
 }
 
 impl Engine for GpuEngine {
@@ -83,9 +133,7 @@ impl Engine for GpuEngine {
     fn submit(&self, program: Program<'_, Self::Frame>) -> Result<Self::Pending> {
         let deaths = program.deaths();
         let mut out = Outcome::new(program.len());
-        let mut images = Vec::new();
-        let mut thresholds = Vec::new();
-        let mut reductions = Vec::new();
+        let mut reads = Reads::default();
         let mut slots: Vec<Option<Arc<GpuImage>>> = vec![None; program.len()];
         let mut batch = self.ctx.batch("imflow.frame");
         for (i, cmd) in program.cmds.into_iter().enumerate() {
@@ -134,12 +182,27 @@ impl Engine for GpuEngine {
                         | Op::Blackhat(_) => {
                             batch.morph(src, &op.morph().expect("a morphology op"))?
                         }
+                        Op::Threshold(Threshold::Local { block, offset }) => {
+                            batch.local_threshold(src, *block, *offset)?
+                        }
                         Op::Threshold(t) => {
+                            t.validate()?;
+                            let fixed;
+                            let t = if t.is_whole_frame() && !matches!(t, Threshold::Otsu) {
+                                let value = self
+                                    .resolve_threshold(&mut batch, &mut reads, &mut out, src, t)?;
+                                fixed = Threshold::Value {
+                                    value: super::defined_threshold(value)?,
+                                };
+                                &fixed
+                            } else {
+                                t
+                            };
                             let (mask, pending) = batch.threshold(src, t)?;
                             if matches!(t, Threshold::Otsu) {
                                 out.downloaded[i] = 4;
                             }
-                            thresholds.push((i, pending));
+                            reads.thresholds.push((i, pending));
                             mask
                         }
                     }))
@@ -156,7 +219,7 @@ impl Engine for GpuEngine {
                         None => batch.download(src, to)?,
                     };
                     out.downloaded[i] = packed.slot.len;
-                    images.push(packed);
+                    reads.images.push(packed);
                     None
                 }
                 Cmd::Reduce {
@@ -170,14 +233,9 @@ impl Engine for GpuEngine {
                         None => None,
                     };
                     let of = part.as_ref().unwrap_or(src);
-                    let pending = match reduction {
-                        Reduction::MinMax => batch.min_max(of)?,
-                        Reduction::Histogram { lo, hi, integer } => {
-                            batch.histogram(of, lo, hi, integer)?
-                        }
-                    };
+                    let pending = batch.reduce(of, reduction)?;
                     out.downloaded[i] = pending.bytes();
-                    reductions.push((i, pending));
+                    reads.reductions.push((i, pending));
                     if let Some(p) = part {
                         batch.free(p.into_buffer());
                     }
@@ -191,7 +249,9 @@ impl Engine for GpuEngine {
                 } => {
                     out.uploaded[i] = counts.len() as u64 * 4;
                     out.downloaded[i] = 4;
-                    thresholds.push((i, batch.otsu_scan(&counts, lo, hi, integer)?));
+                    reads
+                        .thresholds
+                        .push((i, batch.otsu_scan(&counts, lo, hi, integer)?));
                     None
                 }
                 Cmd::Keep { input } => {
@@ -208,9 +268,7 @@ impl Engine for GpuEngine {
         }
         Ok(GpuPending {
             submitted: batch.submit()?,
-            images,
-            thresholds,
-            reductions,
+            reads,
             outcome: out,
         })
     }
@@ -218,21 +276,11 @@ impl Engine for GpuEngine {
     fn finish(&self, pending: Self::Pending) -> Result<Outcome<Self::Frame>> {
         let GpuPending {
             submitted,
-            images,
-            thresholds,
-            reductions,
+            reads,
             mut outcome,
         } = pending;
         submitted.wait(|mapped| {
-            for p in &images {
-                outcome.images.push(p.read(mapped)?);
-            }
-            for (i, t) in &thresholds {
-                outcome.thresholds[*i] = Some(super::defined_threshold(t.read(mapped))?);
-            }
-            for (i, r) in &reductions {
-                outcome.reduced[*i] = Some(r.read(mapped));
-            }
+            reads.read(mapped, &mut outcome)?;
             Ok(outcome)
         })
     }

@@ -87,15 +87,16 @@ pub trait Engine: Send + Sync + 'static {
     }
 }
 
-/// A threshold an engine computed, checked: Otsu's is NaN where the values include an
-/// infinity (its bins would span an infinite range) or no number at all, and skimage
-/// refuses such data too. A mask made with it would be silently empty.
+/// A threshold an engine computed, checked: an automatic one is NaN where the values
+/// include an infinity (its bins would span an infinite range) or no number at all, and
+/// skimage refuses such data too. A mask made with it would be silently empty.
 pub(crate) fn defined_threshold(t: f64) -> Result<f64> {
     if t.is_nan() {
         return Err(crate::Error::Undefined {
             op: "threshold",
-            reason: "Otsu's threshold needs finite values, and these include infinities \
-                     (or are all NaN); replace them first, or use a fixed threshold",
+            reason: "an automatic threshold (Otsu's, Li's, ...) needs finite values, and \
+                     these include infinities (or are all NaN); replace them first, or use a \
+                     fixed threshold",
         });
     }
     Ok(t)

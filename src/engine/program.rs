@@ -70,6 +70,8 @@ pub enum Reduction {
         /// One bin per integer level.
         integer: bool,
     },
+    /// The distinct values with their counts (Li's and the mean's on float data).
+    Values,
 }
 
 /// What a [`Reduction`] gave.
@@ -79,6 +81,26 @@ pub enum Reduced {
     Range(Option<(f32, f32)>),
     /// Histogram counts.
     Counts(Vec<u64>),
+    /// Distinct values and their counts.
+    Values(crate::cpu::auto_threshold::ValueCounts),
+}
+
+impl Reduced {
+    /// The reduction of two parts of a frame together (two tiles' results).
+    pub fn combine(self, other: Reduced) -> Result<Reduced> {
+        Ok(match (self, other) {
+            (Reduced::Range(a), Reduced::Range(b)) => Reduced::Range(match (a, b) {
+                (Some((l0, h0)), Some((l1, h1))) => Some((l0.min(l1), h0.max(h1))),
+                (a, b) => a.or(b),
+            }),
+            (Reduced::Counts(mut a), Reduced::Counts(b)) if a.len() == b.len() => {
+                a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                Reduced::Counts(a)
+            }
+            (Reduced::Values(a), Reduced::Values(b)) => Reduced::Values(a.merge(b)),
+            _ => return Err(Error::usage("two tiles gave different kinds of reduction")),
+        })
+    }
 }
 
 impl<F> Cmd<'_, F> {

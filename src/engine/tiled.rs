@@ -80,8 +80,8 @@ pub fn run<E: Engine>(
         }
         let input = *input;
         steps[t] = match op {
-            Op::Threshold(_) => {
-                let value = tf.resolve_otsu(&mut steps, sources, input, &mut out)?;
+            Op::Threshold(method) => {
+                let value = tf.resolve_threshold(&mut steps, sources, input, &method, &mut out)?;
                 out.thresholds[t] = Some(value);
                 Step::Op(Op::Threshold(Threshold::Value {
                     value: super::defined_threshold(value)?,

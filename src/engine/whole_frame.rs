@@ -2,7 +2,9 @@
 //! tiles that read it run, in passes over the tiles:
 //! - Otsu's threshold: a pass reduces the input to its min and max, a second to its
 //!   histogram over that range, a small program scans it; the op then runs as the fixed
-//!   threshold it found. Where the input's values of every tile fit the tiling's
+//!   threshold it found. The other automatic thresholds (Li, triangle, ...) reduce the
+//!   same way (min and max, then a histogram, or the distinct values) and pick their
+//!   value on the host ([`crate::cpu::auto_threshold`]). Where the input's values of every tile fit the tiling's
 //!   [`Tiling::keep`] bytes, the first pass keeps them resident and the later passes
 //!   read them from there; otherwise each pass recomputes them tile by tile, so memory
 //!   stays that of a few tiles. Either way a tile's values are the same program's
@@ -278,6 +280,92 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
         node.saturating_mul(kept + 1) <= self.tiling.keep
     }
 
+    /// A pass over every tile reducing node `input`'s values over its inner part; with
+    /// `keep`, each tile's values also stay resident.
+    fn reduce_pass(
+        &self,
+        steps: &[Step<E::Frame>],
+        sources: &mut [&mut dyn RowSource],
+        input: usize,
+        reduction: Reduction,
+        keep: bool,
+        out: &mut TiledOutcome,
+    ) -> Result<(Vec<Reduced>, Vec<E::Frame>)> {
+        let (mut got, mut kept) = (Vec::new(), Vec::new());
+        self.pass(
+            steps,
+            sources,
+            &[input],
+            out,
+            &|p, slots, tile, layout| {
+                let values = slot(slots, input)?;
+                let s = p.reduce(values, Some(tile.inner_in_window()), reduction);
+                layout.slots.push(s);
+                layout.node_of.push(input);
+                if keep {
+                    p.keep(values);
+                    layout.node_of.push(input);
+                }
+                Ok(())
+            },
+            &mut |o, l| {
+                let r = o.reduced[l.slots[0].index()].clone();
+                got.push(r.ok_or_else(|| Error::usage("a reduction gave nothing"))?);
+                kept.extend(o.kept);
+                Ok(())
+            },
+        )?;
+        Ok((got, kept))
+    }
+
+    /// Makes node `input`'s values resident from the frames a pass kept.
+    fn make_resident(
+        &self,
+        steps: &mut [Step<E::Frame>],
+        input: usize,
+        kept: Vec<E::Frame>,
+    ) -> Result<()> {
+        if kept.len() != self.tiling.count() {
+            return Err(Error::usage(format!(
+                "{} tiles kept their values, of {}",
+                kept.len(),
+                self.tiling.count()
+            )));
+        }
+        steps[input] = Step::Resident(Arc::new(kept));
+        Ok(())
+    }
+
+    /// The threshold `method` picks for node `input`'s values over the whole frame:
+    /// Otsu's by [`Self::resolve_otsu`], the others from the same reductions an untiled
+    /// frame makes ([`crate::cpu::auto_threshold::resolve`]), each over every tile and
+    /// combined. The first pass keeps the values resident where they fit.
+    pub fn resolve_threshold(
+        &self,
+        steps: &mut [Step<E::Frame>],
+        sources: &mut [&mut dyn RowSource],
+        input: usize,
+        method: &crate::ops::Threshold,
+        out: &mut TiledOutcome,
+    ) -> Result<f64> {
+        if matches!(method, crate::ops::Threshold::Otsu) {
+            return self.resolve_otsu(steps, sources, input, out);
+        }
+        let integer = crate::cpu::threshold::integer_levels(self.types[input]);
+        crate::cpu::auto_threshold::resolve(method, integer, &mut |r| {
+            let keep = !matches!(steps[input], Step::Resident(_)) && self.may_keep(steps);
+            let (got, kept) = self.reduce_pass(steps, sources, input, r, keep, out)?;
+            if keep {
+                self.make_resident(steps, input, kept)?;
+            }
+            let mut got = got.into_iter();
+            let first = got
+                .next()
+                .ok_or_else(|| Error::usage("a reduction pass had no tiles"))?;
+            got.try_fold(first, Reduced::combine)
+        })
+    }
+
     /// Otsu's threshold of node `input`'s values over the whole frame: its min and max
     /// over every tile's inner part, its histogram over that range, and the scan. The
     /// first pass keeps the input's values resident where they fit (`steps[input]`
@@ -291,48 +379,11 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
         out: &mut TiledOutcome,
     ) -> Result<f64> {
         let integer = crate::cpu::threshold::integer_levels(self.types[input]);
-        let mut reduce = |steps: &[Step<E::Frame>],
-                          reduction: Reduction,
-                          keep: bool,
-                          out: &mut TiledOutcome|
-         -> Result<(Vec<Reduced>, Vec<E::Frame>)> {
-            let (mut got, mut kept) = (Vec::new(), Vec::new());
-            self.pass(
-                steps,
-                sources,
-                &[input],
-                out,
-                &|p, slots, tile, layout| {
-                    let values = slot(slots, input)?;
-                    let s = p.reduce(values, Some(tile.inner_in_window()), reduction);
-                    layout.slots.push(s);
-                    layout.node_of.push(input);
-                    if keep {
-                        p.keep(values);
-                        layout.node_of.push(input);
-                    }
-                    Ok(())
-                },
-                &mut |o, l| {
-                    let r = o.reduced[l.slots[0].index()].clone();
-                    got.push(r.ok_or_else(|| Error::usage("a reduction gave nothing"))?);
-                    kept.extend(o.kept);
-                    Ok(())
-                },
-            )?;
-            Ok((got, kept))
-        };
         let keep = !matches!(steps[input], Step::Resident(_)) && self.may_keep(steps);
-        let (ranges, kept) = reduce(steps, Reduction::MinMax, keep, out)?;
+        let (ranges, kept) =
+            self.reduce_pass(steps, sources, input, Reduction::MinMax, keep, out)?;
         if keep {
-            if kept.len() != self.tiling.count() {
-                return Err(Error::usage(format!(
-                    "{} tiles kept their values, of {}",
-                    kept.len(),
-                    self.tiling.count()
-                )));
-            }
-            steps[input] = Step::Resident(Arc::new(kept));
+            self.make_resident(steps, input, kept)?;
         }
         let mut range: Option<(f32, f32)> = None;
         for r in ranges {
@@ -352,7 +403,10 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
         let bins = crate::cpu::threshold::bin_count(lo, hi, integer);
         let mut counts = vec![0u64; bins];
         let histogram = Reduction::Histogram { lo, hi, integer };
-        for r in reduce(steps, histogram, false, out)?.0 {
+        for r in self
+            .reduce_pass(steps, sources, input, histogram, false, out)?
+            .0
+        {
             let Reduced::Counts(c) = r else {
                 return Err(Error::usage("a histogram pass gave no counts"));
             };

@@ -163,8 +163,15 @@ impl Drop for Scopes {
 impl GpuContext {
     /// Starts recording one submit's worth of commands.
     pub(crate) fn batch(&self, label: &str) -> Batch<'_> {
+        let mut batch = self.batch_unscoped(label);
+        batch.scopes = Scopes::push(&self.inner.device);
+        batch
+    }
+
+    /// A recording whose error scopes are not pushed yet.
+    fn batch_unscoped(&self, label: &str) -> Batch<'_> {
         let device = &self.inner.device;
-        let scopes = Scopes::push(device);
+        let scopes = Scopes(None);
         let encoder =
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
         let limits = &self.inner.limits;
@@ -389,6 +396,17 @@ impl Batch<'_> {
         drop(timer);
         inner.counters.dispatches.fetch_add(1, Relaxed);
         Ok(())
+    }
+
+    /// Submits what is recorded so far ([`Batch::submit`]) and goes on recording into a
+    /// fresh batch: a host round trip in the middle of a frame. This recording's error
+    /// scopes are popped before the next one's are pushed, as wgpu requires.
+    pub fn submit_and_continue(&mut self) -> Result<Submitted> {
+        let ctx = self.ctx;
+        let fresh = ctx.batch_unscoped(&self.label);
+        let submitted = std::mem::replace(self, fresh).submit();
+        self.scopes = Scopes::push(&ctx.inner.device);
+        submitted
     }
 
     /// Records the read-back copies, submits, and starts mapping the staging buffer.

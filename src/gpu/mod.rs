@@ -15,6 +15,7 @@ mod derivative;
 mod distance;
 mod gaussian;
 mod label;
+mod local;
 mod pipelines;
 mod pool;
 mod rank;
@@ -111,8 +112,33 @@ impl GpuContext {
         Ok(out)
     }
 
-    /// `x > t` as a 0/255 mask, and the threshold used (Otsu's is read back: 4 bytes).
+    /// `x > t` as a 0/255 mask, and the threshold used (Otsu's is read back: 4 bytes;
+    /// the other methods' are found on the host from reductions read back first; a local
+    /// threshold has none, NaN).
     pub fn threshold(&self, src: &GpuImage, t: &Threshold) -> Result<(GpuImage, f64)> {
+        t.validate()?;
+        let resolved;
+        let t = match *t {
+            Threshold::Local { block, offset } => {
+                let (mask, _) = self.one_batch("imflow.threshold", |b| {
+                    b.local_threshold(src, block, offset)
+                })?;
+                return Ok((mask, f64::NAN));
+            }
+            Threshold::Value { .. } | Threshold::Otsu => t,
+            ref method => {
+                let integer = crate::cpu::threshold::integer_levels(src.value_type());
+                let value = crate::cpu::auto_threshold::resolve(method, integer, &mut |r| {
+                    let mut batch = self.batch("imflow.threshold.reduce");
+                    let pending = batch.reduce(src, r)?;
+                    batch.submit()?.wait(|m| pending.read(m))
+                })?;
+                resolved = Threshold::Value {
+                    value: crate::engine::defined_threshold(value)?,
+                };
+                &resolved
+            }
+        };
         let mut batch = self.batch("imflow.threshold");
         let (mask, pending) = batch.threshold(src, t)?;
         let value = batch.submit()?.wait(|m| Ok(pending.read(m)))?;

@@ -63,6 +63,7 @@ pub(crate) enum Kernel {
     SegmentCompress,
     SegmentTouch,
     SegmentWrite,
+    LocalCompare,
 }
 
 impl Kernel {
@@ -88,6 +89,7 @@ impl Kernel {
             SegmentInit | SegmentUnite | SegmentCompress | SegmentTouch | SegmentWrite => {
                 Shader::Segment
             }
+            LocalCompare => Shader::Local,
         }
     }
 
@@ -135,6 +137,7 @@ impl Kernel {
             SegmentCompress => "compress",
             SegmentTouch => "touch",
             SegmentWrite => "write",
+            LocalCompare => "compare",
         }
     }
 
@@ -143,7 +146,7 @@ impl Kernel {
         use Kernel::*;
         match self {
             Unpack | Pack | BoxVertical | BoxHorizontal | Crop | BoxIntVertical
-            | BoxIntHorizontal | Median | MorphDifference | SquareSum => {
+            | BoxIntHorizontal | Median | MorphDifference | SquareSum | LocalCompare => {
                 &[(1, Read), (2, ReadWrite)]
             }
             Antisym => &[(1, Read), (2, ReadWrite), (3, Read)],
@@ -207,6 +210,7 @@ impl Kernel {
             SegmentInit | SegmentUnite | SegmentCompress | SegmentTouch | SegmentWrite => {
                 super::segment::CONSTANTS
             }
+            LocalCompare => super::local::CONSTANTS,
         }
     }
 
@@ -242,12 +246,13 @@ impl Kernel {
             SegmentInit | SegmentUnite | SegmentCompress | SegmentTouch | SegmentWrite => {
                 std::mem::size_of::<super::segment::Params>()
             }
+            LocalCompare => std::mem::size_of::<super::local::Params>(),
         }
     }
 
     /// Every kernel.
     #[cfg(test)]
-    pub const ALL: [Kernel; 43] = [
+    pub const ALL: [Kernel; 44] = [
         Kernel::Unpack,
         Kernel::Pack,
         Kernel::GaussHorizontalTiled,
@@ -291,6 +296,7 @@ impl Kernel {
         Kernel::SegmentCompress,
         Kernel::SegmentTouch,
         Kernel::SegmentWrite,
+        Kernel::LocalCompare,
     ];
 
     /// `imflow.<shader>.<entry>`, the label of the pipeline and its errors.

@@ -71,12 +71,14 @@ impl Batch<'_> {
     /// `x > t` as a 0/255 mask over every channel; Otsu's `t` is computed on the GPU
     /// (min/max, histogram, scan) and read by the mask pass without a host round trip,
     /// and its value is read back with the frame's results.
-    pub fn threshold(
+    ///
+    /// The caller checks the op's parameters: a value a method found may be infinite
+    /// (`x > inf` is an empty mask, as on the CPU), which a fixed threshold may not be.
+    pub(crate) fn threshold(
         &mut self,
         src: &GpuImage,
         op: &Threshold,
     ) -> Result<(GpuImage, PendingThreshold)> {
-        op.validate()?;
         let s = src.shape();
         let n = s.samples_u64();
         let out = self.planes_like("threshold", src, SampleType::U8)?;
@@ -131,6 +133,12 @@ impl Batch<'_> {
                 self.free(hist);
                 params.use_stats = 1;
                 None
+            }
+            ref other => {
+                return Err(crate::Error::usage(format!(
+                    "threshold:method={} is resolved to a fixed value before the GPU masks",
+                    other.method()
+                )))
             }
         };
         // A fixed threshold binds `stats` too (the layout is shared) but never reads it.
@@ -190,6 +198,9 @@ pub(crate) enum PendingReduction {
     MinMax(ReadSlot),
     /// Histogram counts, one u32 per bin.
     Histogram(ReadSlot),
+    /// The values themselves (as f32), sorted and counted on the host when read: the
+    /// distinct values Li and the mean need on float data.
+    Values(super::convert::PackedImage),
 }
 
 impl PendingReduction {
@@ -197,12 +208,13 @@ impl PendingReduction {
     pub fn bytes(&self) -> u64 {
         match self {
             PendingReduction::MinMax(s) | PendingReduction::Histogram(s) => s.len,
+            PendingReduction::Values(p) => p.slot.len,
         }
     }
 
     /// The min and max (`None` when every sample was NaN), or the counts.
-    pub fn read(&self, mapped: &[u8]) -> crate::engine::Reduced {
-        match *self {
+    pub fn read(&self, mapped: &[u8]) -> Result<crate::engine::Reduced> {
+        Ok(match *self {
             PendingReduction::MinMax(slot) => {
                 let w: Vec<u32> = bytemuck::pod_collect_to_vec(slot.of(mapped));
                 let (lo, hi) = (unkey(!w[0]), unkey(w[1]));
@@ -212,11 +224,37 @@ impl PendingReduction {
                 let c: Vec<u32> = bytemuck::pod_collect_to_vec(slot.of(mapped));
                 crate::engine::Reduced::Counts(c.into_iter().map(u64::from).collect())
             }
-        }
+            PendingReduction::Values(p) => {
+                let image = p.read(mapped)?;
+                let crate::image::Samples::F32(v) = image.samples() else {
+                    return Err(crate::Error::usage("values came back as another type"));
+                };
+                crate::engine::Reduced::Values(crate::cpu::auto_threshold::ValueCounts::of_parts(
+                    rayon::prelude::ParallelSlice::par_chunks(&v[..], 1 << 16),
+                ))
+            }
+        })
     }
 }
 
 impl Batch<'_> {
+    /// Records `reduction` of `src`: on the GPU (min and max, a histogram), or as a
+    /// download the host sorts and counts (the distinct values).
+    pub fn reduce(
+        &mut self,
+        src: &GpuImage,
+        reduction: crate::engine::Reduction,
+    ) -> Result<PendingReduction> {
+        use crate::engine::Reduction;
+        match reduction {
+            Reduction::MinMax => self.min_max(src),
+            Reduction::Histogram { lo, hi, integer } => self.histogram(src, lo, hi, integer),
+            Reduction::Values => Ok(PendingReduction::Values(
+                self.download(src, SampleType::F32)?,
+            )),
+        }
+    }
+
     fn reduction_params(&self, src: &GpuImage, integer: bool) -> Result<(Params, [u32; 3])> {
         let n = src.shape().samples_u64();
         let (grid, row_pitch) = self.ctx.grid_1d("reduce", n, WORKGROUP)?;

@@ -12,7 +12,10 @@ pub const OP_HELP: &str = "An op, `name[:key=value,...]`; repeat for a chain. Th
   dog:low=S[,high=1.6S,truncate=4]  gaussian(x, low) - gaussian(x, high) (skimage difference_of_gaussians);
                                     signed: write it with --dtype f32 (same rounds to the source's type)
   threshold:value=T                 x > T, a 0/255 mask
-  threshold:method=otsu             x > skimage.filters.threshold_otsu(x)
+  threshold:method=otsu|li|triangle|yen|isodata|mean|minimum
+                                    x > skimage.filters.threshold_<method>(x) (one value per frame)
+  threshold:method=local,block=N[,offset=C]
+                                    x > skimage.filters.threshold_local(x, N, offset=C) (gaussian)
   label[:connectivity=1|2|3]        scipy.ndimage.label / skimage.measure.label, u32
   remove_small_objects:min_size=N   skimage.morphology.remove_small_objects (or max_size=N)
   erode:footprint=F                 skimage.morphology.erosion

@@ -174,14 +174,18 @@ impl Op {
             _ => {}
         }
         match (self, input) {
-            (Op::Threshold(Threshold::Otsu), SampleType::I32 | SampleType::U32) => Err(Error::param(
-                "threshold",
-                "method",
-                format!(
-                    "otsu on untouched {input} data would need a bin per level, as skimage counts them \
-                     (up to 2^32); filter first (a filter's float output gets 256 bins) or use 16-bit data"
-                ),
-            )),
+            (Op::Threshold(t), SampleType::I32 | SampleType::U32) if t.is_whole_frame() => {
+                Err(Error::param(
+                    "threshold",
+                    "method",
+                    format!(
+                        "{} on untouched {input} data would need a bin per level, as skimage counts \
+                         them (up to 2^32); filter first (a filter's float output gets 256 bins) or \
+                         use 16-bit data",
+                        t.method()
+                    ),
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -223,6 +227,15 @@ impl Op {
             Op::Dog(d) => d.reach(),
             Op::Log(l) => l.reach(),
             Op::Gradient(g) => g.reach(),
+            Op::Threshold(Threshold::Local { block, .. }) => {
+                // The volume's sigma: a 2-D image's z reach is not used.
+                let g = Threshold::local_gaussian(*block, 2);
+                Reach {
+                    x: g.radius(Axis::X),
+                    y: g.radius(Axis::Y),
+                    z: g.radius(Axis::Z),
+                }
+            }
             // Whole-frame ops: tiled frames resolve them before the tiles that read them.
             Op::Threshold(_)
             | Op::Label(_)
@@ -263,13 +276,15 @@ impl Op {
     pub fn is_whole_frame(&self) -> bool {
         matches!(
             self,
-            Op::Threshold(Threshold::Otsu)
-                | Op::Label(_)
-                | Op::RemoveSmall(_)
-                | Op::Distance(_)
-                | Op::FillHoles
-                | Op::ClearBorder
-        )
+            Op::Threshold(t) if t.is_whole_frame())
+            || matches!(
+                self,
+                Op::Label(_)
+                    | Op::RemoveSmall(_)
+                    | Op::Distance(_)
+                    | Op::FillHoles
+                    | Op::ClearBorder
+            )
     }
 
     /// Whether a frame cut into tiles can run the op: the distance transform, filling
@@ -359,7 +374,10 @@ impl std::fmt::Display for Op {
                 b.int.spec_suffix()
             ),
             Op::Threshold(Threshold::Value { value }) => write!(f, "threshold:value={value}"),
-            Op::Threshold(Threshold::Otsu) => write!(f, "threshold:method=otsu"),
+            Op::Threshold(Threshold::Local { block, offset }) => {
+                write!(f, "threshold:method=local,block={block},offset={offset}")
+            }
+            Op::Threshold(t) => write!(f, "threshold:method={}", t.method()),
             Op::Label(l) => write!(f, "label:connectivity={}", l.connectivity),
             Op::RemoveSmall(r) => match (r.min_size, r.max_size) {
                 (Some(n), _) => write!(

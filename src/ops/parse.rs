@@ -215,29 +215,72 @@ impl<'a> Params<'a> {
         }
     }
 
-    /// `threshold:method=otsu` or `threshold:value=V`.
+    /// `threshold:value=V`, `threshold:method=M` for an automatic method (otsu, li,
+    /// triangle, yen, isodata, mean, minimum), or `threshold:method=local,block=N[,offset=C]`.
     fn threshold(&mut self) -> Result<Op> {
         let method = self.take("method");
         let value = self.number("value")?;
-        match (method, value) {
-            (Some("otsu"), None) => Ok(Op::Threshold(Threshold::Otsu)),
-            (None | Some("value"), Some(value)) => Ok(Op::Threshold(Threshold::Value { value })),
-            (Some(m), _) if m != "otsu" && m != "value" => Err(Error::param(
-                "threshold",
-                "method",
-                format!("unknown method `{m}` (expected otsu or value)"),
-            )),
-            (Some("otsu"), Some(_)) => Err(Error::param(
-                "threshold",
-                "value",
-                "not allowed with method=otsu",
-            )),
-            _ => Err(Error::param(
-                "threshold",
-                "value",
-                "missing (e.g. threshold:value=400 or threshold:method=otsu)",
-            )),
+        let (block, offset) = (self.number("block")?, self.number("offset")?);
+        let names = "value, local, otsu, li, triangle, yen, isodata, mean or minimum";
+        if method != Some("local") {
+            for (key, given) in [("block", block), ("offset", offset)] {
+                if given.is_some() {
+                    return Err(Error::param(
+                        "threshold",
+                        key,
+                        "only method=local takes it (e.g. threshold:method=local,block=51,offset=2)",
+                    ));
+                }
+            }
         }
+        let t = match (method, value) {
+            (None | Some("value"), Some(value)) => Threshold::Value { value },
+            (None | Some("value"), None) => {
+                return Err(Error::param(
+                    "threshold",
+                    "value",
+                    "missing (e.g. threshold:value=400 or threshold:method=otsu)",
+                ))
+            }
+            (Some(m), Some(_)) => {
+                return Err(Error::param(
+                    "threshold",
+                    "value",
+                    format!("not allowed with method={m}"),
+                ))
+            }
+            (Some("local"), None) => {
+                let block = block.ok_or_else(|| {
+                    Error::param(
+                        "threshold",
+                        "block",
+                        "missing: method=local needs an odd block size (e.g. threshold:method=local,block=51)",
+                    )
+                })?;
+                if block.fract() != 0.0 || block < 0.0 || block > f64::from(u32::MAX) {
+                    return Err(Error::param(
+                        "threshold",
+                        "block",
+                        format!("must be a whole odd number, got {block}"),
+                    ));
+                }
+                Threshold::Local {
+                    block: block as u32,
+                    offset: offset.unwrap_or(0.0),
+                }
+            }
+            (Some(m), None) => match METHODS.iter().find(|(name, _)| *name == m) {
+                Some((_, t)) => *t,
+                None => {
+                    return Err(Error::param(
+                        "threshold",
+                        "method",
+                        format!("unknown method `{m}` (expected {names})"),
+                    ))
+                }
+            },
+        };
+        Ok(Op::Threshold(t))
     }
 
     /// Per-axis window sides: `size=N`, or `size_y`, `size_x` (and `size_z`, 1 if
