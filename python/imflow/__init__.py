@@ -62,6 +62,7 @@ from ._imflow import (  # noqa: F401 (re-exported)
     remove_small_objects,
     threshold,
     threshold_otsu,
+    threshold_value,
     voxel_size,
     white_tophat,
 )
@@ -71,7 +72,7 @@ __all__ = [
     "UnsupportedFormatError", "apply", "apply_bytes", "array_key", "box", "canonical_op",
     "decode", "device", "encode", "gaussian", "hash_bytes", "hash_file", "imread", "imwrite",
     "label", "measure", "op_version", "remove_small_objects", "threshold", "threshold_otsu",
-    "voxel_size", "median", "erosion", "dilation", "opening", "closing", "white_tophat",
+    "threshold_value", "voxel_size", "median", "erosion", "dilation", "opening", "closing", "white_tophat",
     "black_tophat", "difference_of_gaussians", "gaussian_laplace", "gaussian_gradient_magnitude",
     "distance", "fill_holes", "clear_border",
 ]

@@ -124,13 +124,21 @@ def clear_border(array: _Array, *, backend: _Backend = "auto", stack: Optional[b
     """skimage.segmentation.clear_border(labels): objects (connected samples of equal
     nonzero value, full connectivity) that touch the border set to 0. Result: the
     input's dtype (bool for a bool mask)."""
-def threshold(array: _Array, value: Union[float, str], *, backend: _Backend = "auto",
+def threshold(array: _Array, value: Union[float, str], *, block: Optional[int] = None,
+              offset: float = 0.0, backend: _Backend = "auto",
               stack: Optional[bool] = None, volume: bool = False) -> _Array:
-    """`x > value` as a uint8 mask of 0/255 (any input dtype); value='otsu' uses
-    skimage.filters.threshold_otsu per frame (of a volume: one histogram of it all)."""
+    """`x > value` as a uint8 mask of 0/255 (any input dtype). value may name a method:
+    'otsu', 'li', 'triangle', 'yen', 'isodata', 'mean', 'minimum' use
+    skimage.filters.threshold_<method> per frame (of a volume: all of it); 'local' is
+    x > skimage.filters.threshold_local(x, block, method='gaussian', offset=offset)."""
 def threshold_otsu(array: _Array, *, backend: _Backend = "auto", volume: bool = False) -> float:
     """skimage.filters.threshold_otsu(x) of one image (all channels together), or of a
     volume with volume=True (one histogram of every voxel)."""
+def threshold_value(array: _Array, method: str, *, backend: _Backend = "auto",
+                    volume: bool = False) -> float:
+    """skimage.filters.threshold_<method>(x) of one image (all channels together) or of
+    a volume (volume=True): method is 'otsu', 'li', 'triangle', 'yen', 'isodata', 'mean'
+    or 'minimum'."""
 def label(array: _Array, *, connectivity: int = 1, backend: _Backend = "auto",
           stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """Connected components of a mask (nonzero is foreground), numbered as

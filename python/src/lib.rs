@@ -270,13 +270,18 @@ fn box_filter<'py>(
     Ok(run(&input, vec![op], dtype, backend, Axes { stack, volume })?.0)
 }
 
-/// `x > value` as a uint8 mask of 0/255, for every input dtype; `value='otsu'` uses
-/// `skimage.filters.threshold_otsu(x)` per frame.
+/// `x > value` as a uint8 mask of 0/255, for every input dtype. `value` may name a
+/// method instead: 'otsu', 'li', 'triangle', 'yen', 'isodata', 'mean', 'minimum' use
+/// `skimage.filters.threshold_<method>(x)` per frame; 'local' is
+/// `x > skimage.filters.threshold_local(x, block, offset=offset)`.
 #[pyfunction]
-#[pyo3(signature = (array, value, *, backend="auto", stack=None, volume=false))]
+#[pyo3(signature = (array, value, *, block=None, offset=0.0, backend="auto", stack=None, volume=false))]
+#[allow(clippy::too_many_arguments)]
 fn threshold<'py>(
     array: &Bound<'py, PyAny>,
     value: &Bound<'py, PyAny>,
+    block: Option<u32>,
+    offset: f64,
     backend: &str,
     stack: Option<bool>,
     volume: bool,
@@ -284,15 +289,30 @@ fn threshold<'py>(
     let input = accept(array, "array", Role::Values)?;
     let spec = match (value.extract::<f64>(), value.extract::<String>()) {
         (Ok(v), _) => format!("threshold:value={v}"),
-        (_, Ok(s)) if s == "otsu" => "threshold:method=otsu".to_string(),
+        (_, Ok(s)) if s == "local" => match block {
+            Some(b) => format!("threshold:method=local,block={b},offset={offset}"),
+            None => {
+                return Err(value_error(
+                    "block",
+                    "value='local' needs an odd block size (e.g. block=51)",
+                ))
+            }
+        },
+        (_, Ok(s)) => format!("threshold:method={s}"),
         _ => {
             let got = value.repr().map(|r| r.to_string()).unwrap_or_default();
             return Err(value_error(
                 "value",
-                format!("expected a number or 'otsu', got {got}"),
+                format!("expected a number or a method name such as 'otsu' or 'li', got {got}"),
             ));
         }
     };
+    if block.is_some() && !spec.contains("method=local") {
+        return Err(value_error(
+            "block",
+            "only value='local' takes a block size",
+        ));
+    }
     let op = Op::parse(&spec).map_err(to_py)?;
     Ok(run(
         &input,
@@ -309,17 +329,39 @@ fn threshold<'py>(
 #[pyfunction]
 #[pyo3(signature = (array, *, backend="auto", volume=false))]
 fn threshold_otsu(array: &Bound<'_, PyAny>, backend: &str, volume: bool) -> PyResult<f64> {
+    threshold_value(array, "otsu", backend, volume)
+}
+
+/// `skimage.filters.threshold_<method>(x)` of a single image (all channels together),
+/// or of a volume (`volume=True`): method is 'otsu', 'li', 'triangle', 'yen',
+/// 'isodata', 'mean' or 'minimum'.
+#[pyfunction]
+#[pyo3(signature = (array, method, *, backend="auto", volume=false))]
+fn threshold_value(
+    array: &Bound<'_, PyAny>,
+    method: &str,
+    backend: &str,
+    volume: bool,
+) -> PyResult<f64> {
     let input = accept(array, "array", Role::Values)?;
     if input.is_empty() {
         return Err(value_error(
             "array",
             format!(
-                "shape {} holds no pixels; Otsu's threshold needs at least one",
+                "shape {} holds no pixels; a threshold needs at least one",
                 errors::shape(&input.shape)
             ),
         ));
     }
-    let op = Op::parse("threshold:method=otsu").map_err(to_py)?;
+    let op = Op::parse(&format!("threshold:method={method}")).map_err(to_py)?;
+    if let Op::Threshold(t) = &op {
+        if !t.is_whole_frame() {
+            return Err(value_error(
+                "method",
+                format!("{method} gives no single value (use threshold(x, '{method}', ...))"),
+            ));
+        }
+    }
     let axes = Axes {
         stack: Some(false),
         volume,
@@ -517,6 +559,7 @@ fn _imflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(box_filter, m)?,
         wrap_pyfunction!(threshold, m)?,
         wrap_pyfunction!(threshold_otsu, m)?,
+        wrap_pyfunction!(threshold_value, m)?,
         wrap_pyfunction!(label, m)?,
         wrap_pyfunction!(remove_small_objects, m)?,
         wrap_pyfunction!(measure, m)?,
