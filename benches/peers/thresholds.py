@@ -63,8 +63,12 @@ print("| --- | ---: | ---: | ---: |")
 for method in ["li", "triangle", "yen", "isodata", "mean", "minimum", "otsu"]:
     f = getattr(filters, f"threshold_{method}")
     for dtype, x in inputs.items():
+        if method == "minimum" and dtype == "u16":
+            # skimage smooths a 65536-bin histogram up to 10000 times in a Python loop
+            print(f"| {method}, {dtype} | - | not timed (minutes in skimage's Python loop) | - |")
+            continue
         try:
-            peer = best_ms(lambda: x > f(x), 2)
+            peer = best_ms(lambda: x > f(x), 1)
         except RuntimeError as e:  # minimum on noise: no two peaks
             print(f"| {method}, {dtype} | - | {e} | - |", flush=True)
             continue

@@ -88,6 +88,90 @@ impl ValueCounts {
     }
 }
 
+/// The sum of f32 samples, exact and independent of their order (so of how a frame is
+/// cut into tiles or threads): per binary exponent, the sum of the signed 24-bit
+/// significands as an integer (2^39 samples before one could overflow). NaNs are left
+/// out and counted apart, as are infinities.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExactSum {
+    by_exponent: Vec<i64>,
+    /// Samples summed (NaNs not counted).
+    pub count: u64,
+    pos_inf: bool,
+    neg_inf: bool,
+}
+
+impl Default for ExactSum {
+    fn default() -> Self {
+        ExactSum {
+            by_exponent: vec![0; 255],
+            count: 0,
+            pos_inf: false,
+            neg_inf: false,
+        }
+    }
+}
+
+impl ExactSum {
+    /// The sum of samples read in parts (a tile's rows, say).
+    pub fn of_parts<'a>(parts: impl ParallelIterator<Item = &'a [f32]>) -> Self {
+        parts
+            .fold(ExactSum::default, |mut s, chunk| {
+                for &x in chunk {
+                    s.add(x);
+                }
+                s
+            })
+            .reduce(ExactSum::default, ExactSum::merge)
+    }
+
+    fn add(&mut self, x: f32) {
+        if x.is_nan() {
+            return;
+        }
+        self.count += 1;
+        if x.is_infinite() {
+            if x > 0.0 {
+                self.pos_inf = true;
+            } else {
+                self.neg_inf = true;
+            }
+            return;
+        }
+        let b = x.to_bits();
+        let e = ((b >> 23) & 0xff) as usize;
+        let m = i64::from(b & 0x7f_ffff);
+        // Subnormals share exponent 1's scale, without the implicit bit.
+        let (e, m) = if e == 0 { (1, m) } else { (e, m | 0x80_0000) };
+        self.by_exponent[e] += if b >> 31 == 1 { -m } else { m };
+    }
+
+    /// The sum of two parts of a frame together.
+    pub fn merge(mut self, other: ExactSum) -> ExactSum {
+        for (a, b) in self.by_exponent.iter_mut().zip(&other.by_exponent) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.pos_inf |= other.pos_inf;
+        self.neg_inf |= other.neg_inf;
+        self
+    }
+
+    /// The sum as f64: each exponent's exact integer scaled and added from the smallest
+    /// up, a fixed order, so equal sums give equal bits however they were gathered.
+    pub fn value(&self) -> f64 {
+        match (self.pos_inf, self.neg_inf) {
+            (true, true) => return f64::NAN,
+            (true, false) => return f64::INFINITY,
+            (false, true) => return f64::NEG_INFINITY,
+            _ => {}
+        }
+        (self.by_exponent.iter().enumerate())
+            .map(|(e, &m)| m as f64 * 2f64.powi(e as i32 - 150))
+            .sum()
+    }
+}
+
 /// Order-preserving map from f32 to u32.
 fn key(x: f32) -> u32 {
     let b = x.to_bits();
@@ -106,10 +190,10 @@ fn unkey(k: u32) -> f32 {
     })
 }
 
-/// Whether `method` reads the frame's distinct values rather than its histogram: Li and
-/// the mean on float data (skimage iterates on values there).
+/// Whether `method` reads the frame's distinct values rather than its histogram: Li on
+/// float data (skimage iterates on values there).
 pub fn needs_values(method: &Threshold, integer: bool) -> bool {
-    !integer && matches!(method, Threshold::Li | Threshold::Mean)
+    !integer && matches!(method, Threshold::Li)
 }
 
 /// `t` of an automatic threshold (not Otsu's, which has its own scan, nor a fixed or
@@ -125,10 +209,13 @@ pub fn resolve(
         let Reduced::Values(v) = reduce(Reduction::Values)? else {
             return Err(Error::usage("a values pass gave no values"));
         };
-        return match method {
-            Threshold::Li => li_of_values(&v),
-            _ => Ok(mean_of_values(&v)),
+        return li_of_values(&v);
+    }
+    if !integer && matches!(method, Threshold::Mean) {
+        let Reduced::Sum(s) = reduce(Reduction::Sum)? else {
+            return Err(Error::usage("a sum pass gave no sum"));
         };
+        return Ok(mean_of_sum(&s));
     }
     let Reduced::Range(range) = reduce(Reduction::MinMax)? else {
         return Err(Error::usage("a min/max pass gave no range"));
@@ -554,16 +641,14 @@ fn li_of_values(v: &ValueCounts) -> Result<f64> {
     Ok(f64::from(t_next + min))
 }
 
-/// `np.mean` of float data, NaNs left out: the f64 sum of the distinct values times
-/// their counts, rounded to f32 and divided by the count in f32 (numpy's float32 mean
-/// adds pairwise in f32, so it may differ in the last bits).
-fn mean_of_values(v: &ValueCounts) -> f64 {
-    let n = v.total();
-    if n == 0 {
+/// `np.mean` of float data, NaNs left out: the exact sum rounded to f32, divided by the
+/// count in f32 (numpy's float32 mean adds pairwise in f32, so it may differ in the last
+/// bits).
+fn mean_of_sum(s: &ExactSum) -> f64 {
+    if s.count == 0 {
         return f64::NAN;
     }
-    let sum: f64 = v.pairs().map(|(x, c)| f64::from(x) * c as f64).sum();
-    f64::from(sum as f32 / n as f32)
+    f64::from(s.value() as f32 / s.count as f32)
 }
 
 #[cfg(test)]
@@ -581,6 +666,30 @@ mod tests {
         assert_eq!(one, parts);
         assert_eq!(one.values, vec![0.0, 1.0, 3.0, 7.0]);
         assert_eq!(one.counts, vec![2, 2, 2, 1]);
+    }
+
+    #[test]
+    fn exact_sums_do_not_depend_on_order() {
+        let mut v: Vec<f32> = (0..2000)
+            .map(|i| ((i * 7919) % 1000) as f32 * 1.37e-3 - 0.4)
+            .collect();
+        v.extend([1e30, -1e30, 3.0e-39, f32::NAN, 16_777_216.0, 1.0]);
+        let whole = ExactSum::of_parts([&v[..]].into_par_iter());
+        let mut r = v.clone();
+        r.reverse();
+        let (a, b) = r.split_at(777);
+        let parts =
+            ExactSum::of_parts([a].into_par_iter()).merge(ExactSum::of_parts([b].into_par_iter()));
+        assert_eq!(whole, parts);
+        assert_eq!(whole.value().to_bits(), parts.value().to_bits());
+        assert_eq!(whole.count, v.len() as u64 - 1);
+        // 1e30 - 1e30 cancels exactly; the rest is an f64 sum here within rounding.
+        let rest: f64 = v
+            .iter()
+            .filter(|x| !x.is_nan() && x.abs() < 1e29)
+            .map(|&x| f64::from(x))
+            .sum();
+        assert!((whole.value() - rest).abs() <= 1e-9 * rest.abs());
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub fn threshold(src: PlanesRef<'_>, op: &Threshold) -> crate::Result<(Planes, f
                     Reduction::Values => {
                         Reduced::Values(super::auto_threshold::ValueCounts::of_parts(rows()))
                     }
+                    Reduction::Sum => {
+                        Reduced::Sum(super::auto_threshold::ExactSum::of_parts(rows()))
+                    }
                 })
             })?
         }

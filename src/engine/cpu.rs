@@ -141,6 +141,9 @@ impl Engine for CpuEngine {
                         Reduction::Values => {
                             Reduced::Values(crate::cpu::auto_threshold::ValueCounts::of_parts(rows))
                         }
+                        Reduction::Sum => {
+                            Reduced::Sum(crate::cpu::auto_threshold::ExactSum::of_parts(rows))
+                        }
                     });
                     None
                 }

@@ -70,8 +70,10 @@ pub enum Reduction {
         /// One bin per integer level.
         integer: bool,
     },
-    /// The distinct values with their counts (Li's and the mean's on float data).
+    /// The distinct values with their counts (Li's on float data).
     Values,
+    /// The exact sum of the values (the mean's on float data).
+    Sum,
 }
 
 /// What a [`Reduction`] gave.
@@ -83,6 +85,8 @@ pub enum Reduced {
     Counts(Vec<u64>),
     /// Distinct values and their counts.
     Values(crate::cpu::auto_threshold::ValueCounts),
+    /// The exact sum and the count of the values.
+    Sum(crate::cpu::auto_threshold::ExactSum),
 }
 
 impl Reduced {
@@ -98,6 +102,7 @@ impl Reduced {
                 Reduced::Counts(a)
             }
             (Reduced::Values(a), Reduced::Values(b)) => Reduced::Values(a.merge(b)),
+            (Reduced::Sum(a), Reduced::Sum(b)) => Reduced::Sum(a.merge(b)),
             _ => return Err(Error::usage("two tiles gave different kinds of reduction")),
         })
     }

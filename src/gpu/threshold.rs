@@ -199,8 +199,11 @@ pub(crate) enum PendingReduction {
     /// Histogram counts, one u32 per bin.
     Histogram(ReadSlot),
     /// The values themselves (as f32), sorted and counted on the host when read: the
-    /// distinct values Li and the mean need on float data.
+    /// distinct values Li needs on float data.
     Values(super::convert::PackedImage),
+    /// The values themselves (as f32), summed exactly on the host when read: the
+    /// mean's sum on float data.
+    Sum(super::convert::PackedImage),
 }
 
 impl PendingReduction {
@@ -208,7 +211,7 @@ impl PendingReduction {
     pub fn bytes(&self) -> u64 {
         match self {
             PendingReduction::MinMax(s) | PendingReduction::Histogram(s) => s.len,
-            PendingReduction::Values(p) => p.slot.len,
+            PendingReduction::Values(p) | PendingReduction::Sum(p) => p.slot.len,
         }
     }
 
@@ -224,14 +227,20 @@ impl PendingReduction {
                 let c: Vec<u32> = bytemuck::pod_collect_to_vec(slot.of(mapped));
                 crate::engine::Reduced::Counts(c.into_iter().map(u64::from).collect())
             }
-            PendingReduction::Values(p) => {
+            PendingReduction::Values(p) | PendingReduction::Sum(p) => {
+                use crate::cpu::auto_threshold::{ExactSum, ValueCounts};
+                use rayon::prelude::ParallelSlice;
                 let image = p.read(mapped)?;
                 let crate::image::Samples::F32(v) = image.samples() else {
                     return Err(crate::Error::usage("values came back as another type"));
                 };
-                crate::engine::Reduced::Values(crate::cpu::auto_threshold::ValueCounts::of_parts(
-                    rayon::prelude::ParallelSlice::par_chunks(&v[..], 1 << 16),
-                ))
+                let parts = v.par_chunks(1 << 16);
+                match self {
+                    PendingReduction::Sum(_) => {
+                        crate::engine::Reduced::Sum(ExactSum::of_parts(parts))
+                    }
+                    _ => crate::engine::Reduced::Values(ValueCounts::of_parts(parts)),
+                }
             }
         })
     }
@@ -252,6 +261,7 @@ impl Batch<'_> {
             Reduction::Values => Ok(PendingReduction::Values(
                 self.download(src, SampleType::F32)?,
             )),
+            Reduction::Sum => Ok(PendingReduction::Sum(self.download(src, SampleType::F32)?)),
         }
     }
 
