@@ -171,6 +171,14 @@ def test_bad_parameters_are_named() -> None:
 
 # --- scikit-image's filters/tests/test_thresholding.py, transcribed ---------------------
 
+
+def value_on(backend: str) -> Callable[[Array, str], float]:
+    def value(x: Array, method: str) -> float:
+        return imflow.threshold_value(x, method, backend=backend)
+
+    return value
+
+
 SIMPLE = np.array(
     [
         [0, 0, 1, 3, 5],
@@ -184,7 +192,7 @@ SIMPLE = np.array(
 
 
 def test_simple_image(backend: str) -> None:
-    v = lambda x, m: imflow.threshold_value(x, m, backend=backend)  # noqa: E731
+    v = value_on(backend)
     with pytest.raises(imflow.Error, match="two peaks"):
         v(SIMPLE, "minimum")
     assert 2 < v(SIMPLE, "li") < 3
@@ -210,7 +218,7 @@ def test_simple_image(backend: str) -> None:
 
 
 def test_sample_images(backend: str) -> None:
-    v = lambda x, m: imflow.threshold_value(x, m, backend=backend)  # noqa: E731
+    v = value_on(backend)
     camera = util.img_as_ubyte(data.camera())
     coins = util.img_as_ubyte(data.coins())
     moon = util.img_as_ubyte(data.moon())
@@ -246,7 +254,7 @@ def test_sample_images(backend: str) -> None:
 
 
 def test_li_edge_cases(backend: str) -> None:
-    v = lambda x, m: imflow.threshold_value(x, m, backend=backend)  # noqa: E731
+    v = value_on(backend)
     # test_li_inf_image, test_li_inf_minus_inf, test_li_constant_image_with_nan
     assert v(np.array([[np.inf, np.nan]], np.float32), "li") == np.inf
     assert v(np.array([[np.inf, -np.inf]], np.float32), "li") == 0
