@@ -7,6 +7,7 @@
 pub mod box_blur;
 pub mod convert;
 pub mod derivative;
+pub mod direct;
 pub mod distance;
 pub mod gaussian;
 pub mod label;
