@@ -19,7 +19,7 @@
 //! one-image call, `super::direct`): each band writes its output rows once, every
 //! channel of a row before the next.
 
-use super::direct::{store, Narrow, Plane, Source};
+use super::direct::{interleave, store, Narrow, Plane, Source};
 use super::{window_index, window_pad, Planes, PlanesRef};
 use crate::image::{SampleType, Window};
 use crate::ops::{Axis, BoxBlur};
@@ -157,7 +157,8 @@ struct Scratch {
     line: Vec<f32>,
     /// Four padded lines, transposed (`line4[4x + r]`: line r's sample x).
     line4: Vec<f32>,
-    /// Four rows of results before they are narrowed into the output.
+    /// Four rows of results of every channel (channel by channel) before they are
+    /// narrowed and interleaved into the output rows.
     res: Vec<f32>,
 }
 
@@ -189,7 +190,7 @@ fn plane<S: Source, T: Narrow>(
             rows: vec![0.0; 8 * w],
             line: vec![0.0; padded],
             line4: vec![0.0; if quads { 4 * padded } else { 0 }],
-            res: vec![0.0; 4 * w],
+            res: vec![0.0; 4 * c * w],
         },
         |s, (y0, out)| {
             let y0 = y0 as i64;
@@ -233,16 +234,17 @@ fn plane<S: Source, T: Narrow>(
                                 avx2::horizontal4(line4, &mut outs, lx, hx, inv_x, &starts);
                             }
                             None => {
-                                let mut r = res.chunks_exact_mut(w);
+                                // Channel ch's four rows at res[4 * ch * w..].
+                                let mut r = res[4 * ch * w..][..4 * w].chunks_exact_mut(w);
                                 let mut outs: [&mut [f32]; 4] =
                                     std::array::from_fn(|_| r.next().expect("four rows"));
                                 avx2::horizontal4(line4, &mut outs, lx, hx, inv_x, &starts);
-                                for (res, orow) in
-                                    res.chunks_exact(w).zip(rows.chunks_exact_mut(line))
-                                {
-                                    store(res, orow, ch, c);
-                                }
                             }
+                        }
+                    }
+                    if c > 1 || T::as_f32(rows).is_none() {
+                        for (r, orow) in rows.chunks_exact_mut(line).enumerate() {
+                            interleave(&s.res[r * w..], 4 * w, orow, w);
                         }
                     }
                     dy += 4;

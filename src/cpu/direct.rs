@@ -27,6 +27,9 @@ pub(crate) trait Source: Sync {
 
     /// Columns `x0..x0 + out.len()` of row `y` of channel `ch`, widened into `out`.
     fn read(&self, ch: usize, y: usize, x0: usize, out: &mut [f32]);
+
+    /// Row `y` of every channel, widened: channel `ch`'s at `out[ch * stride + at..]`.
+    fn read_all(&self, y: usize, out: &mut [f32], at: usize, stride: usize);
 }
 
 /// One f32 plane, rows `w` long.
@@ -42,6 +45,10 @@ impl Source for Plane<'_> {
 
     fn read(&self, _ch: usize, y: usize, x0: usize, out: &mut [f32]) {
         out.copy_from_slice(&self.data[y * self.w + x0..][..out.len()]);
+    }
+
+    fn read_all(&self, y: usize, out: &mut [f32], at: usize, _stride: usize) {
+        self.read(0, y, 0, &mut out[at..][..self.w]);
     }
 }
 
@@ -102,6 +109,38 @@ impl<T: Widen> Source for Interleaved<'_, T> {
             }
         }
     }
+
+    fn read_all(&self, y: usize, out: &mut [f32], at: usize, stride: usize) {
+        let (w, c) = (self.w, self.c);
+        let row = &self.data[y * w * c..][..w * c];
+        // The common channel counts with the count known to the compiler: one pass
+        // over the row, each sample to its channel's row.
+        fn split<T: Widen, const C: usize>(
+            row: &[T],
+            out: &mut [f32],
+            at: usize,
+            stride: usize,
+            w: usize,
+        ) {
+            let mut planes = out.chunks_exact_mut(stride);
+            let mut rows: [&mut [f32]; C] =
+                std::array::from_fn(|_| &mut planes.next().expect("a row per channel")[at..][..w]);
+            for (x, px) in row.as_chunks::<C>().0.iter().enumerate() {
+                for (r, &v) in rows.iter_mut().zip(px) {
+                    r[x] = v.widen();
+                }
+            }
+        }
+        match c {
+            3 => split::<T, 3>(row, out, at, stride, w),
+            4 => split::<T, 4>(row, out, at, stride, w),
+            _ => {
+                for ch in 0..c {
+                    self.read(ch, y, 0, &mut out[ch * stride + at..][..w]);
+                }
+            }
+        }
+    }
 }
 
 /// A sample type the direct path writes: narrowed from f32 as `convert::to_image` does
@@ -157,6 +196,29 @@ pub(crate) fn store<T: Narrow>(row: &[f32], out: &mut [T], ch: usize, c: usize) 
     } else {
         for (px, &v) in out.chunks_exact_mut(c).zip(row) {
             px[ch] = T::narrow(v);
+        }
+    }
+}
+
+/// Every channel of an interleaved output row from f32 results, channel `ch`'s in
+/// `res[ch * stride..][..w]`: one pass over the row, each sample written once.
+pub(crate) fn interleave<T: Narrow>(res: &[f32], stride: usize, out: &mut [T], w: usize) {
+    fn join<T: Narrow, const C: usize>(res: &[f32], stride: usize, out: &mut [T], w: usize) {
+        let rows: [&[f32]; C] = std::array::from_fn(|ch| &res[ch * stride..][..w]);
+        for (x, px) in out.as_chunks_mut::<C>().0.iter_mut().enumerate() {
+            for (o, r) in px.iter_mut().zip(&rows) {
+                *o = T::narrow(r[x]);
+            }
+        }
+    }
+    let c = out.len() / w.max(1);
+    match c {
+        3 => join::<T, 3>(res, stride, out, w),
+        4 => join::<T, 4>(res, stride, out, w),
+        _ => {
+            for ch in 0..c {
+                store(&res[ch * stride..][..w], out, ch, c);
+            }
         }
     }
 }

@@ -17,7 +17,7 @@
 //!   it copies a strip's rows, and each result row goes straight into the output's
 //!   interleaved row, so no image-sized f32 planes are made for an RGB image.
 
-use super::direct::{store, Narrow, Plane, Source};
+use super::direct::{interleave, Narrow, Plane, Source};
 use super::{window_index, window_pad, Planes, PlanesRef};
 use crate::image::{SampleType, Window};
 use crate::ops::{Axis, Dog, Gaussian, Log};
@@ -41,17 +41,22 @@ struct Scratch {
     window: Vec<f32>,
     /// Window offsets of the rows each output row's taps read.
     rows: Vec<usize>,
-    /// One row of results before it is narrowed into the output (see [`store`]).
+    /// A row of results of every channel before they are narrowed and interleaved
+    /// into the output row.
     res: Vec<f32>,
+    /// Several channels: the band's source rows (and halo) of every channel, widened
+    /// and de-interleaved once, channel by channel.
+    split: Vec<f32>,
 }
 
 impl Scratch {
-    fn new(stride: usize, ry: usize, w: usize) -> Self {
+    fn new(stride: usize, ry: usize, w: usize, c: usize) -> Self {
         Scratch {
-            tmp: vec![0.0; BAND * stride],
+            tmp: vec![0.0; c * BAND * stride],
             window: vec![0.0; (BAND + 2 * ry) * WINDOW_STRIDE],
             rows: Vec::with_capacity(BAND * (2 * ry + 1)),
-            res: vec![0.0; w],
+            res: vec![0.0; c * w],
+            split: vec![0.0; if c > 1 { c * (BAND + 2 * ry) * w } else { 0 }],
         }
     }
 }
@@ -161,9 +166,10 @@ pub(crate) fn slice<S: Source, T: Narrow>(
     plane_with(Simd::detect(), src, dst, dims, ky, kx);
 }
 
-/// One slice of `c` channels: each band of rows filtered channel by channel, each
-/// channel's result rows written into the band's interleaved output rows (straight
-/// into the rows for one f32 channel).
+/// One slice of `c` channels: each band of rows filtered channel by channel, then
+/// each output row written once, every channel's result narrowed and interleaved into
+/// it (straight into the row for one f32 channel). Several channels' source rows are
+/// widened and de-interleaved once per band, in one pass over each row.
 fn plane_with<S: Source, T: Narrow>(
     simd: Simd,
     src: &S,
@@ -178,18 +184,41 @@ fn plane_with<S: Source, T: Narrow>(
     // horizontal pass.
     let stride = w + 2 * rx;
     let line = w * c;
+    // Rows of `split` per channel.
+    let span = BAND + 2 * ry;
     dst.par_chunks_mut(BAND * line).enumerate().for_each_init(
-        || Scratch::new(stride, ry, w),
+        || Scratch::new(stride, ry, w, c),
         |Scratch {
              tmp,
              window,
              rows,
              res,
+             split,
          },
          (band, out)| {
             let y0 = band * BAND;
             let n_rows = out.len() / line;
+            // The source row the band's row `i` of source rows is (its halo first).
+            let source_row = |i: usize| match ky {
+                Some(_) => window_index((y0 + i) as i64 - ry as i64, win.y, win.full_height, h),
+                None => y0 + i,
+            };
+            let n_source = n_rows + 2 * ry;
+            if c > 1 {
+                for i in 0..n_source {
+                    src.read_all(source_row(i), split, i * w, span * w);
+                }
+            }
+            // Columns x0.. of the band's source row i of channel ch.
+            let read = |ch: usize, i: usize, x0: usize, to: &mut [f32]| {
+                if c > 1 {
+                    to.copy_from_slice(&split[(ch * span + i) * w + x0..][..to.len()]);
+                } else {
+                    src.read(ch, source_row(i), x0, to);
+                }
+            };
             for ch in 0..c {
+                let tmp = &mut tmp[ch * BAND * stride..][..BAND * stride];
                 match ky {
                     Some(k) => {
                         let taps = 2 * ry + 1;
@@ -206,16 +235,10 @@ fn plane_with<S: Source, T: Narrow>(
                             // evict each other.
                             for (i, row) in window
                                 .chunks_exact_mut(WINDOW_STRIDE)
-                                .take(n_rows + 2 * ry)
+                                .take(n_source)
                                 .enumerate()
                             {
-                                let y = window_index(
-                                    (y0 + i) as i64 - ry as i64,
-                                    win.y,
-                                    win.full_height,
-                                    h,
-                                );
-                                src.read(ch, y, x0, &mut row[..n]);
+                                read(ch, i, x0, &mut row[..n]);
                             }
                             for (dy, offsets) in rows.chunks_exact(taps).enumerate() {
                                 let mid = &mut tmp[dy * stride + rx + x0..][..n];
@@ -225,17 +248,19 @@ fn plane_with<S: Source, T: Narrow>(
                     }
                     None => {
                         for dy in 0..n_rows {
-                            src.read(ch, y0 + dy, 0, &mut tmp[dy * stride + rx..][..w]);
+                            read(ch, dy, 0, &mut tmp[dy * stride + rx..][..w]);
                         }
                     }
                 }
-                // Horizontal pass, row by row, from the padded band rows.
-                for (dy, orow) in out.chunks_exact_mut(line).enumerate() {
-                    let l = &mut tmp[dy * stride..][..stride];
-                    let direct = c == 1 && T::as_f32(orow).is_some();
+            }
+            // Horizontal pass, row by row, from the padded band rows.
+            for (dy, orow) in out.chunks_exact_mut(line).enumerate() {
+                let direct = c == 1 && T::as_f32(orow).is_some();
+                for ch in 0..c {
+                    let l = &mut tmp[(ch * BAND + dy) * stride..][..stride];
                     let o = match T::as_f32(orow).filter(|_| c == 1) {
                         Some(o) => o,
-                        None => &mut res[..],
+                        None => &mut res[ch * w..][..w],
                     };
                     match kx {
                         Some(k) => {
@@ -244,9 +269,9 @@ fn plane_with<S: Source, T: Narrow>(
                         }
                         None => o.copy_from_slice(&l[rx..rx + w]),
                     }
-                    if !direct {
-                        store(res, orow, ch, c);
-                    }
+                }
+                if !direct {
+                    interleave(res, w, orow, w);
                 }
             }
         },
