@@ -4,9 +4,10 @@
 //! The planar path widens and de-interleaves the source into f32 planes, runs the
 //! kernel into f32 planes, then narrows and interleaves those into the result: for an
 //! RGB image two passes over three image-sized f32 buffers that cost about as much as
-//! the kernel. Here the separable filters read each source row where it lies (widened
-//! and de-interleaved into a row buffer that stays in L1) and write each result row's
-//! channels into the result's interleaved row; thresholds compare and count the source
+//! the kernel. Here the separable filters read the source rows where they lie, widened
+//! and de-interleaved into per-task buffers that stay in cache (the gaussian splits a
+//! band's rows of every channel in one pass), and write each result row once, every
+//! channel narrowed and interleaved into it; thresholds compare and count the source
 //! samples in place and write the u8 mask directly. The arithmetic is the kernels' own,
 //! in the same order: results are bit for bit the planar path's.
 
