@@ -391,26 +391,24 @@ fn threshold_direct(
 /// split four ways, so a run of one level (a flat background) does not wait on one
 /// counter.
 fn otsu_levels<S: Copy + Sync + Into<usize>>(data: &[S], levels: usize) -> f64 {
-    const CHUNK: usize = 1 << 16;
+    // A few parts per thread, one table each: a u16 table is 256 KiB to clear and add
+    // up, which per 64 Ki-sample chunk cost more than the counting at 2048².
+    let parts = 2 * rayon::current_num_threads().max(1);
+    let part = data.len().div_ceil(parts).max(1 << 16);
     let ways = if levels <= 1 << 8 { 4 } else { 1 };
     let counts = data
-        .par_chunks(CHUNK)
-        .fold(
-            || vec![0u32; ways * levels],
-            |mut h, c| {
-                let mut quads = c.chunks_exact(ways);
-                for q in &mut quads {
-                    for (way, &x) in q.iter().enumerate() {
-                        h[way * levels + x.into()] += 1;
-                    }
+        .par_chunks(part)
+        .map(|c| {
+            let mut h = vec![0u32; ways * levels];
+            let mut quads = c.chunks_exact(ways);
+            for q in &mut quads {
+                for (way, &x) in q.iter().enumerate() {
+                    h[way * levels + x.into()] += 1;
                 }
-                for &x in quads.remainder() {
-                    h[x.into()] += 1;
-                }
-                h
-            },
-        )
-        .map(|h| {
+            }
+            for &x in quads.remainder() {
+                h[x.into()] += 1;
+            }
             let mut sum = vec![0u64; levels];
             for way in h.chunks_exact(levels) {
                 sum.iter_mut()
