@@ -11,8 +11,15 @@
 //! the band height, and each line is cut into segments of [`SEGMENT`] columns starting
 //! at multiples of it. A tile's outputs then equal the untiled ones bit for bit (the
 //! tile's halo covers the distance back to a segment start). Four segments' sums run
-//! interleaved so their dependent additions overlap.
+//! interleaved so their dependent additions overlap; where the CPU has AVX2, four rows
+//! run at once as well, one per lane ([`avx2`]), which keeps those places and the order
+//! of every addition.
+//!
+//! The source is a plane or an image's interleaved samples (the direct path of a
+//! one-image call, `super::direct`): each band writes its output rows once, every
+//! channel of a row before the next.
 
+use super::direct::{interleave, store, Narrow, Plane, Source};
 use super::{window_index, window_pad, Planes, PlanesRef};
 use crate::image::{SampleType, Window};
 use crate::ops::{Axis, BoxBlur};
@@ -22,6 +29,8 @@ use rayon::prelude::*;
 pub const SEGMENT: usize = 256;
 /// Running sums interleaved.
 const LANES: usize = 4;
+
+mod avx2;
 
 /// Rows per band for a box of `size`: each band starts its vertical sums afresh, at
 /// least `size` rows of cost, so bands are at least that tall.
@@ -36,12 +45,6 @@ pub fn box_blur(src: PlanesRef<'_>, b: &BoxBlur) -> Planes {
     let win = src.window;
     let (lz, hz) = b.window(Axis::Z);
     let across_z = win.full_depth > 1 && lz + hz > 0;
-    let window = |a| {
-        let (lo, hi) = b.window(a);
-        (lo as usize, hi as usize)
-    };
-    let (y, x) = (window(Axis::Y), window(Axis::X));
-    let band = band_rows(b.size(Axis::Y));
     let slice = src.shape.slice_len().max(1);
     src.map_planes(SampleType::F32, |s, d| {
         let scratch = across_z.then(|| {
@@ -52,17 +55,42 @@ pub fn box_blur(src: PlanesRef<'_>, b: &BoxBlur) -> Planes {
         let from = scratch.as_deref().unwrap_or(s);
         d.par_chunks_mut(slice)
             .zip(from.par_chunks(slice))
-            .for_each(|(d, s)| {
-                if y == (0, 0) && x == (0, 0) {
-                    d.copy_from_slice(s);
-                } else {
-                    plane(s, d, (w, h, win), y, x, band);
-                }
-            });
+            .for_each(|(d, s)| slice_of(&Plane { data: s, w }, d, (w, h, 1, win), b));
         if let Some(t) = scratch {
             super::pool::give(t);
         }
     })
+}
+
+/// Along y and x, one slice of `c` channels read from `src` (a plane, or an image's
+/// interleaved samples) into `dst`, interleaved the same way.
+pub(crate) fn slice_of<S: Source, T: Narrow>(
+    src: &S,
+    dst: &mut [T],
+    (w, h, c, win): (usize, usize, usize, Window),
+    b: &BoxBlur,
+) {
+    let window = |a| {
+        let (lo, hi) = b.window(a);
+        (lo as usize, hi as usize)
+    };
+    let (y, x) = (window(Axis::Y), window(Axis::X));
+    if y == (0, 0) && x == (0, 0) {
+        // Not filtered at all: each row as it is.
+        dst.par_chunks_mut((w * c).max(1))
+            .enumerate()
+            .for_each_init(
+                || vec![0.0f32; w],
+                |buf, (r, out)| {
+                    for ch in 0..c {
+                        store(src.row(ch, r, buf), out, ch, c);
+                    }
+                },
+            );
+    } else {
+        let band = band_rows(b.size(Axis::Y));
+        plane(src, dst, (w, h, c, win), y, x, band, avx2::available());
+    }
 }
 
 /// Along z, every slice of a volume's plane: each output the mean of its window of
@@ -103,7 +131,7 @@ fn depth_pass(
 
 /// Splits `dst` into bands of `band` rows that start at multiples of `band` in the
 /// whole image (the first may be shorter): (first row, rows).
-fn bands(dst: &mut [f32], w: usize, origin: u32, band: usize) -> Vec<(usize, &mut [f32])> {
+fn bands<T>(dst: &mut [T], w: usize, origin: u32, band: usize) -> Vec<(usize, &mut [T])> {
     let mut out = Vec::new();
     let mut rest = dst;
     let mut y = 0;
@@ -119,56 +147,161 @@ fn bands(dst: &mut [f32], w: usize, origin: u32, band: usize) -> Vec<(usize, &mu
     out
 }
 
+/// Per-task buffers of [`plane`].
+struct Scratch {
+    /// Each channel's running sums down its columns.
+    acc: Vec<f64>,
+    /// Source rows widened (eight: the rows four outputs add and subtract).
+    rows: Vec<f32>,
+    /// One padded line of vertical results.
+    line: Vec<f32>,
+    /// Four padded lines, transposed (`line4[4x + r]`: line r's sample x).
+    line4: Vec<f32>,
+    /// Four rows of results of every channel (channel by channel) before they are
+    /// narrowed and interleaved into the output rows.
+    res: Vec<f32>,
+}
+
 /// One slice: along y (running sums down each band of rows), then along x; `(lo, hi)`
-/// are each axis's samples before and after the centre.
-fn plane(
-    src: &[f32],
-    dst: &mut [f32],
-    (w, h, win): (usize, usize, Window),
+/// are each axis's samples before and after the centre. Each band's rows are written
+/// once, every channel of a row before the next row. With `simd` (the CPU has AVX2),
+/// rows go four at a time, one per lane (see [`avx2`]): the same arithmetic per row.
+fn plane<S: Source, T: Narrow>(
+    src: &S,
+    dst: &mut [T],
+    (w, h, c, win): (usize, usize, usize, Window),
     (lo, hi): (usize, usize),
     (lx, hx): (usize, usize),
     band: usize,
+    simd: bool,
 ) {
     let inv = 1.0 / (lo + hi + 1) as f64;
     let inv_x = 1.0 / (lx + hx + 1) as f64;
     // The padded line: `lx` samples before, `hx + 1` after (the slide reads one past
     // the window).
     let padded = lx + w + hx + 1;
-    let row = |i: i64| &src[window_index(i, win.y, win.full_height, h) * w..][..w];
+    let yi = |i: i64| window_index(i, win.y, win.full_height, h);
     let starts = segment_starts(w, win.x);
-    bands(dst, w, win.y, band).into_par_iter().for_each_init(
-        || (vec![0.0f64; w], vec![0.0f32; padded]),
-        |(acc, line), (y0, out)| {
+    let quads = simd && lo + hi > 0 && lx + hx > 0;
+    let line = w * c;
+    bands(dst, line, win.y, band).into_par_iter().for_each_init(
+        || Scratch {
+            acc: vec![0.0; c * w],
+            rows: vec![0.0; 8 * w],
+            line: vec![0.0; padded],
+            line4: vec![0.0; if quads { 4 * padded } else { 0 }],
+            res: vec![0.0; 4 * c * w],
+        },
+        |s, (y0, out)| {
             let y0 = y0 as i64;
-            acc.fill(0.0);
-            for i in y0 - lo as i64..=y0 + hi as i64 {
-                for (a, &v) in acc.iter_mut().zip(row(i)) {
-                    *a += f64::from(v);
+            for ch in 0..c {
+                let acc = &mut s.acc[ch * w..][..w];
+                acc.fill(0.0);
+                for i in y0 - lo as i64..=y0 + hi as i64 {
+                    for (a, &v) in acc.iter_mut().zip(src.row(ch, yi(i), &mut s.rows[..w])) {
+                        *a += f64::from(v);
+                    }
                 }
             }
-            for (dy, orow) in out.chunks_exact_mut(w).enumerate() {
+            let n = out.len() / line;
+            let mut dy = 0;
+            while dy < n {
                 let y = y0 + dy as i64;
-                if lo + hi == 0 {
-                    // Not filtered along y: the row itself.
-                    line[lx..lx + w].copy_from_slice(row(y));
-                } else {
-                    for (l, &a) in line[lx..lx + w].iter_mut().zip(acc.iter()) {
-                        *l = (a * inv) as f32;
+                if quads && dy + 4 <= n {
+                    let rows = &mut out[dy * line..][..4 * line];
+                    for ch in 0..c {
+                        let Scratch {
+                            acc,
+                            rows: bufs,
+                            line4,
+                            res,
+                            ..
+                        } = &mut *s;
+                        let acc = &mut acc[ch * w..][..w];
+                        let mut bufs = bufs.chunks_exact_mut(w);
+                        let mut next = |i: i64| src.row(ch, yi(i), bufs.next().expect("eight"));
+                        let add: [&[f32]; 4] =
+                            std::array::from_fn(|r| next(y + r as i64 + hi as i64 + 1));
+                        let sub: [&[f32]; 4] =
+                            std::array::from_fn(|r| next(y + r as i64 - lo as i64));
+                        avx2::vertical4(acc, &add, &sub, inv, &mut line4[4 * lx..4 * (lx + w)]);
+                        pad4(line4, lx, w, win);
+                        match T::as_f32(rows).filter(|_| c == 1) {
+                            Some(o) => {
+                                let mut o = o.chunks_exact_mut(w);
+                                let mut outs: [&mut [f32]; 4] =
+                                    std::array::from_fn(|_| o.next().expect("four rows"));
+                                avx2::horizontal4(line4, &mut outs, lx, hx, inv_x, &starts);
+                            }
+                            None => {
+                                // Channel ch's four rows at res[4 * ch * w..].
+                                let mut r = res[4 * ch * w..][..4 * w].chunks_exact_mut(w);
+                                let mut outs: [&mut [f32]; 4] =
+                                    std::array::from_fn(|_| r.next().expect("four rows"));
+                                avx2::horizontal4(line4, &mut outs, lx, hx, inv_x, &starts);
+                            }
+                        }
                     }
-                    let (add, sub) = (row(y + hi as i64 + 1), row(y - lo as i64));
-                    for ((a, &p), &m) in acc.iter_mut().zip(add).zip(sub) {
-                        *a += f64::from(p) - f64::from(m);
+                    if c > 1 || T::as_f32(rows).is_none() {
+                        for (r, orow) in rows.chunks_exact_mut(line).enumerate() {
+                            interleave(&s.res[r * w..], 4 * w, orow, w);
+                        }
                     }
-                }
-                if lx + hx == 0 {
-                    orow.copy_from_slice(&line[..w]);
+                    dy += 4;
                 } else {
-                    window_pad(line, lx, w, win.x, win.full_width);
-                    horizontal(line, orow, lx, hx, inv_x, &starts);
+                    let orow = &mut out[dy * line..][..line];
+                    for ch in 0..c {
+                        let Scratch {
+                            acc,
+                            rows: bufs,
+                            line: l,
+                            res,
+                            ..
+                        } = &mut *s;
+                        let acc = &mut acc[ch * w..][..w];
+                        let (b0, b1) = bufs.split_at_mut(w);
+                        if lo + hi == 0 {
+                            // Not filtered along y: the row itself.
+                            l[lx..lx + w].copy_from_slice(src.row(ch, yi(y), b0));
+                        } else {
+                            for (l, &a) in l[lx..lx + w].iter_mut().zip(acc.iter()) {
+                                *l = (a * inv) as f32;
+                            }
+                            let add = src.row(ch, yi(y + hi as i64 + 1), b0);
+                            let sub = src.row(ch, yi(y - lo as i64), &mut b1[..w]);
+                            for ((a, &p), &m) in acc.iter_mut().zip(add).zip(sub) {
+                                *a += f64::from(p) - f64::from(m);
+                            }
+                        }
+                        let direct = c == 1 && T::as_f32(orow).is_some();
+                        let o = match T::as_f32(orow).filter(|_| c == 1) {
+                            Some(o) => o,
+                            None => &mut res[..w],
+                        };
+                        if lx + hx == 0 {
+                            o.copy_from_slice(&l[..w]);
+                        } else {
+                            window_pad(l, lx, w, win.x, win.full_width);
+                            horizontal(l, o, lx, hx, inv_x, &starts);
+                        }
+                        if !direct {
+                            store(&res[..w], orow, ch, c);
+                        }
+                    }
+                    dy += 1;
                 }
             }
         },
     );
+}
+
+/// [`window_pad`] of four transposed lines (`line4[4x + r]`).
+fn pad4(line4: &mut [f32], lx: usize, w: usize, win: Window) {
+    let padded = line4.len() / 4;
+    for i in (0..lx).chain(lx + w..padded) {
+        let from = lx + window_index(i as i64 - lx as i64, win.x, win.full_width, w);
+        line4.copy_within(4 * from..4 * from + 4, 4 * i);
+    }
 }
 
 /// Where the running sums along a line of `w` columns start: at multiples of SEGMENT in
@@ -252,6 +385,66 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The four-row AVX2 loops against the scalar ones, bit for bit: widths around the
+    /// segment length and the vector width, bands that leave one to three rows over,
+    /// windows longer than the image, windows of one sample along an axis, tiles'
+    /// windows that start part-way into a band and a segment, and three channels.
+    #[test]
+    fn four_rows_match_one_row_at_a_time() {
+        if !avx2::available() {
+            eprintln!("no AVX2 on this CPU: nothing to compare");
+            return;
+        }
+        let mut seed = 2025u32;
+        for (w, h, c, (ly, hy), (lx, hx), origin) in [
+            (300, 70, 1, (2, 2), (2, 2), (0, 0)),
+            (257, 67, 3, (1, 1), (3, 2), (0, 0)),
+            (7, 9, 1, (12, 12), (12, 12), (0, 0)),
+            (513, 130, 1, (2, 1), (0, 0), (0, 0)),
+            (41, 66, 4, (0, 0), (2, 2), (0, 0)),
+            (600, 90, 1, (4, 4), (1, 1), (300, 50)),
+        ] {
+            let src: Vec<f32> = (0..w * h * c)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (seed >> 8) as f32 / 16_777_216.0 * 1000.0 - 300.0
+                })
+                .collect();
+            let shape = crate::image::Shape::new(w as u32, h as u32, c as u32).unwrap();
+            let mut win = Window::whole(shape);
+            if origin != (0, 0) {
+                (win.x, win.y) = origin;
+                (win.full_width, win.full_height) =
+                    (w as u32 + 2 * origin.0, h as u32 + 2 * origin.1);
+            }
+            let source = super::super::direct::Interleaved { data: &src, w, c };
+            let band = band_rows((ly + hy + 1) as u32);
+            let run = |simd| {
+                let mut out = vec![0.0f32; w * h * c];
+                plane(
+                    &source,
+                    &mut out,
+                    (w, h, c, win),
+                    (ly, hy),
+                    (lx, hx),
+                    band,
+                    simd,
+                );
+                out
+            };
+            let (want, got) = (run(false), run(true));
+            let differ = want
+                .iter()
+                .zip(&got)
+                .filter(|(a, b)| a.to_bits() != b.to_bits())
+                .count();
+            assert_eq!(
+                differ, 0,
+                "{w}x{h}x{c} y {ly}+{hy} x {lx}+{hx}: {differ} differ"
+            );
         }
     }
 

@@ -145,7 +145,7 @@ pub fn narrow_int(v: f32, (min, max): (f64, f64)) -> f64 {
 /// mantissa bits. The same as `round_ties_even`, without the libm call that becomes
 /// on baseline x86-64 nor a saturating float-to-int cast: this form vectorises.
 #[inline(always)]
-fn round_clamped(v: f32, max: f32) -> u32 {
+pub(crate) fn round_clamped(v: f32, max: f32) -> u32 {
     const TWO_23: f32 = 8_388_608.0;
     // f32::max returns the other operand for a NaN: NaN becomes 0.
     (v.max(0.0).min(max) + TWO_23).to_bits() - TWO_23.to_bits()

@@ -11,8 +11,13 @@
 //!   slides over stay in L1 while every output row of the band reuses them;
 //! - on x86-64 with AVX2 and FMA (detected at run time) the inner loops are written
 //!   with intrinsics: four 8-wide accumulators per step, sums kept in registers. The
-//!   portable loops are the same arithmetic in the same order, one lane at a time.
+//!   portable loops are the same arithmetic in the same order, one lane at a time;
+//! - the source is a plane or an image's interleaved samples (the direct path of a
+//!   one-image call, `super::direct`): the vertical pass widens and de-interleaves as
+//!   it copies a strip's rows, and each result row goes straight into the output's
+//!   interleaved row, so no image-sized f32 planes are made for an RGB image.
 
+use super::direct::{interleave, Narrow, Plane, Source};
 use super::{window_index, window_pad, Planes, PlanesRef};
 use crate::image::{SampleType, Window};
 use crate::ops::{Axis, Dog, Gaussian, Log};
@@ -36,14 +41,22 @@ struct Scratch {
     window: Vec<f32>,
     /// Window offsets of the rows each output row's taps read.
     rows: Vec<usize>,
+    /// A row of results of every channel before they are narrowed and interleaved
+    /// into the output row.
+    res: Vec<f32>,
+    /// Several channels: the band's source rows (and halo) of every channel, widened
+    /// and de-interleaved once, channel by channel.
+    split: Vec<f32>,
 }
 
 impl Scratch {
-    fn new(stride: usize, ry: usize) -> Self {
+    fn new(stride: usize, ry: usize, w: usize, c: usize) -> Self {
         Scratch {
-            tmp: vec![0.0; BAND * stride],
+            tmp: vec![0.0; c * BAND * stride],
             window: vec![0.0; (BAND + 2 * ry) * WINDOW_STRIDE],
             rows: Vec::with_capacity(BAND * (2 * ry + 1)),
+            res: vec![0.0; c * w],
+            split: vec![0.0; if c > 1 { c * (BAND + 2 * ry) * w } else { 0 }],
         }
     }
 }
@@ -106,7 +119,10 @@ pub(crate) fn separable(src: PlanesRef<'_>, [kz, ky, kx]: [Option<Vec<f32>>; 3])
         let from = scratch.as_deref().unwrap_or(s);
         d.par_chunks_mut(slice.max(1))
             .zip(from.par_chunks(slice.max(1)))
-            .for_each(|(d, s)| plane_with(simd, s, d, (w, h, win), ky.as_deref(), kx.as_deref()));
+            .for_each(|(d, s)| {
+                let src = Plane { data: s, w };
+                plane_with(simd, &src, d, (w, h, 1, win), ky.as_deref(), kx.as_deref())
+            });
         if let Some(t) = scratch {
             super::pool::give(t);
         }
@@ -138,11 +154,27 @@ fn depth_pass(simd: Simd, src: &[f32], dst: &mut [f32], (slice, win): (usize, Wi
         );
 }
 
-fn plane_with(
+/// Along y and x, one slice of `c` channels read from `src` (an image's interleaved
+/// samples) into `dst`, interleaved the same way: the direct path's gaussian.
+pub(crate) fn slice<S: Source, T: Narrow>(
+    src: &S,
+    dst: &mut [T],
+    dims: (usize, usize, usize, Window),
+    ky: Option<&[f32]>,
+    kx: Option<&[f32]>,
+) {
+    plane_with(Simd::detect(), src, dst, dims, ky, kx);
+}
+
+/// One slice of `c` channels: each band of rows filtered channel by channel, then
+/// each output row written once, every channel's result narrowed and interleaved into
+/// it (straight into the row for one f32 channel). Several channels' source rows are
+/// widened and de-interleaved once per band, in one pass over each row.
+fn plane_with<S: Source, T: Narrow>(
     simd: Simd,
-    src: &[f32],
-    dst: &mut [f32],
-    (w, h, win): (usize, usize, Window),
+    src: &S,
+    dst: &mut [T],
+    (w, h, c, win): (usize, usize, usize, Window),
     ky: Option<&[f32]>,
     kx: Option<&[f32]>,
 ) {
@@ -151,57 +183,95 @@ fn plane_with(
     // Each band row is stored reflect-padded by rx on both sides, ready for the
     // horizontal pass.
     let stride = w + 2 * rx;
-    dst.par_chunks_mut(BAND * w).enumerate().for_each_init(
-        || Scratch::new(stride, ry),
-        |Scratch { tmp, window, rows }, (band, out)| {
+    let line = w * c;
+    // Rows of `split` per channel.
+    let span = BAND + 2 * ry;
+    dst.par_chunks_mut(BAND * line).enumerate().for_each_init(
+        || Scratch::new(stride, ry, w, c),
+        |Scratch {
+             tmp,
+             window,
+             rows,
+             res,
+             split,
+         },
+         (band, out)| {
             let y0 = band * BAND;
-            let n_rows = out.len() / w;
-            match ky {
-                Some(k) => {
-                    let taps = 2 * ry + 1;
-                    rows.clear();
-                    rows.extend(
-                        (0..n_rows).flat_map(|dy| (0..taps).map(move |d| (dy + d) * WINDOW_STRIDE)),
-                    );
-                    for x0 in (0..w).step_by(STRIP) {
-                        let n = STRIP.min(w - x0);
-                        // The strip's source rows, copied to a window whose row stride is
-                        // not a power of two: rows of a 1024- or 4096-wide image map to
-                        // the same few L1 sets and would evict each other.
-                        for (i, row) in window
-                            .chunks_exact_mut(WINDOW_STRIDE)
-                            .take(n_rows + 2 * ry)
-                            .enumerate()
-                        {
-                            let y = window_index(
-                                (y0 + i) as i64 - ry as i64,
-                                win.y,
-                                win.full_height,
-                                h,
-                            );
-                            row[..n].copy_from_slice(&src[y * w + x0..][..n]);
-                        }
-                        for (dy, offsets) in rows.chunks_exact(taps).enumerate() {
-                            let mid = &mut tmp[dy * stride + rx + x0..][..n];
-                            simd.vertical(window, offsets, k, mid);
+            let n_rows = out.len() / line;
+            // The source row the band's row `i` of source rows is (its halo first).
+            let source_row = |i: usize| match ky {
+                Some(_) => window_index((y0 + i) as i64 - ry as i64, win.y, win.full_height, h),
+                None => y0 + i,
+            };
+            let n_source = n_rows + 2 * ry;
+            if c > 1 {
+                for i in 0..n_source {
+                    src.read_all(source_row(i), split, i * w, span * w);
+                }
+            }
+            // Columns x0.. of the band's source row i of channel ch.
+            let read = |ch: usize, i: usize, x0: usize, to: &mut [f32]| {
+                if c > 1 {
+                    to.copy_from_slice(&split[(ch * span + i) * w + x0..][..to.len()]);
+                } else {
+                    src.read(ch, source_row(i), x0, to);
+                }
+            };
+            for ch in 0..c {
+                let tmp = &mut tmp[ch * BAND * stride..][..BAND * stride];
+                match ky {
+                    Some(k) => {
+                        let taps = 2 * ry + 1;
+                        rows.clear();
+                        rows.extend(
+                            (0..n_rows)
+                                .flat_map(|dy| (0..taps).map(move |d| (dy + d) * WINDOW_STRIDE)),
+                        );
+                        for x0 in (0..w).step_by(STRIP) {
+                            let n = STRIP.min(w - x0);
+                            // The strip's source rows, copied to a window whose row
+                            // stride is not a power of two: rows of a 1024- or
+                            // 4096-wide image map to the same few L1 sets and would
+                            // evict each other.
+                            for (i, row) in window
+                                .chunks_exact_mut(WINDOW_STRIDE)
+                                .take(n_source)
+                                .enumerate()
+                            {
+                                read(ch, i, x0, &mut row[..n]);
+                            }
+                            for (dy, offsets) in rows.chunks_exact(taps).enumerate() {
+                                let mid = &mut tmp[dy * stride + rx + x0..][..n];
+                                simd.vertical(window, offsets, k, mid);
+                            }
                         }
                     }
-                }
-                None => {
-                    for dy in 0..n_rows {
-                        tmp[dy * stride + rx..][..w].copy_from_slice(&src[(y0 + dy) * w..][..w]);
+                    None => {
+                        for dy in 0..n_rows {
+                            read(ch, dy, 0, &mut tmp[dy * stride + rx..][..w]);
+                        }
                     }
                 }
             }
             // Horizontal pass, row by row, from the padded band rows.
-            for (dy, orow) in out.chunks_exact_mut(w).enumerate() {
-                let line = &mut tmp[dy * stride..][..stride];
-                match kx {
-                    Some(k) => {
-                        window_pad(line, rx, w, win.x, win.full_width);
-                        simd.horizontal(line, k, orow);
+            for (dy, orow) in out.chunks_exact_mut(line).enumerate() {
+                let direct = c == 1 && T::as_f32(orow).is_some();
+                for ch in 0..c {
+                    let l = &mut tmp[(ch * BAND + dy) * stride..][..stride];
+                    let o = match T::as_f32(orow).filter(|_| c == 1) {
+                        Some(o) => o,
+                        None => &mut res[ch * w..][..w],
+                    };
+                    match kx {
+                        Some(k) => {
+                            window_pad(l, rx, w, win.x, win.full_width);
+                            simd.horizontal(l, k, o);
+                        }
+                        None => o.copy_from_slice(&l[rx..rx + w]),
                     }
-                    None => orow.copy_from_slice(&line[rx..rx + w]),
+                }
+                if !direct {
+                    interleave(res, w, orow, w);
                 }
             }
         },
@@ -435,7 +505,8 @@ mod tests {
             let mut want = vec![0.0; w * h];
             let mut got = vec![0.0; w * h];
             let win = Window::whole(crate::image::Shape::new(w as u32, h as u32, 1).unwrap());
-            let dims = (w, h, win);
+            let dims = (w, h, 1, win);
+            let src = Plane { data: &src, w };
             plane_with(
                 Simd::Portable,
                 &src,
@@ -455,7 +526,7 @@ mod tests {
                 "{w}x{h} sigma ({sy}, {sx}): {differ} samples differ"
             );
             assert!(
-                want.iter().zip(&src).any(|(a, b)| a != b),
+                want.iter().zip(src.data).any(|(a, b)| a != b),
                 "the filter did something"
             );
         }

@@ -8,6 +8,7 @@ pub mod auto_threshold;
 pub mod box_blur;
 pub mod convert;
 pub mod derivative;
+pub mod direct;
 pub mod distance;
 pub mod gaussian;
 pub mod label;

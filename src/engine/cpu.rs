@@ -53,6 +53,9 @@ impl Engine for CpuEngine {
     }
 
     fn submit(&self, program: Program<'_, Self::Frame>) -> Result<Self::Pending> {
+        if let Some(out) = direct(&program) {
+            return out;
+        }
         let deaths = program.deaths();
         let mut out = Outcome::new(program.len());
         let mut slots: Vec<Option<Value<'_>>> = (0..program.len()).map(|_| None).collect();
@@ -172,6 +175,40 @@ impl Engine for CpuEngine {
     fn finish(&self, pending: Self::Pending) -> Result<Outcome<Self::Frame>> {
         Ok(pending)
     }
+}
+
+/// A program of one op on one whole 2-D image, downloaded whole (a one-image call), run
+/// from the image's samples straight to the result's where `cpu::direct` covers the op
+/// and types: no planes in between. `None`: the program takes the planar path.
+fn direct(program: &Program<'_, Arc<Planes>>) -> Option<Result<Outcome<Arc<Planes>>>> {
+    let [Cmd::Upload {
+        image,
+        part,
+        value_type,
+        window,
+    }, Cmd::Apply { op, input }, Cmd::Download {
+        input: last,
+        to,
+        rect,
+    }] = &program.cmds[..]
+    else {
+        return None;
+    };
+    let whole = Rect::of(image.shape());
+    let is_whole = |r: &Option<Rect>| r.is_none_or(|r| r == whole);
+    if input.0 != 0 || last.0 != 1 || !is_whole(part) || !is_whole(rect) {
+        return None;
+    }
+    if *window != crate::image::Window::whole(image.shape()) {
+        return None;
+    }
+    let done = cpu::direct::apply(*image, *value_type, op, *to)?;
+    Some(done.and_then(|(image, t)| {
+        let mut out = Outcome::new(program.len());
+        out.thresholds[1] = t.map(super::defined_threshold).transpose()?;
+        out.images.push(image);
+        Ok(out)
+    }))
 }
 
 /// A value of a program on the CPU: planes of its own, or a source's samples borrowed.
