@@ -298,12 +298,18 @@ fn threshold<'py>(
                 ))
             }
         },
-        (_, Ok(s)) => format!("threshold:method={s}"),
+        (_, Ok(s)) if imflow::ops::METHODS.iter().any(|(name, _)| *name == s) => {
+            format!("threshold:method={s}")
+        }
         _ => {
             let got = value.repr().map(|r| r.to_string()).unwrap_or_default();
+            let names: Vec<String> = (imflow::ops::METHODS.iter())
+                .map(|(name, _)| format!("'{name}'"))
+                .chain(["'local'".to_string()])
+                .collect();
             return Err(value_error(
                 "value",
-                format!("expected a number or a method name such as 'otsu' or 'li', got {got}"),
+                format!("expected a number or a method ({}), got {got}", names.join(", ")),
             ));
         }
     };
