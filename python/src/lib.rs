@@ -309,7 +309,10 @@ fn threshold<'py>(
                 .collect();
             return Err(value_error(
                 "value",
-                format!("expected a number or a method ({}), got {got}", names.join(", ")),
+                format!(
+                    "expected a number or a method ({}), got {got}",
+                    names.join(", ")
+                ),
             ));
         }
     };
