@@ -16,10 +16,10 @@
 //! of every addition.
 //!
 //! The source is a plane or an image's interleaved samples (the direct path of a
-//! one-image call, `super::direct`): each band writes its output rows once, every
+//! one-image call, `super::direct`, through `super::layout`): each band writes its output rows once, every
 //! channel of a row before the next.
 
-use super::direct::{interleave, store, Narrow, Plane, Source};
+use super::layout::{interleave, store, Narrow, Plane, Source};
 use super::{window_index, window_pad, Planes, PlanesRef};
 use crate::image::{SampleType, Window};
 use crate::ops::{Axis, BoxBlur};
@@ -420,7 +420,7 @@ mod tests {
                 (win.full_width, win.full_height) =
                     (w as u32 + 2 * origin.0, h as u32 + 2 * origin.1);
             }
-            let source = super::super::direct::Interleaved { data: &src, w, c };
+            let source = super::super::layout::Interleaved { data: &src, w, c };
             let band = band_rows((ly + hy + 1) as u32);
             let run = |simd| {
                 let mut out = vec![0.0f32; w * h * c];

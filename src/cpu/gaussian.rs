@@ -13,11 +13,11 @@
 //!   with intrinsics: four 8-wide accumulators per step, sums kept in registers. The
 //!   portable loops are the same arithmetic in the same order, one lane at a time;
 //! - the source is a plane or an image's interleaved samples (the direct path of a
-//!   one-image call, `super::direct`): the vertical pass widens and de-interleaves as
+//!   one-image call, `super::direct`, through `super::layout`): the vertical pass widens and de-interleaves as
 //!   it copies a strip's rows, and each result row goes straight into the output's
 //!   interleaved row, so no image-sized f32 planes are made for an RGB image.
 
-use super::direct::{interleave, Narrow, Plane, Source};
+use super::layout::{interleave, Narrow, Plane, Source};
 use super::{window_index, window_pad, Planes, PlanesRef};
 use crate::image::{SampleType, Window};
 use crate::ops::{Axis, Dog, Gaussian, Log};

@@ -12,6 +12,7 @@ pub mod direct;
 pub mod distance;
 pub mod gaussian;
 pub mod label;
+pub(crate) mod layout;
 pub mod network;
 pub mod pool;
 pub mod rank;
