@@ -45,7 +45,7 @@ pub fn apply_ref(planes: PlanesRef<'_>, op: &Op) -> Result<(Planes, Option<f64>)
         Op::Gaussian(g) => (gaussian::gaussian(planes, g), None),
         Op::Box(b) => (box_blur::box_blur(planes, b), None),
         Op::Threshold(t) => {
-            let (mask, value) = threshold::threshold(planes, t)?;
+            let (mask, value) = auto_threshold::threshold(planes, t)?;
             (
                 mask,
                 (!matches!(t, crate::ops::Threshold::Local { .. })).then_some(value),

@@ -14,61 +14,11 @@
 
 use super::{Planes, PlanesRef};
 use crate::image::SampleType;
-use crate::ops::{f32_at_or_below, Threshold};
+use crate::ops::f32_at_or_below;
 use rayon::prelude::*;
 
 /// Number of bins for float data (skimage's default `nbins`).
 pub const FLOAT_BINS: usize = 256;
-
-/// Applies a threshold op: the 0/255 mask, and the threshold used (the fixed one, or
-/// the one the method found; NaN for a local threshold, which has one per sample).
-pub fn threshold(src: PlanesRef<'_>, op: &Threshold) -> crate::Result<(Planes, f64)> {
-    let t = match *op {
-        Threshold::Value { value } => value,
-        Threshold::Otsu => otsu_threshold(src),
-        Threshold::Local { block, offset } => return Ok((local(src, block, offset), f64::NAN)),
-        ref method => {
-            let integer = integer_levels(src.value_type);
-            let rows = || src.data.par_chunks(1 << 16);
-            super::auto_threshold::resolve(method, integer, &mut |r| {
-                use crate::engine::{Reduced, Reduction};
-                Ok(match r {
-                    Reduction::MinMax => Reduced::Range(min_max_parts(rows())),
-                    Reduction::Histogram { lo, hi, integer } => {
-                        Reduced::Counts(histogram_of_parts(rows(), lo, hi, integer))
-                    }
-                    Reduction::Values => {
-                        Reduced::Values(super::auto_threshold::ValueCounts::of_parts(rows()))
-                    }
-                    Reduction::Sum => {
-                        Reduced::Sum(super::auto_threshold::ExactSum::of_parts(rows()))
-                    }
-                })
-            })?
-        }
-    };
-    Ok((mask(src, t), t))
-}
-
-/// `x > gaussian(x) - offset` per sample, the gaussian of sigma `(block-1)/6` (skimage's
-/// `threshold_local` with method='gaussian'): the blur in f32 like every gaussian here,
-/// the offset subtracted from it in f32, compared exactly.
-pub fn local(src: PlanesRef<'_>, block: u32, offset: f64) -> Planes {
-    let g = Threshold::local_gaussian(block, src.window.full_depth);
-    let blur = super::gaussian::gaussian(src, &g);
-    let offset = offset as f32;
-    let mut data = blur.data;
-    data.par_iter_mut()
-        .zip(src.data.par_iter())
-        .with_min_len(1 << 14)
-        .for_each(|(b, &x)| *b = if x > *b - offset { 255.0 } else { 0.0 });
-    Planes {
-        shape: src.shape,
-        data,
-        value_type: SampleType::U8,
-        window: src.window,
-    }
-}
 
 /// `x > t` as 0.0 / 255.0, over every channel.
 pub fn mask(src: PlanesRef<'_>, t: f64) -> Planes {

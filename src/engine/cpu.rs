@@ -141,12 +141,8 @@ impl Engine for CpuEngine {
                         Reduction::Histogram { lo, hi, integer } => {
                             Reduced::Counts(threshold::histogram_of_parts(rows, lo, hi, integer))
                         }
-                        Reduction::Values => {
-                            Reduced::Values(crate::cpu::auto_threshold::ValueCounts::of_parts(rows))
-                        }
-                        Reduction::Sum => {
-                            Reduced::Sum(crate::cpu::auto_threshold::ExactSum::of_parts(rows))
-                        }
+                        Reduction::Values => Reduced::Values(super::ValueCounts::of_parts(rows)),
+                        Reduction::Sum => Reduced::Sum(super::ExactSum::of_parts(rows)),
                     });
                     None
                 }

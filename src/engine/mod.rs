@@ -13,6 +13,7 @@ mod gpu;
 pub mod graph;
 mod pass;
 mod program;
+mod reduced;
 mod rows;
 pub mod tiled;
 mod whole_frame;
@@ -21,6 +22,7 @@ pub use cpu::CpuEngine;
 pub use gpu::GpuEngine;
 pub use graph::Graph;
 pub use program::{Outcome, Program, Reduced, Reduction, Slot};
+pub use reduced::{ExactSum, ValueCounts};
 pub use tiled::{Tile, Tiling};
 
 use crate::budget::Budget;

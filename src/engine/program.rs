@@ -84,9 +84,9 @@ pub enum Reduced {
     /// Histogram counts.
     Counts(Vec<u64>),
     /// Distinct values and their counts.
-    Values(crate::cpu::auto_threshold::ValueCounts),
+    Values(super::reduced::ValueCounts),
     /// The exact sum and the count of the values.
-    Sum(crate::cpu::auto_threshold::ExactSum),
+    Sum(super::reduced::ExactSum),
 }
 
 impl Reduced {

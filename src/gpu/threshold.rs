@@ -228,7 +228,7 @@ impl PendingReduction {
                 crate::engine::Reduced::Counts(c.into_iter().map(u64::from).collect())
             }
             PendingReduction::Values(p) | PendingReduction::Sum(p) => {
-                use crate::cpu::auto_threshold::{ExactSum, ValueCounts};
+                use crate::engine::{ExactSum, ValueCounts};
                 use rayon::prelude::ParallelSlice;
                 let image = p.read(mapped)?;
                 let crate::image::Samples::F32(v) = image.samples() else {

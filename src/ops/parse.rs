@@ -1,4 +1,6 @@
-//! Op specs as the CLI, flow files and Python write them: `name[:key=value,...]`.
+//! Op specs as the CLI, flow files and Python write them: `name[:key=value,...]`, read
+//! ([`Op::parse`]) and written back in their canonical form (`Display`), which the
+//! round-trip test in `ops` checks against each other.
 
 use super::*;
 
@@ -374,6 +376,89 @@ impl<'a> Params<'a> {
         match self.params.first() {
             None => Ok(()),
             Some((k, _)) => Err(Error::param(self.op, *k, "unknown parameter")),
+        }
+    }
+}
+
+impl std::fmt::Display for Op {
+    /// The canonical spec, which [`Op::parse`] reads back.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Op::Gaussian(g) if g.sigma_x == g.sigma_y && g.sigma_y == g.sigma_z => write!(
+                f,
+                "gaussian:sigma={},truncate={}{}",
+                g.sigma_x,
+                g.truncate,
+                g.int.spec_suffix()
+            ),
+            Op::Gaussian(g) => write!(
+                f,
+                "gaussian:sigma_z={},sigma_y={},sigma_x={},truncate={}{}",
+                g.sigma_z,
+                g.sigma_y,
+                g.sigma_x,
+                g.truncate,
+                g.int.spec_suffix()
+            ),
+            Op::Box(b) if b.size[0] == b.size[1] && b.size[1] == b.size[2] => {
+                write!(f, "box:size={}{}", b.size[0], b.int.spec_suffix())
+            }
+            Op::Box(b) => write!(
+                f,
+                "box:size_z={},size_y={},size_x={}{}",
+                b.size[0],
+                b.size[1],
+                b.size[2],
+                b.int.spec_suffix()
+            ),
+            Op::Threshold(Threshold::Value { value }) => write!(f, "threshold:value={value}"),
+            Op::Threshold(Threshold::Local { block, offset }) => {
+                write!(f, "threshold:method=local,block={block},offset={offset}")
+            }
+            Op::Threshold(t) => write!(f, "threshold:method={}", t.method()),
+            Op::Label(l) => write!(f, "label:connectivity={}", l.connectivity),
+            Op::RemoveSmall(r) => match (r.min_size, r.max_size) {
+                (Some(n), _) => write!(
+                    f,
+                    "remove_small_objects:min_size={n},connectivity={}",
+                    r.connectivity
+                ),
+                (None, n) => write!(
+                    f,
+                    "remove_small_objects:max_size={},connectivity={}",
+                    n.unwrap_or(0),
+                    r.connectivity
+                ),
+            },
+            Op::Median(m) if m.size[0] == m.size[1] && m.size[1] == m.size[2] => {
+                write!(f, "median:size={}", m.size[0])
+            }
+            Op::Median(m) => write!(
+                f,
+                "median:size_z={},size_y={},size_x={}",
+                m.size[0], m.size[1], m.size[2]
+            ),
+            Op::Dog(d) => write!(
+                f,
+                "dog:low={},high={},truncate={}",
+                d.low, d.high, d.truncate
+            ),
+            Op::Log(l) => write!(f, "log:sigma={},truncate={}", l.sigma, l.truncate),
+            Op::Gradient(g) => write!(f, "gradient:sigma={},truncate={}", g.sigma, g.truncate),
+            Op::Distance(d) if d.sampling_x == d.sampling_y && d.sampling_y == d.sampling_z => {
+                write!(f, "distance:sampling={}", d.sampling_x)
+            }
+            Op::Distance(d) => write!(
+                f,
+                "distance:sampling_z={},sampling_y={},sampling_x={}",
+                d.sampling_z, d.sampling_y, d.sampling_x
+            ),
+            Op::FillHoles => write!(f, "fill_holes"),
+            Op::ClearBorder => write!(f, "clear_border"),
+            _ => match self.morph() {
+                Some(m) => write!(f, "{}:{}", m.kind.name(), m.footprint.spec()),
+                None => Ok(()),
+            },
         }
     }
 }

@@ -1,5 +1,6 @@
-//! skimage's automatic thresholds besides Otsu's (Li, triangle, Yen, isodata, mean,
-//! minimum), computed on the host from whole-frame reductions.
+//! The threshold op on the CPU ([`threshold`]: fixed, Otsu's, local), and skimage's
+//! automatic thresholds besides Otsu's (Li, triangle, Yen, isodata, mean, minimum),
+//! computed on the host from whole-frame reductions for both backends.
 //!
 //! Both backends, tiled or not, reduce a frame the same way (its min and max, then its
 //! histogram over them, or its sorted distinct values with their counts) and hand the
@@ -17,13 +18,61 @@
 //! and numpy sums float32 arrays pairwise in float32, here sums of distinct values are
 //! f64 (more precise, and independent of how the frame was cut).
 
-use super::threshold::float_edges;
-use crate::engine::{Reduced, Reduction};
+use super::threshold::{
+    float_edges, histogram_of_parts, integer_levels, mask, min_max_parts, otsu_threshold,
+};
+use super::{Planes, PlanesRef};
+use crate::engine::{ExactSum, Reduced, Reduction, ValueCounts};
+use crate::image::SampleType;
 use crate::ops::Threshold;
 use crate::{Error, Result};
+use rayon::prelude::*;
 
-mod reduce;
-pub use reduce::{ExactSum, ValueCounts};
+/// Applies a threshold op: the 0/255 mask, and the threshold used (the fixed one, or
+/// the one the method found; NaN for a local threshold, which has one per sample).
+pub fn threshold(src: PlanesRef<'_>, op: &Threshold) -> crate::Result<(Planes, f64)> {
+    let t = match *op {
+        Threshold::Value { value } => value,
+        Threshold::Otsu => otsu_threshold(src),
+        Threshold::Local { block, offset } => return Ok((local(src, block, offset), f64::NAN)),
+        ref method => {
+            let integer = integer_levels(src.value_type);
+            let rows = || src.data.par_chunks(1 << 16);
+            resolve(method, integer, &mut |r| {
+                use crate::engine::{Reduced, Reduction};
+                Ok(match r {
+                    Reduction::MinMax => Reduced::Range(min_max_parts(rows())),
+                    Reduction::Histogram { lo, hi, integer } => {
+                        Reduced::Counts(histogram_of_parts(rows(), lo, hi, integer))
+                    }
+                    Reduction::Values => Reduced::Values(ValueCounts::of_parts(rows())),
+                    Reduction::Sum => Reduced::Sum(ExactSum::of_parts(rows())),
+                })
+            })?
+        }
+    };
+    Ok((mask(src, t), t))
+}
+
+/// `x > gaussian(x) - offset` per sample, the gaussian of sigma `(block-1)/6` (skimage's
+/// `threshold_local` with method='gaussian'): the blur in f32 like every gaussian here,
+/// the offset subtracted from it in f32, compared exactly.
+pub fn local(src: PlanesRef<'_>, block: u32, offset: f64) -> Planes {
+    let g = Threshold::local_gaussian(block, src.window.full_depth);
+    let blur = super::gaussian::gaussian(src, &g);
+    let offset = offset as f32;
+    let mut data = blur.data;
+    data.par_iter_mut()
+        .zip(src.data.par_iter())
+        .with_min_len(1 << 14)
+        .for_each(|(b, &x)| *b = if x > *b - offset { 255.0 } else { 0.0 });
+    Planes {
+        shape: src.shape,
+        data,
+        value_type: SampleType::U8,
+        window: src.window,
+    }
+}
 
 /// Whether `method` reads the frame's distinct values rather than its histogram: Li on
 /// float data (skimage iterates on values there).

@@ -1,7 +1,7 @@
-//! The whole-frame reductions the methods read besides min/max and histograms: the
-//! sorted distinct values with their counts, and an exact sum. Both are canonical
-//! (independent of the order samples come in), so tiles, threads and backends that
-//! gather them differently get the same result.
+//! What the automatic thresholds reduce a frame to besides min/max and histograms
+//! (see [`crate::cpu::auto_threshold`]): the sorted distinct values with their counts,
+//! and an exact sum. Both are canonical (independent of the order samples come in), so
+//! tiles, threads and backends that gather them differently get the same result.
 
 use rayon::prelude::*;
 
