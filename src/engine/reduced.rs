@@ -3,6 +3,7 @@
 //! and an exact sum. Both are canonical (independent of the order samples come in), so
 //! tiles, threads and backends that gather them differently get the same result.
 
+use crate::cpu::rank::{from_key, key};
 use rayon::prelude::*;
 
 /// A frame's distinct values in increasing order, NaNs left out and -0 counted as 0,
@@ -25,7 +26,7 @@ impl ValueCounts {
         keys.par_sort_unstable();
         let mut out = ValueCounts::default();
         for k in keys {
-            let v = unkey(k);
+            let v = from_key(k);
             match out.values.last() {
                 Some(&last) if last == v => *out.counts.last_mut().expect("paired") += 1,
                 _ => {
@@ -153,24 +154,6 @@ impl ExactSum {
             .map(|(e, &m)| m as f64 * 2f64.powi(e as i32 - 150))
             .sum()
     }
-}
-
-/// Order-preserving map from f32 to u32.
-fn key(x: f32) -> u32 {
-    let b = x.to_bits();
-    if b & 0x8000_0000 != 0 {
-        !b
-    } else {
-        b | 0x8000_0000
-    }
-}
-
-fn unkey(k: u32) -> f32 {
-    f32::from_bits(if k & 0x8000_0000 != 0 {
-        k & 0x7fff_ffff
-    } else {
-        !k
-    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use super::batch::{Batch, ReadSlot};
 use super::pipelines::Kernel;
 use super::pool::PooledBuffer;
 use super::GpuImage;
+use crate::cpu::rank::{from_key, key};
 use crate::image::SampleType;
 use crate::ops::{f32_at_or_below, Threshold};
 use crate::Result;
@@ -167,25 +168,6 @@ impl Batch<'_> {
     }
 }
 
-/// Order-preserving map from f32 to u32 (as `key` in shaders/threshold.wgsl).
-pub(crate) fn key(x: f32) -> u32 {
-    let b = x.to_bits();
-    if b & 0x8000_0000 != 0 {
-        !b
-    } else {
-        b | 0x8000_0000
-    }
-}
-
-/// The inverse of [`key`].
-pub(crate) fn unkey(k: u32) -> f32 {
-    f32::from_bits(if k & 0x8000_0000 != 0 {
-        k & 0x7fff_ffff
-    } else {
-        !k
-    })
-}
-
 /// The `stats` words a histogram or scan reads: [0] = !key(min), [1] = key(max).
 fn stats_words(lo: f32, hi: f32) -> [u32; STATS_WORDS as usize] {
     [!key(lo), key(hi), 0, 0]
@@ -220,7 +202,7 @@ impl PendingReduction {
         Ok(match *self {
             PendingReduction::MinMax(slot) => {
                 let w: Vec<u32> = bytemuck::pod_collect_to_vec(slot.of(mapped));
-                let (lo, hi) = (unkey(!w[0]), unkey(w[1]));
+                let (lo, hi) = (from_key(!w[0]), from_key(w[1]));
                 crate::engine::Reduced::Range((lo <= hi).then_some((lo, hi)))
             }
             PendingReduction::Histogram(slot) => {

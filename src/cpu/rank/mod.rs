@@ -23,7 +23,8 @@ pub use chords::morph;
 use rayon::prelude::*;
 
 /// The sample's bits as a key whose unsigned order is numeric order (-0 below +0, NaN
-/// at the ends). Twin of `key` in shaders/rank.wgsl.
+/// at the ends). Twin of `key` in shaders/rank.wgsl and shaders/threshold.wgsl; the
+/// GPU's min/max read-back and the distinct-values reduction use it too.
 #[inline]
 pub fn key(v: f32) -> u32 {
     let b = v.to_bits();
