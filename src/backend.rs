@@ -161,8 +161,12 @@ impl Processor {
         let mut graph = Graph::chain(ops, SampleType::F32);
         graph.outputs.push((graph.last(), SampleType::F32));
         match &self.engine {
-            Which::Cpu(e) => Tiling::for_engine(e, shape, graph.halo(), &self.budget),
-            Which::Gpu(e) => Tiling::for_engine(e, shape, graph.halo(), &self.budget),
+            Which::Cpu(e) => {
+                Tiling::for_engine(e, shape, graph.extent(shape.is_volume()), &self.budget)
+            }
+            Which::Gpu(e) => {
+                Tiling::for_engine(e, shape, graph.extent(shape.is_volume()), &self.budget)
+            }
         }
     }
 
@@ -306,7 +310,7 @@ impl Processor {
     ) -> Result<()> {
         for op in ops {
             op.validate()?;
-            if op.is_whole_frame() {
+            if op.is_whole_frame() || op.wraps() {
                 return Err(Error::NotRegional {
                     op: op.name().to_string(),
                 });

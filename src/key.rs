@@ -284,6 +284,10 @@ pub fn op_version(op: &Op) -> Key {
         h.field(Shader::Gaussian.source().as_bytes())
             .field(Shader::Local.source().as_bytes());
     }
+    // A boundary mode other than reflect pads the frame first (reflect keeps its key).
+    if op.boundary().is_some_and(|b| !b.is_reflect()) {
+        h.field(Shader::Pad.source().as_bytes());
+    }
     h.finish()
 }
 

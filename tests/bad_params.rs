@@ -13,6 +13,7 @@ fn bad_ops() -> Vec<Op> {
             sigma_y: 1.0,
             truncate: 4.0,
             int: IntMode::Round,
+            boundary: Default::default(),
         }),
         Op::Gaussian(Gaussian {
             sigma_z: 0.0,
@@ -20,6 +21,7 @@ fn bad_ops() -> Vec<Op> {
             sigma_y: 0.0,
             truncate: 4.0,
             int: IntMode::Round,
+            boundary: Default::default(),
         }),
         Op::Gaussian(Gaussian {
             sigma_z: 0.0,
@@ -27,6 +29,7 @@ fn bad_ops() -> Vec<Op> {
             sigma_y: -1.0,
             truncate: 4.0,
             int: IntMode::Round,
+            boundary: Default::default(),
         }),
         Op::Gaussian(Gaussian {
             sigma_z: 0.0,
@@ -34,6 +37,7 @@ fn bad_ops() -> Vec<Op> {
             sigma_y: 1.0,
             truncate: f64::INFINITY,
             int: IntMode::Round,
+            boundary: Default::default(),
         }),
         Op::Gaussian(Gaussian {
             sigma_z: -2.0,
@@ -41,16 +45,33 @@ fn bad_ops() -> Vec<Op> {
             sigma_y: 1.0,
             truncate: 4.0,
             int: IntMode::Round,
+            boundary: Default::default(),
         }),
         Op::Box(BoxBlur {
             size: [0; 3],
             int: IntMode::Round,
+            boundary: Default::default(),
         }),
         Op::Box(BoxBlur {
             size: [3, 0, 3],
             int: IntMode::Round,
+            boundary: Default::default(),
         }),
         Op::Threshold(Threshold::Value { value: f64::NAN }),
+        // A boundary's value must be finite, and only constant takes one.
+        Op::Box(BoxBlur {
+            size: [1, 3, 3],
+            int: IntMode::Round,
+            boundary: imflow::ops::Boundary::constant(f64::NAN),
+        }),
+        Op::Box(BoxBlur {
+            size: [1, 3, 3],
+            int: IntMode::Round,
+            boundary: imflow::ops::Boundary {
+                mode: imflow::ops::Mode::Wrap,
+                cval: 2.0,
+            },
+        }),
     ]
 }
 
@@ -87,6 +108,7 @@ fn gpu_rejects_bad_params() {
                 sigma_y: 1.0,
                 truncate: 4.0,
                 int: IntMode::Round,
+                boundary: Default::default(),
             }
         )
         .is_err());
@@ -96,6 +118,7 @@ fn gpu_rejects_bad_params() {
             &BoxBlur {
                 size: [0; 3],
                 int: IntMode::Round,
+                boundary: Default::default(),
             }
         )
         .is_err());

@@ -29,7 +29,8 @@ pub fn apply(
     to: SampleType,
 ) -> Option<Result<(Image, Option<f64>)>> {
     let shape = image.shape();
-    if shape.depth != 1 || shape.samples() == 0 {
+    // Other boundary modes pad the planes first (see `super::apply_ref`).
+    if shape.depth != 1 || shape.samples() == 0 || op.padded(false, value_type).is_some() {
         return None;
     }
     let covered = match op {

@@ -14,6 +14,7 @@ pub mod gaussian;
 pub mod label;
 pub(crate) mod layout;
 pub mod network;
+pub mod pad;
 pub mod pool;
 pub mod rank;
 pub mod scipy_int;
@@ -37,6 +38,15 @@ pub fn apply_ref(planes: PlanesRef<'_>, op: &Op) -> Result<(Planes, Option<f64>)
     op.validate()?;
     op.check_input(planes.value_type)?;
     op.check_shape(planes.shape)?;
+    // A mode other than reflect: the reflect filter of the planes padded by the mode.
+    if let Some((boundary, inner, by)) = op.padded(planes.window.full_depth > 1, planes.value_type)
+    {
+        let padded = pad::pad(planes, by, boundary);
+        let (out, t) = apply_ref(padded.view(), &inner)?;
+        let mut out = out.view().crop(pad::inner(out.shape, by));
+        out.window = planes.window;
+        return Ok((out, t));
+    }
     Ok(match op {
         Op::Gaussian(g) if g.int.applies_to(planes.value_type) => {
             (scipy_int::gaussian(planes, g), None)
@@ -362,6 +372,7 @@ mod tests {
             &Op::Box(BoxBlur {
                 size: [0; 3],
                 int: Default::default(),
+                boundary: Default::default(),
             }),
         )
         .unwrap_err();

@@ -63,7 +63,8 @@ pub struct Tiling {
 
 impl Tiling {
     /// Tiles for a frame whose programs need `halo`, each tile's f32 planes (inner plus
-    /// halo) within `plane_limit` bytes, no side over `max_tile`.
+    /// halo, plus `pad` on each side where a filter with a boundary mode pads them)
+    /// within `plane_limit` bytes, no side over `max_tile`.
     ///
     /// A 2-D frame is cut into full-width bands when a useful number of rows fits (no
     /// horizontal halo then, and bands are what TIFF strips are), squares otherwise. A
@@ -74,6 +75,7 @@ impl Tiling {
     pub fn new(
         frame: Shape,
         halo: Reach,
+        pad: Reach,
         plane_limit: u64,
         max_tile: Option<u32>,
     ) -> Result<Tiling> {
@@ -81,6 +83,10 @@ impl Tiling {
         let cap = max_tile.unwrap_or(u32::MAX).max(1);
         let px = u64::from(frame.channels) * 4;
         let outer = |inner: u32, halo: u32, whole: u32| u64::from((inner + 2 * halo).min(whole));
+        // The window padded past the frame's edges (by `pad` where that is > 0).
+        let padded = |inner: u32, halo: u32, whole: u32, pad: u32| {
+            outer(inner, halo, whole) + 2 * u64::from(pad)
+        };
         let tiling = |tile| Tiling {
             frame,
             tile,
@@ -95,8 +101,10 @@ impl Tiling {
             depths.push(last / 2);
         }
         if w <= cap && h <= cap {
-            let slab = (plane_limit / (u64::from(w) * u64::from(h) * px).max(1))
-                .saturating_sub(2 * u64::from(halo.z))
+            let slice =
+                (u64::from(w) + 2 * u64::from(pad.x)) * (u64::from(h) + 2 * u64::from(pad.y));
+            let slab = (plane_limit / (slice * px).max(1))
+                .saturating_sub(2 * u64::from(halo.z + pad.z))
                 .min(u64::from(d.min(cap))) as u32;
             if slab > 0 && !depths.contains(&slab) {
                 depths.push(slab);
@@ -111,10 +119,10 @@ impl Tiling {
             if td > 1 && slab(td) > slab_limit {
                 continue;
             }
-            let layers = outer(td, halo.z, d);
+            let layers = padded(td, halo.z, d, pad.z);
             // What a slice of the brick may take.
             let limit = plane_limit / layers;
-            let Some((tw, th)) = plane_tile((w, h), (halo.x, halo.y), limit / px.max(1), cap)
+            let Some((tw, th)) = plane_tile((w, h), (halo.x, halo.y), pad, limit / px.max(1), cap)
             else {
                 continue;
             };
@@ -141,12 +149,18 @@ impl Tiling {
     pub fn for_engine<E: Engine>(
         engine: &E,
         frame: Shape,
-        halo: Reach,
+        (halo, pad): (Reach, Reach),
         budget: &crate::budget::Budget,
     ) -> Result<Tiling> {
         Ok(Tiling {
             keep: engine.keep_limit(budget),
-            ..Tiling::new(frame, halo, engine.plane_limit(budget), budget.max_tile)?
+            ..Tiling::new(
+                frame,
+                halo,
+                pad,
+                engine.plane_limit(budget),
+                budget.max_tile,
+            )?
         })
     }
 
@@ -237,23 +251,27 @@ impl Tiling {
 }
 
 /// The inner size of tiles of one slice of `(w, h)` with a halo `(hx, hy)`, each tile
-/// within `limit` samples with its halo and no side over `cap`: the whole slice, full
-/// width bands of at least 16 rows (or all of them), else squares. `None` when even a
-/// one-sample tile's halo does not fit.
+/// within `limit` samples with its halo (and `pad` on each side) and no side over `cap`:
+/// the whole slice, full width bands of at least 16 rows (or all of them), else
+/// squares. `None` when even a one-sample tile's halo does not fit.
 fn plane_tile(
     (w, h): (u32, u32),
     (hx, hy): (u32, u32),
+    pad: Reach,
     limit: u64,
     cap: u32,
 ) -> Option<(u32, u32)> {
-    let outer = |inner: u32, halo: u32, whole: u32| u64::from((inner + 2 * halo).min(whole));
-    let fits = |tw: u32, th: u32| outer(tw, hx, w) * outer(th, hy, h) <= limit;
+    let outer = |inner: u32, halo: u32, whole: u32, pad: u32| {
+        u64::from((inner + 2 * halo).min(whole)) + 2 * u64::from(pad)
+    };
+    let fits = |tw: u32, th: u32| outer(tw, hx, w, pad.x) * outer(th, hy, h, pad.y) <= limit;
     if w <= cap && h <= cap && fits(w, h) {
         return Some((w, h));
     }
     if w <= cap {
         // Rows of a full-width band: the most that fit, at most `cap`.
-        let rows = (limit / u64::from(w)).saturating_sub(2 * u64::from(hy));
+        let rows = (limit / (u64::from(w) + 2 * u64::from(pad.x)))
+            .saturating_sub(2 * u64::from(hy + pad.y));
         let rows = rows.min(u64::from(cap)).min(u64::from(h)) as u32;
         if rows >= 16.min(h) && rows > 0 && fits(w, rows) {
             return Some((w, rows));
@@ -281,7 +299,14 @@ mod tests {
 
     #[test]
     fn tiles_cover_the_frame_once_with_clipped_halos() {
-        let t = Tiling::new(shape(10, 7), halo(2, 1, 0), u64::MAX, Some(4)).unwrap();
+        let t = Tiling::new(
+            shape(10, 7),
+            halo(2, 1, 0),
+            Reach::default(),
+            u64::MAX,
+            Some(4),
+        )
+        .unwrap();
         assert_eq!(t.tile, (4, 4, 1));
         let rows = t.rows();
         assert_eq!((rows.len(), rows[0].len(), t.count()), (2, 3, 6));
@@ -302,17 +327,44 @@ mod tests {
     #[test]
     fn full_width_bands_when_rows_fit_squares_otherwise() {
         // 1000 columns of 4 bytes: 100 rows fit 400 kB, less the halo's 2 * 5.
-        let t = Tiling::new(shape(1000, 800), halo(3, 5, 0), 400_000, None).unwrap();
+        let t = Tiling::new(
+            shape(1000, 800),
+            halo(3, 5, 0),
+            Reach::default(),
+            400_000,
+            None,
+        )
+        .unwrap();
         assert_eq!(t.tile, (1000, 90, 1));
         // Too wide for 16 rows: squares.
-        let t = Tiling::new(shape(100_000, 50), halo(3, 3, 0), 400_000, None).unwrap();
+        let t = Tiling::new(
+            shape(100_000, 50),
+            halo(3, 3, 0),
+            Reach::default(),
+            400_000,
+            None,
+        )
+        .unwrap();
         assert!(t.tile.0 < 100_000 && t.tile.1 <= 50, "{t:?}");
         // The whole frame fits: one tile.
-        assert!(Tiling::new(shape(10, 10), halo(99, 99, 0), u64::MAX, None)
-            .unwrap()
-            .is_whole());
+        assert!(Tiling::new(
+            shape(10, 10),
+            halo(99, 99, 0),
+            Reach::default(),
+            u64::MAX,
+            None
+        )
+        .unwrap()
+        .is_whole());
         // A halo that cannot fit is an error that says so.
-        let e = Tiling::new(shape(1000, 1000), halo(400, 400, 0), 10_000, None).unwrap_err();
+        let e = Tiling::new(
+            shape(1000, 1000),
+            halo(400, 400, 0),
+            Reach::default(),
+            10_000,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("halo"), "{e}");
     }
 
@@ -322,7 +374,14 @@ mod tests {
     fn a_part_is_covered_once_with_halos_reaching_past_it() {
         let t = Tiling {
             part: Some(Rect::area(0, 20, 10, 15)),
-            ..Tiling::new(shape(10, 60), halo(2, 3, 0), u64::MAX, Some(4)).unwrap()
+            ..Tiling::new(
+                shape(10, 60),
+                halo(2, 3, 0),
+                Reach::default(),
+                u64::MAX,
+                Some(4),
+            )
+            .unwrap()
         };
         let tiles: Vec<Tile> = t.rows().into_iter().flatten().collect();
         assert_eq!(tiles.len(), t.count());
@@ -343,14 +402,14 @@ mod tests {
         let v = Shape::volume(64, 48, 40, 1).unwrap();
         let slice = 64 * 48 * 4;
         // Room for 12 slices: slabs of 8 with a halo of 2 slices each side.
-        let t = Tiling::new(v, halo(3, 3, 2), 12 * slice, None).unwrap();
+        let t = Tiling::new(v, halo(3, 3, 2), Reach::default(), 12 * slice, None).unwrap();
         assert_eq!(t.tile, (64, 48, 8), "{t:?}");
         // Room for 3 slices with a halo of 4: no slab fits, bricks do.
-        let t = Tiling::new(v, halo(1, 1, 4), 3 * slice, None).unwrap();
+        let t = Tiling::new(v, halo(1, 1, 4), Reach::default(), 3 * slice, None).unwrap();
         assert!(t.tile.0 * t.tile.1 < 64 * 48, "{t:?}");
         for t in [
             t,
-            Tiling::new(v, halo(2, 1, 3), u64::MAX, Some(17)).unwrap(),
+            Tiling::new(v, halo(2, 1, 3), Reach::default(), u64::MAX, Some(17)).unwrap(),
         ] {
             let mut covered = vec![0u8; 64 * 48 * 40];
             for tile in t.rows().iter().flatten() {

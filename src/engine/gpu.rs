@@ -163,14 +163,14 @@ impl Engine for GpuEngine {
                     let src = value(input);
                     op.check_shape(src.shape())?;
                     Some(Arc::new(match op {
-                        Op::Gaussian(g) => batch.gaussian(src, g)?,
-                        Op::Box(b) => batch.box_blur(src, b)?,
+                        Op::Gaussian(_)
+                        | Op::Box(_)
+                        | Op::Median(_)
+                        | Op::Dog(_)
+                        | Op::Log(_)
+                        | Op::Gradient(_) => batch.filter(src, op)?,
                         Op::Label(l) => batch.label(src, l)?,
                         Op::RemoveSmall(r) => batch.remove_small(src, r)?,
-                        Op::Median(m) => batch.median(src, m)?,
-                        Op::Dog(d) => batch.dog(src, d)?,
-                        Op::Log(l) => batch.log(src, l)?,
-                        Op::Gradient(g) => batch.gradient(src, g)?,
                         Op::Distance(d) => batch.distance(src, d)?,
                         Op::FillHoles => batch.fill_holes(src)?,
                         Op::ClearBorder => batch.clear_border(src)?,

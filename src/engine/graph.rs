@@ -114,6 +114,19 @@ impl<'a> Graph<'a> {
             .filter(|(_, n)| matches!(n, Node::Source { .. }))
             .fold(Reach::default(), |h, (i, _)| h.max(need[i]))
     }
+
+    /// The halo, and the most any filter with a boundary mode pads its input past the
+    /// frame's edges (see [`Op::padded`]) in a frame with (`volume`) or without slices:
+    /// what a tile's planes take.
+    pub fn extent(&self, volume: bool) -> (Reach, Reach) {
+        let pad = (self.nodes.iter())
+            .filter_map(|n| match n {
+                Node::Op { op, .. } => op.padded(volume, SampleType::F32).map(|(_, _, by)| by),
+                Node::Source { .. } => None,
+            })
+            .fold(Reach::default(), Reach::max);
+        (self.halo(), pad)
+    }
 }
 
 #[cfg(test)]

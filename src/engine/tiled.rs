@@ -59,6 +59,20 @@ pub fn run<E: Engine>(
     let mut steps: Vec<Step<E::Frame>> = Step::of(graph);
     let targets: Vec<usize> = graph.outputs.iter().map(|o| o.0).collect();
     let needed = graph.ancestors(&targets);
+    // `mode=wrap` reads the frame's far side at each edge, which a tile does not hold.
+    if !tiling.is_whole() {
+        if let Some(op) = (0..n).find_map(|i| match &steps[i] {
+            Step::Op(op) if needed[i] && op.wraps() => Some(op),
+            _ => None,
+        }) {
+            let (x, y, z) = tiling.tile;
+            return Err(Error::WholeFrameOnly {
+                op: format!("{} (mode=wrap)", op.name()),
+                frame: frame.to_string(),
+                tile: crate::image::dims(x, y, z, frame.channels),
+            });
+        }
+    }
     let whole_frame: Vec<usize> = (0..n)
         .filter(|&i| needed[i] && matches!(&steps[i], Step::Op(op) if op.is_whole_frame()))
         .collect();

@@ -31,7 +31,12 @@ pub(super) fn tiling<E: Engine>(
     let Some(unit) = graph(front, w)? else {
         return Ok(None);
     };
-    let t = Tiling::for_engine(engine, unit.shape, unit.graph.halo(), budget)?;
+    let t = Tiling::for_engine(
+        engine,
+        unit.shape,
+        unit.graph.extent(unit.shape.is_volume()),
+        budget,
+    )?;
     let tiled = !t.is_whole() || !w.lazy.is_empty();
     Ok(tiled.then_some(t))
 }

@@ -16,6 +16,7 @@ mod distance;
 mod gaussian;
 mod label;
 mod local;
+mod pad;
 mod pipelines;
 mod pool;
 mod rank;
@@ -99,7 +100,7 @@ impl GpuContext {
     /// Gaussian filter of a resident image.
     pub fn gaussian(&self, src: &GpuImage, g: &Gaussian) -> Result<GpuImage> {
         let mut batch = self.batch("imflow.gaussian");
-        let out = batch.gaussian(src, g)?;
+        let out = batch.filter(src, &Op::Gaussian(*g))?;
         batch.submit()?;
         Ok(out)
     }
@@ -107,7 +108,7 @@ impl GpuContext {
     /// Box filter of a resident image.
     pub fn box_blur(&self, src: &GpuImage, b: &BoxBlur) -> Result<GpuImage> {
         let mut batch = self.batch("imflow.box");
-        let out = batch.box_blur(src, b)?;
+        let out = batch.filter(src, &Op::Box(*b))?;
         batch.submit()?;
         Ok(out)
     }
@@ -153,10 +154,10 @@ impl GpuContext {
             Op::Threshold(t) => self.threshold(src, t).map(|(m, v)| (m, Some(v))),
             Op::Label(l) => self.one_batch("imflow.label", |b| b.label(src, l)),
             Op::RemoveSmall(r) => self.one_batch("imflow.remove_small", |b| b.remove_small(src, r)),
-            Op::Median(m) => self.one_batch("imflow.median", |b| b.median(src, m)),
-            Op::Dog(d) => self.one_batch("imflow.dog", |b| b.dog(src, d)),
-            Op::Log(l) => self.one_batch("imflow.log", |b| b.log(src, l)),
-            Op::Gradient(g) => self.one_batch("imflow.gradient", |b| b.gradient(src, g)),
+            Op::Median(_) | Op::Dog(_) | Op::Log(_) | Op::Gradient(_) => {
+                let label = format!("imflow.{}", op.name());
+                self.one_batch(&label, |b| b.filter(src, op))
+            }
             Op::Distance(d) => self.one_batch("imflow.distance", |b| b.distance(src, d)),
             Op::FillHoles => self.one_batch("imflow.fill_holes", |b| b.fill_holes(src)),
             Op::ClearBorder => self.one_batch("imflow.clear_border", |b| b.clear_border(src)),

@@ -64,6 +64,8 @@ pub(crate) enum Kernel {
     SegmentTouch,
     SegmentWrite,
     LocalCompare,
+    /// `shaders/pad.wgsl`: padding by a boundary mode.
+    Pad,
 }
 
 impl Kernel {
@@ -90,6 +92,7 @@ impl Kernel {
                 Shader::Segment
             }
             LocalCompare => Shader::Local,
+            Pad => Shader::Pad,
         }
     }
 
@@ -138,6 +141,7 @@ impl Kernel {
             SegmentTouch => "touch",
             SegmentWrite => "write",
             LocalCompare => "compare",
+            Pad => "pad",
         }
     }
 
@@ -146,7 +150,7 @@ impl Kernel {
         use Kernel::*;
         match self {
             Unpack | Pack | BoxVertical | BoxHorizontal | Crop | BoxIntVertical
-            | BoxIntHorizontal | Median | MorphDifference | SquareSum | LocalCompare => {
+            | BoxIntHorizontal | Median | MorphDifference | SquareSum | LocalCompare | Pad => {
                 &[(1, Read), (2, ReadWrite)]
             }
             Antisym => &[(1, Read), (2, ReadWrite), (3, Read)],
@@ -211,6 +215,7 @@ impl Kernel {
                 super::segment::CONSTANTS
             }
             LocalCompare => super::local::CONSTANTS,
+            Pad => super::pad::CONSTANTS,
         }
     }
 
@@ -247,12 +252,13 @@ impl Kernel {
                 std::mem::size_of::<super::segment::Params>()
             }
             LocalCompare => std::mem::size_of::<super::local::Params>(),
+            Pad => std::mem::size_of::<super::pad::Params>(),
         }
     }
 
     /// Every kernel.
     #[cfg(test)]
-    pub const ALL: [Kernel; 44] = [
+    pub const ALL: [Kernel; 45] = [
         Kernel::Unpack,
         Kernel::Pack,
         Kernel::GaussHorizontalTiled,
@@ -297,6 +303,7 @@ impl Kernel {
         Kernel::SegmentTouch,
         Kernel::SegmentWrite,
         Kernel::LocalCompare,
+        Kernel::Pad,
     ];
 
     /// `imflow.<shader>.<entry>`, the label of the pipeline and its errors.

@@ -3,7 +3,7 @@
 //! sigmas), the Laplacian of a gaussian, scipy's `gaussian_laplace` (blobs and edges
 //! by its zero crossings), and scipy's `gaussian_gradient_magnitude` (edges).
 
-use super::{gaussian_d1_weights, gaussian_d2_weights, Axis, Gaussian, Reach};
+use super::{gaussian_d1_weights, gaussian_d2_weights, Axis, Boundary, Gaussian, Reach};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +20,9 @@ pub struct Dog {
     pub high: f64,
     /// Kernel half-width in sigmas, for both gaussians.
     pub truncate: f64,
+    /// Past the image's edges (scipy's `mode`, `cval`), for both gaussians.
+    #[serde(flatten)]
+    pub boundary: Boundary,
 }
 
 impl Dog {
@@ -42,6 +45,7 @@ impl Dog {
                 sigma_x: sigma,
                 truncate: self.truncate,
                 int: Default::default(),
+                boundary: self.boundary,
             };
             g.validate().map_err(|e| match e {
                 Error::InvalidParam { reason, .. } => Error::param("dog", name, reason),
@@ -79,6 +83,9 @@ pub struct Log {
     pub sigma: f64,
     /// Kernel half-width in sigmas.
     pub truncate: f64,
+    /// Past the image's edges (scipy's `mode`, `cval`).
+    #[serde(flatten)]
+    pub boundary: Boundary,
 }
 
 impl Log {
@@ -89,6 +96,7 @@ impl Log {
             sigma_x: self.sigma,
             truncate: self.truncate,
             int: Default::default(),
+            boundary: self.boundary,
         };
         g.validate().map_err(|e| match e {
             Error::InvalidParam { param, reason, .. } => Error::param("log", param, reason),
@@ -147,6 +155,9 @@ pub struct Gradient {
     pub sigma: f64,
     /// Kernel half-width in sigmas.
     pub truncate: f64,
+    /// Past the image's edges (scipy's `mode`, `cval`).
+    #[serde(flatten)]
+    pub boundary: Boundary,
 }
 
 /// One term of a gradient: the axis it differentiates, the gaussian kernels along
@@ -158,6 +169,7 @@ impl Gradient {
         Log {
             sigma: self.sigma,
             truncate: self.truncate,
+            boundary: self.boundary,
         }
     }
 

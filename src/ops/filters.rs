@@ -2,7 +2,7 @@
 //! for the default path, f64 as scipy computes them for `int=scipy`), box windows, and
 //! the integer mode.
 
-use super::MAX_RADIUS;
+use super::{Boundary, MAX_RADIUS};
 use crate::image::SampleType;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -29,18 +29,24 @@ pub struct Gaussian {
     /// does on integer arrays).
     #[serde(default, skip_serializing_if = "IntMode::is_round")]
     pub int: IntMode,
+    /// Past the image's edges (scipy's `mode`, `cval`).
+    #[serde(flatten)]
+    pub boundary: Boundary,
 }
 
 /// Box (uniform) filter parameters: the window is `size` pixels along each axis,
 /// `size/2` before the centre and `(size-1)/2` after it, as scipy places it. Sizes are
 /// per axis in numpy's order `(z, y, x)`; a 2-D image has no z axis.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BoxBlur {
     /// Window side along z, y and x, each at least 1 (1: that axis is not filtered).
     pub size: [u32; 3],
     /// How integer input is treated (see [`IntMode`]).
     #[serde(default, skip_serializing_if = "IntMode::is_round")]
     pub int: IntMode,
+    /// Past the image's edges (scipy's `mode`, `cval`).
+    #[serde(flatten)]
+    pub boundary: Boundary,
 }
 
 /// What a filter does with integer input.
@@ -117,6 +123,7 @@ impl Gaussian {
             sigma_x: sigma,
             truncate: 4.0,
             int: IntMode::Round,
+            boundary: Boundary::REFLECT,
         };
         g.validate().map_err(|e| match e {
             Error::InvalidParam { op, reason, .. } => Error::InvalidParam {
@@ -144,6 +151,7 @@ impl Gaussian {
             sigma_y,
             truncate,
             int: IntMode::Round,
+            boundary: Boundary::REFLECT,
         };
         g.validate()?;
         Ok(g)
@@ -346,6 +354,7 @@ impl BoxBlur {
         let b = BoxBlur {
             size,
             int: IntMode::Round,
+            boundary: Boundary::REFLECT,
         };
         b.validate()?;
         Ok(b)

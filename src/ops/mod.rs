@@ -7,6 +7,7 @@
 //! - [`BoxBlur`] = `scipy.ndimage.uniform_filter(x, size, mode='reflect')`
 //! - [`Threshold::Value`] = `x > t`, [`Threshold::Otsu`] = `x > skimage.filters.threshold_otsu(x)`
 
+mod boundary;
 mod edges;
 mod filters;
 mod help;
@@ -16,6 +17,7 @@ mod rank;
 mod segment;
 mod threshold;
 
+pub use boundary::{extend, Boundary, Mode};
 pub use edges::*;
 pub use filters::*;
 pub use help::OP_HELP;
@@ -121,6 +123,9 @@ const KNOWN_OPS: &str = "gaussian, box, median, dog, log, gradient, threshold, l
 impl Op {
     /// Checks the op's parameters.
     pub fn validate(&self) -> Result<()> {
+        if let Some(b) = self.boundary() {
+            b.validate(self.name())?;
+        }
         match self {
             Op::Gaussian(g) => g.validate(),
             Op::Box(b) => b.validate(),
@@ -411,7 +416,10 @@ mod tests {
         );
         assert_eq!(
             Op::parse("median:size_y=3,size_x=5").unwrap(),
-            Op::Median(Median { size: [1, 3, 5] })
+            Op::Median(Median {
+                size: [1, 3, 5],
+                boundary: Boundary::REFLECT,
+            })
         );
     }
 

@@ -81,15 +81,21 @@ impl Op {
                     sigma_x,
                     truncate,
                     int,
+                    boundary: Boundary::REFLECT,
                 })
             }
             "box" => {
                 let size = p.sizes("box:size=5, or size_y=3,size_x=5")?;
                 let int = IntMode::parse("box", p.take("int"))?;
-                Op::Box(BoxBlur { size, int })
+                Op::Box(BoxBlur {
+                    size,
+                    int,
+                    boundary: Boundary::REFLECT,
+                })
             }
             "median" => Op::Median(Median {
                 size: p.sizes("median:size=3, or size_y=3,size_x=5")?,
+                boundary: Boundary::REFLECT,
             }),
             "threshold" => p.threshold()?,
             "gradient" => Op::Gradient(Gradient {
@@ -97,12 +103,14 @@ impl Op {
                     Error::param("gradient", "sigma", "missing (e.g. gradient:sigma=2)")
                 })?,
                 truncate: p.number("truncate")?.unwrap_or(4.0),
+                boundary: Boundary::REFLECT,
             }),
             "log" => Op::Log(Log {
                 sigma: p
                     .number("sigma")?
                     .ok_or_else(|| Error::param("log", "sigma", "missing (e.g. log:sigma=2)"))?,
                 truncate: p.number("truncate")?.unwrap_or(4.0),
+                boundary: Boundary::REFLECT,
             }),
             "dog" => {
                 let low = p.number("low")?.ok_or_else(|| {
@@ -113,6 +121,7 @@ impl Op {
                     // scikit-image's default.
                     high: p.number("high")?.unwrap_or(low * 1.6),
                     truncate: p.number("truncate")?.unwrap_or(4.0),
+                    boundary: Boundary::REFLECT,
                 })
             }
             "distance" => Op::Distance(p.sampling()?),
@@ -134,6 +143,11 @@ impl Op {
                 Op::from_morph(kind, p.footprint()?)
             }
         };
+        let mut op = op;
+        if let Some(b) = op.boundary_mut() {
+            let mode = p.take("mode");
+            *b = Boundary::parse(op_name, mode, p.number("cval")?)?;
+        }
         p.finish()?;
         op.validate()?;
         Ok(op)
@@ -383,6 +397,17 @@ impl<'a> Params<'a> {
 impl std::fmt::Display for Op {
     /// The canonical spec, which [`Op::parse`] reads back.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.fmt_params(f)?;
+        match self.boundary() {
+            Some(b) => f.write_str(&b.spec_suffix()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Op {
+    /// The spec without the boundary.
+    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Op::Gaussian(g) if g.sigma_x == g.sigma_y && g.sigma_y == g.sigma_z => write!(
                 f,

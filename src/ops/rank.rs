@@ -15,7 +15,7 @@
 //! r costs O(r) per pixel, not r². Min and max are exact, so any order gives the same
 //! bits on either backend, tiled or not.
 
-use super::{Reach, MAX_RADIUS};
+use super::{Boundary, Reach, MAX_RADIUS};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -28,16 +28,22 @@ pub const MAX_FOOTPRINT: u32 = 1024;
 
 /// Median filter parameters: per-axis window sides in numpy's order `(z, y, x)`; a
 /// 2-D image has no z axis.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Median {
     /// Window side along z, y and x, each at least 1.
     pub size: [u32; 3],
+    /// Past the image's edges (scipy's `mode`, `cval`).
+    #[serde(flatten)]
+    pub boundary: Boundary,
 }
 
 impl Median {
     /// A window of side `size` along every axis (z too).
     pub fn new(size: u32) -> Result<Self> {
-        let m = Median { size: [size; 3] };
+        let m = Median {
+            size: [size; 3],
+            boundary: Boundary::REFLECT,
+        };
         m.validate()?;
         Ok(m)
     }

@@ -179,7 +179,7 @@ impl RegionRun<'_> {
         for op in self.ops {
             op.validate()?;
             op.check_input(img.sample_type)?;
-            if self.shard.is_some_and(|s| s.count > 1) && op.is_whole_frame() {
+            if self.shard.is_some_and(|s| s.count > 1) && (op.is_whole_frame() || op.wraps()) {
                 return Err(Error::NotRegional {
                     op: op.name().to_string(),
                 });

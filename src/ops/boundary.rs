@@ -1,0 +1,330 @@
+//! Boundary modes: how the local filters (gaussian, box, median, dog, log, gradient)
+//! extend an image past its edges, as `scipy.ndimage`'s `mode` and `cval` define it.
+//!
+//! Every kernel reflects at the whole image's edge (scipy's default `reflect`, in the
+//! shared prelude). Another mode is made from that one: the frame is padded past its
+//! edges by the filter's reach with samples of the mode ([`crate::cpu::pad`], and
+//! `shaders/pad.wgsl` on the GPU), the filter runs on the padded frame, whose taps then
+//! never pass its edge, and the padded part is cropped away. So the kernels and their
+//! cache keys stay as they are, and a mode is one extra pass of a copy.
+//!
+//! For the median (one n-dimensional window) this is scipy's extension exactly. The
+//! separable filters extend each 1-D pass's input in scipy; padding once and filtering
+//! the padded frame gives the same bits for `nearest`, `mirror` and `wrap` (each pads
+//! by a map of the indices along each axis, so the padded part of a pass's output is
+//! that pass's output at the mapped indices). For `constant` the padded part of a pass's
+//! output is `cval` filtered, `cval * sum(weights)`, where scipy pads with `cval` again:
+//! equal up to the rounding of the weights' sum (exact for `cval=0`).
+
+use super::{Axis, Op, Reach};
+use crate::image::SampleType;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// scipy.ndimage's boundary modes of the filters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// `d c b a | a b c d | d c b a` (the default).
+    #[default]
+    Reflect,
+    /// `a a a a | a b c d | d d d d`.
+    Nearest,
+    /// `d c b | a b c d | c b a`.
+    Mirror,
+    /// `a b c d | a b c d | a b c d`.
+    Wrap,
+    /// `k k k k | a b c d | k k k k`, `k = cval`.
+    Constant,
+}
+
+impl Mode {
+    /// Every mode with its name.
+    pub const ALL: [(Mode, &'static str); 5] = [
+        (Mode::Reflect, "reflect"),
+        (Mode::Nearest, "nearest"),
+        (Mode::Mirror, "mirror"),
+        (Mode::Wrap, "wrap"),
+        (Mode::Constant, "constant"),
+    ];
+
+    /// The mode's name as specs and scipy write it.
+    pub fn name(self) -> &'static str {
+        Mode::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("reflect", |(_, n)| n)
+    }
+
+    /// The mode of a name (scipy's aliases too: `grid-mirror` is reflect,
+    /// `grid-constant` is constant, `grid-wrap` is wrap).
+    pub fn from_name(name: &str) -> Option<Mode> {
+        match name {
+            "grid-mirror" => Some(Mode::Reflect),
+            "grid-constant" => Some(Mode::Constant),
+            "grid-wrap" => Some(Mode::Wrap),
+            _ => Mode::ALL.iter().find(|(_, n)| *n == name).map(|(m, _)| *m),
+        }
+    }
+
+    /// The shader's number for the mode (`shaders/pad.wgsl`).
+    pub fn code(self) -> u32 {
+        match self {
+            Mode::Reflect => 0,
+            Mode::Nearest => 1,
+            Mode::Mirror => 2,
+            Mode::Wrap => 3,
+            Mode::Constant => 4,
+        }
+    }
+}
+
+/// A filter's boundary: the mode and, for `constant`, the value outside the image.
+/// Serialised as `mode` and `cval` beside the filter's parameters, each left out at its
+/// default, so the keys of filters written before modes existed are unchanged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Boundary {
+    /// The mode.
+    #[serde(default, skip_serializing_if = "is_reflect")]
+    pub mode: Mode,
+    /// The value outside the image with `mode=constant` (scipy's `cval`, default 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cval: f64,
+}
+
+fn is_reflect(m: &Mode) -> bool {
+    *m == Mode::Reflect
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0 && v.is_sign_positive()
+}
+
+impl Boundary {
+    /// scipy's default, `mode='reflect'`.
+    pub const REFLECT: Boundary = Boundary {
+        mode: Mode::Reflect,
+        cval: 0.0,
+    };
+
+    /// A mode without a value (`constant` with `cval = 0`).
+    pub fn new(mode: Mode) -> Boundary {
+        Boundary { mode, cval: 0.0 }
+    }
+
+    /// `mode=constant` with `cval`.
+    pub fn constant(cval: f64) -> Boundary {
+        Boundary {
+            mode: Mode::Constant,
+            cval,
+        }
+    }
+
+    /// Whether this is the kernels' own mode (no padding pass).
+    pub fn is_reflect(&self) -> bool {
+        self.mode == Mode::Reflect
+    }
+
+    /// Checks the value: finite, and given with `constant` only.
+    pub fn validate(&self, op: &'static str) -> Result<()> {
+        if !self.cval.is_finite() {
+            return Err(Error::param(
+                op,
+                "cval",
+                format!("must be a finite number, got {}", self.cval),
+            ));
+        }
+        if self.mode != Mode::Constant && !is_zero(&self.cval) {
+            return Err(Error::param(
+                op,
+                "cval",
+                format!(
+                    "only mode=constant takes it (this is mode={})",
+                    self.mode.name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads `mode=..` and `cval=..` (both optional) from a spec's values.
+    pub(super) fn parse(op: &'static str, mode: Option<&str>, cval: Option<f64>) -> Result<Self> {
+        let mode = match mode {
+            None => Mode::Reflect,
+            Some(name) => Mode::from_name(name).ok_or_else(|| {
+                Error::param(
+                    op,
+                    "mode",
+                    format!(
+                        "unknown mode `{name}` (expected reflect, nearest, mirror, wrap or \
+                         constant)"
+                    ),
+                )
+            })?,
+        };
+        let b = Boundary {
+            mode,
+            cval: cval.unwrap_or(0.0),
+        };
+        b.validate(op)?;
+        Ok(b)
+    }
+
+    /// The spec's suffix: empty for reflect, `,mode=..[,cval=..]` otherwise.
+    pub fn spec_suffix(&self) -> String {
+        match self.mode {
+            Mode::Reflect => String::new(),
+            Mode::Constant => format!(",mode=constant,cval={}", self.cval),
+            m => format!(",mode={}", m.name()),
+        }
+    }
+}
+
+/// Where sample `i` (a whole-image index along an axis of `n` samples, any distance
+/// past the edges) comes from under `mode`: an index in `0..n`, or `None` for
+/// `constant` outside the image (the value is `cval`). Repeated for any distance, as
+/// scipy extends. The WGSL twin is `source_index` in `shaders/pad.wgsl`.
+pub fn extend(mode: Mode, i: i64, n: i64) -> Option<i64> {
+    if (0..n).contains(&i) {
+        return Some(i);
+    }
+    Some(match mode {
+        Mode::Constant => return None,
+        Mode::Nearest => i.clamp(0, n - 1),
+        Mode::Wrap => i.rem_euclid(n),
+        Mode::Reflect => {
+            let m = i.rem_euclid(2 * n);
+            if m >= n {
+                2 * n - 1 - m
+            } else {
+                m
+            }
+        }
+        Mode::Mirror if n == 1 => 0,
+        Mode::Mirror => {
+            let period = 2 * n - 2;
+            let m = i.rem_euclid(period);
+            if m >= n {
+                period - m
+            } else {
+                m
+            }
+        }
+    })
+}
+
+impl Op {
+    /// The filter's boundary: `Some` for the ops that take a mode (gaussian, box, median,
+    /// dog, log, gradient).
+    pub fn boundary(&self) -> Option<Boundary> {
+        match self {
+            Op::Gaussian(g) => Some(g.boundary),
+            Op::Box(b) => Some(b.boundary),
+            Op::Median(m) => Some(m.boundary),
+            Op::Dog(d) => Some(d.boundary),
+            Op::Log(l) => Some(l.boundary),
+            Op::Gradient(g) => Some(g.boundary),
+            _ => None,
+        }
+    }
+
+    pub(super) fn boundary_mut(&mut self) -> Option<&mut Boundary> {
+        match self {
+            Op::Gaussian(g) => Some(&mut g.boundary),
+            Op::Box(b) => Some(&mut b.boundary),
+            Op::Median(m) => Some(&mut m.boundary),
+            Op::Dog(d) => Some(&mut d.boundary),
+            Op::Log(l) => Some(&mut l.boundary),
+            Op::Gradient(g) => Some(&mut g.boundary),
+            _ => None,
+        }
+    }
+
+    /// How a filter with a mode other than reflect runs (see this module's notes): the
+    /// mode, the same filter with the kernels' reflect, and how far to pad along each
+    /// axis (the filter's window, the larger side; along z only for a `volume`).
+    /// `None` for reflect and for ops without a mode.
+    ///
+    /// The median of integer `values` selects a level of their type, as scipy's does:
+    /// its `cval` is that type's (scipy casts the selected value to the array's type,
+    /// truncating toward zero; here the value is truncated and clamped to the type's
+    /// range before it is padded with).
+    pub fn padded(&self, volume: bool, values: SampleType) -> Option<(Boundary, Op, Reach)> {
+        let mut boundary = self.boundary().filter(|b| !b.is_reflect())?;
+        if let (Op::Median(_), Some((lo, hi))) = (self, values.range()) {
+            boundary.cval = boundary.cval.trunc().clamp(lo, hi);
+        }
+        let mut inner = self.clone();
+        *inner.boundary_mut()? = Boundary::REFLECT;
+        let mut pad = match self {
+            // A box's reach also covers its running sums' restarts, which the padded
+            // frame holds whole: only the window need be padded.
+            Op::Box(b) => {
+                let side = |a| {
+                    let (lo, hi) = b.window(a);
+                    lo.max(hi)
+                };
+                Reach {
+                    x: side(Axis::X),
+                    y: side(Axis::Y),
+                    z: side(Axis::Z),
+                }
+            }
+            op => op.reach(),
+        };
+        if !volume {
+            pad.z = 0;
+        }
+        Some((boundary, inner, pad))
+    }
+
+    /// Whether the op reads the far side of the frame at an edge (`mode=wrap`), which a
+    /// tile or a region of the frame does not hold.
+    pub fn wraps(&self) -> bool {
+        self.boundary().is_some_and(|b| b.mode == Mode::Wrap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extends_as_scipy_documents() {
+        // scipy.ndimage's docs: the input `a b c d` (here 0 1 2 3) extended by 4 on
+        // each side.
+        let row = |mode| -> Vec<Option<i64>> { (-4..8).map(|i| extend(mode, i, 4)).collect() };
+        let s = |v: [i64; 12]| v.map(Some).to_vec();
+        assert_eq!(row(Mode::Reflect), s([3, 2, 1, 0, 0, 1, 2, 3, 3, 2, 1, 0]));
+        assert_eq!(row(Mode::Nearest), s([0, 0, 0, 0, 0, 1, 2, 3, 3, 3, 3, 3]));
+        assert_eq!(row(Mode::Mirror), s([2, 3, 2, 1, 0, 1, 2, 3, 2, 1, 0, 1]));
+        assert_eq!(row(Mode::Wrap), s([0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]));
+        let c = row(Mode::Constant);
+        assert_eq!(c[..4], [None; 4]);
+        assert_eq!(c[4..8], [Some(0), Some(1), Some(2), Some(3)]);
+        // One sample: every mode repeats it.
+        for mode in [Mode::Reflect, Mode::Nearest, Mode::Mirror, Mode::Wrap] {
+            assert!((-5..5).all(|i| extend(mode, i, 1) == Some(0)), "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn specs_and_defaults() {
+        assert_eq!(Boundary::default(), Boundary::REFLECT);
+        assert_eq!(Boundary::REFLECT.spec_suffix(), "");
+        assert_eq!(Boundary::new(Mode::Nearest).spec_suffix(), ",mode=nearest");
+        assert_eq!(
+            Boundary::constant(2.5).spec_suffix(),
+            ",mode=constant,cval=2.5"
+        );
+        let err = Boundary::parse("gaussian", Some("edge"), None).unwrap_err();
+        assert!(err.to_string().contains("unknown mode `edge`"), "{err}");
+        let err = Boundary::parse("gaussian", Some("nearest"), Some(1.0)).unwrap_err();
+        assert!(err.to_string().contains("only mode=constant"), "{err}");
+        assert!(Boundary::parse("box", Some("constant"), Some(f64::NAN)).is_err());
+        assert_eq!(
+            Boundary::parse("box", Some("grid-wrap"), None).unwrap(),
+            Boundary::new(Mode::Wrap)
+        );
+    }
+}
