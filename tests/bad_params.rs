@@ -68,7 +68,7 @@ fn bad_ops() -> Vec<Op> {
             size: [1, 3, 3],
             int: IntMode::Round,
             boundary: imflow::ops::Boundary {
-                mode: imflow::ops::Mode::Wrap,
+                mode: imflow::ops::Modes([imflow::ops::Mode::Wrap; 3]),
                 cval: 2.0,
             },
         }),

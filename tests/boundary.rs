@@ -11,12 +11,15 @@ use common::*;
 use imflow::budget::Budget;
 use imflow::{Image, Op, OutputType, Processor, SampleType, Samples};
 
-const MODES: [&str; 5] = [
+const MODES: [&str; 7] = [
     "mode=nearest",
     "mode=mirror",
     "mode=wrap",
     "mode=constant",
     "mode=constant,cval=37.5",
+    // scipy's mode=[...], one per axis.
+    "mode_y=nearest,mode_x=mirror",
+    "mode_z=constant,mode_y=reflect,mode_x=nearest,cval=3",
 ];
 
 const FILTERS: [&str; 7] = [
@@ -51,7 +54,7 @@ fn specs_round_trip_and_reflect_is_the_default() {
         for mode in MODES {
             let o = with_mode(filter, mode);
             assert_eq!(Op::parse(&o.to_string()).unwrap(), o, "{o}");
-            assert!(o.to_string().contains("mode="), "{o}");
+            assert!(o.to_string().contains(",mode"), "{o}");
         }
         let plain = op(filter);
         assert_eq!(with_mode(filter, "mode=reflect"), plain);

@@ -208,17 +208,19 @@ fn apply<'py>(
     .0)
 }
 
-/// `scipy.ndimage.gaussian_filter(x, sigma, mode='reflect', truncate)` per channel;
+/// `scipy.ndimage.gaussian_filter(x, sigma, mode, cval, truncate)` per channel;
 /// float32 out for every input dtype by default; `dtype='same'` (or `int_mode='scipy'`)
 /// gives the input's dtype (bool: uint8). `sigma` is one number or one per axis in the
 /// array's order, (y, x) as scipy's; 0 on every axis is the identity (a copy in `dtype`).
 #[pyfunction]
-#[pyo3(signature = (array, sigma, *, truncate=4.0, int_mode=None, dtype="float32", backend="auto", stack=None, volume=false))]
+#[pyo3(signature = (array, sigma, *, truncate=4.0, mode="reflect", cval=0.0, int_mode=None, dtype="float32", backend="auto", stack=None, volume=false))]
 #[allow(clippy::too_many_arguments)]
 fn gaussian<'py>(
     array: &Bound<'py, PyAny>,
     sigma: &Bound<'py, PyAny>,
     truncate: f64,
+    mode: &str,
+    cval: f64,
     int_mode: Option<&str>,
     dtype: Option<&str>,
     backend: &str,
@@ -233,8 +235,10 @@ fn gaussian<'py>(
     let ops = if sx == 0.0 && sy == 0.0 && sz == 0.0 {
         Vec::new()
     } else {
-        let spec =
-            format!("gaussian:sigma_z={sz},sigma_y={sy},sigma_x={sx},truncate={truncate}{int}");
+        let spec = format!(
+            "gaussian:sigma_z={sz},sigma_y={sy},sigma_x={sx},truncate={truncate}{int}{}",
+            params::boundary(mode, cval)
+        );
         vec![Op::parse(&spec).map_err(to_py)?]
     };
     let dtype = match int_mode {
@@ -244,14 +248,17 @@ fn gaussian<'py>(
     Ok(run(&input, ops, dtype, backend, Axes { stack, volume })?.0)
 }
 
-/// `scipy.ndimage.uniform_filter(x, size, mode='reflect')` per channel, one `size` for
+/// `scipy.ndimage.uniform_filter(x, size, mode, cval)` per channel, one `size` for
 /// both axes (y and x). float32 out for every input dtype by default; `dtype='same'`
 /// (or `int_mode='scipy'`) gives the input's dtype (bool: uint8).
 #[pyfunction(name = "box")]
-#[pyo3(signature = (array, size, *, int_mode=None, dtype="float32", backend="auto", stack=None, volume=false))]
+#[pyo3(signature = (array, size, *, mode="reflect", cval=0.0, int_mode=None, dtype="float32", backend="auto", stack=None, volume=false))]
+#[allow(clippy::too_many_arguments)]
 fn box_filter<'py>(
     array: &Bound<'py, PyAny>,
     size: &Bound<'py, PyAny>,
+    mode: &str,
+    cval: f64,
     int_mode: Option<&str>,
     dtype: Option<&str>,
     backend: &str,
@@ -261,7 +268,10 @@ fn box_filter<'py>(
     let input = accept(array, "array", Role::Values)?;
     let [sz, sy, sx] = sizes(size, volume)?;
     let int = parse_int_mode(int_mode)?;
-    let spec = format!("box:size_z={sz},size_y={sy},size_x={sx}{int}");
+    let spec = format!(
+        "box:size_z={sz},size_y={sy},size_x={sx}{int}{}",
+        params::boundary(mode, cval)
+    );
     let op = Op::parse(&spec).map_err(to_py)?;
     let dtype = match int_mode {
         Some("scipy") if dtype == Some("float32") => OutputType::Same,

@@ -71,3 +71,16 @@ pub fn per_axis(name: &str, value: &Bound<'_, PyAny>, axes: &[&str]) -> PyResult
     }
     Ok(values)
 }
+
+/// scipy's `mode` and `cval` as a spec's suffix (nothing for the default, reflect); the
+/// op checks them and names them in its errors.
+pub fn boundary(mode: &str, cval: f64) -> String {
+    let mut s = String::new();
+    if mode != "reflect" {
+        s += &format!(",mode={mode}");
+    }
+    if cval != 0.0 || cval.is_nan() {
+        s += &format!(",cval={cval}");
+    }
+    s
+}

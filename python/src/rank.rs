@@ -7,19 +7,25 @@ use super::{accept, run, sizes, to_py, value_error, Axes, Op, OutputType, Role};
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
 
-/// `scipy.ndimage.median_filter(x, size, mode='reflect')` per channel.
+/// `scipy.ndimage.median_filter(x, size, mode, cval)` per channel.
 #[pyfunction]
-#[pyo3(signature = (array, size, *, backend="auto", stack=None, volume=false))]
+#[pyo3(signature = (array, size, *, mode="reflect", cval=0.0, backend="auto", stack=None, volume=false))]
 fn median<'py>(
     array: &Bound<'py, PyAny>,
     size: &Bound<'py, PyAny>,
+    mode: &str,
+    cval: f64,
     backend: &str,
     stack: Option<bool>,
     volume: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let input = accept(array, "array", Role::Values)?;
     let [sz, sy, sx] = sizes(size, volume)?;
-    let op = Op::parse(&format!("median:size_z={sz},size_y={sy},size_x={sx}")).map_err(to_py)?;
+    let spec = format!(
+        "median:size_z={sz},size_y={sy},size_x={sx}{}",
+        super::params::boundary(mode, cval)
+    );
+    let op = Op::parse(&spec).map_err(to_py)?;
     same_dtype(
         array,
         run(

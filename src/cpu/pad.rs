@@ -4,7 +4,7 @@
 
 use super::{Planes, PlanesRef};
 use crate::image::{Rect, Shape, Window};
-use crate::ops::{extend, Boundary, Reach};
+use crate::ops::{extend, Axis, Boundary, Reach};
 use rayon::prelude::*;
 
 /// The planes of `p`'s window widened by `pad` on both sides of each axis. A padded
@@ -16,7 +16,8 @@ pub fn pad(p: PlanesRef<'_>, pad: Reach, boundary: Boundary) -> Planes {
     let s = p.shape;
     let w = p.window;
     // Per axis, the source index (in the window) of each padded position, `None`: cval.
-    let axis = |n: u32, origin: u32, full: u32, by: u32| -> Vec<Option<usize>> {
+    let axis = |a: Axis, n: u32, origin: u32, full: u32, by: u32| -> Vec<Option<usize>> {
+        let mode = boundary.mode.along(a);
         let (n, origin, full, by) = (
             i64::from(n),
             i64::from(origin),
@@ -24,15 +25,12 @@ pub fn pad(p: PlanesRef<'_>, pad: Reach, boundary: Boundary) -> Planes {
             i64::from(by),
         );
         (-by..n + by)
-            .map(|q| {
-                extend(boundary.mode, origin + q, full)
-                    .map(|g| (g - origin).clamp(0, n - 1) as usize)
-            })
+            .map(|q| extend(mode, origin + q, full).map(|g| (g - origin).clamp(0, n - 1) as usize))
             .collect()
     };
-    let xs = axis(s.width, w.x, w.full_width, pad.x);
-    let ys = axis(s.height, w.y, w.full_height, pad.y);
-    let zs = axis(s.depth, w.z, w.full_depth, pad.z);
+    let xs = axis(Axis::X, s.width, w.x, w.full_width, pad.x);
+    let ys = axis(Axis::Y, s.height, w.y, w.full_height, pad.y);
+    let zs = axis(Axis::Z, s.depth, w.z, w.full_depth, pad.z);
     let shape = Shape {
         width: xs.len() as u32,
         height: ys.len() as u32,

@@ -7,7 +7,7 @@ use super::pipelines::Kernel;
 use super::GpuImage;
 use crate::cpu::pad::{inner, padded_window};
 use crate::image::Shape;
-use crate::ops::{Boundary, Op, Reach};
+use crate::ops::{Axis, Boundary, Op, Reach};
 use crate::{Error, Result};
 use bytemuck::{Pod, Zeroable};
 
@@ -32,10 +32,13 @@ pub(super) struct Params {
     full_w: u32,
     full_h: u32,
     full_d: u32,
-    mode: u32,
+    mode_x: u32,
+    mode_y: u32,
+    mode_z: u32,
     cval: f32,
     samples: u32,
     row_pitch: u32,
+    _pad: [u32; 2],
 }
 
 impl Batch<'_> {
@@ -71,10 +74,13 @@ impl Batch<'_> {
             full_w: w.full_width,
             full_h: w.full_height,
             full_d: w.full_depth,
-            mode: boundary.mode.code(),
+            mode_x: boundary.mode.along(Axis::X).code(),
+            mode_y: boundary.mode.along(Axis::Y).code(),
+            mode_z: boundary.mode.along(Axis::Z).code(),
             cval: boundary.cval as f32,
             samples: n as u32,
             row_pitch,
+            _pad: [0; 2],
         };
         self.dispatch(
             Kernel::Pad,

@@ -79,50 +79,106 @@ impl Mode {
     }
 }
 
-/// A filter's boundary: the mode and, for `constant`, the value outside the image.
-/// Serialised as `mode` and `cval` beside the filter's parameters, each left out at its
-/// default, so the keys of filters written before modes existed are unchanged.
+/// The mode along each axis in numpy's order `(z, y, x)`: one mode for every axis
+/// (written `mode=M`, serialised as its name), or one per axis as scipy's `mode=[...]`
+/// (written `mode_y=..,mode_x=..[,mode_z=..]`, serialised as a list).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Modes(pub [Mode; 3]);
+
+impl Modes {
+    /// The mode along `axis`.
+    pub fn along(self, axis: Axis) -> Mode {
+        self.0[super::axis_index(axis)]
+    }
+
+    /// Whether every axis has this mode.
+    pub fn all(self, m: Mode) -> bool {
+        self.0.iter().all(|&a| a == m)
+    }
+
+    /// Whether some axis has this mode.
+    pub fn any(self, m: Mode) -> bool {
+        self.0.contains(&m)
+    }
+
+    fn is_reflect(&self) -> bool {
+        self.all(Mode::Reflect)
+    }
+
+    fn uniform(self) -> Option<Mode> {
+        self.all(self.0[0]).then_some(self.0[0])
+    }
+}
+
+impl Serialize for Modes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.uniform() {
+            Some(m) => m.serialize(s),
+            None => self.0.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Modes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            One(Mode),
+            PerAxis([Mode; 3]),
+        }
+        Ok(match Form::deserialize(d)? {
+            Form::One(m) => Modes([m; 3]),
+            Form::PerAxis(m) => Modes(m),
+        })
+    }
+}
+
+/// A filter's boundary: the mode (per axis) and, for `constant`, the value outside the
+/// image. Serialised as `mode` and `cval` beside the filter's parameters, each left out
+/// at its default, so the keys of filters written before modes existed are unchanged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Boundary {
-    /// The mode.
-    #[serde(default, skip_serializing_if = "is_reflect")]
-    pub mode: Mode,
+    /// The mode along each axis.
+    #[serde(default, skip_serializing_if = "Modes::is_reflect")]
+    pub mode: Modes,
     /// The value outside the image with `mode=constant` (scipy's `cval`, default 0).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub cval: f64,
-}
-
-fn is_reflect(m: &Mode) -> bool {
-    *m == Mode::Reflect
 }
 
 fn is_zero(v: &f64) -> bool {
     *v == 0.0 && v.is_sign_positive()
 }
 
+const MODE_NAMES: &str = "reflect, nearest, mirror, wrap or constant";
+
 impl Boundary {
     /// scipy's default, `mode='reflect'`.
     pub const REFLECT: Boundary = Boundary {
-        mode: Mode::Reflect,
+        mode: Modes([Mode::Reflect; 3]),
         cval: 0.0,
     };
 
-    /// A mode without a value (`constant` with `cval = 0`).
+    /// One mode along every axis, without a value (`constant` with `cval = 0`).
     pub fn new(mode: Mode) -> Boundary {
-        Boundary { mode, cval: 0.0 }
+        Boundary {
+            mode: Modes([mode; 3]),
+            cval: 0.0,
+        }
     }
 
     /// `mode=constant` with `cval`.
     pub fn constant(cval: f64) -> Boundary {
         Boundary {
-            mode: Mode::Constant,
             cval,
+            ..Boundary::new(Mode::Constant)
         }
     }
 
-    /// Whether this is the kernels' own mode (no padding pass).
+    /// Whether this is the kernels' own mode on every axis (no padding pass).
     pub fn is_reflect(&self) -> bool {
-        self.mode == Mode::Reflect
+        self.mode.is_reflect()
     }
 
     /// Checks the value: finite, and given with `constant` only.
@@ -134,49 +190,87 @@ impl Boundary {
                 format!("must be a finite number, got {}", self.cval),
             ));
         }
-        if self.mode != Mode::Constant && !is_zero(&self.cval) {
+        if !self.mode.any(Mode::Constant) && !is_zero(&self.cval) {
             return Err(Error::param(
                 op,
                 "cval",
                 format!(
-                    "only mode=constant takes it (this is mode={})",
-                    self.mode.name()
+                    "only mode=constant takes it (this is {})",
+                    self.spec_modes()
                 ),
             ));
         }
         Ok(())
     }
 
-    /// Reads `mode=..` and `cval=..` (both optional) from a spec's values.
-    pub(super) fn parse(op: &'static str, mode: Option<&str>, cval: Option<f64>) -> Result<Self> {
-        let mode = match mode {
-            None => Mode::Reflect,
-            Some(name) => Mode::from_name(name).ok_or_else(|| {
-                Error::param(
+    /// Reads `mode=M`, or `mode_y`, `mode_x` (and `mode_z`, reflect if absent), and
+    /// `cval` (all optional) from a spec's values, taken by `take`.
+    pub(super) fn parse(
+        op: &'static str,
+        mut take: impl FnMut(&str) -> Option<String>,
+        cval: Option<f64>,
+    ) -> Result<Self> {
+        let mut named = |key: &str| -> Result<Option<Mode>> {
+            take(key)
+                .map(|name| {
+                    Mode::from_name(&name).ok_or_else(|| {
+                        Error::param(
+                            op,
+                            key,
+                            format!("unknown mode `{name}` (expected {MODE_NAMES})"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let one = named("mode")?;
+        let (z, y, x) = (named("mode_z")?, named("mode_y")?, named("mode_x")?);
+        let modes =
+            match (one, z, y, x) {
+                (None, None, None, None) => [Mode::Reflect; 3],
+                (Some(m), None, None, None) => [m; 3],
+                (None, z, Some(y), Some(x)) => [z.unwrap_or(Mode::Reflect), y, x],
+                (Some(_), ..) => {
+                    return Err(Error::param(
+                        op,
+                        "mode",
+                        "give either mode, or mode_y and mode_x (and mode_z for volumes)",
+                    ))
+                }
+                _ => return Err(Error::param(
                     op,
                     "mode",
-                    format!(
-                        "unknown mode `{name}` (expected reflect, nearest, mirror, wrap or \
-                         constant)"
-                    ),
-                )
-            })?,
-        };
+                    "per-axis modes need both mode_y and mode_x (e.g. mode_y=reflect,mode_x=wrap)",
+                )),
+            };
         let b = Boundary {
-            mode,
+            mode: Modes(modes),
             cval: cval.unwrap_or(0.0),
         };
         b.validate(op)?;
         Ok(b)
     }
 
+    fn spec_modes(&self) -> String {
+        match self.mode.uniform() {
+            Some(m) => format!("mode={}", m.name()),
+            None => {
+                let [z, y, x] = self.mode.0.map(Mode::name);
+                format!("mode_z={z},mode_y={y},mode_x={x}")
+            }
+        }
+    }
+
     /// The spec's suffix: empty for reflect, `,mode=..[,cval=..]` otherwise.
     pub fn spec_suffix(&self) -> String {
-        match self.mode {
-            Mode::Reflect => String::new(),
-            Mode::Constant => format!(",mode=constant,cval={}", self.cval),
-            m => format!(",mode={}", m.name()),
+        if self.is_reflect() {
+            return String::new();
         }
+        let mut s = format!(",{}", self.spec_modes());
+        if self.mode.any(Mode::Constant) {
+            s += &format!(",cval={}", self.cval);
+        }
+        s
     }
 }
 
@@ -275,13 +369,23 @@ impl Op {
         if !volume {
             pad.z = 0;
         }
+        // An axis that reflects needs no padding: the kernels reflect at its edge.
+        for (axis, by) in [
+            (Axis::X, &mut pad.x),
+            (Axis::Y, &mut pad.y),
+            (Axis::Z, &mut pad.z),
+        ] {
+            if boundary.mode.along(axis) == Mode::Reflect {
+                *by = 0;
+            }
+        }
         Some((boundary, inner, pad))
     }
 
     /// Whether the op reads the far side of the frame at an edge (`mode=wrap`), which a
     /// tile or a region of the frame does not hold.
     pub fn wraps(&self) -> bool {
-        self.boundary().is_some_and(|b| b.mode == Mode::Wrap)
+        self.boundary().is_some_and(|b| b.mode.any(Mode::Wrap))
     }
 }
 
@@ -317,14 +421,50 @@ mod tests {
             Boundary::constant(2.5).spec_suffix(),
             ",mode=constant,cval=2.5"
         );
-        let err = Boundary::parse("gaussian", Some("edge"), None).unwrap_err();
+        let parse = |pairs: &[(&str, &str)], cval| {
+            let take = |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            };
+            Boundary::parse("gaussian", take, cval)
+        };
+        let err = parse(&[("mode", "edge")], None).unwrap_err();
         assert!(err.to_string().contains("unknown mode `edge`"), "{err}");
-        let err = Boundary::parse("gaussian", Some("nearest"), Some(1.0)).unwrap_err();
+        let err = parse(&[("mode", "nearest")], Some(1.0)).unwrap_err();
         assert!(err.to_string().contains("only mode=constant"), "{err}");
-        assert!(Boundary::parse("box", Some("constant"), Some(f64::NAN)).is_err());
+        assert!(parse(&[("mode", "constant")], Some(f64::NAN)).is_err());
         assert_eq!(
-            Boundary::parse("box", Some("grid-wrap"), None).unwrap(),
+            parse(&[("mode", "grid-wrap")], None).unwrap(),
             Boundary::new(Mode::Wrap)
         );
+        let per_axis = parse(&[("mode_y", "reflect"), ("mode_x", "constant")], Some(2.0)).unwrap();
+        assert_eq!(
+            per_axis.mode.0,
+            [Mode::Reflect, Mode::Reflect, Mode::Constant]
+        );
+        assert_eq!(
+            per_axis.spec_suffix(),
+            ",mode_z=reflect,mode_y=reflect,mode_x=constant,cval=2"
+        );
+        assert_eq!(
+            serde_json::to_string(&per_axis).unwrap(),
+            r#"{"mode":["reflect","reflect","constant"],"cval":2.0}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&Boundary::new(Mode::Wrap)).unwrap(),
+            r#"{"mode":"wrap"}"#
+        );
+        for b in [per_axis, Boundary::new(Mode::Wrap), Boundary::REFLECT] {
+            let json = serde_json::to_string(&b).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Boundary>(&json).unwrap(),
+                b,
+                "{json}"
+            );
+        }
+        assert!(parse(&[("mode", "wrap"), ("mode_x", "wrap")], None).is_err());
+        assert!(parse(&[("mode_x", "wrap")], None).is_err());
     }
 }

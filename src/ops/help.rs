@@ -28,5 +28,7 @@ pub const OP_HELP: &str = "An op, `name[:key=value,...]`; repeat for a chain. Th
                                     sampling_x=..); write it with --dtype f32 (same rounds to the source's type)
   fill_holes                        scipy.ndimage.binary_fill_holes, a 0/255 mask
   clear_border                      skimage.segmentation.clear_border (masks or labels)
+Modes: gaussian, box, median, dog, log and gradient also take mode=reflect|nearest|mirror|wrap|constant
+(scipy.ndimage's; reflect is the default) and, with constant, cval=V (default 0); wrap needs the whole frame.
 Footprints F: disk,radius=R | ball,radius=R | cross,radius=R | square,size=N | cube,size=N
 (skimage's disk, ball, footprint_rectangle; a cross has arms of R along each axis).";

@@ -17,7 +17,7 @@ mod rank;
 mod segment;
 mod threshold;
 
-pub use boundary::{extend, Boundary, Mode};
+pub use boundary::{extend, Boundary, Mode, Modes};
 pub use edges::*;
 pub use filters::*;
 pub use help::OP_HELP;

@@ -145,8 +145,8 @@ impl Op {
         };
         let mut op = op;
         if let Some(b) = op.boundary_mut() {
-            let mode = p.take("mode");
-            *b = Boundary::parse(op_name, mode, p.number("cval")?)?;
+            let cval = p.number("cval")?;
+            *b = Boundary::parse(op_name, |k| p.take(k).map(str::to_string), cval)?;
         }
         p.finish()?;
         op.validate()?;
