@@ -34,16 +34,19 @@ _Array = npt.NDArray[Any]
 _PerAxis = Union[float, Sequence[float]]
 # scipy.ndimage's boundary modes: "reflect" (the default, d c b a | a b c d | d c b a),
 # "nearest", "mirror", "wrap", "constant" (with cval); scipy's "grid-mirror",
-# "grid-constant" and "grid-wrap" name the same. "wrap" needs the whole frame at once:
-# a frame the memory budget cuts into tiles refuses it.
-_Mode = str
+# "grid-constant" and "grid-wrap" name the same. One for every axis, or one per axis
+# in the array's order, (y, x) or (z, y, x) with volume=True, as scipy's mode=[...];
+# None is reflect.
+# "wrap" needs the whole frame at once: a frame the memory budget cuts into tiles
+# refuses it.
+_Mode = Union[str, Sequence[str]]
 
 def apply(array: _Array, ops: Union[str, Sequence[str]], *, dtype: Optional[str] = None,
           backend: _Backend = "auto", stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """Ops in order (CLI specs) on an array, one upload and one download per frame.
     Result dtype: `dtype`, or with dtype=None the input's (a mask stays uint8, labels
     uint32; an int64 input gives int64 where the result's type follows the input's)."""
-def gaussian(array: _Array, sigma: _PerAxis, *, truncate: float = 4.0, mode: _Mode = "reflect",
+def gaussian(array: _Array, sigma: _PerAxis, *, truncate: float = 4.0, mode: Optional[_Mode] = None,
              cval: float = 0.0, int_mode: Optional[str] = None,
              dtype: Optional[str] = "float32", backend: _Backend = "auto",
              stack: Optional[bool] = None, volume: bool = False) -> _Array:
@@ -53,14 +56,14 @@ def gaussian(array: _Array, sigma: _PerAxis, *, truncate: float = 4.0, mode: _Mo
     (z, y, x), and sigma_z=0 filters each slice on its own; 0 on every axis is the
     identity (a copy in `dtype`). Result: float32; dtype='same' (or
     int_mode='scipy') the input's dtype (bool: uint8)."""
-def box(array: _Array, size: Union[int, Sequence[int]], *, mode: _Mode = "reflect",
+def box(array: _Array, size: Union[int, Sequence[int]], *, mode: Optional[_Mode] = None,
         cval: float = 0.0, int_mode: Optional[str] = None,
         dtype: Optional[str] = "float32", backend: _Backend = "auto",
         stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """scipy.ndimage.uniform_filter(x, size, mode=mode, cval=cval) per channel: `size` one
     integer for every axis, or (y, x), or with volume=True (z, y, x). Result: float32; dtype='same' (or int_mode='scipy') the input's."""
 def difference_of_gaussians(array: _Array, low_sigma: float, high_sigma: Optional[float] = None, *,
-                            truncate: float = 4.0, mode: _Mode = "reflect", cval: float = 0.0,
+                            truncate: float = 4.0, mode: Optional[_Mode] = None, cval: float = 0.0,
                             backend: _Backend = "auto", stack: Optional[bool] = None,
                             volume: bool = False) -> _Array:
     """gaussian_filter(x, low_sigma) - gaussian_filter(x, high_sigma) per channel, float32 =
@@ -70,18 +73,18 @@ def difference_of_gaussians(array: _Array, low_sigma: float, high_sigma: Optiona
     scikit-image first scales integer input to [0, 1] (img_as_float); this keeps the
     data's units, so on integer data its result is scikit-image's times the dtype's max."""
 def gaussian_gradient_magnitude(array: _Array, sigma: float, *, truncate: float = 4.0,
-                                mode: _Mode = "reflect", cval: float = 0.0, backend: _Backend = "auto",
+                                mode: Optional[_Mode] = None, cval: float = 0.0, backend: _Backend = "auto",
                                 stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """scipy.ndimage.gaussian_gradient_magnitude(x, sigma, mode, cval, truncate) per
     channel, float32 (within 1e-4 of the range of scipy's on float32 input); isotropic,
     in 3-D with volume=True."""
-def gaussian_laplace(array: _Array, sigma: float, *, truncate: float = 4.0, mode: _Mode = "reflect",
+def gaussian_laplace(array: _Array, sigma: float, *, truncate: float = 4.0, mode: Optional[_Mode] = None,
                      cval: float = 0.0, backend: _Backend = "auto",
                      stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """scipy.ndimage.gaussian_laplace(x, sigma, mode, cval, truncate) per channel,
     float32 (within 1e-4 of the range of scipy's on float32 input); isotropic, in 3-D
     with volume=True."""
-def median(array: _Array, size: Union[int, Sequence[int]], *, mode: _Mode = "reflect",
+def median(array: _Array, size: Union[int, Sequence[int]], *, mode: Optional[_Mode] = None,
            cval: float = 0.0, backend: _Backend = "auto",
            stack: Optional[bool] = None, volume: bool = False) -> _Array:
     """scipy.ndimage.median_filter(x, size, mode=mode, cval=cval) per channel: `size` one

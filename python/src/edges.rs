@@ -11,14 +11,14 @@ use pyo3::types::PyAny;
 /// mode, cval, truncate)` on float input (scikit-image scales integer input to
 /// [0, 1] first; this keeps the data's units).
 #[pyfunction]
-#[pyo3(signature = (array, low_sigma, high_sigma=None, *, truncate=4.0, mode="reflect", cval=0.0, backend="auto", stack=None, volume=false))]
+#[pyo3(signature = (array, low_sigma, high_sigma=None, *, truncate=4.0, mode=None, cval=0.0, backend="auto", stack=None, volume=false))]
 #[allow(clippy::too_many_arguments)]
 fn difference_of_gaussians<'py>(
     array: &Bound<'py, PyAny>,
     low_sigma: f64,
     high_sigma: Option<f64>,
     truncate: f64,
-    mode: &str,
+    mode: Option<&Bound<'py, PyAny>>,
     cval: f64,
     backend: &str,
     stack: Option<bool>,
@@ -33,7 +33,7 @@ fn difference_of_gaussians<'py>(
     let high = high_sigma.unwrap_or(low_sigma * 1.6);
     let spec = format!(
         "dog:low={low_sigma},high={high},truncate={truncate}{}",
-        super::params::boundary(mode, cval)
+        super::params::boundary(mode, cval, volume)?
     );
     float_result(array, &spec, backend, Axes { stack, volume })
 }
@@ -41,13 +41,13 @@ fn difference_of_gaussians<'py>(
 /// `scipy.ndimage.gaussian_laplace(x, sigma, mode, cval, truncate)` per channel, in
 /// float32; isotropic (`sigma` one number), in 3-D with `volume=True`.
 #[pyfunction]
-#[pyo3(signature = (array, sigma, *, truncate=4.0, mode="reflect", cval=0.0, backend="auto", stack=None, volume=false))]
+#[pyo3(signature = (array, sigma, *, truncate=4.0, mode=None, cval=0.0, backend="auto", stack=None, volume=false))]
 #[allow(clippy::too_many_arguments)]
 fn gaussian_laplace<'py>(
     array: &Bound<'py, PyAny>,
     sigma: f64,
     truncate: f64,
-    mode: &str,
+    mode: Option<&Bound<'py, PyAny>>,
     cval: f64,
     backend: &str,
     stack: Option<bool>,
@@ -55,7 +55,7 @@ fn gaussian_laplace<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let spec = format!(
         "log:sigma={sigma},truncate={truncate}{}",
-        super::params::boundary(mode, cval)
+        super::params::boundary(mode, cval, volume)?
     );
     float_result(array, &spec, backend, Axes { stack, volume })
 }
@@ -63,13 +63,13 @@ fn gaussian_laplace<'py>(
 /// `scipy.ndimage.gaussian_gradient_magnitude(x, sigma, mode, cval, truncate)` per
 /// channel, in float32; isotropic, in 3-D with `volume=True`.
 #[pyfunction]
-#[pyo3(signature = (array, sigma, *, truncate=4.0, mode="reflect", cval=0.0, backend="auto", stack=None, volume=false))]
+#[pyo3(signature = (array, sigma, *, truncate=4.0, mode=None, cval=0.0, backend="auto", stack=None, volume=false))]
 #[allow(clippy::too_many_arguments)]
 fn gaussian_gradient_magnitude<'py>(
     array: &Bound<'py, PyAny>,
     sigma: f64,
     truncate: f64,
-    mode: &str,
+    mode: Option<&Bound<'py, PyAny>>,
     cval: f64,
     backend: &str,
     stack: Option<bool>,
@@ -77,7 +77,7 @@ fn gaussian_gradient_magnitude<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let spec = format!(
         "gradient:sigma={sigma},truncate={truncate}{}",
-        super::params::boundary(mode, cval)
+        super::params::boundary(mode, cval, volume)?
     );
     float_result(array, &spec, backend, Axes { stack, volume })
 }

@@ -213,13 +213,13 @@ fn apply<'py>(
 /// gives the input's dtype (bool: uint8). `sigma` is one number or one per axis in the
 /// array's order, (y, x) as scipy's; 0 on every axis is the identity (a copy in `dtype`).
 #[pyfunction]
-#[pyo3(signature = (array, sigma, *, truncate=4.0, mode="reflect", cval=0.0, int_mode=None, dtype="float32", backend="auto", stack=None, volume=false))]
+#[pyo3(signature = (array, sigma, *, truncate=4.0, mode=None, cval=0.0, int_mode=None, dtype="float32", backend="auto", stack=None, volume=false))]
 #[allow(clippy::too_many_arguments)]
 fn gaussian<'py>(
     array: &Bound<'py, PyAny>,
     sigma: &Bound<'py, PyAny>,
     truncate: f64,
-    mode: &str,
+    mode: Option<&Bound<'py, PyAny>>,
     cval: f64,
     int_mode: Option<&str>,
     dtype: Option<&str>,
@@ -237,7 +237,7 @@ fn gaussian<'py>(
     } else {
         let spec = format!(
             "gaussian:sigma_z={sz},sigma_y={sy},sigma_x={sx},truncate={truncate}{int}{}",
-            params::boundary(mode, cval)
+            params::boundary(mode, cval, volume)?
         );
         vec![Op::parse(&spec).map_err(to_py)?]
     };
@@ -252,12 +252,12 @@ fn gaussian<'py>(
 /// both axes (y and x). float32 out for every input dtype by default; `dtype='same'`
 /// (or `int_mode='scipy'`) gives the input's dtype (bool: uint8).
 #[pyfunction(name = "box")]
-#[pyo3(signature = (array, size, *, mode="reflect", cval=0.0, int_mode=None, dtype="float32", backend="auto", stack=None, volume=false))]
+#[pyo3(signature = (array, size, *, mode=None, cval=0.0, int_mode=None, dtype="float32", backend="auto", stack=None, volume=false))]
 #[allow(clippy::too_many_arguments)]
 fn box_filter<'py>(
     array: &Bound<'py, PyAny>,
     size: &Bound<'py, PyAny>,
-    mode: &str,
+    mode: Option<&Bound<'py, PyAny>>,
     cval: f64,
     int_mode: Option<&str>,
     dtype: Option<&str>,
@@ -270,7 +270,7 @@ fn box_filter<'py>(
     let int = parse_int_mode(int_mode)?;
     let spec = format!(
         "box:size_z={sz},size_y={sy},size_x={sx}{int}{}",
-        params::boundary(mode, cval)
+        params::boundary(mode, cval, volume)?
     );
     let op = Op::parse(&spec).map_err(to_py)?;
     let dtype = match int_mode {

@@ -72,15 +72,49 @@ pub fn per_axis(name: &str, value: &Bound<'_, PyAny>, axes: &[&str]) -> PyResult
     Ok(values)
 }
 
-/// scipy's `mode` and `cval` as a spec's suffix (nothing for the default, reflect); the
-/// op checks them and names them in its errors.
-pub fn boundary(mode: &str, cval: f64) -> String {
-    let mut s = String::new();
-    if mode != "reflect" {
-        s += &format!(",mode={mode}");
-    }
+/// scipy's `mode` (one name, or one per axis in the array's order: (y, x), or (z, y, x)
+/// with `volume`; `None`: reflect) and `cval` as a spec's suffix (nothing for the
+/// default, reflect); the op checks the names and the value and names them in its
+/// errors.
+pub fn boundary(mode: Option<&Bound<'_, PyAny>>, cval: f64, volume: bool) -> PyResult<String> {
+    let mut s = match mode
+        .filter(|m| !m.is_none())
+        .map(|m| (m, m.extract::<String>()))
+    {
+        None => String::new(),
+        Some((_, Ok(m))) if m == "reflect" => String::new(),
+        Some((_, Ok(m))) => format!(",mode={m}"),
+        Some((mode, Err(_))) => {
+            let axes: &[&str] = if volume {
+                &["z", "y", "x"]
+            } else {
+                &["y", "x"]
+            };
+            let got = || mode.repr().map(|r| r.to_string()).unwrap_or_default();
+            let modes: Vec<String> = mode.extract().map_err(|_| {
+                type_error(format!(
+                    "mode: expected a mode name or one per axis ({}), got {}",
+                    axes.join(", "),
+                    got()
+                ))
+            })?;
+            if modes.len() != axes.len() {
+                return Err(value_error(
+                    "mode",
+                    format!(
+                        "expected one mode per axis ({}), got {}",
+                        axes.join(", "),
+                        got()
+                    ),
+                ));
+            }
+            (axes.iter().zip(&modes))
+                .map(|(a, m)| format!(",mode_{a}={m}"))
+                .collect()
+        }
+    };
     if cval != 0.0 || cval.is_nan() {
         s += &format!(",cval={cval}");
     }
-    s
+    Ok(s)
 }

@@ -9,11 +9,11 @@ use pyo3::types::PyAny;
 
 /// `scipy.ndimage.median_filter(x, size, mode, cval)` per channel.
 #[pyfunction]
-#[pyo3(signature = (array, size, *, mode="reflect", cval=0.0, backend="auto", stack=None, volume=false))]
+#[pyo3(signature = (array, size, *, mode=None, cval=0.0, backend="auto", stack=None, volume=false))]
 fn median<'py>(
     array: &Bound<'py, PyAny>,
     size: &Bound<'py, PyAny>,
-    mode: &str,
+    mode: Option<&Bound<'py, PyAny>>,
     cval: f64,
     backend: &str,
     stack: Option<bool>,
@@ -23,7 +23,7 @@ fn median<'py>(
     let [sz, sy, sx] = sizes(size, volume)?;
     let spec = format!(
         "median:size_z={sz},size_y={sy},size_x={sx}{}",
-        super::params::boundary(mode, cval)
+        super::params::boundary(mode, cval, volume)?
     );
     let op = Op::parse(&spec).map_err(to_py)?;
     same_dtype(

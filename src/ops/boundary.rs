@@ -105,7 +105,8 @@ impl Modes {
         self.all(Mode::Reflect)
     }
 
-    fn uniform(self) -> Option<Mode> {
+    /// The one mode of every axis, if they share one.
+    pub fn uniform(self) -> Option<Mode> {
         self.all(self.0[0]).then_some(self.0[0])
     }
 }
@@ -339,14 +340,15 @@ impl Op {
     /// axis (the filter's window, the larger side; along z only for a `volume`).
     /// `None` for reflect and for ops without a mode.
     ///
-    /// The median of integer `values` selects a level of their type, as scipy's does:
-    /// its `cval` is that type's (scipy casts the selected value to the array's type,
-    /// truncating toward zero; here the value is truncated and clamped to the type's
-    /// range before it is padded with).
+    /// The median of integer `values` ranks levels of their type, as scipy's does: its
+    /// `cval` is first cast to that type as scipy casts it (truncated toward zero, and
+    /// out of range wrapped around as C's conversion of the truncated integer does:
+    /// 300.7 is 44 in u8, -4 is 252).
     pub fn padded(&self, volume: bool, values: SampleType) -> Option<(Boundary, Op, Reach)> {
         let mut boundary = self.boundary().filter(|b| !b.is_reflect())?;
         if let (Op::Median(_), Some((lo, hi))) = (self, values.range()) {
-            boundary.cval = boundary.cval.trunc().clamp(lo, hi);
+            let span = hi - lo + 1.0;
+            boundary.cval = (boundary.cval.trunc() - lo).rem_euclid(span) + lo;
         }
         let mut inner = self.clone();
         *inner.boundary_mut()? = Boundary::REFLECT;
