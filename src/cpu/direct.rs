@@ -39,6 +39,14 @@ pub fn apply(
         Op::Threshold(t) => {
             to == SampleType::U8 && thresholdable(image.samples(), shape.channels, value_type, t)
         }
+        // The 3×3 median of 8- and 16-bit levels into the same type (a 2-D image's z
+        // size does not apply).
+        Op::Median(m) => {
+            m.size[1..] == [3, 3]
+                && to == image.sample_type()
+                && value_type == to
+                && matches!(to, SampleType::U8 | SampleType::U16)
+        }
         _ => false,
     };
     let types = matches!(
@@ -57,10 +65,22 @@ pub fn apply(
                 let (mask, t) = threshold_direct(image.samples(), shape, value_type, t);
                 (Samples::U8(mask), Some(t))
             }
+            Op::Median(_) => (median3(image), None),
             _ => (filter(image, op, to), None),
         };
         Ok((Image::with_shape(shape, samples)?, t))
     })())
+}
+
+/// The 3×3 median of u8 or u16 samples, each channel on its own, into the same type.
+fn median3(image: ImageView<'_>) -> Samples {
+    let s = image.shape();
+    let (w, h, c) = (s.width as usize, s.height as usize, s.channels as usize);
+    match image.samples() {
+        SamplesRef::U8(v) => Samples::U8(super::rank::median3::median3(v, w, h, c)),
+        SamplesRef::U16(v) => Samples::U16(super::rank::median3::median3(v, w, h, c)),
+        _ => unreachable!("apply passes u8 and u16 samples only to the median"),
+    }
 }
 
 /// A separable filter (gaussian or box) of every channel, source samples to `to`.
@@ -248,6 +268,8 @@ mod tests {
             "box:size=1",
             "threshold:method=otsu",
             "threshold:value=100.5",
+            "median:size=3",
+            "median:size_y=3,size_x=3",
         ];
         let (w, h) = (263u32, 75u32);
         for c in [1u32, 3, 4] {

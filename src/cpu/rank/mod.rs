@@ -17,6 +17,7 @@ use super::network::{Network, LANES, MAX_WIRES};
 use super::{window_index, Planes, PlanesRef};
 
 mod chords;
+pub(crate) mod median3;
 use crate::image::{SampleType, Window};
 use crate::ops::Median;
 pub use chords::morph;
