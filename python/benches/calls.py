@@ -71,7 +71,8 @@ def cv_border():
     return cv2.BORDER_REFLECT  # scipy's 'reflect' (d c b a | a b c d)
 
 
-# (name, kernel_timing op, Python call, OpenCV call, the output dtype of the Python call)
+# (name, kernel_timing op, Python call, OpenCV call, the output dtype of the Python call;
+# None: the input's)
 CASES = [
     ("gaussian sigma 2", "gaussian:sigma=2", lambda a: imflow.gaussian(a, 2, backend="cpu"),
      lambda a: cv2.GaussianBlur(a.astype(np.float32, copy=False), (17, 17), 2, borderType=cv_border()),
@@ -81,6 +82,10 @@ CASES = [
     ("Otsu mask", "threshold:method=otsu", lambda a: imflow.threshold(a, "otsu", backend="cpu"),
      lambda a: cv2.threshold(a, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1] if a.dtype == np.uint8 and a.ndim == 2 else None,
      np.uint8),
+    # cv2.medianBlur pads by replicating the edge, which for a 3x3 window is scipy's
+    # reflect (d c b a | a b c d: pixel -1 is pixel 0).
+    ("median 3", "median:size=3", lambda a: imflow.median(a, 3, backend="cpu"),
+     lambda a: cv2.medianBlur(a, 3), None),
     ("label", "label:connectivity=1", lambda a: imflow.label(a > 0, backend="cpu"),
      lambda a: cv2.connectedComponents((a > 0).view(np.uint8), connectivity=4, ltype=cv2.CV_32S)[1] if a.ndim == 2 else None,
      np.uint32),
@@ -106,7 +111,7 @@ for name, op, call, cv, out_dtype in CASES:
             kdtype = "mask0.5" if name == "label" else dtype
             kernel = rust_ms(op, size, kdtype, "cpu")
             run = rust_ms(op, size, kdtype, "run")
-            touch = best_ms(lambda: np.ones(a.shape, out_dtype))
+            touch = best_ms(lambda: np.ones(a.shape, out_dtype or a.dtype))
             py = best_ms(lambda: call(a))
             ocv = None
             if cv2 is not None and cv(a) is not None:

@@ -25,6 +25,8 @@ pub(crate) fn median3<T: Ord + Copy + Default + Send + Sync>(
 ) -> Vec<T> {
     let row = w * c;
     let mut out = vec![T::default(); row * h];
+    // Fresh pages, first touched by the threads that fill them.
+    crate::cpu::advise_huge_pages(out.as_mut_ptr().cast(), std::mem::size_of_val(&out[..]));
     if row == 0 {
         return out;
     }
