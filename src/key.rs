@@ -279,6 +279,10 @@ pub fn op_version(op: &Op) -> Key {
     if let Op::Gradient(_) = op {
         h.field(Shader::Derivative.source().as_bytes());
     }
+    // A gaussian's derivatives of odd order run it too (order 0 keeps its key).
+    if matches!(op, Op::Gaussian(g) if g.order.iter().any(|o| o % 2 == 1)) {
+        h.field(Shader::Derivative.source().as_bytes());
+    }
     // The local threshold's gaussian and comparison (other methods keep their keys).
     if let Op::Threshold(crate::ops::Threshold::Local { .. }) = op {
         h.field(Shader::Gaussian.source().as_bytes())

@@ -13,6 +13,7 @@ fn bad_ops() -> Vec<Op> {
             sigma_y: 1.0,
             truncate: 4.0,
             int: IntMode::Round,
+            order: [0; 3],
             boundary: Default::default(),
         }),
         Op::Gaussian(Gaussian {
@@ -21,6 +22,7 @@ fn bad_ops() -> Vec<Op> {
             sigma_y: 0.0,
             truncate: 4.0,
             int: IntMode::Round,
+            order: [0; 3],
             boundary: Default::default(),
         }),
         Op::Gaussian(Gaussian {
@@ -29,6 +31,7 @@ fn bad_ops() -> Vec<Op> {
             sigma_y: -1.0,
             truncate: 4.0,
             int: IntMode::Round,
+            order: [0; 3],
             boundary: Default::default(),
         }),
         Op::Gaussian(Gaussian {
@@ -37,6 +40,7 @@ fn bad_ops() -> Vec<Op> {
             sigma_y: 1.0,
             truncate: f64::INFINITY,
             int: IntMode::Round,
+            order: [0; 3],
             boundary: Default::default(),
         }),
         Op::Gaussian(Gaussian {
@@ -45,6 +49,7 @@ fn bad_ops() -> Vec<Op> {
             sigma_y: 1.0,
             truncate: 4.0,
             int: IntMode::Round,
+            order: [0; 3],
             boundary: Default::default(),
         }),
         Op::Box(BoxBlur {
@@ -108,6 +113,7 @@ fn gpu_rejects_bad_params() {
                 sigma_y: 1.0,
                 truncate: 4.0,
                 int: IntMode::Round,
+                order: [0; 3],
                 boundary: Default::default(),
             }
         )

@@ -46,12 +46,14 @@ def apply(array: _Array, ops: Union[str, Sequence[str]], *, dtype: Optional[str]
     """Ops in order (CLI specs) on an array, one upload and one download per frame.
     Result dtype: `dtype`, or with dtype=None the input's (a mask stays uint8, labels
     uint32; an int64 input gives int64 where the result's type follows the input's)."""
-def gaussian(array: _Array, sigma: _PerAxis, *, truncate: float = 4.0, mode: Optional[_Mode] = None,
+def gaussian(array: _Array, sigma: _PerAxis, *, order: Optional[Union[int, Sequence[int]]] = None,
+             truncate: float = 4.0, mode: Optional[_Mode] = None,
              cval: float = 0.0, int_mode: Optional[str] = None,
              dtype: Optional[str] = "float32", backend: _Backend = "auto",
              stack: Optional[bool] = None, volume: bool = False) -> _Array:
-    """scipy.ndimage.gaussian_filter(x, sigma, mode=mode, cval=cval, truncate) per channel
-    (`mode`: see _Mode).
+    """scipy.ndimage.gaussian_filter(x, sigma, order, mode=mode, cval=cval, truncate) per
+    channel (`order`: the derivative's, one for every axis or one per axis, at most 8;
+    `mode`: see _Mode).
     `sigma`: one number, or (y, x) = (rows, columns), scipy's order; with volume=True
     (z, y, x), and sigma_z=0 filters each slice on its own; 0 on every axis is the
     identity (a copy in `dtype`). Result: float32; dtype='same' (or

@@ -208,16 +208,17 @@ fn apply<'py>(
     .0)
 }
 
-/// `scipy.ndimage.gaussian_filter(x, sigma, mode, cval, truncate)` per channel;
+/// `scipy.ndimage.gaussian_filter(x, sigma, order, mode, cval, truncate)` per channel;
 /// float32 out for every input dtype by default; `dtype='same'` (or `int_mode='scipy'`)
 /// gives the input's dtype (bool: uint8). `sigma` is one number or one per axis in the
 /// array's order, (y, x) as scipy's; 0 on every axis is the identity (a copy in `dtype`).
 #[pyfunction]
-#[pyo3(signature = (array, sigma, *, truncate=4.0, mode=None, cval=0.0, int_mode=None, dtype="float32", backend="auto", stack=None, volume=false))]
+#[pyo3(signature = (array, sigma, *, order=None, truncate=4.0, mode=None, cval=0.0, int_mode=None, dtype="float32", backend="auto", stack=None, volume=false))]
 #[allow(clippy::too_many_arguments)]
 fn gaussian<'py>(
     array: &Bound<'py, PyAny>,
     sigma: &Bound<'py, PyAny>,
+    order: Option<&Bound<'py, PyAny>>,
     truncate: f64,
     mode: Option<&Bound<'py, PyAny>>,
     cval: f64,
@@ -236,7 +237,8 @@ fn gaussian<'py>(
         Vec::new()
     } else {
         let spec = format!(
-            "gaussian:sigma_z={sz},sigma_y={sy},sigma_x={sx},truncate={truncate}{int}{}",
+            "gaussian:sigma_z={sz},sigma_y={sy},sigma_x={sx},truncate={truncate}{int}{}{}",
+            orders(order, volume)?,
             params::boundary(mode, cval, volume)?
         );
         vec![Op::parse(&spec).map_err(to_py)?]
@@ -246,6 +248,47 @@ fn gaussian<'py>(
         _ => parse_dtype(dtype)?,
     };
     Ok(run(&input, ops, dtype, backend, Axes { stack, volume })?.0)
+}
+
+/// scipy's `order` (one integer, or one per axis in the array's order) as a spec's
+/// suffix (nothing for 0).
+fn orders(order: Option<&Bound<'_, PyAny>>, volume: bool) -> PyResult<String> {
+    let Some(order) = order.filter(|o| !o.is_none()) else {
+        return Ok(String::new());
+    };
+    let axes: &[&str] = if volume {
+        &["z", "y", "x"]
+    } else {
+        &["y", "x"]
+    };
+    let what = "an integer >= 0";
+    if order.hasattr("__index__")? {
+        let o: u32 = params::int("order", order, what)?;
+        return Ok(format!(",order={o}"));
+    }
+    let seq: Vec<Bound<'_, PyAny>> = order.extract().map_err(|_| {
+        errors::type_error(format!(
+            "order: expected an integer or one per axis ({}), got {}",
+            axes.join(", "),
+            order.repr().map(|r| r.to_string()).unwrap_or_default()
+        ))
+    })?;
+    if seq.len() != axes.len() {
+        return Err(value_error(
+            "order",
+            format!(
+                "expected one order per axis ({}), got {}",
+                axes.join(", "),
+                seq.len()
+            ),
+        ));
+    }
+    let mut s = String::new();
+    for (a, o) in axes.iter().zip(&seq) {
+        let o: u32 = params::int("order", o, what)?;
+        s += &format!(",order_{a}={o}");
+    }
+    Ok(s)
 }
 
 /// `scipy.ndimage.uniform_filter(x, size, mode, cval)` per channel, one `size` for

@@ -39,7 +39,7 @@ pub fn gradient(src: PlanesRef<'_>, g: &Gradient) -> crate::Result<Planes> {
 
 /// `out[x] = sum_{j=1..r} w[r+j] * (in[x+j] - in[x-j])` along `axis` of every plane, in
 /// the shader's order, reflected at the whole image's edge.
-fn antisym(p: &Planes, axis: Axis, w: &[f32]) -> Vec<f32> {
+pub(crate) fn antisym(p: &Planes, axis: Axis, w: &[f32]) -> Vec<f32> {
     let s = p.shape;
     let (width, height, depth) = (s.width as usize, s.height as usize, s.depth as usize);
     let slice = width * height;

@@ -34,7 +34,7 @@ pub fn apply(
         return None;
     }
     let covered = match op {
-        Op::Gaussian(g) => !g.int.applies_to(value_type),
+        Op::Gaussian(g) => !g.int.applies_to(value_type) && g.antisym(false).is_empty(),
         Op::Box(b) => !b.int.applies_to(value_type),
         Op::Threshold(t) => {
             to == SampleType::U8 && thresholdable(image.samples(), shape.channels, value_type, t)

@@ -40,7 +40,6 @@ impl Batch<'_> {
     pub fn gradient(&mut self, src: &GpuImage, g: &Gradient) -> Result<GpuImage> {
         let volume = src.window().full_depth > 1;
         let s = src.shape();
-        let win = src.window();
         let n = s.samples_u64();
         let (grid, row_pitch) = self.ctx.grid_1d("gradient", n, WORKGROUP)?;
         let base = Params {
@@ -54,27 +53,7 @@ impl Batch<'_> {
         let out = self.planes_like("gradient", src, SampleType::F32)?;
         for (k, (axis, kernels, d1)) in g.terms(volume)?.into_iter().enumerate() {
             let smooth = self.separable_gaussian(src, kernels)?;
-            let term = self.planes_like("gradient.term", src, SampleType::F32)?;
-            let (a, origin, full) = match axis {
-                Axis::Z => (0, win.z, win.full_depth),
-                Axis::Y => (1, win.y, win.full_height),
-                Axis::X => (2, win.x, win.full_width),
-            };
-            let slot = self.constants(bytemuck::cast_slice(&d1))?;
-            let params = Params {
-                axis: a,
-                radius: (d1.len() / 2) as u32,
-                origin,
-                full,
-                ..base
-            };
-            self.dispatch_with(
-                Kernel::Antisym,
-                &params,
-                &[(1, smooth.buffer()), (2, term.buffer())],
-                &[(3, slot)],
-                grid,
-            )?;
+            let term = self.antisym(&smooth, axis, &d1)?;
             let flags = if k == 0 { FLAG_FIRST } else { 0 };
             self.dispatch(
                 Kernel::SquareSum,
@@ -86,6 +65,43 @@ impl Batch<'_> {
             self.free(term.into_buffer());
         }
         self.dispatch(Kernel::Root, &base, &[(2, out.buffer())], grid)?;
+        Ok(out)
+    }
+
+    /// `out[x] = sum_{j=1..r} w[r+j] * (in[x+j] - in[x-j])` along `axis` (`w`
+    /// antisymmetric, `2r+1` taps), reflected at the whole image's edge: a gaussian
+    /// derivative of odd order along one axis. New planes like `src`.
+    pub(super) fn antisym(&mut self, src: &GpuImage, axis: Axis, w: &[f32]) -> Result<GpuImage> {
+        let s = src.shape();
+        let win = src.window();
+        let n = s.samples_u64();
+        let (grid, row_pitch) = self.ctx.grid_1d("antisym", n, WORKGROUP)?;
+        let (a, origin, full) = match axis {
+            Axis::Z => (0, win.z, win.full_depth),
+            Axis::Y => (1, win.y, win.full_height),
+            Axis::X => (2, win.x, win.full_width),
+        };
+        let out = self.planes_like("antisym", src, SampleType::F32)?;
+        let slot = self.constants(bytemuck::cast_slice(w))?;
+        let params = Params {
+            width: s.width,
+            height: s.height,
+            depth: s.depth,
+            samples: n as u32,
+            row_pitch,
+            axis: a,
+            radius: (w.len() / 2) as u32,
+            origin,
+            full,
+            ..Params::default()
+        };
+        self.dispatch_with(
+            Kernel::Antisym,
+            &params,
+            &[(1, src.buffer()), (2, out.buffer())],
+            &[(3, slot)],
+            grid,
+        )?;
         Ok(out)
     }
 }

@@ -79,7 +79,14 @@ impl Batch<'_> {
         if g.int.applies_to(src.value_type()) {
             return self.gaussian_int(src, g);
         }
-        self.separable_gaussian(src, [Axis::Z, Axis::Y, Axis::X].map(|a| g.kernel(a)))
+        let mut out =
+            self.separable_gaussian(src, [Axis::Z, Axis::Y, Axis::X].map(|a| g.kernel(a)))?;
+        // Derivatives of odd order: antisymmetric passes after the symmetric ones.
+        for (axis, w) in g.antisym(src.window().full_depth > 1) {
+            let next = self.antisym(&out, axis, &w)?;
+            self.free(std::mem::replace(&mut out, next).into_buffer());
+        }
+        Ok(out)
     }
 
     /// Laplacian of a gaussian: per axis, the gaussian with that axis's second

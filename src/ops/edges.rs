@@ -45,6 +45,7 @@ impl Dog {
                 sigma_x: sigma,
                 truncate: self.truncate,
                 int: Default::default(),
+                order: [0; 3],
                 boundary: self.boundary,
             };
             g.validate().map_err(|e| match e {
@@ -96,6 +97,7 @@ impl Log {
             sigma_x: self.sigma,
             truncate: self.truncate,
             int: Default::default(),
+            order: [0; 3],
             boundary: self.boundary,
         };
         g.validate().map_err(|e| match e {

@@ -29,10 +29,21 @@ pub struct Gaussian {
     /// does on integer arrays).
     #[serde(default, skip_serializing_if = "IntMode::is_round")]
     pub int: IntMode,
+    /// The derivative's order along z, y and x, as scipy's `order` (0: the gaussian
+    /// itself; serialised only when some axis has one, so older keys are unchanged).
+    #[serde(default, skip_serializing_if = "is_zero_order")]
+    pub order: [u32; 3],
     /// Past the image's edges (scipy's `mode`, `cval`).
     #[serde(flatten)]
     pub boundary: Boundary,
 }
+
+fn is_zero_order(o: &[u32; 3]) -> bool {
+    *o == [0; 3]
+}
+
+/// Highest derivative order a gaussian takes.
+pub const MAX_ORDER: u32 = 8;
 
 /// Box (uniform) filter parameters: the window is `size` pixels along each axis,
 /// `size/2` before the centre and `(size-1)/2` after it, as scipy places it. Sizes are
@@ -123,6 +134,7 @@ impl Gaussian {
             sigma_x: sigma,
             truncate: 4.0,
             int: IntMode::Round,
+            order: [0; 3],
             boundary: Boundary::REFLECT,
         };
         g.validate().map_err(|e| match e {
@@ -151,6 +163,7 @@ impl Gaussian {
             sigma_y,
             truncate,
             int: IntMode::Round,
+            order: [0; 3],
             boundary: Boundary::REFLECT,
         };
         g.validate()?;
@@ -191,6 +204,20 @@ impl Gaussian {
                 format!("must be a finite number > 0, got {}", self.truncate),
             ));
         }
+        if let Some(&o) = self.order.iter().find(|&&o| o > MAX_ORDER) {
+            return Err(Error::param(
+                "gaussian",
+                "order",
+                format!("must be at most {MAX_ORDER}, got {o}"),
+            ));
+        }
+        if self.int == IntMode::Scipy && self.order != [0; 3] {
+            return Err(Error::param(
+                "gaussian",
+                "order",
+                "a derivative is signed: it has no integer path (leave int=scipy out)",
+            ));
+        }
         for (name, s) in self.sigmas() {
             let r = (self.truncate * s + 0.5).floor();
             if r > f64::from(MAX_RADIUS) {
@@ -225,11 +252,35 @@ impl Gaussian {
         }
     }
 
-    /// The 1-D kernel for one axis, or `None` when that axis is not filtered.
+    /// The 1-D kernel for one axis, or `None` when that axis is not filtered by the
+    /// symmetric kernels: its sigma is 0, or its derivative's order is odd (an
+    /// antisymmetric kernel, see [`Gaussian::antisym`]).
     pub fn kernel(&self, axis: Axis) -> Option<Vec<f32>> {
         let sigma = self.sigma(axis);
+        let order = self.order_along(axis);
         // scipy skips axes whose sigma is (numerically) zero.
-        (sigma > 1e-15).then(|| gaussian_weights(sigma, self.truncate))
+        (sigma > 1e-15 && order % 2 == 0)
+            .then(|| gaussian_order_weights(sigma, self.truncate, order))
+    }
+
+    /// The derivative's order along `axis`.
+    pub fn order_along(&self, axis: Axis) -> u32 {
+        self.order[axis_index(axis)]
+    }
+
+    /// The axes whose derivative has an odd order, with their antisymmetric weights
+    /// (run by `shaders/derivative.wgsl` after the symmetric passes), z only in a
+    /// `volume`, in axis order.
+    pub fn antisym(&self, volume: bool) -> Vec<(Axis, Vec<f32>)> {
+        [Axis::Z, Axis::Y, Axis::X]
+            .into_iter()
+            .filter(|&a| a != Axis::Z || volume)
+            .filter(|&a| self.sigma(a) > 1e-15 && self.order_along(a) % 2 == 1)
+            .map(|a| {
+                let w = gaussian_order_weights(self.sigma(a), self.truncate, self.order_along(a));
+                (a, w)
+            })
+            .collect()
     }
 
     /// The 1-D kernel for one axis in f64, as scipy computes it (for `int=scipy`).
@@ -279,6 +330,38 @@ pub fn gaussian_d1_weights(sigma: f64, truncate: f64) -> Vec<f32> {
 pub fn gaussian_d2_weights(sigma: f64, truncate: f64) -> Vec<f32> {
     let s2 = sigma * sigma;
     derivative_taps(sigma, truncate, |x, p| (x * x / (s2 * s2) - 1.0 / s2) * p)
+}
+
+/// scipy's `_gaussian_kernel1d(sigma, order, r)` reversed, as `gaussian_filter1d`
+/// correlates with it: `q(-x) · phi(x)`, `q` the polynomial of the `order`-th
+/// derivative (`q₀ = 1`, `qₖ₊₁ = qₖ' - x/σ² · qₖ`, as scipy builds it), in f64, then f32.
+/// Symmetric for even orders, antisymmetric for odd ones; order 0, 1 and 2 are
+/// [`gaussian_weights`], [`gaussian_d1_weights`] and [`gaussian_d2_weights`].
+pub fn gaussian_order_weights(sigma: f64, truncate: f64, order: u32) -> Vec<f32> {
+    match order {
+        0 => gaussian_weights(sigma, truncate),
+        1 => gaussian_d1_weights(sigma, truncate),
+        2 => gaussian_d2_weights(sigma, truncate),
+        n => {
+            let (n, s2) = (n as usize, sigma * sigma);
+            let mut q = vec![0.0f64; n + 1];
+            q[0] = 1.0;
+            for _ in 0..n {
+                let mut next = vec![0.0f64; n + 1];
+                for e in 1..=n {
+                    next[e - 1] += e as f64 * q[e];
+                }
+                for e in 0..n {
+                    next[e + 1] -= q[e] / s2;
+                }
+                q = next;
+            }
+            derivative_taps(sigma, truncate, |x, p| {
+                let poly = q.iter().rev().fold(0.0, |acc, &c| acc * -x + c);
+                poly * p
+            })
+        }
+    }
 }
 
 /// The taps `-r..=r` of a derivative kernel: `tap(x, phi(x))` in f64, then f32, with

@@ -4,7 +4,8 @@
 /// with the op grammar; a test in `ops` checks that each op is named here).
 pub const OP_HELP: &str = "An op, `name[:key=value,...]`; repeat for a chain. The ops:
   gaussian:sigma=S[,truncate=4]     scipy.ndimage.gaussian_filter (or sigma_y=..,sigma_x=..[,sigma_z=..]);
-                                    int=scipy: scipy's integer path, bit for bit
+                                    int=scipy: scipy's integer path, bit for bit; order=N (or
+                                    order_y=..,order_x=..[,order_z=..]): scipy's derivative order, f32
   box:size=N                        scipy.ndimage.uniform_filter (or size_y=..,size_x=..[,size_z=..])
   median:size=N                     scipy.ndimage.median_filter (or size_y=..,size_x=..[,size_z=..])
   gradient:sigma=S[,truncate=4]     scipy.ndimage.gaussian_gradient_magnitude, f32

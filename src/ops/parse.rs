@@ -55,6 +55,7 @@ impl Op {
                 let sx = p.number("sigma_x")?;
                 let truncate = p.number("truncate")?.unwrap_or(4.0);
                 let int = IntMode::parse("gaussian", p.take("int"))?;
+                let order = p.orders()?;
                 // numpy's axis order: (z, y, x). A per-axis form without sigma_z leaves
                 // the slices of a volume apart (scipy's sigma=(0, sy, sx)).
                 let [sigma_z, sigma_y, sigma_x] =
@@ -81,6 +82,7 @@ impl Op {
                     sigma_x,
                     truncate,
                     int,
+                    order,
                     boundary: Boundary::REFLECT,
                 })
             }
@@ -299,6 +301,38 @@ impl<'a> Params<'a> {
         Ok(Op::Threshold(t))
     }
 
+    /// A gaussian's derivative orders: none (0), `order=N` for every axis, or `order_y`,
+    /// `order_x` (and `order_z`, 0 if absent), numpy's axis order as scipy's
+    /// `order=(oz, oy, ox)`.
+    fn orders(&mut self) -> Result<[u32; 3]> {
+        let mut one = |key: &str| -> Result<Option<u32>> {
+            self.whole(key)?
+                .map(|o| {
+                    u32::try_from(o).map_err(|_| {
+                        Error::param("gaussian", key, format!("must be at most {MAX_ORDER}"))
+                    })
+                })
+                .transpose()
+        };
+        let all = one("order")?;
+        let (z, y, x) = (one("order_z")?, one("order_y")?, one("order_x")?);
+        match (all, z, y, x) {
+            (None, None, None, None) => Ok([0; 3]),
+            (Some(o), None, None, None) => Ok([o; 3]),
+            (None, z, Some(y), Some(x)) => Ok([z.unwrap_or(0), y, x]),
+            (Some(_), ..) => Err(Error::param(
+                "gaussian",
+                "order",
+                "give either order, or order_y and order_x (and order_z for volumes)",
+            )),
+            _ => Err(Error::param(
+                "gaussian",
+                "order",
+                "per-axis orders need both order_y and order_x (e.g. order_y=0,order_x=1)",
+            )),
+        }
+    }
+
     /// Per-axis window sides: `size=N`, or `size_y`, `size_x` (and `size_z`, 1 if
     /// absent), each a whole number; `example` shows the forms in the error.
     fn sizes(&mut self, example: &str) -> Result<[u32; 3]> {
@@ -409,22 +443,20 @@ impl Op {
     /// The spec without the boundary.
     fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Op::Gaussian(g) if g.sigma_x == g.sigma_y && g.sigma_y == g.sigma_z => write!(
-                f,
-                "gaussian:sigma={},truncate={}{}",
-                g.sigma_x,
-                g.truncate,
-                g.int.spec_suffix()
-            ),
-            Op::Gaussian(g) => write!(
-                f,
-                "gaussian:sigma_z={},sigma_y={},sigma_x={},truncate={}{}",
-                g.sigma_z,
-                g.sigma_y,
-                g.sigma_x,
-                g.truncate,
-                g.int.spec_suffix()
-            ),
+            Op::Gaussian(g) => {
+                if g.sigma_x == g.sigma_y && g.sigma_y == g.sigma_z {
+                    write!(f, "gaussian:sigma={}", g.sigma_x)?;
+                } else {
+                    let (z, y, x) = (g.sigma_z, g.sigma_y, g.sigma_x);
+                    write!(f, "gaussian:sigma_z={z},sigma_y={y},sigma_x={x}")?;
+                }
+                write!(f, ",truncate={}{}", g.truncate, g.int.spec_suffix())?;
+                match g.order {
+                    [0, 0, 0] => Ok(()),
+                    [z, y, x] if z == y && y == x => write!(f, ",order={x}"),
+                    [z, y, x] => write!(f, ",order_z={z},order_y={y},order_x={x}"),
+                }
+            }
             Op::Box(b) if b.size[0] == b.size[1] && b.size[1] == b.size[2] => {
                 write!(f, "box:size={}{}", b.size[0], b.int.spec_suffix())
             }

@@ -111,6 +111,7 @@ impl Threshold {
             sigma_x: s,
             truncate: 4.0,
             int: super::IntMode::Round,
+            order: [0; 3],
             boundary: super::Boundary::REFLECT,
         }
     }
