@@ -259,7 +259,7 @@ impl Gaussian {
         let sigma = self.sigma(axis);
         let order = self.order_along(axis);
         // scipy skips axes whose sigma is (numerically) zero.
-        (sigma > 1e-15 && order % 2 == 0)
+        (sigma > 1e-15 && order.is_multiple_of(2))
             .then(|| gaussian_order_weights(sigma, self.truncate, order))
     }
 
