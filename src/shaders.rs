@@ -34,11 +34,13 @@ pub enum Shader {
     Segment,
     /// `shaders/local.wgsl`: the local threshold's comparison.
     Local,
+    /// `shaders/holes.wgsl`: a mask's inverse (filling small holes).
+    Holes,
 }
 
 impl Shader {
     /// Every shader family.
-    pub const ALL: [Shader; 13] = [
+    pub const ALL: [Shader; 14] = [
         Shader::Convert,
         Shader::Gaussian,
         Shader::BoxBlur,
@@ -52,6 +54,7 @@ impl Shader {
         Shader::Distance,
         Shader::Segment,
         Shader::Local,
+        Shader::Holes,
     ];
 
     /// The file's source as committed.
@@ -70,6 +73,7 @@ impl Shader {
             Shader::Distance => include_str!("../shaders/distance.wgsl"),
             Shader::Segment => include_str!("../shaders/segment.wgsl"),
             Shader::Local => include_str!("../shaders/local.wgsl"),
+            Shader::Holes => include_str!("../shaders/holes.wgsl"),
         }
     }
 
@@ -89,6 +93,7 @@ impl Shader {
             Shader::Distance => "distance.wgsl",
             Shader::Segment => "segment.wgsl",
             Shader::Local => "local.wgsl",
+            Shader::Holes => "holes.wgsl",
         }
     }
 

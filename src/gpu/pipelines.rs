@@ -64,6 +64,7 @@ pub(crate) enum Kernel {
     SegmentTouch,
     SegmentWrite,
     LocalCompare,
+    HolesInvert,
 }
 
 impl Kernel {
@@ -90,6 +91,7 @@ impl Kernel {
                 Shader::Segment
             }
             LocalCompare => Shader::Local,
+            HolesInvert => Shader::Holes,
         }
     }
 
@@ -138,6 +140,7 @@ impl Kernel {
             SegmentTouch => "touch",
             SegmentWrite => "write",
             LocalCompare => "compare",
+            HolesInvert => "invert",
         }
     }
 
@@ -146,9 +149,8 @@ impl Kernel {
         use Kernel::*;
         match self {
             Unpack | Pack | BoxVertical | BoxHorizontal | Crop | BoxIntVertical
-            | BoxIntHorizontal | Median | MorphDifference | SquareSum | LocalCompare => {
-                &[(1, Read), (2, ReadWrite)]
-            }
+            | BoxIntHorizontal | Median | MorphDifference | SquareSum | LocalCompare
+            | HolesInvert => &[(1, Read), (2, ReadWrite)],
             Antisym => &[(1, Read), (2, ReadWrite), (3, Read)],
             Root => &[(2, ReadWrite)],
             MorphGrow => &[(1, Read), (4, ReadWrite)],
@@ -211,6 +213,7 @@ impl Kernel {
                 super::segment::CONSTANTS
             }
             LocalCompare => super::local::CONSTANTS,
+            HolesInvert => super::holes::CONSTANTS,
         }
     }
 
@@ -247,12 +250,13 @@ impl Kernel {
                 std::mem::size_of::<super::segment::Params>()
             }
             LocalCompare => std::mem::size_of::<super::local::Params>(),
+            HolesInvert => std::mem::size_of::<super::holes::Params>(),
         }
     }
 
     /// Every kernel.
     #[cfg(test)]
-    pub const ALL: [Kernel; 44] = [
+    pub const ALL: [Kernel; 45] = [
         Kernel::Unpack,
         Kernel::Pack,
         Kernel::GaussHorizontalTiled,
@@ -297,6 +301,7 @@ impl Kernel {
         Kernel::SegmentTouch,
         Kernel::SegmentWrite,
         Kernel::LocalCompare,
+        Kernel::HolesInvert,
     ];
 
     /// `imflow.<shader>.<entry>`, the label of the pipeline and its errors.
