@@ -138,24 +138,27 @@ fn pass(
         return; // a line of one sample keeps its feature
     }
     let lines: Vec<(usize, [usize; 3])> = lines.collect();
-    let before: &[Feature] = ft;
-    let done: Vec<Vec<Feature>> = lines
-        .par_iter()
-        .map_init(
-            || (Vec::with_capacity(len), Vec::with_capacity(len)),
-            |(f, g), &(start, coor)| {
-                f.clear();
-                f.extend((0..len).map(|i| before[start + i * stride]));
-                let coor = coor.map(|c| c as i64);
-                let mut out = f.clone();
-                voronoi(f, &mut out, (coor, axis), spacing, g);
-                out
-            },
-        )
-        .collect();
-    for ((start, _), line) in lines.iter().zip(done) {
-        for (i, f) in line.into_iter().enumerate() {
-            ft[start + i * stride] = f;
+    // Lines a group transforms at once (in parallel) before writing them back: the
+    // scratch stays a few lines' worth whatever the frame.
+    const GROUP: usize = 1024;
+    let mut buf = vec![NONE; GROUP.min(lines.len()) * len];
+    for group in lines.chunks(GROUP) {
+        let before: &[Feature] = ft;
+        (buf[..group.len() * len].par_chunks_mut(len))
+            .zip(group.par_iter())
+            .for_each_init(
+                || (Vec::with_capacity(len), Vec::with_capacity(len)),
+                |(f, g), (out, &(start, coor))| {
+                    f.clear();
+                    f.extend((0..len).map(|i| before[start + i * stride]));
+                    out.copy_from_slice(f);
+                    voronoi(f, out, (coor.map(|c| c as i64), axis), spacing, g);
+                },
+            );
+        for (line, &(start, _)) in buf.chunks(len).zip(group) {
+            for (i, &f) in line.iter().enumerate() {
+                ft[start + i * stride] = f;
+            }
         }
     }
 }
