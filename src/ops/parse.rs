@@ -49,18 +49,18 @@ impl Op {
             op: op_name,
             params,
         };
-        let op =
-            match op_name {
-                "gaussian" => {
-                    let sigma = p.number("sigma")?;
-                    let sz = p.number("sigma_z")?;
-                    let sy = p.number("sigma_y")?;
-                    let sx = p.number("sigma_x")?;
-                    let truncate = p.number("truncate")?.unwrap_or(4.0);
-                    let int = IntMode::parse("gaussian", p.take("int"))?;
-                    // numpy's axis order: (z, y, x). A per-axis form without sigma_z leaves
-                    // the slices of a volume apart (scipy's sigma=(0, sy, sx)).
-                    let [sigma_z, sigma_y, sigma_x] = match (sigma, sz, sy, sx) {
+        let op = match op_name {
+            "gaussian" => {
+                let sigma = p.number("sigma")?;
+                let sz = p.number("sigma_z")?;
+                let sy = p.number("sigma_y")?;
+                let sx = p.number("sigma_x")?;
+                let truncate = p.number("truncate")?.unwrap_or(4.0);
+                let int = IntMode::parse("gaussian", p.take("int"))?;
+                // numpy's axis order: (z, y, x). A per-axis form without sigma_z leaves
+                // the slices of a volume apart (scipy's sigma=(0, sy, sx)).
+                let [sigma_z, sigma_y, sigma_x] =
+                    match (sigma, sz, sy, sx) {
                         (Some(s), None, None, None) => [s; 3],
                         (None, z, Some(y), Some(x)) => [z.unwrap_or(0.0), y, x],
                         (Some(_), _, _, _) => return Err(Error::param(
@@ -77,109 +77,67 @@ impl Op {
                             ))
                         }
                     };
-                    Op::Gaussian(Gaussian {
-                        sigma_z,
-                        sigma_y,
-                        sigma_x,
-                        truncate,
-                        int,
-                    })
-                }
-                "box" => {
-                    let size = p.sizes("box:size=5, or size_y=3,size_x=5")?;
-                    let int = IntMode::parse("box", p.take("int"))?;
-                    Op::Box(BoxBlur { size, int })
-                }
-                "median" => Op::Median(Median {
-                    size: p.sizes("median:size=3, or size_y=3,size_x=5")?,
-                }),
-                "threshold" => p.threshold()?,
-                "gradient" => Op::Gradient(Gradient {
-                    sigma: p.number("sigma")?.ok_or_else(|| {
-                        Error::param("gradient", "sigma", "missing (e.g. gradient:sigma=2)")
-                    })?,
+                Op::Gaussian(Gaussian {
+                    sigma_z,
+                    sigma_y,
+                    sigma_x,
+                    truncate,
+                    int,
+                })
+            }
+            "box" => {
+                let size = p.sizes("box:size=5, or size_y=3,size_x=5")?;
+                let int = IntMode::parse("box", p.take("int"))?;
+                Op::Box(BoxBlur { size, int })
+            }
+            "median" => Op::Median(Median {
+                size: p.sizes("median:size=3, or size_y=3,size_x=5")?,
+            }),
+            "threshold" => p.threshold()?,
+            "gradient" => Op::Gradient(Gradient {
+                sigma: p.number("sigma")?.ok_or_else(|| {
+                    Error::param("gradient", "sigma", "missing (e.g. gradient:sigma=2)")
+                })?,
+                truncate: p.number("truncate")?.unwrap_or(4.0),
+            }),
+            "log" => Op::Log(Log {
+                sigma: p
+                    .number("sigma")?
+                    .ok_or_else(|| Error::param("log", "sigma", "missing (e.g. log:sigma=2)"))?,
+                truncate: p.number("truncate")?.unwrap_or(4.0),
+            }),
+            "dog" => {
+                let low = p.number("low")?.ok_or_else(|| {
+                    Error::param("dog", "low", "missing (e.g. dog:low=1 or dog:low=1,high=3)")
+                })?;
+                Op::Dog(Dog {
+                    low,
+                    // scikit-image's default.
+                    high: p.number("high")?.unwrap_or(low * 1.6),
                     truncate: p.number("truncate")?.unwrap_or(4.0),
-                }),
-                "log" => Op::Log(Log {
-                    sigma: p.number("sigma")?.ok_or_else(|| {
-                        Error::param("log", "sigma", "missing (e.g. log:sigma=2)")
-                    })?,
-                    truncate: p.number("truncate")?.unwrap_or(4.0),
-                }),
-                "dog" => {
-                    let low = p.number("low")?.ok_or_else(|| {
-                        Error::param("dog", "low", "missing (e.g. dog:low=1 or dog:low=1,high=3)")
-                    })?;
-                    Op::Dog(Dog {
-                        low,
-                        // scikit-image's default.
-                        high: p.number("high")?.unwrap_or(low * 1.6),
-                        truncate: p.number("truncate")?.unwrap_or(4.0),
-                    })
-                }
-                "distance" => Op::Distance(p.sampling()?),
-                "fill_holes" => Op::FillHoles,
-                "clear_border" => Op::ClearBorder,
-                "expand_labels" => {
-                    let distance = p.number("distance")?.unwrap_or(1.0);
-                    let all = p.number("spacing")?;
-                    let (z, y, x) = (
-                        p.number("spacing_z")?,
-                        p.number("spacing_y")?,
-                        p.number("spacing_x")?,
-                    );
-                    if all.is_some() && (z.is_some() || y.is_some() || x.is_some()) {
-                        return Err(Error::param(
-                            "expand_labels",
-                            "spacing",
-                            "give either spacing or spacing_z/spacing_y/spacing_x, not both",
-                        ));
-                    }
-                    let one = all.unwrap_or(1.0);
-                    Op::ExpandLabels(ExpandLabels {
-                        distance,
-                        spacing_z: z.unwrap_or(one),
-                        spacing_y: y.unwrap_or(one),
-                        spacing_x: x.unwrap_or(one),
-                    })
-                }
-                "label" => Op::Label(Label {
-                    connectivity: p.connectivity()?,
-                }),
-                "remove_small_objects" => Op::RemoveSmall(RemoveSmall {
-                    min_size: p.whole("min_size")?,
-                    max_size: p.whole("max_size")?,
-                    connectivity: p.connectivity()?,
-                }),
-                "remove_small_holes" => {
-                    let max_size = p.whole("max_size")?;
-                    // skimage's deprecated exclusive form: holes smaller than it.
-                    let area_threshold = p.whole("area_threshold")?;
-                    let max_size =
-                        match (max_size, area_threshold) {
-                            (Some(_), Some(_)) => return Err(Error::param(
-                                "remove_small_holes",
-                                "area_threshold",
-                                "give max_size (holes of at most that many pixels are filled) or \
-                             area_threshold (holes smaller than it), not both",
-                            )),
-                            (Some(n), None) => n,
-                            (None, Some(a)) => a.saturating_sub(1),
-                            (None, None) => RemoveHoles::DEFAULT_MAX_SIZE,
-                        };
-                    Op::RemoveHoles(RemoveHoles {
-                        max_size,
-                        connectivity: p.connectivity()?,
-                    })
-                }
-                kind => {
-                    let kind = MorphKind::ALL
-                        .iter()
-                        .find(|(_, n)| *n == kind)
-                        .map_or(MorphKind::Erode, |p| p.0);
-                    Op::from_morph(kind, p.footprint()?)
-                }
-            };
+                })
+            }
+            "distance" => Op::Distance(p.sampling()?),
+            "fill_holes" => Op::FillHoles,
+            "clear_border" => Op::ClearBorder,
+            "expand_labels" => Op::ExpandLabels(p.expand()?),
+            "remove_small_holes" => Op::RemoveHoles(p.holes()?),
+            "label" => Op::Label(Label {
+                connectivity: p.connectivity()?,
+            }),
+            "remove_small_objects" => Op::RemoveSmall(RemoveSmall {
+                min_size: p.whole("min_size")?,
+                max_size: p.whole("max_size")?,
+                connectivity: p.connectivity()?,
+            }),
+            kind => {
+                let kind = MorphKind::ALL
+                    .iter()
+                    .find(|(_, n)| *n == kind)
+                    .map_or(MorphKind::Erode, |p| p.0);
+                Op::from_morph(kind, p.footprint()?)
+            }
+        };
         p.finish()?;
         op.validate()?;
         Ok(op)
@@ -229,6 +187,56 @@ impl<'a> Params<'a> {
         Ok(self
             .whole("connectivity")?
             .map_or(1, |c| u8::try_from(c).unwrap_or(u8::MAX)))
+    }
+
+    /// Filling small holes: `max_size` (skimage's default 64), or the deprecated
+    /// `area_threshold` (holes smaller than it, so `max_size = area_threshold - 1`).
+    fn holes(&mut self) -> Result<RemoveHoles> {
+        let max_size = self.whole("max_size")?;
+        let area_threshold = self.whole("area_threshold")?;
+        let max_size = match (max_size, area_threshold) {
+            (Some(_), Some(_)) => {
+                return Err(Error::param(
+                    "remove_small_holes",
+                    "area_threshold",
+                    "give max_size (holes of at most that many pixels are filled) or \
+                     area_threshold (holes smaller than it), not both",
+                ))
+            }
+            (Some(n), None) => n,
+            (None, Some(a)) => a.saturating_sub(1),
+            (None, None) => RemoveHoles::DEFAULT_MAX_SIZE,
+        };
+        Ok(RemoveHoles {
+            max_size,
+            connectivity: self.connectivity()?,
+        })
+    }
+
+    /// Expanding labels: `distance` (skimage's default 1) and the spacing, none (1),
+    /// `spacing=S`, or any of `spacing_z`, `spacing_y`, `spacing_x` (1 if absent).
+    fn expand(&mut self) -> Result<ExpandLabels> {
+        let distance = self.number("distance")?.unwrap_or(1.0);
+        let all = self.number("spacing")?;
+        let (z, y, x) = (
+            self.number("spacing_z")?,
+            self.number("spacing_y")?,
+            self.number("spacing_x")?,
+        );
+        if all.is_some() && (z.is_some() || y.is_some() || x.is_some()) {
+            return Err(Error::param(
+                "expand_labels",
+                "spacing",
+                "give either spacing or spacing_z/spacing_y/spacing_x, not both",
+            ));
+        }
+        let one = all.unwrap_or(1.0);
+        Ok(ExpandLabels {
+            distance,
+            spacing_z: z.unwrap_or(one),
+            spacing_y: y.unwrap_or(one),
+            spacing_x: x.unwrap_or(one),
+        })
     }
 
     /// The distance transform's sampling: none (1), `sampling=S`, or `sampling_y` and
