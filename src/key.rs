@@ -16,7 +16,7 @@ const SCHEME: &[u8] = b"imflow.key.v1";
 
 /// Versions of the CPU twins. Bump one when its numerics change; the shader side is
 /// covered by hashing the WGSL source.
-const CPU_TWIN_VERSIONS: [(&str, u32); 7] = [
+const CPU_TWIN_VERSIONS: [(&str, u32); 8] = [
     ("convert", 1),
     ("gaussian", 1),
     ("box", 2), // 2: running sums start at fixed places in the whole image (tiling)
@@ -24,6 +24,7 @@ const CPU_TWIN_VERSIONS: [(&str, u32); 7] = [
     ("gaussian.int", 1),
     ("box.int", 1),
     ("label", 1),
+    ("expand_labels", 1),
 ];
 
 /// A 32-byte blake3 key.
@@ -250,7 +251,10 @@ pub fn op_version(op: &Op) -> Key {
         Op::Gradient(_) => ("gradient", Shader::Gaussian),
         Op::Distance(_) => ("distance", Shader::Distance),
         Op::FillHoles => ("fill_holes", Shader::Segment),
+        Op::RemoveHoles(_) => ("remove_small_holes", Shader::Holes),
         Op::ClearBorder => ("clear_border", Shader::Segment),
+        // Both backends run the CPU twin (`cpu::expand`); the version is the twin's.
+        Op::ExpandLabels(_) => ("expand_labels", Shader::Distance),
     };
     let twin = |name: &str| {
         CPU_TWIN_VERSIONS
@@ -274,6 +278,11 @@ pub fn op_version(op: &Op) -> Key {
     // The gaussians' difference and sum run the rank shader's `difference`.
     if let Op::Dog(_) | Op::Log(_) = op {
         h.field(Shader::Rank.source().as_bytes());
+    }
+    // Filling small holes inverts the mask around removing small objects (label.wgsl).
+    if let Op::RemoveHoles(_) = op {
+        h.field(Shader::Label.source().as_bytes())
+            .field(&twin("label").to_le_bytes());
     }
     // The gradient's derivative passes and sum of squares.
     if let Op::Gradient(_) = op {

@@ -40,7 +40,8 @@ enum Command {
     /// Apply ops, in order, to one image file and write the result (no cache).
     ///
     /// The ops (gaussian, box, median, dog, log, gradient, thresholds, label,
-    /// remove_small_objects, the morphology ops, distance, fill_holes, clear_border) are
+    /// remove_small_objects, remove_small_holes, the morphology ops, distance, fill_holes,
+    /// clear_border, expand_labels) are
     /// listed under --op. On a volume each op works in 3-D (connectivity 3: corners too;
     /// ball and cube footprints).
     /// Output format from OUT's extension (.tif/.tiff, .png, .jpg/.jpeg, .gif, .webp,

@@ -36,11 +36,13 @@ pub enum Shader {
     Local,
     /// `shaders/pad.wgsl`: padding by a boundary mode.
     Pad,
+    /// `shaders/holes.wgsl`: a mask's inverse (filling small holes).
+    Holes,
 }
 
 impl Shader {
     /// Every shader family.
-    pub const ALL: [Shader; 14] = [
+    pub const ALL: [Shader; 15] = [
         Shader::Convert,
         Shader::Gaussian,
         Shader::BoxBlur,
@@ -55,6 +57,7 @@ impl Shader {
         Shader::Segment,
         Shader::Local,
         Shader::Pad,
+        Shader::Holes,
     ];
 
     /// The file's source as committed.
@@ -74,6 +77,7 @@ impl Shader {
             Shader::Segment => include_str!("../shaders/segment.wgsl"),
             Shader::Local => include_str!("../shaders/local.wgsl"),
             Shader::Pad => include_str!("../shaders/pad.wgsl"),
+            Shader::Holes => include_str!("../shaders/holes.wgsl"),
         }
     }
 
@@ -94,6 +98,7 @@ impl Shader {
             Shader::Segment => "segment.wgsl",
             Shader::Local => "local.wgsl",
             Shader::Pad => "pad.wgsl",
+            Shader::Holes => "holes.wgsl",
         }
     }
 

@@ -119,6 +119,8 @@ fn apply_help_lists_every_op() {
         "distance",
         "fill_holes",
         "clear_border",
+        "remove_small_holes",
+        "expand_labels",
     ] {
         assert!(
             help.contains(op),
@@ -282,6 +284,65 @@ fn apply_fill_holes_then_distance() {
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("`distance` needs the whole frame"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// `imflow apply` fills small holes, labels and expands the labels, equal to the
+/// library's CPU twin; expand_labels in a frame --memory would tile is refused naming
+/// the op.
+#[test]
+fn apply_remove_small_holes_label_expand_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (120u32, 90u32);
+    let mask: Vec<u8> = (0..w * h)
+        .map(|i| {
+            let (x, y) = (i % w, i / w);
+            u8::from((x / 15 + y / 15) % 2 == 0 && (x * 7 + y * 3) % 13 != 0) * 255
+        })
+        .collect();
+    let image = imflow::Image::new(w, h, 1, Samples::U8(mask)).unwrap();
+    let input = dir.path().join("mask.png");
+    io::save(&image, &input).unwrap();
+    let out = dir.path().join("labels.tif");
+    let specs = [
+        "remove_small_holes:max_size=4",
+        "label",
+        "expand_labels:distance=3",
+    ];
+    let mut args = vec!["apply", input.to_str().unwrap(), out.to_str().unwrap()];
+    for spec in &specs {
+        args.extend(["--op", spec]);
+    }
+    args.extend(["--backend", "cpu"]);
+    let o = imflow(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = io::load(&out).unwrap();
+    let ops: Vec<imflow::Op> = specs
+        .iter()
+        .map(|s| imflow::Op::parse(s).unwrap())
+        .collect();
+    let want = imflow::Processor::cpu()
+        .run(&image, &ops, imflow::OutputType::Same)
+        .unwrap()
+        .image;
+    assert_eq!(got.to_f32_vec(), want.to_f32_vec());
+    assert!(want.to_f32_vec().iter().any(|&v| v > 1.0), "several labels");
+    let o = imflow(&[
+        "apply",
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--op",
+        "expand_labels",
+        "--backend",
+        "cpu",
+        "--memory",
+        "16KiB",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("`expand_labels` needs the whole frame"),
         "{}",
         stderr(&o)
     );

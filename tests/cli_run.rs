@@ -589,3 +589,69 @@ fn no_gpu_means_cpu_fallback_for_auto_and_a_clear_failure_for_gpu() {
         stderr(&gpu)
     );
 }
+
+/// A flow file with filling small holes and expanding labels: outputs equal to the
+/// library's, and a second run all cache hits.
+#[test]
+fn a_flow_file_fills_small_holes_and_expands_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let image = random_image(64, 48, 1, SampleType::U16, 5);
+    io::save(&image, input.join("cell.tif")).unwrap();
+    let flow = dir.path().join("flow.toml");
+    std::fs::write(
+        &flow,
+        r#"
+        [nodes.mask]
+        from = "input"
+        ops = ["threshold:value=30000", "remove_small_holes:max_size=3,connectivity=2"]
+        output = "mask"
+
+        [nodes.grown]
+        from = "mask"
+        ops = ["label", "expand_labels:distance=1.5"]
+        output = "grown"
+        dtype = "u16"
+        "#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let args = [
+        "run",
+        "-i",
+        s(&input),
+        "--flow",
+        s(&flow),
+        "--out",
+        s(&out),
+        "--json",
+    ];
+    let o = imflow(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = json(&o);
+    let outputs = r["outputs"].as_array().unwrap();
+    assert_eq!(outputs.len(), 2);
+    let ops = |specs: &[&str]| -> Vec<Op> { specs.iter().map(|s| Op::parse(s).unwrap()).collect() };
+    let mask_ops = ops(&[
+        "threshold:value=30000",
+        "remove_small_holes:max_size=3,connectivity=2",
+    ]);
+    let mut grown_ops = mask_ops.clone();
+    grown_ops.extend(ops(&["label", "expand_labels:distance=1.5"]));
+    let cpu = Processor::cpu();
+    for (name, chain) in [("cell_mask", &mask_ops), ("cell_grown", &grown_ops)] {
+        let o = outputs.iter().find(|o| o["name"] == name).unwrap();
+        let got = io::load(Path::new(o["path"].as_str().unwrap())).unwrap();
+        let want = cpu.run(&image, chain, OutputType::Same).unwrap().image;
+        assert_eq!(got.to_f32_vec(), want.to_f32_vec(), "{name}");
+    }
+    let again = json(&imflow(&args));
+    assert_eq!(
+        (
+            again["summary"]["hits"].as_u64(),
+            again["summary"]["computed"].as_u64()
+        ),
+        (Some(2), Some(0))
+    );
+}

@@ -45,6 +45,7 @@ from ._imflow import (  # noqa: F401 (re-exported)
     dilation,
     distance,
     encode,
+    expand_labels,
     erosion,
     fill_holes,
     gaussian,
@@ -59,6 +60,7 @@ from ._imflow import (  # noqa: F401 (re-exported)
     median,
     op_version,
     opening,
+    remove_small_holes,
     remove_small_objects,
     threshold,
     threshold_otsu,
@@ -74,7 +76,7 @@ __all__ = [
     "label", "measure", "op_version", "remove_small_objects", "threshold", "threshold_otsu",
     "threshold_value", "voxel_size", "median", "erosion", "dilation", "opening", "closing", "white_tophat",
     "black_tophat", "difference_of_gaussians", "gaussian_laplace", "gaussian_gradient_magnitude",
-    "distance", "fill_holes", "clear_border",
+    "distance", "fill_holes", "clear_border", "remove_small_holes", "expand_labels",
 ]
 
 

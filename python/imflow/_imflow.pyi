@@ -142,6 +142,24 @@ def clear_border(array: _Array, *, backend: _Backend = "auto", stack: Optional[b
     """skimage.segmentation.clear_border(labels): objects (connected samples of equal
     nonzero value, full connectivity) that touch the border set to 0. Result: the
     input's dtype (bool for a bool mask)."""
+def remove_small_holes(array: _Array, *, max_size: Optional[int] = None,
+                       connectivity: Optional[int] = None, area_threshold: Optional[int] = None,
+                       backend: _Backend = "auto", stack: Optional[bool] = None,
+                       volume: bool = False) -> _Array:
+    """skimage.morphology.remove_small_holes(x != 0, max_size=max_size,
+    connectivity=connectivity) as a uint8 mask of 0/255: holes (components of the
+    background, touching the border or not) of at most max_size pixels (skimage's
+    default 64) are filled; connectivity 1 (skimage's default), 2, or 3 (volumes). The
+    deprecated area_threshold (holes smaller than it) may stand in for max_size."""
+def expand_labels(label_image: _Array, distance: float = 1.0,
+                  spacing: Optional[Union[float, Sequence[float]]] = None, *,
+                  backend: _Backend = "auto", stack: Optional[bool] = None,
+                  volume: bool = False) -> _Array:
+    """skimage.segmentation.expand_labels(label_image, distance): every zero sample
+    within Euclidean distance `distance` of a label takes the nearest label, equally
+    near labels as scipy's feature transform (which skimage uses) picks them. `spacing`
+    one number, or one per axis ((y, x), or (z, y, x) with volume=True). Result: the
+    input's dtype (bool for a bool mask)."""
 def threshold(array: _Array, value: Union[float, str], *, block: Optional[int] = None,
               offset: float = 0.0, backend: _Backend = "auto",
               stack: Optional[bool] = None, volume: bool = False) -> _Array:

@@ -10,6 +10,7 @@ pub mod convert;
 pub mod derivative;
 pub mod direct;
 pub mod distance;
+pub mod expand;
 pub mod gaussian;
 pub mod label;
 pub(crate) mod layout;
@@ -63,6 +64,8 @@ pub fn apply_ref(planes: PlanesRef<'_>, op: &Op) -> Result<(Planes, Option<f64>)
         }
         Op::Label(l) => (label::label(planes, l)?, None),
         Op::RemoveSmall(r) => (label::remove_small(planes, r)?, None),
+        Op::RemoveHoles(r) => (label::remove_holes(planes, r)?, None),
+        Op::ExpandLabels(e) => (expand::expand_labels(planes, e), None),
         Op::Median(m) => {
             m.check_volume(planes.window.full_depth > 1)?;
             (rank::median(planes, m), None)

@@ -100,6 +100,29 @@ impl GpuEngine {
     }
 }
 
+impl GpuEngine {
+    /// `expand_labels` of `src` by the CPU twin (see `gpu/expand.rs`): what is recorded
+    /// so far is submitted with a copy of `src` to read back (the earlier reads land in
+    /// `out`), and the frame goes on in a fresh recording from the uploaded result.
+    fn expand_labels(
+        &self,
+        batch: &mut crate::gpu::batch::Batch<'_>,
+        reads: &mut Reads,
+        out: &mut Outcome<Arc<GpuImage>>,
+        src: &GpuImage,
+        e: &crate::ops::ExpandLabels,
+    ) -> Result<GpuImage> {
+        e.validate()?;
+        let slot = batch.read_planes(src)?;
+        let earlier = std::mem::take(reads);
+        let read = batch.submit_and_continue()?.wait(|mapped| {
+            earlier.read(mapped, out)?;
+            Ok(slot.of(mapped).to_vec())
+        })?;
+        batch.expanded(src, &read, e)
+    }
+}
+
 impl Engine for GpuEngine {
     type Frame = Arc<GpuImage>;
     type Pending = GpuPending;
@@ -171,9 +194,13 @@ impl Engine for GpuEngine {
                         | Op::Gradient(_) => batch.filter(src, op)?,
                         Op::Label(l) => batch.label(src, l)?,
                         Op::RemoveSmall(r) => batch.remove_small(src, r)?,
+                        Op::RemoveHoles(r) => batch.remove_holes(src, r)?,
                         Op::Distance(d) => batch.distance(src, d)?,
                         Op::FillHoles => batch.fill_holes(src)?,
                         Op::ClearBorder => batch.clear_border(src)?,
+                        Op::ExpandLabels(e) => {
+                            self.expand_labels(&mut batch, &mut reads, &mut out, src, e)?
+                        }
                         Op::Erode(_)
                         | Op::Dilate(_)
                         | Op::Open(_)

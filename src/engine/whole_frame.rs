@@ -12,7 +12,8 @@
 //! - Objects (`label`, `remove_small_objects` on a mask): a pass hands the input's rows
 //!   band by band to [`Runs`], which keeps only the foreground runs and their
 //!   union-find; each tile's values are then rendered from the runs, numbered as the
-//!   untiled frame numbers them.
+//!   untiled frame numbers them. `remove_small_holes` does the same with the runs of
+//!   the input's inverse (its background), as skimage removes small objects from it.
 
 use super::cut::{Tile, Tiling};
 use super::graph::{Graph, Node};
@@ -103,6 +104,7 @@ fn render_tile(op: &Op, runs: &[Runs], rect: Rect) -> Image {
                     255.0
                 }
             }),
+            Op::RemoveHoles(h) => crate::cpu::label::holes_render(r, h, rect, &mut plane),
             _ => r.render(rect, &mut plane, |l| l as f32),
         }
         for (i, &v) in plane.iter().enumerate() {
@@ -424,9 +426,9 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
             .ok_or_else(|| Error::usage("the Otsu scan gave no threshold"))
     }
 
-    /// The objects of node `input`'s values over the whole frame, for `op` (`label`, or
-    /// `remove_small_objects` on a mask): its rows, band by band, into one [`Runs`] per
-    /// channel.
+    /// The objects of node `input`'s values over the whole frame, for `op` (`label`,
+    /// `remove_small_objects` on a mask, or `remove_small_holes`, whose objects are the
+    /// background's): its rows, band by band, into one [`Runs`] per channel.
     pub fn resolve_objects(
         &self,
         steps: &[Step<E::Frame>],
@@ -438,6 +440,7 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
         let connectivity = match op {
             Op::Label(l) => l.connectivity,
             Op::RemoveSmall(r) if !RemoveSmall::labels_mode(self.types[input]) => r.connectivity,
+            Op::RemoveHoles(r) => r.connectivity,
             _ => {
                 return Err(Error::usage(format!(
                     "`{op}` on label values cannot run in tiles yet: remove small objects \
@@ -445,11 +448,12 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
                 )))
             }
         };
-        let mut runs = IntoRuns(
-            (0..self.frame.channels)
+        let mut runs = IntoRuns {
+            runs: (0..self.frame.channels)
                 .map(|_| Runs::new(self.frame.width, self.frame.height, connectivity))
                 .collect(),
-        );
+            inverse: matches!(op, Op::RemoveHoles(_)),
+        };
         let mut rows = Rows::new(1);
         self.pass(
             steps,
@@ -464,25 +468,33 @@ impl<E: Engine> TiledFrame<'_, '_, E> {
             },
             &mut |o, l| rows.take(o.images, l, &mut [&mut runs]),
         )?;
-        for r in &mut runs.0 {
+        for r in &mut runs.runs {
             r.finish()?;
         }
-        Ok(runs.0)
+        Ok(runs.runs)
     }
 }
 
-/// Bands of an objects op's input (f32), into one [`Runs`] per channel.
-struct IntoRuns(Vec<Runs>);
+/// Bands of an objects op's input (f32), into one [`Runs`] per channel: of the input,
+/// or of its inverse (`logical_not`, for filling holes).
+struct IntoRuns {
+    runs: Vec<Runs>,
+    inverse: bool,
+}
 
 impl RowSink for IntoRuns {
     fn put(&mut self, band: Image) -> Result<()> {
         let Samples::F32(v) = band.samples() else {
             return Err(Error::usage("a band came back as another type"));
         };
-        let c = self.0.len();
-        for (ch, r) in self.0.iter_mut().enumerate() {
+        let c = self.runs.len();
+        for (ch, r) in self.runs.iter_mut().enumerate() {
             let plane: Vec<f32> = v.iter().skip(ch).step_by(c).copied().collect();
-            r.push_rows(&plane);
+            if self.inverse {
+                r.push_rows(&crate::cpu::label::invert(&plane));
+            } else {
+                r.push_rows(&plane);
+            }
         }
         Ok(())
     }

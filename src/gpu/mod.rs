@@ -13,7 +13,9 @@ mod context;
 pub(crate) mod convert;
 mod derivative;
 mod distance;
+mod expand;
 mod gaussian;
+mod holes;
 mod label;
 mod local;
 mod pad;
@@ -154,6 +156,7 @@ impl GpuContext {
             Op::Threshold(t) => self.threshold(src, t).map(|(m, v)| (m, Some(v))),
             Op::Label(l) => self.one_batch("imflow.label", |b| b.label(src, l)),
             Op::RemoveSmall(r) => self.one_batch("imflow.remove_small", |b| b.remove_small(src, r)),
+            Op::RemoveHoles(r) => self.one_batch("imflow.remove_holes", |b| b.remove_holes(src, r)),
             Op::Median(_) | Op::Dog(_) | Op::Log(_) | Op::Gradient(_) => {
                 let label = format!("imflow.{}", op.name());
                 self.one_batch(&label, |b| b.filter(src, op))
@@ -161,6 +164,7 @@ impl GpuContext {
             Op::Distance(d) => self.one_batch("imflow.distance", |b| b.distance(src, d)),
             Op::FillHoles => self.one_batch("imflow.fill_holes", |b| b.fill_holes(src)),
             Op::ClearBorder => self.one_batch("imflow.clear_border", |b| b.clear_border(src)),
+            Op::ExpandLabels(e) => Ok((self.expand_labels(src, e)?, None)),
             Op::Erode(_)
             | Op::Dilate(_)
             | Op::Open(_)

@@ -66,6 +66,7 @@ pub(crate) enum Kernel {
     LocalCompare,
     /// `shaders/pad.wgsl`: padding by a boundary mode.
     Pad,
+    HolesInvert,
 }
 
 impl Kernel {
@@ -93,6 +94,7 @@ impl Kernel {
             }
             LocalCompare => Shader::Local,
             Pad => Shader::Pad,
+            HolesInvert => Shader::Holes,
         }
     }
 
@@ -142,6 +144,7 @@ impl Kernel {
             SegmentWrite => "write",
             LocalCompare => "compare",
             Pad => "pad",
+            HolesInvert => "invert",
         }
     }
 
@@ -150,9 +153,8 @@ impl Kernel {
         use Kernel::*;
         match self {
             Unpack | Pack | BoxVertical | BoxHorizontal | Crop | BoxIntVertical
-            | BoxIntHorizontal | Median | MorphDifference | SquareSum | LocalCompare | Pad => {
-                &[(1, Read), (2, ReadWrite)]
-            }
+            | BoxIntHorizontal | Median | MorphDifference | SquareSum | LocalCompare | Pad
+            | HolesInvert => &[(1, Read), (2, ReadWrite)],
             Antisym => &[(1, Read), (2, ReadWrite), (3, Read)],
             Root => &[(2, ReadWrite)],
             MorphGrow => &[(1, Read), (4, ReadWrite)],
@@ -216,6 +218,7 @@ impl Kernel {
             }
             LocalCompare => super::local::CONSTANTS,
             Pad => super::pad::CONSTANTS,
+            HolesInvert => super::holes::CONSTANTS,
         }
     }
 
@@ -253,12 +256,13 @@ impl Kernel {
             }
             LocalCompare => std::mem::size_of::<super::local::Params>(),
             Pad => std::mem::size_of::<super::pad::Params>(),
+            HolesInvert => std::mem::size_of::<super::holes::Params>(),
         }
     }
 
     /// Every kernel.
     #[cfg(test)]
-    pub const ALL: [Kernel; 45] = [
+    pub const ALL: [Kernel; 46] = [
         Kernel::Unpack,
         Kernel::Pack,
         Kernel::GaussHorizontalTiled,
@@ -304,6 +308,7 @@ impl Kernel {
         Kernel::SegmentWrite,
         Kernel::LocalCompare,
         Kernel::Pad,
+        Kernel::HolesInvert,
     ];
 
     /// `imflow.<shader>.<entry>`, the label of the pipeline and its errors.

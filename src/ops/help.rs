@@ -19,6 +19,8 @@ pub const OP_HELP: &str = "An op, `name[:key=value,...]`; repeat for a chain. Th
                                     x > skimage.filters.threshold_local(x, N, offset=C) (gaussian)
   label[:connectivity=1|2|3]        scipy.ndimage.label / skimage.measure.label, u32
   remove_small_objects:min_size=N   skimage.morphology.remove_small_objects (or max_size=N)
+  remove_small_holes[:max_size=64]  skimage.morphology.remove_small_holes (holes of <= N pixels filled;
+                                    connectivity=1|2|3), a 0/255 mask
   erode:footprint=F                 skimage.morphology.erosion
   dilate:footprint=F                skimage.morphology.dilation
   open:footprint=F                  skimage.morphology.opening
@@ -29,6 +31,8 @@ pub const OP_HELP: &str = "An op, `name[:key=value,...]`; repeat for a chain. Th
                                     sampling_x=..); write it with --dtype f32 (same rounds to the source's type)
   fill_holes                        scipy.ndimage.binary_fill_holes, a 0/255 mask
   clear_border                      skimage.segmentation.clear_border (masks or labels)
+  expand_labels[:distance=1]        skimage.segmentation.expand_labels (labels keep their type;
+                                    spacing=S or spacing_z=..,spacing_y=..,spacing_x=..)
 Modes: gaussian, box, median, dog, log and gradient also take mode=reflect|nearest|mirror|wrap|constant
 (scipy.ndimage's; reflect is the default) and, with constant, cval=V (default 0); wrap needs the whole frame.
 Footprints F: disk,radius=R | ball,radius=R | cross,radius=R | square,size=N | cube,size=N

@@ -86,6 +86,9 @@ pub enum Op {
     /// Removing objects by area from a mask or labels.
     #[serde(rename = "remove_small_objects")]
     RemoveSmall(RemoveSmall),
+    /// Filling the small holes of a mask.
+    #[serde(rename = "remove_small_holes")]
+    RemoveHoles(RemoveHoles),
     /// Median filter.
     Median(Median),
     /// Grey erosion: the minimum over a footprint.
@@ -114,11 +117,14 @@ pub enum Op {
     /// Removing the objects that touch the image's border.
     #[serde(rename = "clear_border")]
     ClearBorder,
+    /// Growing labels into the background by up to a distance.
+    #[serde(rename = "expand_labels")]
+    ExpandLabels(ExpandLabels),
 }
 
 const KNOWN_OPS: &str = "gaussian, box, median, dog, log, gradient, threshold, label, \
-                         remove_small_objects, erode, dilate, open, close, tophat, blackhat, \
-                         distance, fill_holes, clear_border";
+                         remove_small_objects, remove_small_holes, erode, dilate, open, close, tophat, blackhat, \
+                         distance, fill_holes, clear_border, expand_labels";
 
 impl Op {
     /// Checks the op's parameters.
@@ -160,11 +166,13 @@ impl Op {
             Op::Threshold(t) => t.validate(),
             Op::Label(l) => l.validate(),
             Op::RemoveSmall(r) => r.validate(),
+            Op::RemoveHoles(r) => r.validate(),
             Op::Median(m) => m.validate(),
             Op::Dog(d) => d.validate(),
             Op::Log(l) => l.validate(),
             Op::Gradient(g) => g.validate(),
             Op::Distance(d) => d.validate(),
+            Op::ExpandLabels(e) => e.validate(),
             _ => self.morph().map_or(Ok(()), |m| m.validate()),
         }
     }
@@ -203,6 +211,7 @@ impl Op {
             Op::Gaussian(g) => g.int.check("gaussian", input)?,
             Op::Box(b) => b.int.check("box", input)?,
             Op::RemoveSmall(_) => RemoveSmall::check_input(input)?,
+            Op::RemoveHoles(_) => RemoveHoles::check_input(input)?,
             Op::Threshold(_) | Op::Label(_) => {}
             _ => {}
         }
@@ -273,9 +282,11 @@ impl Op {
             Op::Threshold(_)
             | Op::Label(_)
             | Op::RemoveSmall(_)
+            | Op::RemoveHoles(_)
             | Op::Distance(_)
             | Op::FillHoles
-            | Op::ClearBorder => Reach::default(),
+            | Op::ClearBorder
+            | Op::ExpandLabels(_) => Reach::default(),
             _ => self.morph().map_or(Reach::default(), |m| m.reach()),
         }
     }
@@ -314,18 +325,23 @@ impl Op {
                 self,
                 Op::Label(_)
                     | Op::RemoveSmall(_)
+                    | Op::RemoveHoles(_)
                     | Op::Distance(_)
                     | Op::FillHoles
                     | Op::ClearBorder
+                    | Op::ExpandLabels(_)
             )
     }
 
     /// Whether a frame cut into tiles can run the op: the distance transform, filling
-    /// holes and clearing the border are computed on whole frames only (for now), and a
-    /// frame the memory budget cuts into tiles refuses them rather than silently
-    /// exceeding the budget.
+    /// holes, clearing the border and expanding labels are computed on whole frames
+    /// only (for now), and a frame the memory budget cuts into tiles refuses them rather
+    /// than silently exceeding the budget.
     pub fn tiles(&self) -> bool {
-        !matches!(self, Op::Distance(_) | Op::FillHoles | Op::ClearBorder)
+        !matches!(
+            self,
+            Op::Distance(_) | Op::FillHoles | Op::ClearBorder | Op::ExpandLabels(_)
+        )
     }
 
     /// The op's name as used in specs and records.
@@ -336,6 +352,7 @@ impl Op {
             Op::Threshold(_) => "threshold",
             Op::Label(_) => "label",
             Op::RemoveSmall(_) => "remove_small_objects",
+            Op::RemoveHoles(_) => "remove_small_holes",
             Op::Median(_) => "median",
             Op::Dog(_) => "dog",
             Op::Log(_) => "log",
@@ -343,6 +360,7 @@ impl Op {
             Op::Distance(_) => "distance",
             Op::FillHoles => "fill_holes",
             Op::ClearBorder => "clear_border",
+            Op::ExpandLabels(_) => "expand_labels",
             _ => self.morph().map_or("", |m| m.kind.name()),
         }
     }
@@ -363,12 +381,15 @@ impl Op {
             Op::Label(_) => SampleType::U32,
             Op::RemoveSmall(_) if RemoveSmall::labels_mode(input) => input,
             Op::RemoveSmall(_) => SampleType::U8,
+            Op::RemoveHoles(_) => SampleType::U8,
             // A band-pass is signed whatever the input.
             Op::Dog(_) | Op::Log(_) | Op::Gradient(_) => SampleType::F32,
             Op::Distance(_) => SampleType::F32,
             Op::FillHoles => SampleType::U8,
             // Objects kept keep their values: a mask stays a mask, labels labels.
             Op::ClearBorder => input,
+            // Labels stay labels.
+            Op::ExpandLabels(_) => input,
             // Ranks select samples: values keep their type (a u16 median is u16 levels).
             _ => input,
         }
@@ -398,6 +419,8 @@ mod tests {
             "label:connectivity=2",
             "remove_small_objects:min_size=30,connectivity=1",
             "remove_small_objects:max_size=64,connectivity=2",
+            "remove_small_holes:max_size=64,connectivity=1",
+            "remove_small_holes:max_size=0,connectivity=3",
             "median:size=3",
             "median:size_z=1,size_y=3,size_x=5",
             "erode:footprint=disk,radius=5",
@@ -415,6 +438,9 @@ mod tests {
             "distance:sampling_z=2,sampling_y=1,sampling_x=0.5",
             "fill_holes",
             "clear_border",
+            "expand_labels:distance=1",
+            "expand_labels:distance=2.5",
+            "expand_labels:distance=1,spacing_z=2,spacing_y=1,spacing_x=0.5",
         ] {
             let op = Op::parse(spec).unwrap();
             assert_eq!(op.to_string(), spec);
@@ -432,6 +458,26 @@ mod tests {
         assert_eq!(
             Op::parse("dilate:size=3").unwrap(),
             Op::Dilate(Footprint::Square { size: 3 })
+        );
+        // skimage's defaults; the deprecated area_threshold (holes smaller than it).
+        let holes = |max_size| {
+            Op::RemoveHoles(RemoveHoles {
+                max_size,
+                connectivity: 1,
+            })
+        };
+        assert_eq!(Op::parse("remove_small_holes").unwrap(), holes(64));
+        assert_eq!(
+            Op::parse("remove_small_holes:area_threshold=10").unwrap(),
+            holes(9)
+        );
+        assert_eq!(
+            Op::parse("remove_small_holes:area_threshold=0").unwrap(),
+            holes(0)
+        );
+        assert_eq!(
+            Op::parse("expand_labels").unwrap(),
+            Op::ExpandLabels(ExpandLabels::new(1.0))
         );
         assert_eq!(
             Op::parse("distance").unwrap(),
@@ -519,6 +565,10 @@ mod tests {
             ("remove_small_objects", "exactly one"),
             ("remove_small_objects:min_size=2,max_size=3", "exactly one"),
             ("remove_small_objects:min_size=-1", "whole number"),
+            ("remove_small_holes:max_size=1.5", "whole number"),
+            ("remove_small_holes:connectivity=0", "connectivity"),
+            ("remove_small_holes:min_size=3", "unknown parameter"),
+            ("remove_small_holes:max_size=3,area_threshold=4", "not both"),
             ("distance:sampling=0", "sampling_z"),
             ("distance:sampling_x=-1,sampling_y=1", "sampling_x"),
             ("distance:sampling=nan", "finite"),
@@ -528,6 +578,11 @@ mod tests {
             ("distance:sampling=1,sampling_x=2", "either sampling"),
             ("fill_holes:connectivity=2", "unknown parameter"),
             ("clear_border:buffer_size=1", "unknown parameter"),
+            ("expand_labels:distance=-1", "distance"),
+            ("expand_labels:distance=inf", "finite"),
+            ("expand_labels:sampling=2", "unknown parameter"),
+            ("expand_labels:spacing=0", "spacing_z"),
+            ("expand_labels:spacing=2,spacing_x=1", "not both"),
         ];
         for (spec, needle) in cases {
             let err = Op::parse(spec).expect_err(spec).to_string();

@@ -9,6 +9,10 @@
 //!   values: a 0/255 mask, a 0/1 one) objects are its connected components and the
 //!   result is a 0/255 mask; on labels (wider integers, `label`'s output) objects are the
 //!   labels, and those kept keep their values.
+//! - [`RemoveHoles`] = `skimage.morphology.remove_small_holes(x != 0, max_size=N,
+//!   connectivity=c)`: the mask's inverse loses its small objects (components of the
+//!   background of at most `max_size` pixels, border-touching or not), and is inverted
+//!   back, a 0/255 mask.
 
 use crate::image::SampleType;
 use crate::{Error, Result};
@@ -37,6 +41,17 @@ pub struct RemoveSmall {
     pub connectivity: u8,
 }
 
+/// Fills holes by area: `skimage.morphology.remove_small_holes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RemoveHoles {
+    /// Holes (components of the background, whether they touch the border or not) of
+    /// this many pixels or fewer are filled (skimage 0.26's `max_size`; its default is
+    /// 64).
+    pub max_size: u64,
+    /// How background pixels connect into holes (as [`Label`]); skimage's default is 1.
+    pub connectivity: u8,
+}
+
 fn check_connectivity(op: &'static str, c: u8) -> Result<()> {
     if (1..=3).contains(&c) {
         Ok(())
@@ -53,6 +68,45 @@ impl Label {
     /// Checks the parameters.
     pub fn validate(&self) -> Result<()> {
         check_connectivity("label", self.connectivity)
+    }
+}
+
+impl RemoveHoles {
+    /// skimage's default `max_size`.
+    pub const DEFAULT_MAX_SIZE: u64 = 64;
+
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<()> {
+        check_connectivity("remove_small_holes", self.connectivity)
+    }
+
+    /// Whether a hole (a component of the background) of `area` pixels is filled: what
+    /// removing small objects ([`RemoveHoles::on_inverse`]) removes from the inverse.
+    pub fn fills(&self, area: u64) -> bool {
+        self.on_inverse().removes(area)
+    }
+
+    /// What skimage runs on the mask's inverse: `remove_small_objects(~mask,
+    /// max_size=max_size, connectivity=connectivity)`.
+    pub fn on_inverse(&self) -> RemoveSmall {
+        RemoveSmall {
+            min_size: None,
+            max_size: Some(self.max_size),
+            connectivity: self.connectivity,
+        }
+    }
+
+    /// Refuses float values, as skimage does; integers of any width are a mask
+    /// (nonzero is foreground), as skimage's `np.logical_not` reads them.
+    pub fn check_input(input: SampleType) -> Result<()> {
+        match input {
+            SampleType::F32 | SampleType::F64 => Err(Error::param(
+                "remove_small_holes",
+                "input",
+                format!("takes a mask, not {input} values; threshold first"),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

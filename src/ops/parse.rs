@@ -16,6 +16,7 @@ impl Op {
             "threshold" => "threshold",
             "label" => "label",
             "remove_small_objects" => "remove_small_objects",
+            "remove_small_holes" => "remove_small_holes",
             "median" => "median",
             "dog" => "dog",
             "log" => "log",
@@ -23,6 +24,7 @@ impl Op {
             "distance" => "distance",
             "fill_holes" => "fill_holes",
             "clear_border" => "clear_border",
+            "expand_labels" => "expand_labels",
             other => match MorphKind::ALL.iter().find(|(_, n)| *n == other) {
                 Some((_, n)) => n,
                 None => {
@@ -129,6 +131,8 @@ impl Op {
             "distance" => Op::Distance(p.sampling()?),
             "fill_holes" => Op::FillHoles,
             "clear_border" => Op::ClearBorder,
+            "expand_labels" => Op::ExpandLabels(p.expand()?),
+            "remove_small_holes" => Op::RemoveHoles(p.holes()?),
             "label" => Op::Label(Label {
                 connectivity: p.connectivity()?,
             }),
@@ -199,6 +203,56 @@ impl<'a> Params<'a> {
         Ok(self
             .whole("connectivity")?
             .map_or(1, |c| u8::try_from(c).unwrap_or(u8::MAX)))
+    }
+
+    /// Filling small holes: `max_size` (skimage's default 64), or the deprecated
+    /// `area_threshold` (holes smaller than it, so `max_size = area_threshold - 1`).
+    fn holes(&mut self) -> Result<RemoveHoles> {
+        let max_size = self.whole("max_size")?;
+        let area_threshold = self.whole("area_threshold")?;
+        let max_size = match (max_size, area_threshold) {
+            (Some(_), Some(_)) => {
+                return Err(Error::param(
+                    "remove_small_holes",
+                    "area_threshold",
+                    "give max_size (holes of at most that many pixels are filled) or \
+                     area_threshold (holes smaller than it), not both",
+                ))
+            }
+            (Some(n), None) => n,
+            (None, Some(a)) => a.saturating_sub(1),
+            (None, None) => RemoveHoles::DEFAULT_MAX_SIZE,
+        };
+        Ok(RemoveHoles {
+            max_size,
+            connectivity: self.connectivity()?,
+        })
+    }
+
+    /// Expanding labels: `distance` (skimage's default 1) and the spacing, none (1),
+    /// `spacing=S`, or any of `spacing_z`, `spacing_y`, `spacing_x` (1 if absent).
+    fn expand(&mut self) -> Result<ExpandLabels> {
+        let distance = self.number("distance")?.unwrap_or(1.0);
+        let all = self.number("spacing")?;
+        let (z, y, x) = (
+            self.number("spacing_z")?,
+            self.number("spacing_y")?,
+            self.number("spacing_x")?,
+        );
+        if all.is_some() && (z.is_some() || y.is_some() || x.is_some()) {
+            return Err(Error::param(
+                "expand_labels",
+                "spacing",
+                "give either spacing or spacing_z/spacing_y/spacing_x, not both",
+            ));
+        }
+        let one = all.unwrap_or(1.0);
+        Ok(ExpandLabels {
+            distance,
+            spacing_z: z.unwrap_or(one),
+            spacing_y: y.unwrap_or(one),
+            spacing_x: x.unwrap_or(one),
+        })
     }
 
     /// The distance transform's sampling: none (1), `sampling=S`, or `sampling_y` and
@@ -487,6 +541,11 @@ impl Op {
                     r.connectivity
                 ),
             },
+            Op::RemoveHoles(r) => write!(
+                f,
+                "remove_small_holes:max_size={},connectivity={}",
+                r.max_size, r.connectivity
+            ),
             Op::Median(m) if m.size[0] == m.size[1] && m.size[1] == m.size[2] => {
                 write!(f, "median:size={}", m.size[0])
             }
@@ -512,6 +571,14 @@ impl Op {
             ),
             Op::FillHoles => write!(f, "fill_holes"),
             Op::ClearBorder => write!(f, "clear_border"),
+            Op::ExpandLabels(e) if e.spacing() == [1.0; 3] => {
+                write!(f, "expand_labels:distance={}", e.distance)
+            }
+            Op::ExpandLabels(e) => write!(
+                f,
+                "expand_labels:distance={},spacing_z={},spacing_y={},spacing_x={}",
+                e.distance, e.spacing_z, e.spacing_y, e.spacing_x
+            ),
             _ => match self.morph() {
                 Some(m) => write!(f, "{}:{}", m.kind.name(), m.footprint.spec()),
                 None => Ok(()),

@@ -9,6 +9,9 @@
 //! - [`Op::ClearBorder`](super::Op::ClearBorder) =
 //!   `skimage.segmentation.clear_border(x)`: objects touching the image's border set to
 //!   0, the rest kept as they are.
+//! - [`ExpandLabels`] = `skimage.segmentation.expand_labels(x, distance)`: every zero
+//!   sample within `distance` of a label takes the label nearest to it (ties as scipy's
+//!   feature transform breaks them, see `cpu::expand`).
 
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -20,6 +23,69 @@ use serde::{Deserialize, Serialize};
 pub const MAX_SAMPLING: f64 = 1e12;
 /// The smallest sampling accepted (see [`MAX_SAMPLING`]).
 pub const MIN_SAMPLING: f64 = 1e-12;
+
+/// Growing labels into the background by up to a distance, without overlap.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExpandLabels {
+    /// Zero samples at most this far (Euclidean, in units of the spacing) from a label
+    /// take it; skimage's default is 1.
+    pub distance: f64,
+    /// Spacing between slices (skimage's `spacing`, scipy's `sampling`; ignored on a
+    /// 2-D image).
+    pub spacing_z: f64,
+    /// Spacing between rows.
+    pub spacing_y: f64,
+    /// Spacing between columns.
+    pub spacing_x: f64,
+}
+
+impl Default for ExpandLabels {
+    fn default() -> Self {
+        ExpandLabels::new(1.0)
+    }
+}
+
+impl ExpandLabels {
+    /// Expanding by `distance` with skimage's default spacing (1).
+    pub fn new(distance: f64) -> Self {
+        ExpandLabels {
+            distance,
+            spacing_z: 1.0,
+            spacing_y: 1.0,
+            spacing_x: 1.0,
+        }
+    }
+
+    /// The spacing along (z, y, x).
+    pub fn spacing(&self) -> [f64; 3] {
+        [self.spacing_z, self.spacing_y, self.spacing_x]
+    }
+
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.distance.is_finite() && self.distance >= 0.0) {
+            return Err(Error::param(
+                "expand_labels",
+                "distance",
+                format!("must be a finite number >= 0, got {}", self.distance),
+            ));
+        }
+        for (name, s) in [
+            ("spacing_z", self.spacing_z),
+            ("spacing_y", self.spacing_y),
+            ("spacing_x", self.spacing_x),
+        ] {
+            if !(s.is_finite() && s > 0.0) {
+                return Err(Error::param(
+                    "expand_labels",
+                    name,
+                    format!("must be a finite number > 0, got {s}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
 
 /// The Euclidean distance transform of a mask.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@
 
 use super::{Planes, PlanesRef};
 use crate::image::{Rect, SampleType};
-use crate::ops::{Label, RemoveSmall};
+use crate::ops::{Label, RemoveHoles, RemoveSmall};
 use crate::Result;
 use std::collections::HashMap;
 
@@ -57,6 +57,48 @@ pub fn remove_small(src: PlanesRef<'_>, r: &RemoveSmall) -> Result<Planes> {
         runs.render(Rect::of(shape), out, keep);
         Ok(())
     })
+}
+
+/// Fills the small holes of every plane, as `skimage.morphology.remove_small_holes`
+/// does: removes the small objects of the mask's inverse (components of its background,
+/// at most `max_size` pixels, touching the border or not) and inverts back, a 0/255
+/// mask. Integers of any width are a mask (nonzero is foreground).
+pub fn remove_holes(src: PlanesRef<'_>, r: &RemoveHoles) -> Result<Planes> {
+    let shape = src.shape;
+    each_plane(src, SampleType::U8, |plane, _, out| {
+        let runs = inverse_runs(plane, shape, r.connectivity)?;
+        holes_render(&runs, r, Rect::of(shape), out);
+        Ok(())
+    })
+}
+
+/// The runs of a plane's inverse (its zeros; NaN is nonzero, as numpy's
+/// `logical_not`), finished.
+fn inverse_runs(plane: &[f32], shape: crate::image::Shape, connectivity: u8) -> Result<Runs> {
+    let mut runs = Runs::new(shape.width, shape.height, connectivity);
+    runs.push_rows(&invert(plane));
+    runs.finish()?;
+    Ok(runs)
+}
+
+/// `logical_not(plane)` as 0/1.
+pub fn invert(plane: &[f32]) -> Vec<f32> {
+    plane
+        .iter()
+        .map(|&v| if v == 0.0 { 1.0 } else { 0.0 })
+        .collect()
+}
+
+/// Renders filled holes over `rect` from the (finished) runs of a mask's inverse: 255
+/// over the holes `r` fills and over the mask's own foreground (no run of the
+/// inverse), 0 over the holes left open.
+pub fn holes_render(runs: &Runs, r: &RemoveHoles, rect: Rect, out: &mut [f32]) {
+    // Render writes 0 off the runs: render the complement and flip it.
+    let open = |l: u32| if r.fills(runs.area(l)) { 0.0 } else { 255.0 };
+    runs.render(rect, out, open);
+    for v in out.iter_mut() {
+        *v = 255.0 - *v;
+    }
 }
 
 /// The whole of a plane `w` wide holding `len` samples.
