@@ -15,6 +15,13 @@
 //! that pass's output at the mapped indices). For `constant` the padded part of a pass's
 //! output is `cval` filtered, `cval * sum(weights)`, where scipy pads with `cval` again:
 //! equal up to the rounding of the weights' sum (exact for `cval=0`).
+//!
+//! Where padding once cannot give scipy's result, the op refuses the mode by name
+//! ([`Op::validate`]): `log` and `gradient` take `constant` with `cval=0` only (scipy
+//! pads each derivative pass's output with `cval` again, which a derivative does not
+//! keep) and one mode for every axis (scipy applies a per-axis list to the whole term
+//! differentiating along that axis); the median takes one mode, as scipy's does. `wrap`
+//! reads the frame's far side, which a tile does not hold: tiled frames refuse it.
 
 use super::{Axis, Op, Reach};
 use crate::image::SampleType;
