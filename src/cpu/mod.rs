@@ -23,7 +23,7 @@ pub mod segment;
 pub mod threshold;
 
 use crate::image::{SampleType, Shape, Window};
-use crate::ops::Op;
+use crate::ops::{Combine, Op};
 use crate::Result;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -39,6 +39,11 @@ pub fn apply_ref(planes: PlanesRef<'_>, op: &Op) -> Result<(Planes, Option<f64>)
     op.validate()?;
     op.check_input(planes.value_type)?;
     op.check_shape(planes.shape)?;
+    // scipy's extension pass by pass (see `Op::by_passes`): the terms' chains of
+    // one-axis filters, combined.
+    if let Some((combine, terms)) = op.by_passes(planes.window.full_depth > 1) {
+        return Ok((by_passes(planes, combine, &terms)?, None));
+    }
     // A mode other than reflect: the reflect filter of the planes padded by the mode.
     if let Some((boundary, inner, by)) = op.padded(planes.window.full_depth > 1, planes.value_type)
     {
@@ -86,6 +91,40 @@ pub fn apply_ref(planes: PlanesRef<'_>, op: &Op) -> Result<(Planes, Option<f64>)
             None,
         ),
     })
+}
+
+/// [`crate::ops::Op::by_passes`]'s terms, each chain run op by op, combined in order in
+/// f32 as the GPU combines them.
+fn by_passes(planes: PlanesRef<'_>, combine: Combine, terms: &[Vec<Op>]) -> Result<Planes> {
+    let mut acc: Option<Planes> = None;
+    for chain in terms {
+        let mut term: Option<Planes> = None;
+        for op in chain {
+            let input = term.as_ref().map_or(planes, Planes::view);
+            term = Some(apply_ref(input, op)?.0);
+        }
+        let mut term = term.unwrap_or_else(|| planes.to_planes());
+        if combine == Combine::RootSumSquares {
+            term.data.par_iter_mut().for_each(|x| *x *= *x);
+        }
+        acc = Some(match acc {
+            None => term,
+            Some(mut a) => {
+                let zipped = a.data.par_iter_mut().zip(term.data.par_iter());
+                match combine {
+                    Combine::Difference => zipped.for_each(|(x, &t)| *x -= t),
+                    Combine::Sum | Combine::RootSumSquares => zipped.for_each(|(x, &t)| *x += t),
+                }
+                a
+            }
+        });
+    }
+    let mut out = acc.unwrap_or_else(|| planes.to_planes());
+    if combine == Combine::RootSumSquares {
+        out.data.par_iter_mut().for_each(|x| *x = x.sqrt());
+    }
+    out.window = planes.window;
+    Ok(out)
 }
 
 /// An image as f32 planes, channel-major (`plane c` is `data[c*w*h..(c+1)*w*h]`).

@@ -39,32 +39,15 @@ impl Batch<'_> {
     /// then the square root.
     pub fn gradient(&mut self, src: &GpuImage, g: &Gradient) -> Result<GpuImage> {
         let volume = src.window().full_depth > 1;
-        let s = src.shape();
-        let n = s.samples_u64();
-        let (grid, row_pitch) = self.ctx.grid_1d("gradient", n, WORKGROUP)?;
-        let base = Params {
-            width: s.width,
-            height: s.height,
-            depth: s.depth,
-            samples: n as u32,
-            row_pitch,
-            ..Params::default()
-        };
         let out = self.planes_like("gradient", src, SampleType::F32)?;
         for (k, (axis, kernels, d1)) in g.terms(volume)?.into_iter().enumerate() {
             let smooth = self.separable_gaussian(src, kernels)?;
             let term = self.antisym(&smooth, axis, &d1)?;
-            let flags = if k == 0 { FLAG_FIRST } else { 0 };
-            self.dispatch(
-                Kernel::SquareSum,
-                &Params { flags, ..base },
-                &[(1, term.buffer()), (2, out.buffer())],
-                grid,
-            )?;
+            self.square_sum(&term, &out, k == 0)?;
             self.free(smooth.into_buffer());
             self.free(term.into_buffer());
         }
-        self.dispatch(Kernel::Root, &base, &[(2, out.buffer())], grid)?;
+        self.root(&out)?;
         Ok(out)
     }
 
@@ -103,5 +86,46 @@ impl Batch<'_> {
             grid,
         )?;
         Ok(out)
+    }
+
+    /// `sum = term²` (`first`) or `sum += term²`, in f32, sample by sample.
+    pub(super) fn square_sum(
+        &mut self,
+        term: &GpuImage,
+        sum: &GpuImage,
+        first: bool,
+    ) -> Result<()> {
+        let (grid, base) = self.elementwise(term)?;
+        let flags = if first { FLAG_FIRST } else { 0 };
+        self.dispatch(
+            Kernel::SquareSum,
+            &Params { flags, ..base },
+            &[(1, term.buffer()), (2, sum.buffer())],
+            grid,
+        )
+    }
+
+    /// `x = sqrt(x)` of every sample, in place.
+    pub(super) fn root(&mut self, x: &GpuImage) -> Result<()> {
+        let (grid, base) = self.elementwise(x)?;
+        self.dispatch(Kernel::Root, &base, &[(2, x.buffer())], grid)
+    }
+
+    /// The grid and parameters of a sample-by-sample pass over `x`.
+    fn elementwise(&mut self, x: &GpuImage) -> Result<([u32; 3], Params)> {
+        let s = x.shape();
+        let n = s.samples_u64();
+        let (grid, row_pitch) = self.ctx.grid_1d("gradient", n, WORKGROUP)?;
+        Ok((
+            grid,
+            Params {
+                width: s.width,
+                height: s.height,
+                depth: s.depth,
+                samples: n as u32,
+                row_pitch,
+                ..Params::default()
+            },
+        ))
     }
 }

@@ -6,8 +6,9 @@ use super::batch::Batch;
 use super::pipelines::Kernel;
 use super::GpuImage;
 use crate::cpu::pad::{inner, padded_window};
+use crate::image::SampleType;
 use crate::image::Shape;
-use crate::ops::{Axis, Boundary, Op, Reach};
+use crate::ops::{Axis, Boundary, Combine, Op, Reach};
 use crate::{Error, Result};
 use bytemuck::{Pod, Zeroable};
 
@@ -94,6 +95,9 @@ impl Batch<'_> {
     /// A local filter (gaussian, box, median, dog, log, gradient) of `src` with its
     /// boundary mode.
     pub fn filter(&mut self, src: &GpuImage, op: &Op) -> Result<GpuImage> {
+        if let Some((combine, terms)) = op.by_passes(src.window().full_depth > 1) {
+            return self.by_passes(src, combine, &terms);
+        }
         if let Some((boundary, reflected, by)) =
             op.padded(src.window().full_depth > 1, src.value_type())
         {
@@ -117,5 +121,62 @@ impl Batch<'_> {
                 op.name()
             ))),
         }
+    }
+
+    /// [`Op::by_passes`]'s terms, each chain run op by op, combined in order in f32 as
+    /// the twin combines them.
+    fn by_passes(
+        &mut self,
+        src: &GpuImage,
+        combine: Combine,
+        terms: &[Vec<Op>],
+    ) -> Result<GpuImage> {
+        let mut acc: Option<GpuImage> = None;
+        for chain in terms {
+            let mut term: Option<GpuImage> = None;
+            for op in chain {
+                let next = self.filter(term.as_ref().unwrap_or(src), op)?;
+                if let Some(old) = term.replace(next) {
+                    self.free(old.into_buffer());
+                }
+            }
+            let term = match term {
+                Some(t) => t,
+                None => self.filter(src, &Op::Box(crate::ops::BoxBlur::new(1)?))?,
+            };
+            acc = Some(match (acc, combine) {
+                (None, Combine::RootSumSquares) => {
+                    let sum = self.planes_like("filter.sum", &term, SampleType::F32)?;
+                    self.square_sum(&term, &sum, true)?;
+                    self.free(term.into_buffer());
+                    sum
+                }
+                (None, _) => term,
+                (Some(a), Combine::Sum) => {
+                    self.add_to(&term, &a)?;
+                    self.free(term.into_buffer());
+                    a
+                }
+                (Some(a), Combine::Difference) => {
+                    // term = a - term
+                    self.subtract_from(&a, &term)?;
+                    self.free(a.into_buffer());
+                    term
+                }
+                (Some(a), Combine::RootSumSquares) => {
+                    self.square_sum(&term, &a, false)?;
+                    self.free(term.into_buffer());
+                    a
+                }
+            });
+        }
+        let out = match acc {
+            Some(a) => a,
+            None => self.filter(src, &Op::Box(crate::ops::BoxBlur::new(1)?))?,
+        };
+        if combine == Combine::RootSumSquares {
+            self.root(&out)?;
+        }
+        Ok(out)
     }
 }

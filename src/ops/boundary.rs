@@ -16,14 +16,16 @@
 //! output is `cval` filtered, `cval * sum(weights)`, where scipy pads with `cval` again:
 //! equal up to the rounding of the weights' sum (exact for `cval=0`).
 //!
-//! Where padding once cannot give scipy's result, the op refuses the mode by name
-//! ([`Op::validate`]): `log` and `gradient` take `constant` with `cval=0` only (scipy
-//! pads each derivative pass's output with `cval` again, which a derivative does not
-//! keep) and one mode for every axis (scipy applies a per-axis list to the whole term
-//! differentiating along that axis); the median takes one mode, as scipy's does. `wrap`
-//! reads the frame's far side, which a tile does not hold: tiled frames refuse it.
+//! Where padding once is not scipy's extension, the filter runs as scipy runs it, pass
+//! by pass ([`Op::by_passes`]): each 1-D pass a one-axis gaussian or box padded by its
+//! own mode, the terms of a LoG, gradient or DoG combined after. That is `constant`
+//! exactly (scipy pads each pass's output with `cval` again, which a derivative's output
+//! does not keep), and the per-axis mode lists of `log` and `gradient`, which scipy
+//! applies to the whole term differentiating along an axis. The median takes one mode,
+//! as scipy's does. `wrap` reads the frame's far side, which a tile does not hold: tiled
+//! frames refuse it.
 
-use super::{Axis, Op, Reach};
+use super::{Axis, BoxBlur, Gaussian, Op, Reach};
 use crate::image::SampleType;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -282,6 +284,17 @@ impl Boundary {
     }
 }
 
+/// How the terms of [`Op::by_passes`] make the result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Combine {
+    /// Their sum, in order (one term: itself).
+    Sum,
+    /// The first minus the second (a difference of gaussians).
+    Difference,
+    /// The square root of the sum of their squares, in order (a gradient's magnitude).
+    RootSumSquares,
+}
+
 /// Where sample `i` (a whole-image index along an axis of `n` samples, any distance
 /// past the edges) comes from under `mode`: an index in `0..n`, or `None` for
 /// `constant` outside the image (the value is `cval`). Repeated for any distance, as
@@ -389,6 +402,100 @@ impl Op {
             }
         }
         Some((boundary, inner, pad))
+    }
+
+    /// scipy's extension pass by pass, where padding the frame once would not give it:
+    /// a mode list or a `constant` on a gaussian, box or DoG that filters more than one
+    /// axis, and any mode but reflect on a LoG or gradient whose modes differ or include
+    /// `constant`. The terms, each a chain of one-axis gaussians (with their derivative
+    /// order) or boxes, each padded by its own mode, and how their results combine, in
+    /// scipy's order (axes z, y, x; a LoG's or gradient's terms by the axis they
+    /// differentiate). `None` where one padding is exact, or for reflect.
+    pub fn by_passes(&self, volume: bool) -> Option<(Combine, Vec<Vec<Op>>)> {
+        let b = self.boundary().filter(|b| !b.is_reflect())?;
+        let axes: &[Axis] = if volume {
+            &[Axis::Z, Axis::Y, Axis::X]
+        } else {
+            &[Axis::Y, Axis::X]
+        };
+        // One pass along `axis` padded by `mode` (and its cval under constant).
+        let one = |mode: Mode| Boundary {
+            mode: Modes([mode; 3]),
+            cval: if mode == Mode::Constant { b.cval } else { 0.0 },
+        };
+        let gaussian_passes = |g: &Gaussian, mode_of: &dyn Fn(Axis) -> Mode| -> Vec<Op> {
+            (axes.iter())
+                .filter(|&&a| g.sigma(a) > 1e-15)
+                .map(|&a| {
+                    let mut sigma = [0.0; 3];
+                    let mut order = [0; 3];
+                    let i = super::axis_index(a);
+                    sigma[i] = g.sigma(a);
+                    order[i] = g.order_along(a);
+                    Op::Gaussian(Gaussian {
+                        sigma_z: sigma[0],
+                        sigma_y: sigma[1],
+                        sigma_x: sigma[2],
+                        order,
+                        boundary: one(mode_of(a)),
+                        ..*g
+                    })
+                })
+                .collect()
+        };
+        let constant = b.mode.any(Mode::Constant);
+        let per_axis = b.mode.uniform().is_none();
+        match self {
+            Op::Gaussian(g) if constant || per_axis => {
+                let chain = gaussian_passes(g, &|a| b.mode.along(a));
+                (chain.len() > 1).then(|| (Combine::Sum, vec![chain]))
+            }
+            Op::Box(bx) if constant || per_axis => {
+                let chain: Vec<Op> = (axes.iter())
+                    .filter(|&&a| bx.size(a) > 1)
+                    .map(|&a| {
+                        let mut size = [1; 3];
+                        size[super::axis_index(a)] = bx.size(a);
+                        Op::Box(BoxBlur {
+                            size,
+                            boundary: one(b.mode.along(a)),
+                            ..*bx
+                        })
+                    })
+                    .collect();
+                (chain.len() > 1).then(|| (Combine::Sum, vec![chain]))
+            }
+            Op::Dog(d) if constant || per_axis => {
+                let (low, high) = d.gaussians().ok()?;
+                let mode_of = |a: Axis| b.mode.along(a);
+                Some((
+                    Combine::Difference,
+                    vec![
+                        gaussian_passes(&low, &mode_of),
+                        gaussian_passes(&high, &mode_of),
+                    ],
+                ))
+            }
+            Op::Log(_) | Op::Gradient(_) if constant || per_axis => {
+                let (sigma, truncate, order, combine) = match self {
+                    Op::Log(l) => (l.sigma, l.truncate, 2, Combine::Sum),
+                    Op::Gradient(g) => (g.sigma, g.truncate, 1, Combine::RootSumSquares),
+                    _ => return None,
+                };
+                let terms = (axes.iter())
+                    .map(|&along| {
+                        let mut g = Gaussian::per_axis([sigma; 3], truncate).ok()?;
+                        g.order[super::axis_index(along)] = order;
+                        // scipy's mode list is per term: the term along `along` runs
+                        // every pass with that axis's mode.
+                        let mode = b.mode.along(along);
+                        Some(gaussian_passes(&g, &|_| mode))
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                Some((combine, terms))
+            }
+            _ => None,
+        }
     }
 
     /// Whether the op reads the far side of the frame at an edge (`mode=wrap`), which a

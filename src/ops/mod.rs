@@ -17,7 +17,7 @@ mod rank;
 mod segment;
 mod threshold;
 
-pub use boundary::{extend, Boundary, Mode, Modes};
+pub use boundary::{extend, Boundary, Combine, Mode, Modes};
 pub use edges::*;
 pub use filters::*;
 pub use help::OP_HELP;
@@ -131,32 +131,13 @@ impl Op {
     pub fn validate(&self) -> Result<()> {
         if let Some(b) = self.boundary() {
             b.validate(self.name())?;
-            let why = match self {
-                Op::Log(_) | Op::Gradient(_) => {
-                    "scipy applies a per-axis mode list to the whole term differentiating \
-                     along that axis, not along the axis"
-                }
-                Op::Median(_) => "scipy's median_filter refuses a sequence of modes too",
-                _ => "",
-            };
-            if !why.is_empty() && b.mode.uniform().is_none() {
+            // scipy's median_filter refuses a sequence of modes; so does this one.
+            if matches!(self, Op::Median(_)) && b.mode.uniform().is_none() {
                 return Err(Error::param(
                     self.name(),
                     "mode",
-                    format!("{} takes one mode for every axis: {why}", self.name()),
-                ));
-            }
-            if matches!(self, Op::Log(_) | Op::Gradient(_)) && b.cval != 0.0 {
-                return Err(Error::param(
-                    self.name(),
-                    "cval",
-                    format!(
-                        "{} takes mode=constant with cval=0 only (got {}): scipy pads each \
-                         derivative pass's result with cval again, which imflow's padding of \
-                         the frame does not reproduce",
-                        self.name(),
-                        b.cval
-                    ),
+                    "median takes one mode for every axis: scipy's median_filter refuses a \
+                     sequence of modes too",
                 ));
             }
         }
