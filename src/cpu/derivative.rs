@@ -1,8 +1,9 @@
 //! Twin of `shaders/derivative.wgsl`: the gaussian gradient magnitude
-//! (`scipy.ndimage.gaussian_gradient_magnitude`).
+//! (`scipy.ndimage.gaussian_gradient_magnitude`) and the gaussians with a derivative
+//! of odd order (scipy's `order`).
 
 use super::{gaussian, window_index, Planes, PlanesRef};
-use crate::ops::{Axis, Gradient};
+use crate::ops::{Axis, Gaussian, Gradient};
 use rayon::prelude::*;
 
 /// Per axis: the gaussian along the other axes, the order-1 derivative along this one
@@ -37,9 +38,20 @@ pub fn gradient(src: PlanesRef<'_>, g: &Gradient) -> crate::Result<Planes> {
     Ok(out)
 }
 
+/// A gaussian with its derivative orders: the symmetric passes ([`gaussian::gaussian`]),
+/// then an antisymmetric pass along each axis of odd order, as the shaders run them.
+pub fn gaussian(src: PlanesRef<'_>, g: &Gaussian) -> Planes {
+    let mut out = gaussian::gaussian(src, g);
+    for (axis, w) in g.antisym(src.window.full_depth > 1) {
+        let next = antisym(&out, axis, &w);
+        super::pool::give(std::mem::replace(&mut out.data, next));
+    }
+    out
+}
+
 /// `out[x] = sum_{j=1..r} w[r+j] * (in[x+j] - in[x-j])` along `axis` of every plane, in
 /// the shader's order, reflected at the whole image's edge.
-pub(crate) fn antisym(p: &Planes, axis: Axis, w: &[f32]) -> Vec<f32> {
+fn antisym(p: &Planes, axis: Axis, w: &[f32]) -> Vec<f32> {
     let s = p.shape;
     let (width, height, depth) = (s.width as usize, s.height as usize, s.depth as usize);
     let slice = width * height;

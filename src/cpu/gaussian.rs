@@ -76,17 +76,14 @@ pub fn dog(src: PlanesRef<'_>, d: &Dog) -> crate::Result<Planes> {
 
 /// Gaussian filter of every plane: along z first where the whole image is a volume
 /// (into a scratch plane), then each slice along y and x.
+///
+/// Only the symmetric kernels (derivatives of even order): odd orders also take the
+/// antisymmetric passes of [`super::derivative::gaussian`].
 pub fn gaussian(src: PlanesRef<'_>, g: &Gaussian) -> Planes {
-    let volume = src.window.full_depth > 1;
-    let kz = volume.then(|| g.kernel(Axis::Z)).flatten();
-    let mut out = separable(src, [kz, g.kernel(Axis::Y), g.kernel(Axis::X)]);
-    // Derivatives of odd order: antisymmetric passes after the symmetric ones, as the
-    // shader runs them.
-    for (axis, w) in g.antisym(volume) {
-        let next = super::derivative::antisym(&out, axis, &w);
-        super::pool::give(std::mem::replace(&mut out.data, next));
-    }
-    out
+    let kz = (src.window.full_depth > 1)
+        .then(|| g.kernel(Axis::Z))
+        .flatten();
+    separable(src, [kz, g.kernel(Axis::Y), g.kernel(Axis::X)])
 }
 
 /// Laplacian of a gaussian: per axis, the gaussian with that axis's second derivative,

@@ -58,7 +58,7 @@ pub fn apply_ref(planes: PlanesRef<'_>, op: &Op) -> Result<(Planes, Option<f64>)
             (scipy_int::gaussian(planes, g), None)
         }
         Op::Box(b) if b.int.applies_to(planes.value_type) => (scipy_int::box_blur(planes, b), None),
-        Op::Gaussian(g) => (gaussian::gaussian(planes, g), None),
+        Op::Gaussian(g) => (derivative::gaussian(planes, g), None),
         Op::Box(b) => (box_blur::box_blur(planes, b), None),
         Op::Threshold(t) => {
             let (mask, value) = auto_threshold::threshold(planes, t)?;
