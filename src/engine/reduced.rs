@@ -3,7 +3,7 @@
 //! and an exact sum. Both are canonical (independent of the order samples come in), so
 //! tiles, threads and backends that gather them differently get the same result.
 
-use crate::cpu::rank::{from_key, key};
+use crate::ops::{from_key, key};
 use rayon::prelude::*;
 
 /// A frame's distinct values in increasing order, NaNs left out and -0 counted as 0,

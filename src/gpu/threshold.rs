@@ -4,9 +4,9 @@ use super::batch::{Batch, ReadSlot};
 use super::pipelines::Kernel;
 use super::pool::PooledBuffer;
 use super::GpuImage;
-use crate::cpu::rank::{from_key, key};
 use crate::image::SampleType;
 use crate::ops::{f32_at_or_below, Threshold};
+use crate::ops::{from_key, key};
 use crate::Result;
 use bytemuck::{Pod, Zeroable};
 
