@@ -103,7 +103,8 @@ fn by_passes(planes: PlanesRef<'_>, combine: Combine, terms: &[Vec<Op>]) -> Resu
             let input = term.as_ref().map_or(planes, Planes::view);
             term = Some(apply_ref(input, op)?.0);
         }
-        let mut term = term.unwrap_or_else(|| planes.to_planes());
+        // `by_passes` gives no empty chain; one would be a bug, not bad input.
+        let mut term = term.ok_or_else(|| crate::Error::usage("a filter term with no pass"))?;
         if combine == Combine::RootSumSquares {
             term.data.par_iter_mut().for_each(|x| *x *= *x);
         }
@@ -119,7 +120,7 @@ fn by_passes(planes: PlanesRef<'_>, combine: Combine, terms: &[Vec<Op>]) -> Resu
             }
         });
     }
-    let mut out = acc.unwrap_or_else(|| planes.to_planes());
+    let mut out = acc.ok_or_else(|| crate::Error::usage("a filter with no term"))?;
     if combine == Combine::RootSumSquares {
         out.data.par_iter_mut().for_each(|x| *x = x.sqrt());
     }

@@ -55,10 +55,8 @@ impl Batch<'_> {
     /// antisymmetric, `2r+1` taps), reflected at the whole image's edge: a gaussian
     /// derivative of odd order along one axis. New planes like `src`.
     pub(super) fn antisym(&mut self, src: &GpuImage, axis: Axis, w: &[f32]) -> Result<GpuImage> {
-        let s = src.shape();
         let win = src.window();
-        let n = s.samples_u64();
-        let (grid, row_pitch) = self.ctx.grid_1d("antisym", n, WORKGROUP)?;
+        let (grid, base) = self.elementwise(src)?;
         let (a, origin, full) = match axis {
             Axis::Z => (0, win.z, win.full_depth),
             Axis::Y => (1, win.y, win.full_height),
@@ -67,16 +65,11 @@ impl Batch<'_> {
         let out = self.planes_like("antisym", src, SampleType::F32)?;
         let slot = self.constants(bytemuck::cast_slice(w))?;
         let params = Params {
-            width: s.width,
-            height: s.height,
-            depth: s.depth,
-            samples: n as u32,
-            row_pitch,
             axis: a,
             radius: (w.len() / 2) as u32,
             origin,
             full,
-            ..Params::default()
+            ..base
         };
         self.dispatch_with(
             Kernel::Antisym,
@@ -111,11 +104,12 @@ impl Batch<'_> {
         self.dispatch(Kernel::Root, &base, &[(2, x.buffer())], grid)
     }
 
-    /// The grid and parameters of a sample-by-sample pass over `x`.
+    /// The grid and the parameters every derivative kernel shares for `x` (one thread
+    /// a sample).
     fn elementwise(&mut self, x: &GpuImage) -> Result<([u32; 3], Params)> {
         let s = x.shape();
         let n = s.samples_u64();
-        let (grid, row_pitch) = self.ctx.grid_1d("gradient", n, WORKGROUP)?;
+        let (grid, row_pitch) = self.ctx.grid_1d("derivative", n, WORKGROUP)?;
         Ok((
             grid,
             Params {

@@ -140,10 +140,8 @@ impl Batch<'_> {
                     self.free(old.into_buffer());
                 }
             }
-            let term = match term {
-                Some(t) => t,
-                None => self.filter(src, &Op::Box(crate::ops::BoxBlur::new(1)?))?,
-            };
+            // `by_passes` gives no empty chain; one would be a bug, not bad input.
+            let term = term.ok_or_else(|| Error::usage("a filter term with no pass"))?;
             acc = Some(match (acc, combine) {
                 (None, Combine::RootSumSquares) => {
                     let sum = self.planes_like("filter.sum", &term, SampleType::F32)?;
@@ -170,10 +168,7 @@ impl Batch<'_> {
                 }
             });
         }
-        let out = match acc {
-            Some(a) => a,
-            None => self.filter(src, &Op::Box(crate::ops::BoxBlur::new(1)?))?,
-        };
+        let out = acc.ok_or_else(|| Error::usage("a filter with no term"))?;
         if combine == Combine::RootSumSquares {
             self.root(&out)?;
         }
